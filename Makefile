@@ -1,0 +1,57 @@
+# tcmu-runner: a plain Makefile; dependencies come from pkg-config.
+# `make` builds the daemon, libtcmu and the handlers in this directory.
+# See README.md for the check, demo and install targets.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr
+LIBDIR     ?= $(PREFIX)/lib
+HANDLERDIR ?= $(PREFIX)/lib/tcmu-runner
+DESTDIR    ?=
+
+CC      ?= gcc
+PKGS    := libnl-genl-3.0 gio-2.0 gio-unix-2.0 libkmod
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN    := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS  ?= -O2 -g
+CFLAGS  += $(WARN) -std=gnu11 -fPIC $(PKG_CFLAGS) \
+	   -DTCMUR_VERSION=\"$(VERSION)\" -DDEFAULT_HANDLER_PATH=\"$(HANDLERDIR)\"
+LDLIBS  += $(PKG_LIBS) -lpthread -ldl
+
+LIBTCMU_OBJS := ring.o uio.o netlink.o scsi_sense.o
+CORE_OBJS    := api.o device.o io_queue.o handler_loader.o log.o \
+		scsi_emulate.o scsi_inquiry.o scsi_mode.o
+DAEMON_OBJS  := main.o daemon_devices.o dbus_service.o dbus_gen.o module_load.o
+HANDLERS     := handler_file.so
+
+.PHONY: all clean check check-unit check-vm demo install bench
+all: libtcmu.so.1 libtcmu.a tcmu-runner $(HANDLERS)
+
+dbus_gen.c dbus_gen.h: org.kernel.TCMUService1.xml
+	gdbus-codegen --interface-prefix org.kernel. --c-namespace Tcmu \
+		--generate-c-code dbus_gen --c-generate-object-manager $<
+
+dbus_gen.o: CFLAGS += -Wno-unused-parameter
+dbus_service.o: dbus_gen.h
+
+libtcmu.a: $(LIBTCMU_OBJS)
+	$(AR) rcs $@ $^
+
+libtcmu.so.1: $(LIBTCMU_OBJS)
+	$(CC) -shared -Wl,-soname,libtcmu.so.1 -o $@ $^ $(PKG_LIBS) -lpthread
+	ln -sf libtcmu.so.1 libtcmu.so
+
+# -rdynamic: handlers call the daemon's API (tcmu-runner.h) at run time.
+tcmu-runner: $(DAEMON_OBJS) $(CORE_OBJS) libtcmu.a
+	$(CC) -rdynamic -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+handler_%.so: handler_%.c tcmu-runner.h
+	$(CC) $(CFLAGS) -shared -o $@ $<
+
+%.o: %.c $(wildcard *.h)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+include tests/tests.mk
+
+clean: tests-clean
+	rm -f *.o *.so *.so.1 *.a tcmu-runner dbus_gen.c dbus_gen.h

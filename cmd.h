@@ -1,0 +1,42 @@
+/*
+ * The daemon's view of a command: the handler-visible struct tcmur_cmd
+ * first, then what the core needs to route and finish it. It lives in the
+ * ring command's private area, so no allocation per command.
+ * Licensed under the Apache License, Version 2.0.
+ */
+#ifndef CMD_H
+#define CMD_H
+
+#include <stdint.h>
+
+#include "libtcmu.h"
+#include "tcmu-runner.h"
+
+enum cmd_io {
+	CMD_IO_NONE,
+	CMD_IO_READ,
+	CMD_IO_WRITE,
+	CMD_IO_FLUSH,
+	CMD_IO_UNMAP,
+	CMD_IO_HANDLER,		/* handler's handle_cmd sees it first */
+};
+
+struct cmd_ctx {
+	struct tcmur_cmd pub;		/* must stay first */
+	struct tcmu_cmd *rcmd;		/* the ring's command */
+	struct tcmur_device *dev;
+	uint8_t *sense;			/* rcmd->sense */
+	bool sense_desc;		/* descriptor format sense */
+	enum cmd_io io;
+	uint64_t offset;		/* bytes, for read/write/unmap */
+	uint64_t len;
+	bool flush_after;		/* FUA the handler can't do itself */
+	struct cmd_ctx *next;		/* I/O queue link */
+};
+
+static inline struct cmd_ctx *cmd_ctx_of(struct tcmur_cmd *cmd)
+{
+	return (struct cmd_ctx *)cmd;
+}
+
+#endif

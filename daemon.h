@@ -1,0 +1,41 @@
+/*
+ * The daemon's state, made in main() and passed down: no globals.
+ * Everything here is touched on the main thread only (netlink, DBus and
+ * signals all run in its GLib main loop).
+ * Licensed under the Apache License, Version 2.0.
+ */
+#ifndef DAEMON_H
+#define DAEMON_H
+
+#include <glib.h>
+
+#include "device.h"
+#include "handler_loader.h"
+#include "libtcmu.h"
+#include "log.h"
+
+struct dbus_service;
+
+struct tcmur_daemon {
+	struct log_cfg log;
+	struct tcmu_logger logger;
+	const char *handler_path;
+	struct handler_set handlers;
+	GHashTable *devices;		/* uio minor -> struct tcmur_device * */
+	struct tcmu_nl *nl;
+	GMainLoop *loop;
+	struct dbus_service *dbus;
+	int exit_code;
+};
+
+/* Netlink callbacks for the daemon (opaque is the daemon). */
+extern const struct tcmu_nl_ops daemon_nl_ops;
+
+/* Serve a device the kernel has; 0 or -errno (logged with the reason). */
+int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info);
+/* Serve every TCMU device already present; returns how many. */
+int daemon_dev_scan(struct tcmur_daemon *d);
+/* Close every device (the kernel keeps them; a restart picks them up). */
+void daemon_dev_close_all(struct tcmur_daemon *d);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * Devices coming and going: the netlink callbacks and the start-up scan.
+ * Licensed under the Apache License, Version 2.0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "dbus_service.h"
+
+/* The kernel's defaults for attributes it might not show (user backstore). */
+#define DEFAULT_BLOCK_SIZE 512
+#define DEFAULT_MAX_SECTORS 128
+
+static uint64_t cfgfs_u64(const struct tcmu_dev_info *info, const char *attr,
+			  uint64_t dflt)
+{
+	uint64_t v;
+
+	return tcmu_cfgfs_read_u64(info, NULL, attr, &v) ? dflt : v;
+}
+
+static void dev_params_read(const struct tcmu_dev_info *info, struct dev_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->size = cfgfs_u64(info, "attrib/dev_size", 0);
+	p->block_size = cfgfs_u64(info, "attrib/hw_block_size", DEFAULT_BLOCK_SIZE);
+	p->max_xfer_blocks = cfgfs_u64(info, "attrib/hw_max_sectors", DEFAULT_MAX_SECTORS);
+	p->write_cache = cfgfs_u64(info, "attrib/emulate_write_cache", 0);
+}
+
+int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
+{
+	struct tcmur_device *dev;
+	const struct handler *h;
+	struct dev_params params;
+	size_t map_size;
+	void *map;
+	int fd, err;
+
+	if (g_hash_table_contains(d->devices, GUINT_TO_POINTER(info->uio_minor)))
+		return 0;
+	h = info->subtype[0] ? handler_set_find(&d->handlers, info->subtype) : NULL;
+	if (!h) {
+		log_err(&d->log, info->name, "no handler for config '%s' (subtype '%s'): refused",
+			info->config, info->subtype);
+		return -ENOENT;
+	}
+	dev_params_read(info, &params);
+	err = tcmu_uio_open(NULL, info->uio_minor, &fd, &map, &map_size, &d->logger,
+			    info->name);
+	if (err)
+		return err;
+	err = dev_new(&dev, info, h, &params, fd, map, map_size, true, &d->log);
+	if (err) {
+		tcmu_uio_close(fd, map, map_size);
+		log_err(&d->log, info->name, "refused device uio%u: %s", info->uio_minor,
+			strerror(-err));
+		return err;
+	}
+	g_hash_table_insert(d->devices, GUINT_TO_POINTER(info->uio_minor), dev);
+	dbus_service_add_device(d->dbus, dev);
+	log_info(&d->log, dev->who, "added uio%u config '%s' size %llu block %u",
+		 info->uio_minor, info->config, (unsigned long long)params.size,
+		 dev->block_size);
+	return 0;
+}
+
+static int nl_added(void *opaque, const struct tcmu_dev_info *info)
+{
+	return daemon_dev_add(opaque, info);
+}
+
+static void dev_remove(struct tcmur_daemon *d, struct tcmur_device *dev)
+{
+	char who[sizeof(dev->who)];
+	unsigned int minor = dev->info.uio_minor;
+
+	memcpy(who, dev->who, sizeof(who));
+	dbus_service_remove_device(d->dbus, dev);
+	dev_free(dev);
+	log_info(&d->log, who, "removed uio%u", minor);
+}
+
+static int nl_removed(void *opaque, const struct tcmu_dev_info *info)
+{
+	struct tcmur_daemon *d = opaque;
+	struct tcmur_device *dev;
+
+	dev = g_hash_table_lookup(d->devices, GUINT_TO_POINTER(info->uio_minor));
+	if (!dev) {
+		log_warn(&d->log, info->name, "removal of uio%u, which we do not serve",
+			 info->uio_minor);
+		return 0;
+	}
+	g_hash_table_remove(d->devices, GUINT_TO_POINTER(info->uio_minor));
+	dev_remove(d, dev);
+	return 0;
+}
+
+static int nl_reconfig(void *opaque, const struct tcmu_dev_info *info,
+		       const struct tcmu_reconfig *rc)
+{
+	struct tcmur_daemon *d = opaque;
+	struct tcmur_device *dev;
+	int err;
+
+	dev = g_hash_table_lookup(d->devices, GUINT_TO_POINTER(info->uio_minor));
+	if (!dev) {
+		log_err(&d->log, info->name, "reconfigure uio%u, which we do not serve",
+			info->uio_minor);
+		return -ENODEV;
+	}
+	err = dev_reconfig(dev, rc);
+	dbus_service_update_device(d->dbus, dev);
+	return err;
+}
+
+const struct tcmu_nl_ops daemon_nl_ops = {
+	.added = nl_added,
+	.removed = nl_removed,
+	.reconfig = nl_reconfig,
+};
+
+static int scan_one(void *opaque, const struct tcmu_dev_info *info)
+{
+	struct tcmur_daemon *d = opaque;
+
+	daemon_dev_add(d, info);
+	return 0;
+}
+
+int daemon_dev_scan(struct tcmur_daemon *d)
+{
+	tcmu_uio_scan(NULL, scan_one, d);
+	return g_hash_table_size(d->devices);
+}
+
+void daemon_dev_close_all(struct tcmur_daemon *d)
+{
+	GHashTableIter it;
+	gpointer key, value;
+
+	g_hash_table_iter_init(&it, d->devices);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		g_hash_table_iter_steal(&it);
+		dev_remove(d, value);
+	}
+}

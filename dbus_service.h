@@ -1,0 +1,28 @@
+/*
+ * The org.kernel.TCMUService1 bus service: an ObjectManager at
+ * /org/kernel/TCMUService1 with one object per handler (ConfigDesc,
+ * CheckConfig), which is what targetcli-fb reads, and a second one at
+ * /org/kernel/TCMUService1/devices with one object per open device. The
+ * devices sit under their own manager because targetcli turns every
+ * object of the first into a user:<name> backstore.
+ * Main thread only. Licensed under the Apache License, Version 2.0.
+ */
+#ifndef DBUS_SERVICE_H
+#define DBUS_SERVICE_H
+
+struct dbus_service;
+struct tcmur_daemon;
+struct tcmur_device;
+
+/*
+ * Export the handlers and claim the bus name (asynchronously, from the
+ * main loop). No system bus is not an error: the daemon serves devices
+ * without it, and says so in the log.
+ */
+int dbus_service_new(struct dbus_service **out, struct tcmur_daemon *d);
+void dbus_service_free(struct dbus_service *ds);
+void dbus_service_add_device(struct dbus_service *ds, struct tcmur_device *dev);
+void dbus_service_update_device(struct dbus_service *ds, struct tcmur_device *dev);
+void dbus_service_remove_device(struct dbus_service *ds, struct tcmur_device *dev);
+
+#endif

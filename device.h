@@ -1,0 +1,82 @@
+/*
+ * A TCMU device the daemon serves: its ring, its handler, its I/O threads
+ * and the SCSI state the emulation keeps for it.
+ *
+ * Lock order: dev->state_lock, then the ring's lock, then the I/O
+ * queue's lock. The device thread owns the ring's consumer side.
+ * Licensed under the Apache License, Version 2.0.
+ */
+#ifndef DEVICE_H
+#define DEVICE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "handler_loader.h"
+#include "io_queue.h"
+#include "libtcmu.h"
+#include "log.h"
+
+struct tcmur_device {
+	struct tcmu_dev_info info;
+	const struct handler *handler;
+	const struct log_cfg *log;
+	char who[320];			/* "<name> <subtype>" for log lines */
+
+	int fd;				/* UIO fd (or a test's stand-in) */
+	void *map;
+	size_t map_size;
+	bool owns_uio;			/* close fd/unmap map on free */
+	struct tcmu_ring *ring;
+	struct tcmu_logger logger;
+
+	pthread_t thread;
+	bool thread_started;
+	int stop_efd;			/* eventfd that stops the thread */
+	struct io_queue *ioq;
+
+	pthread_mutex_t state_lock;	/* guards the fields below */
+	uint64_t size;			/* bytes */
+	uint32_t block_size;
+	uint32_t max_xfer_blocks;	/* VPD 0xB0 MAXIMUM TRANSFER LENGTH */
+	bool write_cache;
+	bool d_sense;			/* control mode page D_SENSE */
+	char unit_serial[128];		/* VPD 0x80, from configfs */
+	char handler_cfg[1024];		/* after "<subtype>/" */
+
+	void *hpriv;			/* handler's dev_private_size bytes */
+};
+
+/* Where a device's settings come from when it is made. */
+struct dev_params {
+	uint64_t size;
+	uint32_t block_size;
+	uint32_t max_xfer_blocks;
+	bool write_cache;
+	const char *unit_serial;
+};
+
+/*
+ * Make a device over an already mapped region (@fd, @map) and open it with
+ * @handler; start its thread. The device takes ownership of fd/map when
+ * @owns_uio. Returns 0 or -errno, having logged why.
+ */
+int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
+	    const struct handler *handler, const struct dev_params *params,
+	    int fd, void *map, size_t map_size, bool owns_uio,
+	    const struct log_cfg *log);
+/* Stop the thread, wait for commands in flight, close the handler, free. */
+void dev_free(struct tcmur_device *dev);
+/* Apply a RECONFIG event; 0 or -errno. */
+int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc);
+
+/* Hand a validated I/O command to the I/O threads (or run it). */
+void dev_queue_io(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* Finish a command: FUA follow-up, ring completion, kick when due. */
+void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts,
+		bool kick);
+/* Run a command's I/O on the calling thread. */
+tcmu_sts dev_run_io(struct tcmur_device *dev, struct cmd_ctx *ctx);
+
+#endif

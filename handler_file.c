@@ -1,0 +1,198 @@
+/*
+ * handler_file: a LUN backed by a file or a block device.
+ * Config string: "file/<absolute path>". The file must exist; the LUN's
+ * size is the kernel's dev_size, and blocks past the end of a shorter file
+ * read as zeros until written. Data moves straight between the file and
+ * the kernel's ring (preadv/pwritev on its buffers); FUA writes use
+ * RWF_DSYNC, SYNCHRONIZE CACHE fdatasync.
+ * Licensed under the Apache License, Version 2.0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <linux/fs.h>
+
+#include "scsi_defs.h"
+#include "tcmu-runner.h"
+
+struct file_dev {
+	int fd;
+};
+
+static bool file_check_config(const char *cfg, char **reason)
+{
+	struct stat st;
+	int err = 0;
+	const char *why = NULL;
+
+	if (!cfg || cfg[0] != '/') {
+		why = "path must be absolute";
+	} else if (stat(cfg, &st) < 0) {
+		err = errno;
+		why = "cannot stat";
+	} else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		why = "not a regular file or block device";
+	} else if (access(cfg, R_OK | W_OK) < 0) {
+		err = errno;
+		why = "not readable and writable";
+	}
+	if (!why)
+		return true;
+	if (reason && asprintf(reason, "%s: %s%s%s", cfg ? cfg : "(none)", why,
+			       err ? ": " : "", err ? strerror(err) : "") < 0)
+		*reason = NULL;
+	return false;
+}
+
+static int file_open(struct tcmur_device *dev, bool reopen)
+{
+	struct file_dev *fdev = tcmur_dev_private(dev);
+	const char *path = tcmur_dev_config(dev);
+	char *reason = NULL;
+	struct stat st;
+	uint64_t backing;
+
+	(void)reopen;
+	if (!file_check_config(path, &reason)) {
+		tcmu_dev_err(dev, "%s", reason ? reason : "bad config");
+		free(reason);
+		return -EINVAL;
+	}
+	fdev->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fdev->fd < 0) {
+		int err = -errno;
+
+		tcmu_dev_err(dev, "open %s: %s", path, strerror(errno));
+		return err;
+	}
+	if (fstat(fdev->fd, &st) == 0) {
+		backing = st.st_size;
+		if (S_ISBLK(st.st_mode) && ioctl(fdev->fd, BLKGETSIZE64, &backing) < 0)
+			backing = 0;
+		if (S_ISBLK(st.st_mode) && backing < tcmur_dev_size(dev))
+			tcmu_dev_warn(dev, "%s holds %llu bytes, less than the LUN's %llu",
+				      path, (unsigned long long)backing,
+				      (unsigned long long)tcmur_dev_size(dev));
+	}
+	tcmu_dev_dbg(dev, "opened %s", path);
+	return 0;
+}
+
+static void file_close(struct tcmur_device *dev)
+{
+	struct file_dev *fdev = tcmur_dev_private(dev);
+
+	if (fdev->fd >= 0)
+		close(fdev->fd);
+	fdev->fd = -1;
+}
+
+/* Advance an iovec array by @n bytes in place; returns entries left. */
+static size_t iov_advance(struct iovec **iov, size_t cnt, size_t n)
+{
+	while (cnt && n >= (*iov)->iov_len) {
+		n -= (*iov)->iov_len;
+		(*iov)++;
+		cnt--;
+	}
+	if (cnt && n) {
+		(*iov)->iov_base = (char *)(*iov)->iov_base + n;
+		(*iov)->iov_len -= n;
+	}
+	return cnt;
+}
+
+static tcmu_sts file_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			  struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
+{
+	struct file_dev *fdev = tcmur_dev_private(dev);
+	size_t done = 0;
+
+	while (done < len && iov_cnt) {
+		ssize_t n = preadv(fdev->fd, iov, iov_cnt > IOV_MAX ? IOV_MAX : iov_cnt,
+				   offset + done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			tcmu_dev_err(dev, "read %zu bytes at %llu: %s", len - done,
+				     (unsigned long long)(offset + done), strerror(errno));
+			return tcmur_cmd_errno(cmd, -errno, false);
+		}
+		if (n == 0) {
+			/* Past the end of the file: the rest reads as zeros. */
+			tcmu_iov_zero(iov, iov_cnt);
+			break;
+		}
+		done += n;
+		iov_cnt = iov_advance(&iov, iov_cnt, n);
+	}
+	return TCMU_STS_GOOD;
+}
+
+static tcmu_sts file_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			   struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
+{
+	struct file_dev *fdev = tcmur_dev_private(dev);
+	int flags = cmd->fua ? RWF_DSYNC : 0;
+	size_t done = 0;
+
+	while (done < len && iov_cnt) {
+		ssize_t n = pwritev2(fdev->fd, iov, iov_cnt > IOV_MAX ? IOV_MAX : iov_cnt,
+				     offset + done, flags);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			tcmu_dev_err(dev, "write %zu bytes at %llu: %s", len - done,
+				     (unsigned long long)(offset + done), strerror(errno));
+			return tcmur_cmd_errno(cmd, -errno, true);
+		}
+		done += n;
+		iov_cnt = iov_advance(&iov, iov_cnt, n);
+	}
+	return TCMU_STS_GOOD;
+}
+
+static tcmu_sts file_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
+{
+	struct file_dev *fdev = tcmur_dev_private(dev);
+
+	if (fdatasync(fdev->fd) < 0) {
+		tcmu_dev_err(dev, "fdatasync: %s", strerror(errno));
+		return tcmur_cmd_errno(cmd, -errno, true);
+	}
+	return TCMU_STS_GOOD;
+}
+
+static bool file_can_fua(struct tcmur_device *dev)
+{
+	(void)dev;
+	return true;
+}
+
+TCMUR_REGISTER_HANDLER(
+	.name = "File-backed storage",
+	.subtype = "file",
+	.cfg_desc = "The absolute path of an existing file or block device to "
+		    "serve, e.g. /var/lib/luns/disk1.img. The LUN's size is "
+		    "the size given to targetcli.",
+	.dev_private_size = sizeof(struct file_dev),
+	.thread_model = TCMUR_THREAD_PARALLEL,
+	.nr_threads = 4,
+	.check_config = file_check_config,
+	.open = file_open,
+	.close = file_close,
+	.read = file_read,
+	.write = file_write,
+	.flush = file_flush,
+	.can_fua = file_can_fua,
+);

@@ -1,0 +1,42 @@
+/*
+ * Handlers: plugins handler_<subtype>.so found in the plugin directory,
+ * checked for API version and required callbacks, kept in a set that
+ * the daemon owns. Licensed under the Apache License, Version 2.0.
+ */
+#ifndef HANDLER_LOADER_H
+#define HANDLER_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+#include "tcmu-runner.h"
+
+struct handler {
+	/* A copy, zero-padded: fields past the plugin's struct_size are NULL. */
+	struct tcmur_handler ops;
+	void *dl;		/* dlopen handle; NULL for a built-in */
+	char *path;
+};
+
+struct handler_set {
+	struct handler **items;
+	size_t count;
+};
+
+/*
+ * Load every handler_*.so in @dir into @set, logging each one refused
+ * (and why). Returns how many were loaded, or -errno if @dir can't be read.
+ */
+int handler_set_load_dir(struct handler_set *set, const char *dir,
+			 const struct log_cfg *log);
+/* Load one plugin file; 0 or -errno (-EPROTO: API version, -EINVAL: bad table). */
+int handler_set_load_file(struct handler_set *set, const char *path,
+			  const struct log_cfg *log);
+/* Check a handler table; on error says why in @why. */
+int handler_validate(const struct tcmur_handler *h, size_t size, char *why,
+		     size_t why_len);
+struct handler *handler_set_find(const struct handler_set *set, const char *subtype);
+void handler_set_clear(struct handler_set *set);
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * libtcmu: the kernel interface of LIO's TCM-User backstore, for any
+ * application that wants to serve TCMU devices (the tcmu-runner daemon is one).
+ *
+ * Three parts, usable separately:
+ *  - netlink (tcmu_nl_*): device add/remove/reconfigure events from the
+ *    generic netlink family "TCM-USER", with replies when the kernel asks;
+ *  - UIO (tcmu_uio_*): finding TCMU devices in sysfs, opening /dev/uioN and
+ *    mapping its mailbox, command ring and data area;
+ *  - ring (tcmu_ring_*): taking SCSI commands off the command ring and
+ *    completing them, in or out of order, from any thread.
+ *
+ * The ring works on any (fd, map) pair, so a test can hand it ordinary
+ * memory and a pipe instead of a UIO device: nothing else differs.
+ *
+ * Functions return 0 or -errno unless said otherwise. Objects come in
+ * x_new()/x_free() pairs; x_free(NULL) does nothing.
+ *
+ * Licensed under the Apache License, Version 2.0.
+ */
+#ifndef LIBTCMU_H
+#define LIBTCMU_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LIBTCMU_VERSION_MAJOR 1
+#define LIBTCMU_VERSION_MINOR 0
+
+/* Bytes of sense data the ring carries back to the kernel. */
+#define TCMU_SENSE_LEN 96
+/* Longest CDB we accept (variable-length CDBs top out at 260 bytes). */
+#define TCMU_MAX_CDB_LEN 260
+
+/* ---- logging ---------------------------------------------------------- */
+
+/* Priorities as syslog(3): 3 error, 4 warning, 6 info, 7 debug. */
+enum tcmu_log_prio {
+	TCMU_LOG_ERR = 3,
+	TCMU_LOG_WARN = 4,
+	TCMU_LOG_INFO = 6,
+	TCMU_LOG_DEBUG = 7,
+};
+
+/*
+ * Where libtcmu's messages go. @who names the object (a device name or
+ * "netlink"); @func the reporting function. A NULL logger, or a NULL fn,
+ * writes errors and warnings to stderr.
+ */
+struct tcmu_logger {
+	void (*fn)(void *opaque, enum tcmu_log_prio prio, const char *who,
+		   const char *func, const char *fmt, va_list ap);
+	void *opaque;
+};
+
+void tcmu_log(const struct tcmu_logger *log, enum tcmu_log_prio prio,
+	      const char *who, const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* ---- device identity -------------------------------------------------- */
+
+/*
+ * A TCMU device as the kernel names it. The UIO device's name is
+ * "tcm-user/<hba>/<name>/<config>", and <config> is "<subtype>/<rest>".
+ */
+struct tcmu_dev_info {
+	unsigned int uio_minor;		/* N of /dev/uioN */
+	unsigned int hba;		/* N of core/user_N in configfs */
+	uint32_t device_id;		/* kernel's id, for netlink replies */
+	char name[256];			/* configfs object name */
+	char config[1024];		/* "<subtype>/<handler config>" */
+	char subtype[64];		/* part of config before the first '/' */
+	const char *handler_cfg;	/* points into config, after the '/' */
+};
+
+/* Parse a UIO name into @info (uio_minor and device_id left as they are). */
+int tcmu_dev_info_parse(struct tcmu_dev_info *info, const char *uio_name);
+
+/*
+ * Read a device attribute from configfs,
+ * /sys/kernel/config/target/core/user_<hba>/<name>/<attr> (for instance
+ * "attrib/dev_size" or "attrib/hw_block_size"). @root overrides the
+ * configfs mount point (NULL: /sys/kernel/config).
+ */
+int tcmu_cfgfs_read_u64(const struct tcmu_dev_info *info, const char *root,
+			const char *attr, uint64_t *val);
+
+/* Read a string attribute the same way, newline stripped. */
+int tcmu_cfgfs_read_str(const struct tcmu_dev_info *info, const char *root,
+			const char *attr, char *buf, size_t len);
+
+/* ---- UIO -------------------------------------------------------------- */
+
+/*
+ * Call @fn for each TCMU device present in sysfs (@sysfs NULL: /sys).
+ * Stops at and returns the first non-zero value @fn returns.
+ */
+int tcmu_uio_scan(const char *sysfs,
+		  int (*fn)(void *opaque, const struct tcmu_dev_info *info),
+		  void *opaque);
+
+/* Fill @info from /sys/class/uio/uio<minor>/name. */
+int tcmu_uio_info(const char *sysfs, unsigned int minor,
+		  struct tcmu_dev_info *info);
+
+/*
+ * Open /dev/uio<minor> and map its whole region; the caller owns *fd and
+ * *map and releases them with tcmu_uio_close().
+ */
+int tcmu_uio_open(const char *sysfs, unsigned int minor, int *fd, void **map,
+		  size_t *map_size, const struct tcmu_logger *log,
+		  const char *who);
+void tcmu_uio_close(int fd, void *map, size_t map_size);
+
+/* ---- ring ------------------------------------------------------------- */
+
+struct tcmu_ring;
+
+/*
+ * One command taken off the ring. The CDB and the iovec array are copies
+ * owned by the command; the iovecs point into the ring's data area, where
+ * a handler reads WRITE data and writes READ data in place.
+ */
+struct tcmu_cmd {
+	uint16_t cmd_id;
+	uint16_t cdb_len;
+	uint8_t *cdb;			/* cdb_len bytes */
+	struct iovec *iov;		/* data buffers, in order */
+	size_t iov_cnt;
+	size_t data_len;		/* sum of iov lengths */
+	uint8_t sense[TCMU_SENSE_LEN];	/* filled on CHECK CONDITION */
+	void *priv;			/* priv_size zeroed bytes for the user */
+};
+
+/* Task management notification from the kernel (TCMU_OP_TMR). */
+struct tcmu_tmr {
+	uint8_t type;			/* TCMU_TMR_* from the uapi */
+	uint32_t cmd_cnt;
+	const uint16_t *cmd_ids;	/* commands the kernel aborted */
+};
+
+/*
+ * Wrap a mapped TCMU region. @fd is written to (4 bytes) to tell the
+ * kernel that completions are ready; the ring does not close it or unmap
+ * @map. Each command carries @priv_size bytes for the caller (cmd->priv). @who names the device in log messages. Fails with -EINVAL if the
+ * mailbox does not describe a ring inside the map.
+ */
+int tcmu_ring_new(struct tcmu_ring **out, int fd, void *map, size_t map_size,
+		  size_t priv_size, const struct tcmu_logger *log,
+		  const char *who);
+void tcmu_ring_free(struct tcmu_ring *ring);
+
+/* Kernel capabilities from the mailbox (TCMU_MAILBOX_FLAG_CAP_*). */
+uint16_t tcmu_ring_kernel_flags(const struct tcmu_ring *ring);
+
+/*
+ * Take the next command off the ring, or NULL when none is waiting.
+ * Skips padding; reports task management entries through @tmr_fn (may be
+ * NULL); answers entries of unknown type and malformed commands itself
+ * (a malformed command is completed with CHECK CONDITION, HARDWARE ERROR
+ * and logged). Only one thread at a time may call it for a ring.
+ */
+struct tcmu_cmd *tcmu_ring_next(struct tcmu_ring *ring,
+				void (*tmr_fn)(void *opaque,
+					       const struct tcmu_tmr *tmr),
+				void *opaque);
+
+/*
+ * Complete @cmd with SCSI @status (sense taken from cmd->sense when
+ * status is CHECK CONDITION) and release it. Safe from any thread.
+ * The kernel sees it after the next tcmu_ring_kick().
+ */
+void tcmu_ring_complete(struct tcmu_ring *ring, struct tcmu_cmd *cmd,
+			uint8_t status);
+
+/* Tell the kernel about completions since the last kick (one write). */
+void tcmu_ring_kick(struct tcmu_ring *ring);
+
+/* Commands handed out and not yet completed. */
+unsigned int tcmu_ring_inflight(struct tcmu_ring *ring);
+
+/* ---- netlink ---------------------------------------------------------- */
+
+struct tcmu_nl;
+
+/* What a RECONFIG_DEVICE event changes; fields not sent are flagged off. */
+struct tcmu_reconfig {
+	bool has_config, has_size, has_write_cache;
+	char config[1024];
+	uint64_t size;
+	bool write_cache;
+};
+
+/*
+ * Event callbacks, called from tcmu_nl_dispatch(). Each returns 0 or
+ * -errno; the value is sent back to the kernel when it waits for replies.
+ */
+struct tcmu_nl_ops {
+	int (*added)(void *opaque, const struct tcmu_dev_info *info);
+	int (*removed)(void *opaque, const struct tcmu_dev_info *info);
+	int (*reconfig)(void *opaque, const struct tcmu_dev_info *info,
+			const struct tcmu_reconfig *rc);
+};
+
+/*
+ * Join the TCM-USER family's "config" group and ask the kernel to wait
+ * for our replies (SET_FEATURES). -ENOENT when the family is not there
+ * (target_core_user not loaded).
+ */
+int tcmu_nl_new(struct tcmu_nl **out, const struct tcmu_nl_ops *ops,
+		void *opaque, const struct tcmu_logger *log);
+void tcmu_nl_free(struct tcmu_nl *nl);
+/* The socket to poll for readability. */
+int tcmu_nl_fd(const struct tcmu_nl *nl);
+/* Read and handle every waiting message. */
+int tcmu_nl_dispatch(struct tcmu_nl *nl);
+/* True when the kernel accepted SET_FEATURES and waits for replies. */
+bool tcmu_nl_replies(const struct tcmu_nl *nl);
+
+/*
+ * Handle one generic netlink message already read from the socket
+ * (@buf, @len bytes, starting at the nlmsghdr). Exposed for tests and
+ * fuzzing; tcmu_nl_dispatch() uses it.
+ */
+int tcmu_nl_handle_msg(struct tcmu_nl *nl, const void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

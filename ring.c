@@ -1,0 +1,409 @@
+/*
+ * The TCMU command ring: taking commands the kernel queued and writing
+ * their completions back.
+ *
+ * The kernel produces entries at mb->cmd_head; we consume them at our own
+ * offset (ring->next) and complete at mb->cmd_tail. The kernel reads
+ * completions strictly in ring order and finds the command by the cmd_id
+ * in each slot, so an out-of-order completion is written into the oldest
+ * slot not yet completed, with its own cmd_id (every CMD slot is at least
+ * sizeof(struct tcmu_cmd_entry), so a response always fits). Padding and
+ * TMR slots are stepped over, as the kernel steps over them.
+ *
+ * Nothing the kernel wrote is trusted: every offset and length is checked
+ * against the map before use, and what a command needs (CDB, iovecs) is
+ * copied out before its slot can be reused for another completion.
+ *
+ * Lock order: ring->lock is a leaf; it guards cmd_tail, the free list and
+ * the counters. tcmu_ring_next() runs on one thread only and reads
+ * cmd_head without the lock.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "tcmu_uapi.h"
+
+#include "libtcmu.h"
+#include "scsi_defs.h"
+#include "scsi_sense.h"
+
+struct ring_cmd {
+	struct tcmu_cmd cmd;
+	struct ring_cmd *next_free;
+	unsigned int iov_cap;
+	uint8_t cdb_buf[TCMU_MAX_CDB_LEN];
+	uint8_t priv_buf[] __attribute__((aligned(16)));
+};
+
+struct tcmu_ring {
+	int fd;
+	uint8_t *map;
+	size_t map_size;
+	struct tcmu_mailbox *mb;
+	uint8_t *cmdr;
+	uint32_t cmdr_size;
+	size_t data_off;		/* first byte past the command ring */
+	size_t priv_size;
+	uint32_t next;			/* our consumer offset in the ring */
+	const struct tcmu_logger *log;
+	char who[256];
+
+	pthread_mutex_t lock;
+	struct ring_cmd *free_list;
+	unsigned int inflight;
+	unsigned int unkicked;		/* completions not yet told */
+};
+
+#define ring_err(r, ...) tcmu_log((r)->log, TCMU_LOG_ERR, (r)->who, __func__, __VA_ARGS__)
+#define ring_dbg(r, ...) tcmu_log((r)->log, TCMU_LOG_DEBUG, (r)->who, __func__, __VA_ARGS__)
+
+int tcmu_ring_new(struct tcmu_ring **out, int fd, void *map, size_t map_size,
+		  size_t priv_size, const struct tcmu_logger *log, const char *who)
+{
+	struct tcmu_mailbox *mb = map;
+	struct tcmu_ring *ring;
+	uint32_t off, size;
+
+	if (map_size < sizeof(*mb)) {
+		tcmu_log(log, TCMU_LOG_ERR, who, __func__,
+			 "map of %zu bytes holds no mailbox", map_size);
+		return -EINVAL;
+	}
+	off = mb->cmdr_off;
+	size = mb->cmdr_size;
+	if (mb->version != TCMU_MAILBOX_VERSION || off < sizeof(*mb) ||
+	    size < sizeof(struct tcmu_cmd_entry) || size % TCMU_OP_ALIGN_SIZE ||
+	    (uint64_t)off + size > map_size) {
+		tcmu_log(log, TCMU_LOG_ERR, who, __func__,
+			 "mailbox version %u ring %u+%u does not fit a map of %zu bytes",
+			 mb->version, off, size, map_size);
+		return -EINVAL;
+	}
+	ring = calloc(1, sizeof(*ring));
+	if (!ring)
+		return -ENOMEM;
+	ring->fd = fd;
+	ring->map = map;
+	ring->map_size = map_size;
+	ring->mb = mb;
+	ring->cmdr = ring->map + off;
+	ring->cmdr_size = size;
+	ring->data_off = (size_t)off + size;
+	ring->log = log;
+	ring->priv_size = priv_size;
+	snprintf(ring->who, sizeof(ring->who), "%s", who ? who : "ring");
+	pthread_mutex_init(&ring->lock, NULL);
+	/* Start where the kernel's completion pointer is: after a restart of
+	 * the daemon, entries between tail and head are still owed answers. */
+	ring->next = __atomic_load_n(&mb->cmd_tail, __ATOMIC_ACQUIRE) % size;
+	*out = ring;
+	return 0;
+}
+
+void tcmu_ring_free(struct tcmu_ring *ring)
+{
+	struct ring_cmd *rc, *next;
+
+	if (!ring)
+		return;
+	for (rc = ring->free_list; rc; rc = next) {
+		next = rc->next_free;
+		free(rc->cmd.iov);
+		free(rc);
+	}
+	pthread_mutex_destroy(&ring->lock);
+	free(ring);
+}
+
+uint16_t tcmu_ring_kernel_flags(const struct tcmu_ring *ring)
+{
+	return ring->mb->flags;
+}
+
+unsigned int tcmu_ring_inflight(struct tcmu_ring *ring)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&ring->lock);
+	n = ring->inflight;
+	pthread_mutex_unlock(&ring->lock);
+	return n;
+}
+
+static struct ring_cmd *ring_cmd_get(struct tcmu_ring *ring, unsigned int iov_cnt)
+{
+	struct ring_cmd *rc;
+
+	pthread_mutex_lock(&ring->lock);
+	rc = ring->free_list;
+	if (rc)
+		ring->free_list = rc->next_free;
+	pthread_mutex_unlock(&ring->lock);
+	if (!rc) {
+		rc = calloc(1, sizeof(*rc) + ring->priv_size);
+		if (!rc)
+			return NULL;
+	}
+	if (rc->iov_cap < iov_cnt || !rc->cmd.iov) {
+		unsigned int cap = iov_cnt < 16 ? 16 : iov_cnt;
+		struct iovec *iov = realloc(rc->cmd.iov, cap * sizeof(*iov));
+
+		if (!iov) {
+			free(rc->cmd.iov);
+			free(rc);
+			return NULL;
+		}
+		rc->cmd.iov = iov;
+		rc->iov_cap = cap;
+	}
+	rc->cmd.cdb = rc->cdb_buf;
+	rc->cmd.priv = ring->priv_size ? rc->priv_buf : NULL;
+	memset(rc->priv_buf, 0, ring->priv_size);
+	memset(rc->cmd.sense, 0, sizeof(rc->cmd.sense));
+	return rc;
+}
+
+/* Length of a CDB from its first bytes, as SPC-4 4.2.5 groups opcodes. */
+static int cdb_length(const uint8_t *cdb, size_t avail)
+{
+	switch (cdb[0] >> 5) {
+	case 0:
+		return 6;
+	case 1:
+	case 2:
+		return 10;
+	case 4:
+		return 16;
+	case 5:
+		return 12;
+	case 3:
+		if (cdb[0] == VARIABLE_LENGTH_CMD) {
+			if (avail < 8)
+				return -1;
+			return 8 + cdb[7];
+		}
+		return 16;	/* reserved group: take the most a kernel sends */
+	default:
+		return 16;	/* vendor specific groups 6 and 7 */
+	}
+}
+
+static bool range_ok(const struct tcmu_ring *ring, uint64_t off, uint64_t len,
+		     size_t lo)
+{
+	return off >= lo && off <= ring->map_size && len <= ring->map_size - off;
+}
+
+/*
+ * Copy the CDB and iovecs of the CMD entry at @ent (@len bytes of slot)
+ * into @rc. Returns false, with a log line, when the entry points outside
+ * the map.
+ */
+static bool ring_parse_cmd(struct tcmu_ring *ring, const struct tcmu_cmd_entry *ent,
+			   uint32_t len, struct ring_cmd *rc)
+{
+	size_t base = offsetof(struct tcmu_cmd_entry, req.iov);
+	uint32_t iov_cnt = ent->req.iov_cnt;
+	uint64_t cdb_off = ent->req.cdb_off;
+	const uint8_t *cdb;
+	size_t avail;
+	int cdb_len;
+	uint32_t i;
+
+	if (len < base || iov_cnt > (len - base) / sizeof(struct iovec)) {
+		ring_err(ring, "cmd %u: %u iovecs do not fit its %u byte entry",
+			 ent->hdr.cmd_id, iov_cnt, len);
+		return false;
+	}
+	if (!range_ok(ring, cdb_off, 1, 0)) {
+		ring_err(ring, "cmd %u: CDB offset %llu outside the map",
+			 ent->hdr.cmd_id, (unsigned long long)cdb_off);
+		return false;
+	}
+	cdb = ring->map + cdb_off;
+	avail = ring->map_size - cdb_off;
+	cdb_len = cdb_length(cdb, avail);
+	if (cdb_len < 0 || (size_t)cdb_len > avail || cdb_len > TCMU_MAX_CDB_LEN) {
+		ring_err(ring, "cmd %u: CDB of opcode 0x%02x runs past the map",
+			 ent->hdr.cmd_id, cdb[0]);
+		return false;
+	}
+	memcpy(rc->cdb_buf, cdb, cdb_len);
+	rc->cmd.cdb_len = cdb_len;
+	rc->cmd.data_len = 0;
+	for (i = 0; i < iov_cnt; i++) {
+		uint64_t off = (uintptr_t)ent->req.iov[i].iov_base;
+		uint64_t n = ent->req.iov[i].iov_len;
+
+		if (!range_ok(ring, off, n, ring->data_off)) {
+			ring_err(ring, "cmd %u: iovec %u (%llu+%llu) outside the data area",
+				 ent->hdr.cmd_id, i, (unsigned long long)off,
+				 (unsigned long long)n);
+			return false;
+		}
+		rc->cmd.iov[i].iov_base = ring->map + off;
+		rc->cmd.iov[i].iov_len = n;
+		rc->cmd.data_len += n;
+	}
+	rc->cmd.iov_cnt = iov_cnt;
+	return true;
+}
+
+static void ring_report_tmr(struct tcmu_ring *ring, const uint8_t *slot, uint32_t len,
+			    void (*tmr_fn)(void *, const struct tcmu_tmr *),
+			    void *opaque)
+{
+	const struct tcmu_tmr_entry *te = (const void *)slot;
+	struct tcmu_tmr tmr;
+	size_t base = offsetof(struct tcmu_tmr_entry, cmd_ids);
+
+	if (len < base || te->cmd_cnt > (len - base) / sizeof(uint16_t)) {
+		ring_err(ring, "TMR entry of %u bytes claims %u commands",
+			 len, len < base ? 0 : te->cmd_cnt);
+		return;
+	}
+	ring_dbg(ring, "TMR type %u for %u commands", te->tmr_type, te->cmd_cnt);
+	if (!tmr_fn)
+		return;
+	tmr.type = te->tmr_type;
+	tmr.cmd_cnt = te->cmd_cnt;
+	tmr.cmd_ids = (const uint16_t *)(slot + base);	/* 2-aligned in the slot */
+	tmr_fn(opaque, &tmr);
+}
+
+/* Mark the slot at our consumer offset as answered by us (unknown type). */
+static void ring_answer_unknown(struct tcmu_ring *ring, struct tcmu_cmd_entry *ent)
+{
+	ring_err(ring, "unknown ring entry type %u, answering UNKNOWN_OP",
+		 tcmu_hdr_get_op(ent->hdr.len_op));
+	ent->hdr.uflags |= TCMU_UFLAG_UNKNOWN_OP;
+}
+
+struct tcmu_cmd *tcmu_ring_next(struct tcmu_ring *ring,
+				void (*tmr_fn)(void *, const struct tcmu_tmr *),
+				void *opaque)
+{
+	for (;;) {
+		uint32_t head = __atomic_load_n(&ring->mb->cmd_head, __ATOMIC_ACQUIRE);
+		struct tcmu_cmd_entry *ent;
+		struct ring_cmd *rc;
+		uint32_t len, op;
+
+		if (head >= ring->cmdr_size || head % TCMU_OP_ALIGN_SIZE) {
+			ring_err(ring, "kernel's cmd_head %u is not in the ring", head);
+			return NULL;
+		}
+		if (ring->next == head)
+			return NULL;
+		ent = (void *)(ring->cmdr + ring->next);
+		if (ring->cmdr_size - ring->next < sizeof(ent->hdr)) {
+			ring_err(ring, "entry header at %u crosses the ring's end", ring->next);
+			return NULL;
+		}
+		len = tcmu_hdr_get_len(ent->hdr.len_op);
+		op = tcmu_hdr_get_op(ent->hdr.len_op);
+		if (len < sizeof(ent->hdr) || len > ring->cmdr_size - ring->next) {
+			ring_err(ring, "entry at %u has length %u; ring of %u is broken",
+				 ring->next, len, ring->cmdr_size);
+			return NULL;
+		}
+		if (op != TCMU_OP_CMD) {
+			if (op == TCMU_OP_TMR)
+				ring_report_tmr(ring, (void *)ent, len, tmr_fn, opaque);
+			else if (op != TCMU_OP_PAD)
+				ring_answer_unknown(ring, ent);
+			ring->next = (ring->next + len) % ring->cmdr_size;
+			continue;
+		}
+		if (len < sizeof(struct tcmu_cmd_entry)) {
+			ring_err(ring, "CMD entry at %u is only %u bytes", ring->next, len);
+			return NULL;
+		}
+		rc = ring_cmd_get(ring, ent->req.iov_cnt);
+		ring->next = (ring->next + len) % ring->cmdr_size;
+		if (!rc) {
+			ring_err(ring, "no memory for cmd %u", ent->hdr.cmd_id);
+			return NULL;
+		}
+		rc->cmd.cmd_id = ent->hdr.cmd_id;
+		pthread_mutex_lock(&ring->lock);
+		ring->inflight++;
+		pthread_mutex_unlock(&ring->lock);
+		if (!ring_parse_cmd(ring, ent, len, rc)) {
+			rc->cmd.cdb_len = 0;
+			rc->cmd.iov_cnt = 0;
+			rc->cmd.data_len = 0;
+			scsi_sense_fixed(rc->cmd.sense, SENSE_HARDWARE_ERROR,
+					 ASC_INTERNAL_TARGET_FAILURE);
+			tcmu_ring_complete(ring, &rc->cmd, SAM_STAT_CHECK_CONDITION);
+			continue;
+		}
+		return &rc->cmd;
+	}
+}
+
+/* Step cmd_tail over slots that need no answer; returns the first that
+ * does, or NULL if none is left before the kernel's head. */
+static struct tcmu_cmd_entry *ring_tail_slot(struct tcmu_ring *ring, uint32_t *tail)
+{
+	uint32_t head = __atomic_load_n(&ring->mb->cmd_head, __ATOMIC_ACQUIRE);
+
+	while (*tail != head) {
+		struct tcmu_cmd_entry *ent = (void *)(ring->cmdr + *tail);
+		uint32_t len = tcmu_hdr_get_len(ent->hdr.len_op);
+		uint32_t op = tcmu_hdr_get_op(ent->hdr.len_op);
+
+		if (len < sizeof(ent->hdr) || len > ring->cmdr_size - *tail)
+			return NULL;
+		if (op == TCMU_OP_CMD)
+			return ent;
+		*tail = (*tail + len) % ring->cmdr_size;
+	}
+	return NULL;
+}
+
+void tcmu_ring_complete(struct tcmu_ring *ring, struct tcmu_cmd *cmd, uint8_t status)
+{
+	struct ring_cmd *rc = (struct ring_cmd *)cmd;
+	struct tcmu_cmd_entry *ent;
+	uint32_t tail;
+
+	pthread_mutex_lock(&ring->lock);
+	tail = __atomic_load_n(&ring->mb->cmd_tail, __ATOMIC_RELAXED) % ring->cmdr_size;
+	ent = ring_tail_slot(ring, &tail);
+	if (!ent) {
+		ring_err(ring, "no ring slot left to complete cmd %u", cmd->cmd_id);
+	} else {
+		ent->hdr.cmd_id = cmd->cmd_id;
+		ent->hdr.uflags = 0;
+		ent->rsp.scsi_status = status;
+		ent->rsp.read_len = 0;
+		if (status == SAM_STAT_CHECK_CONDITION)
+			memcpy(ent->rsp.sense_buffer, cmd->sense, TCMU_SENSE_LEN);
+		tail = (tail + tcmu_hdr_get_len(ent->hdr.len_op)) % ring->cmdr_size;
+	}
+	/* Publish the response before the tail that makes it visible. */
+	__atomic_store_n(&ring->mb->cmd_tail, tail, __ATOMIC_RELEASE);
+	ring->inflight--;
+	ring->unkicked++;
+	rc->next_free = ring->free_list;
+	ring->free_list = rc;
+	pthread_mutex_unlock(&ring->lock);
+}
+
+void tcmu_ring_kick(struct tcmu_ring *ring)
+{
+	uint32_t one = 1;
+	bool kick;
+
+	pthread_mutex_lock(&ring->lock);
+	kick = ring->unkicked > 0;
+	ring->unkicked = 0;
+	pthread_mutex_unlock(&ring->lock);
+	if (kick && write(ring->fd, &one, sizeof(one)) != sizeof(one))
+		ring_err(ring, "notify kernel: %s", strerror(errno));
+}

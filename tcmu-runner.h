@@ -1,0 +1,249 @@
+/*
+ * tcmu-runner handler API: everything a storage backend plugin needs.
+ *
+ * A handler is a shared object named handler_<subtype>.so in the plugin
+ * directory. It includes only this header and defines its table with
+ * TCMUR_REGISTER_HANDLER(). The daemon serves every TCMU device whose
+ * config string starts with "<subtype>/" through it: the daemon answers
+ * INQUIRY, MODE SENSE, READ CAPACITY and the other SCSI housekeeping, and
+ * calls the handler for data: read, write, flush and, optionally, unmap.
+ *
+ * Versioning: the daemon loads a handler whose major version equals its
+ * own and reads only the fields that the handler's struct_size covers, so
+ * a handler built against an older minor version keeps working. Fields
+ * are only ever appended; a field a handler leaves NULL or zero means the
+ * documented default.
+ *
+ * Threads: open/close/reconfig run on the daemon's main thread, with no
+ * I/O in flight on the device. read/write/flush/unmap run on the device's
+ * I/O threads as the handler's thread_model says. A handler may also
+ * return TCMU_STS_ASYNC from an I/O operation and complete the command
+ * later with tcmur_cmd_complete(), from any thread (a library callback,
+ * say); the daemon keeps the command's buffers valid until then.
+ *
+ * Licensed under the Apache License, Version 2.0.
+ */
+#ifndef TCMU_RUNNER_H
+#define TCMU_RUNNER_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TCMUR_HANDLER_API_MAJOR 1
+#define TCMUR_HANDLER_API_MINOR 0
+#define TCMUR_HANDLER_API_VERSION \
+	((TCMUR_HANDLER_API_MAJOR << 16) | TCMUR_HANDLER_API_MINOR)
+
+/*
+ * Outcome of a SCSI command: the SCSI status byte (SAM-5), or one of two
+ * values that are never sent to the kernel. Not an errno.
+ */
+typedef enum {
+	TCMU_STS_GOOD = 0x00,
+	TCMU_STS_CHECK_CONDITION = 0x02,	/* sense data set in the cmd */
+	TCMU_STS_BUSY = 0x08,
+	TCMU_STS_TASK_SET_FULL = 0x28,
+	TCMU_STS_ASYNC = 0x100,		/* handler completes it later */
+	TCMU_STS_NOT_HANDLED = 0x101,	/* handle_cmd: use the emulation */
+} tcmu_sts;
+
+/* A TCMU device as a handler sees it (opaque; use the accessors). */
+struct tcmur_device;
+
+/* One SCSI command. The handler may read every field and set hpriv. */
+struct tcmur_cmd {
+	const uint8_t *cdb;
+	unsigned int cdb_len;
+	struct iovec *iov;	/* the data buffers, in the kernel's ring */
+	size_t iov_cnt;
+	size_t data_len;	/* bytes the initiator transfers */
+	bool fua;		/* write must be on stable storage at completion */
+	void *hpriv;		/* the handler's, for an async command */
+};
+
+enum tcmur_thread_model {
+	/* I/O operations are called one at a time, on one thread. */
+	TCMUR_THREAD_SERIAL = 0,
+	/* I/O operations run concurrently on nr_threads threads. */
+	TCMUR_THREAD_PARALLEL = 1,
+};
+
+/* What a RECONFIG event changes (fields not changed are flagged off). */
+struct tcmur_reconfig {
+	bool has_config, has_size, has_write_cache;
+	const char *config;	/* the handler part, after "<subtype>/" */
+	uint64_t size;		/* bytes */
+	bool write_cache;
+};
+
+struct tcmur_handler {
+	/* Filled by TCMUR_REGISTER_HANDLER; the loader checks both. */
+	uint32_t struct_size;
+	uint32_t api_version;
+
+	/* Human-readable name, e.g. "File-backed storage". Required. */
+	const char *name;
+	/* Config strings "<subtype>/..." are ours. Required, no '/'. */
+	const char *subtype;
+	/* Help for the config string, shown by targetcli. Required. */
+	const char *cfg_desc;
+
+	/* Bytes of per-device state the daemon allocates (zeroed) for us;
+	 * tcmur_dev_private() returns it. */
+	size_t dev_private_size;
+	enum tcmur_thread_model thread_model;
+	/* Threads for TCMUR_THREAD_PARALLEL (0: the daemon picks 4). */
+	unsigned int nr_threads;
+
+	/*
+	 * Optional. Main thread, any time (also with no device: targetcli's
+	 * CheckConfig). @cfg is the handler part of the config string.
+	 * Returns true if it would open; else false and a malloc'ed
+	 * *reason (freed by the caller) saying why.
+	 */
+	bool (*check_config)(const char *cfg, char **reason);
+
+	/*
+	 * Required. Main thread. Open the backing store of @dev; @reopen is
+	 * true when the daemon reopens after a config change. Returns 0 or
+	 * -errno, having logged why with tcmu_dev_err().
+	 */
+	int (*open)(struct tcmur_device *dev, bool reopen);
+	/* Required. Main thread, no I/O in flight. Undo open. */
+	void (*close)(struct tcmur_device *dev);
+
+	/*
+	 * Optional. Main thread, no I/O in flight. Apply a change; return
+	 * 0, or -EOPNOTSUPP to have the daemon close and reopen the device.
+	 */
+	int (*reconfig)(struct tcmur_device *dev, const struct tcmur_reconfig *rc);
+
+	/*
+	 * Required. I/O threads. Transfer @len bytes at byte @offset to or
+	 * from @iov. Return a status, or TCMU_STS_ASYNC and complete later.
+	 * A write with cmd->fua set must be stable at completion, unless
+	 * can_fua is NULL (then the daemon flushes after the write).
+	 */
+	tcmu_sts (*read)(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			 struct iovec *iov, size_t iov_cnt, size_t len,
+			 uint64_t offset);
+	tcmu_sts (*write)(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			  struct iovec *iov, size_t iov_cnt, size_t len,
+			  uint64_t offset);
+	/* Required. I/O threads. Make completed writes stable. */
+	tcmu_sts (*flush)(struct tcmur_device *dev, struct tcmur_cmd *cmd);
+	/* Optional. I/O threads. Deallocate @len bytes at @offset. */
+	tcmu_sts (*unmap)(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			  uint64_t offset, uint64_t len);
+	/* Optional. True if write() honours cmd->fua itself. */
+	bool (*can_fua)(struct tcmur_device *dev);
+
+	/*
+	 * Optional. I/O threads. Sees every command before the emulation;
+	 * returns TCMU_STS_NOT_HANDLED to leave it to the daemon.
+	 */
+	tcmu_sts (*handle_cmd)(struct tcmur_device *dev, struct tcmur_cmd *cmd);
+};
+
+/*
+ * Define the handler's table, exported as tcmur_handler_entry:
+ *   TCMUR_REGISTER_HANDLER(.name = "...", .subtype = "...", ...);
+ */
+#define TCMUR_REGISTER_HANDLER(...)					\
+	const struct tcmur_handler tcmur_handler_entry = {		\
+		.struct_size = sizeof(struct tcmur_handler),		\
+		.api_version = TCMUR_HANDLER_API_VERSION,		\
+		__VA_ARGS__						\
+	}
+
+/* ---- device accessors (any thread) ------------------------------------ */
+
+void *tcmur_dev_private(struct tcmur_device *dev);
+const char *tcmur_dev_name(const struct tcmur_device *dev);
+/* The handler part of the config string (after "<subtype>/"). */
+const char *tcmur_dev_config(const struct tcmur_device *dev);
+uint64_t tcmur_dev_size(const struct tcmur_device *dev);	/* bytes */
+uint32_t tcmur_dev_block_size(const struct tcmur_device *dev);
+bool tcmur_dev_write_cache(const struct tcmur_device *dev);
+
+/*
+ * Complete a command that an operation answered with TCMU_STS_ASYNC.
+ * Any thread. For CHECK CONDITION set the sense first (tcmur_cmd_sense).
+ */
+void tcmur_cmd_complete(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			tcmu_sts sts);
+
+/* ---- sense data (api.c) ------------------------------------------------ */
+
+/* Set sense @key, @asc (ASC << 8 | ASCQ); returns TCMU_STS_CHECK_CONDITION. */
+tcmu_sts tcmur_cmd_sense(struct tcmur_cmd *cmd, uint8_t key, uint16_t asc);
+/* The same with the INFORMATION field set to @info. */
+tcmu_sts tcmur_cmd_sense_info(struct tcmur_cmd *cmd, uint8_t key, uint16_t asc,
+			      uint64_t info);
+/* ILLEGAL REQUEST, INVALID FIELD IN CDB pointing at @byte, @bit (-1: none). */
+tcmu_sts tcmur_cmd_invalid_cdb(struct tcmur_cmd *cmd, uint16_t byte, int bit);
+/* ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST at @byte, @bit. */
+tcmu_sts tcmur_cmd_invalid_param(struct tcmur_cmd *cmd, uint16_t byte, int bit);
+/* Sense for a failed I/O: -EIO and others a medium error, -ENOSPC a
+ * space allocation failure, -ENOMEM/-EAGAIN BUSY. */
+tcmu_sts tcmur_cmd_errno(struct tcmur_cmd *cmd, int err, bool write);
+/* The sense bytes set so far (96 bytes). */
+const uint8_t *tcmur_cmd_sense_buf(const struct tcmur_cmd *cmd);
+
+/* ---- iovec and CDB helpers (api.c) ------------------------------------- */
+
+/* Copy @len bytes from @buf into @iov; returns bytes copied. */
+size_t tcmu_iov_from_buf(const struct iovec *iov, size_t iov_cnt,
+			 const void *buf, size_t len);
+/* Copy up to @len bytes from @iov into @buf; returns bytes copied. */
+size_t tcmu_iov_to_buf(void *buf, size_t len, const struct iovec *iov,
+		       size_t iov_cnt);
+/* Zero every byte of @iov. */
+void tcmu_iov_zero(const struct iovec *iov, size_t iov_cnt);
+/* Compare @len bytes of @iov with @buf; returns the offset of the first
+ * difference, or -1 if equal. */
+ssize_t tcmu_iov_compare(const struct iovec *iov, size_t iov_cnt,
+			 const void *buf, size_t len);
+/* Advance @iov past @skip bytes, into @out (at most @out_max entries). */
+size_t tcmu_iov_seek(const struct iovec *iov, size_t iov_cnt, size_t skip,
+		     struct iovec *out, size_t out_max);
+
+uint16_t tcmu_get_be16(const uint8_t *p);
+uint32_t tcmu_get_be32(const uint8_t *p);
+uint64_t tcmu_get_be64(const uint8_t *p);
+void tcmu_put_be16(uint8_t *p, uint16_t v);
+void tcmu_put_be32(uint8_t *p, uint32_t v);
+void tcmu_put_be64(uint8_t *p, uint64_t v);
+/* LBA and transfer length of a READ/WRITE/VERIFY 6/10/12/16 CDB. */
+uint64_t tcmu_cdb_lba(const uint8_t *cdb);
+uint32_t tcmu_cdb_xfer_len(const uint8_t *cdb);
+
+/* ---- logging ------------------------------------------------------------ */
+
+/* Priorities as syslog(3). */
+#define TCMUR_LOG_ERR 3
+#define TCMUR_LOG_WARN 4
+#define TCMUR_LOG_INFO 6
+#define TCMUR_LOG_DEBUG 7
+
+/* Log for @dev (NULL: not about one device), tagged with device and
+ * handler. Use the macros below. */
+void tcmur_dev_log(const struct tcmur_device *dev, int prio, const char *func,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#define tcmu_dev_err(dev, ...) tcmur_dev_log(dev, TCMUR_LOG_ERR, __func__, __VA_ARGS__)
+#define tcmu_dev_warn(dev, ...) tcmur_dev_log(dev, TCMUR_LOG_WARN, __func__, __VA_ARGS__)
+#define tcmu_dev_info(dev, ...) tcmur_dev_log(dev, TCMUR_LOG_INFO, __func__, __VA_ARGS__)
+#define tcmu_dev_dbg(dev, ...) tcmur_dev_log(dev, TCMUR_LOG_DEBUG, __func__, __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

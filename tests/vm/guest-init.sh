@@ -1,0 +1,104 @@
+#!/bin/busybox sh
+# guest-init.sh - /init of the tiny initramfs that tests/vm/run-vm.sh boots.
+#
+# Runs as PID 1 under busybox. It turns the host's root (9p, read-only) plus a
+# tmpfs overlay into the guest's root, mounts the per-run results folder (9p,
+# read-write) at the same path it has on the host, chroots and runs the guest
+# command that run-vm.sh wrote into that folder, records its exit code, and
+# powers off. Every failure path also powers off, so a broken boot ends in
+# seconds instead of waiting for run-vm.sh's outer timeout.
+#
+# Contract with run-vm.sh (all inside the results 9p export, tag "results"):
+#   run.conf       sourced here: KVER, MODDIR (host path of the cached
+#                  lib/modules/<ver>), RESULTS (host path of this folder)
+#   guest-cmd.sh   the command to run in the chroot (cd, env, exec script)
+#   output.log     written here: the guest command's stdout+stderr
+#   exit_code      written here: its exit status, only when it finished
+
+/bin/busybox --install -s /bin
+export PATH=/bin
+
+mount -t devtmpfs dev /dev 2>/dev/null
+# Make sure our messages reach the serial console (console.log on the host).
+exec </dev/console >/dev/console 2>&1
+
+say() { echo "guest-init: $*"; }
+
+poweroff_now() {
+	sync
+	echo o >/proc/sysrq-trigger
+	# sysrq "o" powers off asynchronously; do not return into a broken init
+	# (PID 1 exiting would panic the kernel, which also ends QEMU, but less
+	# clearly in the log).
+	sleep 30
+	say "sysrq poweroff did not happen"
+}
+
+die() {
+	say "FATAL: $*"
+	poweroff_now
+}
+
+mount -t proc proc /proc || die "mount /proc"
+mount -t sysfs sys /sys || die "mount /sys"
+
+# Modules for 9p and overlay, in the order modprobe --show-depends gave
+# (dependencies first; a wrong order fails quietly and the mount fails later).
+while read -r ko; do
+	insmod "/modules/$ko" || die "insmod $ko"
+done </modules/order
+
+# msize: larger 9p messages make reads of big files (python, binaries) faster.
+P9OPTS=trans=virtio,version=9p2000.L,msize=262144
+
+mkdir -p /results /lower /ovl /newroot
+mount -t 9p -o "$P9OPTS" results /results || die "mount results 9p"
+[ -r /results/run.conf ] || die "no run.conf in results folder"
+. /results/run.conf
+
+# The host root is read-only from here (and exported read-only by QEMU);
+# writes land in a tmpfs upper layer and vanish at power-off.
+mount -t 9p -o "$P9OPTS,ro" hostroot /lower || die "mount hostroot 9p"
+mount -t tmpfs -o mode=0755 ovl /ovl || die "mount overlay tmpfs"
+mkdir -p /ovl/upper /ovl/work
+mount -t overlay -o lowerdir=/lower,upperdir=/ovl/upper,workdir=/ovl/work \
+	overlay /newroot || die "mount overlay root"
+
+# Results folder at the same path as on the host, so the guest command and
+# the host agree on file names.
+mount --move /results "/newroot$RESULTS" || die "move results to $RESULTS"
+
+# The cached Debian kernel's modules are visible through the 9p root at
+# MODDIR; bind them to the standard place so plain `modprobe` works in the
+# chroot. Done before /tmp gets a fresh tmpfs, in case MODDIR is under /tmp.
+mkdir -p "/newroot/lib/modules/$KVER" || die "mkdir /lib/modules/$KVER"
+mount --bind "/newroot$MODDIR" "/newroot/lib/modules/$KVER" ||
+	die "bind $MODDIR to /lib/modules/$KVER"
+
+mount -t proc proc /newroot/proc || die "mount chroot /proc"
+mount -t sysfs sys /newroot/sys || die "mount chroot /sys"
+# devtmpfs: the kernel creates /dev/sdX and /dev/sgN nodes itself (no udev).
+mount -t devtmpfs dev /newroot/dev || die "mount chroot /dev"
+# What udev/systemd would add: bash's <(...) and many tools need /dev/fd.
+ln -sf /proc/self/fd /newroot/dev/fd
+ln -sf /proc/self/fd/0 /newroot/dev/stdin
+ln -sf /proc/self/fd/1 /newroot/dev/stdout
+ln -sf /proc/self/fd/2 /newroot/dev/stderr
+mkdir -p /newroot/dev/pts /newroot/dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts ||
+	die "mount chroot /dev/pts"
+mount -t tmpfs -o mode=1777 shm /newroot/dev/shm || die "mount /dev/shm"
+# Fresh /tmp and /run: hide the host's (its sockets, pid files, and dbus
+# state must not leak into the guest).
+mount -t tmpfs -o mode=1777 tmp /newroot/tmp || die "mount chroot /tmp"
+mount -t tmpfs -o mode=0755 run /newroot/run || die "mount chroot /run"
+
+say "root ready after $(cut -d" " -f1 /proc/uptime)s uptime, running guest command"
+chroot /newroot /usr/bin/env -i \
+	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	HOME=/root TERM=dumb LANG=C.UTF-8 \
+	/bin/sh "$RESULTS/guest-cmd.sh" >"/newroot$RESULTS/output.log" 2>&1
+rc=$?
+echo "$rc" >"/newroot$RESULTS/exit_code"
+say "guest command exited with $rc at $(cut -d" " -f1 /proc/uptime)s uptime"
+poweroff_now

@@ -1,0 +1,430 @@
+# guest-lib.sh - helpers for guest test scripts run by tests/vm/run-vm.sh.
+# shellcheck shell=bash
+#
+# Source it from a bash guest script:   . "$TCMU_SRC/tests/vm/guest-lib.sh"
+#
+# The function names below are a contract with the daemon's tests; keep them.
+#   Kernel/bus:  lio_load, bus_start (targetcli needs the system bus even
+#                for fileio; started on demand if a script forgets)
+#   Daemon:      daemon_start [ARGS...], daemon_stop, wait_handler SUBTYPE [SECS]
+#   LUNs:        loopback_ensure, lun_create_user NAME SIZE CFG [SUBTYPE [ARGS...]],
+#                lun_create_fileio NAME SIZE PATH, lun_delete NAME [SUBTYPE]
+#                (create sets LUN_SD=/dev/sdX, LUN_SG=/dev/sgN, LUN_HCTL=h:c:t:l)
+#   I/O:         fio_verify DEV [SIZE [FIO-ARGS...]], lun_capacity DEV
+#   Accounting:  tc_run, tc_expect_eq, tc_pass, tc_fail, tc_skip, tc_summary
+#   Teardown:    cleanup_all (safe to call twice; use `trap cleanup_all EXIT`)
+#
+# Environment (set by run-vm.sh; may be overridden from the host, since all
+# TCMU_* variables are passed into the guest):
+#   TCMU_SRC           repo checkout (cwd of the guest script)
+#   TCMU_RESULTS       per-run results folder, shared with the host
+#   TCMU_DAEMON        daemon binary (default $TCMU_SRC/tcmu-runner)
+#   TCMU_HANDLER_PATH  handler folder (default $TCMU_SRC)
+#
+# Logs in $TCMU_RESULTS: daemon.log (daemon stdout+stderr), targetcli.log
+# (every targetcli call and its output), tc/<test>.log (each tc_run's output).
+#
+# No udev runs in the guest: nothing loads drivers or makes device nodes on
+# demand, hence the explicit modprobes and the mknod fallback below.
+
+: "${TCMU_SRC:?run through tests/vm/run-vm.sh (TCMU_SRC unset)}"
+: "${TCMU_RESULTS:?run through tests/vm/run-vm.sh (TCMU_RESULTS unset)}"
+
+CFS=/sys/kernel/config/target
+
+# State (globals by necessity: a sourced shell library has nowhere else).
+DAEMON_PID=""
+LOOPBACK_WWN=""
+_LOOPBACK_CREATED=0
+LUN_SD="" LUN_SG="" LUN_HCTL=""
+declare -A _LUN_BS=()    # name -> targetcli backstore path
+declare -A _LUN_NUM=()   # name -> LUN number on the loopback TPG
+_LUN_ORDER=()            # names in creation order, for reverse teardown
+TC_PASSED=0 TC_FAILED=0 TC_SKIPPED=0
+
+_glog() { printf 'guest-lib: %s\n' "$*" >&2; }
+
+# --- kernel and bus ---------------------------------------------------------
+
+# Load LIO, TCMU, the fileio reference backstore, the loopback fabric, and the
+# SCSI upper drivers (without sd_mod/sg a tcm_loop LUN has no /dev node).
+# target_core_user pulls in configfs, but nothing mounts it for us.
+lio_load() {
+	local m
+	for m in target_core_mod target_core_user target_core_file tcm_loop sd_mod sg; do
+		modprobe "$m" || { _glog "modprobe $m failed"; return 1; }
+	done
+	if ! grep -q ' /sys/kernel/config configfs ' /proc/mounts; then
+		mount -t configfs none /sys/kernel/config ||
+			{ _glog "mount configfs failed"; return 1; }
+	fi
+	[ -d "$CFS" ] || { _glog "$CFS missing after loading LIO"; return 1; }
+}
+
+# Start the system bus. targetcli lists user:<subtype> backstores only while a
+# daemon owns org.kernel.TCMUService1 on it.
+bus_start() {
+	local i
+	# Debian's tcmu-runner package (if installed on the host) ships a bus
+	# activation file: the first targetcli query would start *that* daemon
+	# and ours would find the name taken. The overlay keeps the host intact.
+	rm -f /usr/share/dbus-1/system-services/org.kernel.TCMUService1.service
+	# Our policy lets root own the name. A different file name from Debian's
+	# tcmu-runner.conf, so that one keeps working for the peer daemon.
+	if [ -f "$TCMU_SRC/org.kernel.TCMUService1.conf" ]; then
+		install -m 644 "$TCMU_SRC/org.kernel.TCMUService1.conf" \
+			/etc/dbus-1/system.d/ || return 1
+	fi
+	if [ -S /run/dbus/system_bus_socket ] && [ -s /run/dbus/pid ] &&
+		_pid_alive "$(cat /run/dbus/pid)"; then
+		return 0    # already running (bus_start called twice)
+	fi
+	# dbus-daemon refuses to start without a machine id; a minimal CI
+	# image may lack one. Written to the overlay only.
+	if [ ! -s /etc/machine-id ] && [ ! -s /var/lib/dbus/machine-id ]; then
+		dbus-uuidgen --ensure || return 1
+	fi
+	mkdir -p /run/dbus
+	rm -f /run/dbus/pid
+	dbus-daemon --system --fork || { _glog "dbus-daemon failed to start"; return 1; }
+	for i in $(seq 50); do
+		[ -S /run/dbus/system_bus_socket ] && return 0
+		sleep 0.1
+	done
+	_glog "dbus socket did not appear"
+	return 1
+}
+
+# bus_start unless the system bus socket is there already.
+_bus_ensure() {
+	[ -S /run/dbus/system_bus_socket ] && return 0
+	_glog "system bus not running; starting it (call bus_start first)"
+	bus_start
+}
+
+# --- daemon -----------------------------------------------------------------
+
+# True if PID exists and is not a zombie (kill -0 succeeds on zombies).
+_pid_alive() {
+	local state
+	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+	state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
+# Start the daemon in the background with debug logging. Call it from the
+# script's top-level shell (not in $(...) or a pipeline), or daemon_stop
+# cannot collect its exit status.
+daemon_start() {
+	local bin=${TCMU_DAEMON:-$TCMU_SRC/tcmu-runner}
+	local hp=${TCMU_HANDLER_PATH:-$TCMU_SRC}
+	if [ -n "$DAEMON_PID" ] && _pid_alive "$DAEMON_PID"; then
+		_glog "daemon already running (pid $DAEMON_PID)"
+		return 1
+	fi
+	[ -x "$bin" ] || { _glog "daemon not executable: $bin"; return 1; }
+	# The daemon reads the bus only at start: the bus must come first.
+	_bus_ensure || return 1
+	echo "=== $(date '+%F %T') $bin --handler-path $hp -d $*" \
+		>>"$TCMU_RESULTS/daemon.log"
+	"$bin" --handler-path "$hp" -d "$@" >>"$TCMU_RESULTS/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	# Catch a daemon that dies at once (bad option, missing library) here,
+	# rather than as a handler that never appears.
+	sleep 0.5
+	if ! _pid_alive "$DAEMON_PID"; then
+		wait "$DAEMON_PID"
+		_glog "daemon exited at once with status $? (see daemon.log)"
+		DAEMON_PID=""
+		return 1
+	fi
+}
+
+# SIGTERM the daemon, wait up to 10 s. Returns 0 only for a clean exit
+# (status 0 within the 10 s); non-zero if it had to be killed or failed.
+daemon_stop() {
+	local pid=$DAEMON_PID i rc
+	[ -n "$pid" ] || return 0
+	DAEMON_PID=""
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 100); do
+		_pid_alive "$pid" || break
+		sleep 0.1
+	done
+	if _pid_alive "$pid"; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		_glog "daemon (pid $pid) ignored SIGTERM for 10 s; killed"
+		return 1
+	fi
+	wait "$pid"
+	rc=$?
+	if [ "$rc" != 0 ]; then
+		_glog "daemon (pid $pid) exited with status $rc after SIGTERM"
+		return 1
+	fi
+	_glog "daemon (pid $pid) exited cleanly"
+}
+
+# Wait until targetcli lists user:SUBTYPE, i.e. the daemon registered the
+# handler on the bus. Under emulation this takes a few seconds.
+wait_handler() {
+	local sub=$1 timeout=${2:-60} deadline
+	deadline=$((SECONDS + timeout))
+	while :; do
+		targetcli ls /backstores 2>/dev/null | grep -qF -- "o- user:$sub " &&
+			return 0
+		if [ -n "$DAEMON_PID" ] && ! _pid_alive "$DAEMON_PID"; then
+			_glog "daemon died while waiting for handler $sub"
+			return 1
+		fi
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			_glog "handler user:$sub not listed after ${timeout}s"
+			return 1
+		fi
+		sleep 1
+	done
+}
+
+# --- targetcli and LUNs -----------------------------------------------------
+
+# Run one targetcli command, logging it and its output to targetcli.log;
+# print the output to stderr when it fails. Output on stdout as usual.
+_tcli() {
+	local out rc
+	# targetcli asks the system bus for user:* handlers on every start and
+	# fails outright without a bus, even for fileio. Start it if needed.
+	_bus_ensure || return 1
+	out=$(targetcli "$@" 2>&1)
+	rc=$?
+	printf '$ targetcli %s\n%s\n[exit %s]\n' "$*" "$out" "$rc" \
+		>>"$TCMU_RESULTS/targetcli.log"
+	if [ "$rc" != 0 ]; then
+		_glog "targetcli $* failed ($rc): $out"
+		return "$rc"
+	fi
+	printf '%s\n' "$out"
+}
+
+# Entries of a folder, one per line, sorted (empty if it does not exist).
+_ls() { ls -1 "$1" 2>/dev/null | sort; }
+
+# Lines of list $2 that are not in list $1 (one entry per line).
+_added() {
+	local l
+	while IFS= read -r l; do
+		[ -n "$l" ] && ! grep -qxF -- "$l" <<<"$1" && printf '%s\n' "$l"
+	done <<<"$2"
+}
+
+# Create one tcm_loop target (the local SCSI HBA our LUNs hang off), once.
+loopback_ensure() {
+	local before after
+	if [ -n "$LOOPBACK_WWN" ] && [ -d "$CFS/loopback/$LOOPBACK_WWN" ]; then
+		return 0
+	fi
+	before=$(_ls "$CFS/loopback")
+	_tcli /loopback create >/dev/null || return 1
+	after=$(_ls "$CFS/loopback")
+	LOOPBACK_WWN=$(_added "$before" "$after" | grep '^naa\.' | head -n 1)
+	[ -n "$LOOPBACK_WWN" ] || { _glog "no new loopback target appeared"; return 1; }
+	_LOOPBACK_CREATED=1
+}
+
+# Make /dev/NAME from sysfs dev numbers if devtmpfs did not (TYPE b or c).
+_ensure_node() {
+	local type=$1 name=$2 sysdev=$3 majmin
+	[ -e "/dev/$name" ] && return 0
+	majmin=$(cat "$sysdev") || return 1
+	mknod -m 660 "/dev/$name" "$type" "${majmin%%:*}" "${majmin##*:}"
+}
+
+# Map backstore BSPATH (targetcli path) as a LUN of the loopback target and
+# find its SCSI disk: the entry that appears in /sys/class/scsi_device.
+_lun_map() {
+	local name=$1 bspath=$2 lundir before_lun before_sd lun hctl blk sg i
+	loopback_ensure || return 1
+	lundir=$(echo "$CFS/loopback/$LOOPBACK_WWN"/tpgt_*/lun)
+	before_lun=$(_ls "$lundir")
+	before_sd=$(_ls /sys/class/scsi_device)
+	_tcli "/loopback/$LOOPBACK_WWN/luns" create "$bspath" >/dev/null || return 1
+	lun=$(_added "$before_lun" "$(_ls "$lundir")" | head -n 1)
+	[ -n "$lun" ] || { _glog "no LUN appeared in $lundir"; return 1; }
+	_LUN_NUM[$name]=${lun#lun_}
+	# The SCSI device, its disk and its sg node may appear asynchronously.
+	for i in $(seq 300); do
+		hctl=$(_added "$before_sd" "$(_ls /sys/class/scsi_device)" | head -n 1)
+		if [ -n "$hctl" ]; then
+			blk=$(_ls "/sys/class/scsi_device/$hctl/device/block" | head -n 1)
+			sg=$(_ls "/sys/class/scsi_device/$hctl/device/scsi_generic" | head -n 1)
+			[ -n "$blk" ] && [ -n "$sg" ] && break
+		fi
+		sleep 0.1
+	done
+	if [ -z "$hctl" ] || [ -z "$blk" ] || [ -z "$sg" ]; then
+		_glog "LUN $name: no SCSI disk appeared (hctl='$hctl' block='$blk' sg='$sg')"
+		return 1
+	fi
+	_ensure_node b "$blk" "/sys/class/block/$blk/dev" || return 1
+	_ensure_node c "$sg" "/sys/class/scsi_generic/$sg/dev" || return 1
+	LUN_HCTL=$hctl LUN_SD=/dev/$blk LUN_SG=/dev/$sg
+	_glog "LUN $name: $LUN_SD $LUN_SG ($hctl, lun ${_LUN_NUM[$name]})"
+}
+
+# Remember a backstore for lun_delete/cleanup_all.
+_lun_record() {
+	_LUN_BS[$1]=$2
+	_LUN_ORDER+=("$1")
+}
+
+# lun_create_user NAME SIZE CFGSTRING [SUBTYPE [EXTRA...]]
+# A user (TCMU) backstore served by the daemon, mapped on the loopback
+# target. EXTRA are more targetcli create arguments, e.g.
+# control=max_data_area_mb=8 or hw_max_sectors=1024.
+lun_create_user() {
+	local name=$1 size=$2 cfg=$3 sub=${4:-file}
+	shift 3; [ $# -gt 0 ] && shift
+	_tcli "/backstores/user:$sub" create "name=$name" "size=$size" \
+		"cfgstring=$cfg" "$@" >/dev/null || return 1
+	_lun_record "$name" "/backstores/user:$sub"
+	_lun_map "$name" "/backstores/user:$sub/$name"
+}
+
+# lun_create_fileio NAME SIZE PATH
+# The kernel's own fileio backstore on PATH: the in-kernel reference.
+lun_create_fileio() {
+	local name=$1 size=$2 path=$3
+	_tcli /backstores/fileio create "name=$name" "file_or_dev=$path" \
+		"size=$size" >/dev/null || return 1
+	_lun_record "$name" /backstores/fileio
+	_lun_map "$name" "/backstores/fileio/$name"
+}
+
+# lun_delete NAME [SUBTYPE]
+# Unmap the LUN, then delete its backstore. SUBTYPE names a user:SUBTYPE
+# backstore this library did not create itself.
+lun_delete() {
+	local name=$1 bs rc=0 i
+	if [ -n "${2:-}" ]; then
+		bs=/backstores/user:$2
+	else
+		bs=${_LUN_BS[$name]:-}
+	fi
+	[ -n "$bs" ] || { _glog "lun_delete: unknown LUN $name"; return 1; }
+	if [ -n "${_LUN_NUM[$name]:-}" ] && [ -n "$LOOPBACK_WWN" ]; then
+		_tcli "/loopback/$LOOPBACK_WWN/luns" delete "lun=${_LUN_NUM[$name]}" \
+			>/dev/null || rc=1
+	fi
+	_tcli "$bs" delete "$name" >/dev/null || rc=1
+	unset "_LUN_NUM[$name]" "_LUN_BS[$name]"
+	for i in "${!_LUN_ORDER[@]}"; do
+		[ "${_LUN_ORDER[$i]}" = "$name" ] && unset "_LUN_ORDER[$i]"
+	done
+	return $rc
+}
+
+# --- I/O helpers ------------------------------------------------------------
+
+# fio_verify DEV [SIZE [FIO-ARGS...]]: write SIZE (default 16M) at random
+# offsets with 4k-64k blocks, then read it all back and check crc32c.
+# Extra arguments override the defaults (later fio options win).
+fio_verify() {
+	local dev=$1 size=${2:-16M}
+	shift; [ $# -gt 0 ] && shift
+	fio --name=verify --filename="$dev" --size="$size" \
+		--rw=randwrite --bsrange=4k-64k --iodepth=8 --ioengine=libaio \
+		--direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 \
+		--verify_state_save=0 --exitall_on_error=1 "$@"
+}
+
+# lun_capacity DEV: capacity in bytes per READ CAPACITY (sg_readcap).
+lun_capacity() {
+	sg_readcap "$1" | awk -F'[=, ]+' '
+		/Number of logical blocks=/ { for (i = 1; i < NF; i++)
+			if ($i == "blocks") n = $(i + 1) }
+		/Logical block length=/ { for (i = 1; i < NF; i++)
+			if ($i == "length") b = $(i + 1) }
+		END { if (n == "" || b == "") exit 1; printf "%.0f\n", n * b }'
+}
+
+# --- test accounting --------------------------------------------------------
+
+# A file name for a test's log.
+_tc_log() {
+	mkdir -p "$TCMU_RESULTS/tc"
+	printf '%s/tc/%s.log' "$TCMU_RESULTS" "$(printf '%s' "$1" | tr -c 'A-Za-z0-9_.-' _)"
+}
+
+tc_pass() { TC_PASSED=$((TC_PASSED + 1)); echo "PASS: $1"; }
+
+# tc_fail NAME [MESSAGE...]
+tc_fail() {
+	local name=$1; shift
+	TC_FAILED=$((TC_FAILED + 1))
+	echo "FAIL: $name"
+	[ $# -gt 0 ] && printf '    %s\n' "$*"
+	return 0
+}
+
+# tc_skip NAME REASON: a missing prerequisite is a skip, never a pass.
+tc_skip() {
+	TC_SKIPPED=$((TC_SKIPPED + 1))
+	echo "SKIP: $1: ${2:-no reason given}"
+}
+
+# tc_run NAME CMD [ARGS...]: run CMD in this shell (so functions may set
+# variables such as LUN_SD), output to tc/NAME.log; shown only on failure.
+# Returns CMD's status, so `tc_run ... || exit` can stop a script.
+tc_run() {
+	local name=$1 logf rc start
+	shift
+	logf=$(_tc_log "$name")
+	start=$SECONDS
+	if "$@" >"$logf" 2>&1; then rc=0; else rc=$?; fi
+	echo "[exit $rc after $((SECONDS - start))s: $*]" >>"$logf"
+	if [ "$rc" = 0 ]; then
+		tc_pass "$name"
+	else
+		tc_fail "$name" "exit $rc: $*"
+		sed 's/^/    | /' "$logf" | tail -n 100
+	fi
+	return "$rc"
+}
+
+# tc_expect_eq NAME EXPECTED ACTUAL
+tc_expect_eq() {
+	if [ "$2" = "$3" ]; then
+		tc_pass "$1"
+	else
+		tc_fail "$1" "expected '$2', got '$3'"
+		return 1
+	fi
+}
+
+# tc_summary: the one closing line the CI reads; non-zero if anything failed.
+tc_summary() {
+	local line="$TC_PASSED passed, $TC_FAILED failed"
+	[ "$TC_SKIPPED" -gt 0 ] && line="$line, $TC_SKIPPED skipped"
+	echo "$line"
+	[ "$TC_FAILED" = 0 ]
+}
+
+# --- teardown ---------------------------------------------------------------
+
+# Delete what this library created (LUNs newest first, the loopback target),
+# then stop the daemon. Idempotent. Non-zero if any step failed, including
+# a daemon that did not exit cleanly.
+cleanup_all() {
+	local rc=0 i names
+	names=("${_LUN_ORDER[@]}")    # a compact copy: lun_delete edits the list
+	for ((i = ${#names[@]} - 1; i >= 0; i--)); do
+		lun_delete "${names[$i]}" || rc=1
+	done
+	_LUN_ORDER=()
+	if [ "$_LOOPBACK_CREATED" = 1 ] && [ -n "$LOOPBACK_WWN" ]; then
+		_tcli /loopback delete "$LOOPBACK_WWN" >/dev/null || rc=1
+		_LOOPBACK_CREATED=0 LOOPBACK_WWN=""
+	fi
+	daemon_stop || rc=1
+	return $rc
+}
