@@ -10,8 +10,8 @@ DESTDIR    ?=
 
 CC      ?= gcc
 PKGS    := libnl-genl-3.0 gio-2.0 gio-unix-2.0 libkmod
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
 CFLAGS  += $(WARN) -std=gnu11 -fPIC $(PKG_CFLAGS) \
@@ -55,3 +55,28 @@ include tests/tests.mk
 
 clean: tests-clean
 	rm -f *.o *.so *.so.1 *.a tcmu-runner dbus_gen.c dbus_gen.h
+
+# Where Debian expects each piece; DESTDIR and PREFIX as usual.
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DBUSDIR    ?= $(PREFIX)/share/dbus-1
+install: all
+	install -D -m 755 tcmu-runner $(DESTDIR)$(PREFIX)/bin/tcmu-runner
+	install -d $(DESTDIR)$(HANDLERDIR)
+	install -m 755 $(HANDLERS) $(DESTDIR)$(HANDLERDIR)/
+	install -D -m 755 libtcmu.so.1 $(DESTDIR)$(LIBDIR)/libtcmu.so.1
+	ln -sf libtcmu.so.1 $(DESTDIR)$(LIBDIR)/libtcmu.so
+	install -m 644 libtcmu.a $(DESTDIR)$(LIBDIR)/
+	install -D -m 644 libtcmu.h $(DESTDIR)$(PREFIX)/include/libtcmu.h
+	install -m 644 tcmu-runner.h scsi_defs.h $(DESTDIR)$(PREFIX)/include/
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(VERSION)|' \
+		libtcmu.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libtcmu.pc
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/bin/tcmu-runner|$(PREFIX)/bin/tcmu-runner|' tcmu-runner.service \
+		> $(DESTDIR)$(UNITDIR)/tcmu-runner.service
+	install -D -m 644 org.kernel.TCMUService1.conf \
+		$(DESTDIR)$(DBUSDIR)/system.d/org.kernel.TCMUService1.conf
+	install -d $(DESTDIR)$(DBUSDIR)/system-services
+	sed -e 's|/usr/bin/tcmu-runner|$(PREFIX)/bin/tcmu-runner|' org.kernel.TCMUService1.service \
+		> $(DESTDIR)$(DBUSDIR)/system-services/org.kernel.TCMUService1.service
+	install -D -m 644 tcmu-runner.8 $(DESTDIR)$(PREFIX)/share/man/man8/tcmu-runner.8

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -194,6 +195,13 @@ static int dev_resume(struct tcmur_device *dev)
 		return -err;
 	}
 	dev->thread_started = true;
+	{
+		/* "tcmu-uioN": an admin finds a device's thread in top -H. */
+		char tname[16];
+
+		snprintf(tname, sizeof(tname), "tcmu-uio%u", dev->info.uio_minor);
+		pthread_setname_np(dev->thread, tname);
+	}
 	return 0;
 }
 

@@ -93,6 +93,13 @@ mount -t tmpfs -o mode=1777 shm /newroot/dev/shm || die "mount /dev/shm"
 mount -t tmpfs -o mode=1777 tmp /newroot/tmp || die "mount chroot /tmp"
 mount -t tmpfs -o mode=0755 run /newroot/run || die "mount chroot /run"
 
+# The kernel's request_module() runs /sbin/modprobe in *this* root (the
+# initramfs), not in the chroot: forward it, so LIO's on-demand module
+# loads (backstore plugins, fabrics) work as on a normal system.
+mkdir -p /sbin
+printf '#!/bin/sh\nexec chroot /newroot /sbin/modprobe "$@"\n' >/sbin/modprobe
+chmod 755 /sbin/modprobe
+
 say "root ready after $(cut -d" " -f1 /proc/uptime)s uptime, running guest command"
 chroot /newroot /usr/bin/env -i \
 	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

@@ -51,6 +51,10 @@ _glog() { printf 'guest-lib: %s\n' "$*" >&2; }
 # target_core_user pulls in configfs, but nothing mounts it for us.
 lio_load() {
 	local m
+	# target_core_mod keeps persistent-reservation (APTPL) and ALUA state
+	# under its db_root, /etc/target; without it, it logs "db_root: cannot
+	# open" and cannot persist. Created in the overlay only.
+	mkdir -p /etc/target
 	for m in target_core_mod target_core_user target_core_file tcm_loop sd_mod sg; do
 		modprobe "$m" || { _glog "modprobe $m failed"; return 1; }
 	done

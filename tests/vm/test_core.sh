@@ -1,0 +1,282 @@
+#!/bin/bash
+# test_core.sh - the core through the real kernel, in one boot: our daemon
+# serves user:file LUNs made by targetcli-fb and by hand in configfs; data
+# written through the kernel reads back intact; SCSI answers are checked
+# with sg3_utils; the bus service answers targetcli and refuses non-root.
+# Run by tests/vm/run-vm.sh (make check-vm).
+set -u
+. "$TCMU_SRC/tests/vm/guest-lib.sh"
+trap cleanup_all EXIT
+
+IMG=/tmp/luns
+mkdir -p "$IMG"
+BUS=org.kernel.TCMUService1
+ROOT=/org/kernel/TCMUService1
+
+tc_run "lio loads" lio_load || exit 1
+tc_run "system bus starts" bus_start || exit 1
+tc_run "daemon starts" daemon_start || exit 1
+tc_run "targetcli lists user:file" wait_handler file 60 || exit 1
+
+# --- DBus and targetcli's view --------------------------------------------
+
+help_create() {
+	targetcli /backstores/user:file help create | tee /dev/stderr |
+		grep -q "absolute path of an existing file"
+}
+tc_run "targetcli help create shows our ConfigDesc" help_create
+
+bad_cfg() {
+	local out
+	out=$(targetcli /backstores/user:file create name=bad size=1M \
+		cfgstring=/nonexistent/disk.img 2>&1)
+	echo "$out"
+	echo "$out" | grep -q "cfgstring invalid: /nonexistent/disk.img: cannot stat"
+}
+tc_run "bad cfgstring refused with our reason" bad_cfg
+
+managed() {	# managed PATH: GetManagedObjects of the manager at PATH
+	gdbus call --system --dest $BUS --object-path "$1" \
+		--method org.freedesktop.DBus.ObjectManager.GetManagedObjects
+}
+has_object() {	# has_object MANAGER TEXT: TEXT quoted in its objects
+	managed "$1" | tee /dev/stderr | grep -qF "'$2'"
+}
+tc_run "GetManagedObjects lists the file handler" has_object $ROOT $ROOT/file
+
+check_config() {
+	gdbus call --system --dest $BUS --object-path $ROOT/file \
+		--method $BUS.CheckConfig "$1"
+}
+truncate -s 1M "$IMG/ok.img"
+check_ok() { check_config "$1" | tee /dev/stderr | grep -q '^(true,'; }
+check_refused() { check_config "$1" | tee /dev/stderr | grep -q '^(false,'; }
+tc_run "CheckConfig accepts an existing file" check_ok "file/$IMG/ok.img"
+tc_run "CheckConfig rejects another subtype's config" check_refused "qcow/$IMG/ok.img"
+tc_run "CheckConfig rejects a directory" check_refused "file/$IMG"
+
+as_nobody_refused() {
+	local out
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+		gdbus call --system --dest $BUS --object-path $ROOT/file \
+		--method $BUS.CheckConfig "file/$IMG/ok.img" 2>&1)
+	echo "$out"
+	echo "$out" | grep -q "AccessDenied"
+}
+tc_run "non-root CheckConfig refused by bus policy" as_nobody_refused
+tc_run "non-root may still list objects" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	gdbus call --system --dest $BUS --object-path $ROOT \
+	--method org.freedesktop.DBus.ObjectManager.GetManagedObjects
+
+# --- LUN one: data integrity and SCSI answers ------------------------------
+
+truncate -s 64M "$IMG/lun1.img"
+tc_run "create user:file LUN lun1" lun_create_user lun1 64M "$IMG/lun1.img" || exit 1
+SD1=$LUN_SD SG1=$LUN_SG
+
+tc_run "fio 64 MiB random writes 4k-256k qd16, crc32c verify" \
+	fio_verify "$SD1" 64M --bsrange=4k-256k --iodepth=16 --norandommap
+
+readcap() {
+	local out
+	out=$(sg_readcap --16 "$SG1")
+	echo "$out"
+	echo "$out" | grep -q "Last LBA=131071 " &&
+		echo "$out" | grep -q "Logical block length=512 bytes"
+}
+tc_run "sg_readcap: 131072 blocks of 512 bytes" readcap
+
+inq() {
+	local out
+	out=$(sg_inq "$SG1")
+	echo "$out"
+	echo "$out" | grep -q "Vendor identification: LIO-ORG" &&
+		echo "$out" | grep -q "Product identification: TCMU device" &&
+		echo "$out" | grep -q "version=0x06"
+}
+tc_run "sg_inq: LIO-ORG TCMU device, SPC-4" inq
+
+vpd83() {
+	local serial hex out
+	serial=$(sed 's/.*: //' "$CFS/core"/user_*/lun1/wwn/vpd_unit_serial)
+	hex=$(printf '%s' "$serial" | tr -dc '0-9a-fA-F' | cut -c1-25 | tr 'A-F' 'a-f')
+	out=$(sg_vpd -p 0x83 "$SG1")
+	echo "serial=$serial expect 0x6001405$hex"
+	echo "$out"
+	echo "$out" | grep -q "0x6001405$hex" &&
+		echo "$out" | grep -q "vendor id: LIO-ORG" &&
+		echo "$out" | grep -q "$serial"
+}
+tc_run "sg_vpd 0x83: NAA from the unit serial, T10 vendor id" vpd83
+
+vpd80() {
+	local serial out
+	serial=$(sed 's/.*: //' "$CFS/core"/user_*/lun1/wwn/vpd_unit_serial)
+	out=$(sg_vpd -p 0x80 "$SG1")
+	echo "$out"
+	echo "$out" | grep -q "Unit serial number: $serial"
+}
+tc_run "sg_vpd 0x80: unit serial from configfs" vpd80
+
+vpdb0() {
+	local out
+	out=$(sg_vpd -p 0xb0 "$SG1")
+	echo "$out"
+	echo "$out" | grep -q "Maximum transfer length: 128 blocks"
+}
+tc_run "sg_vpd 0xb0: maximum transfer length = hw_max_sectors" vpdb0
+
+vpdb1() {
+	sg_vpd -p 0xb1 "$SG1" | tee /dev/stderr | grep -q "Non-rotating medium"
+}
+tc_run "sg_vpd 0xb1: non-rotating" vpdb1
+
+modes() {
+	local out
+	out=$(sg_modes -a "$SG1")
+	echo "$out"
+	echo "$out" | grep -q "DpoFua=1" &&
+		echo "$out" | grep -q "Caching (SBC)" &&
+		echo "$out" | grep -q "Control" &&
+		echo "$out" | grep -q "Read-Write error recovery"
+}
+tc_run "sg_modes: caching, control, error recovery pages; DPOFUA" modes
+
+# sg_raw exits with a code per sense: 22 is LBA OUT OF RANGE, 9 INVALID
+# COMMAND OPERATION CODE (sg3_utils' exit status table).
+past_end() {
+	local rc
+	# READ(16) of one block at LBA 131072, one past the last.
+	sg_raw -r 512 "$SG1" 88 00 00 00 00 00 00 02 00 00 00 00 00 01 00 00
+	rc=$?
+	echo "sg_raw exit $rc"
+	[ "$rc" = 22 ]
+}
+tc_run "READ past the end: LBA OUT OF RANGE" past_end
+
+bad_opcode() {
+	local rc
+	sg_raw "$SG1" d5 00 00 00 00 00
+	rc=$?
+	echo "sg_raw exit $rc"
+	[ "$rc" = 9 ]
+}
+tc_run "unknown opcode: INVALID COMMAND OPERATION CODE" bad_opcode
+
+file_has_data() {
+	# Written through the kernel with O_DIRECT: the backing file holds it.
+	dd if=/dev/urandom of=/tmp/pattern bs=64k count=4 status=none &&
+		dd if=/tmp/pattern of="$SD1" bs=64k seek=100 oflag=direct conv=fsync status=none &&
+		cmp /tmp/pattern <(dd if="$IMG/lun1.img" bs=64k skip=100 count=4 status=none)
+}
+tc_run "data written through the LUN is in the backing file" file_has_data
+
+tc_run "GetManagedObjects lists the device lun1" has_object $ROOT/devices lun1
+
+# --- LUN two: two devices, each with its own thread --------------------------
+
+truncate -s 32M "$IMG/lun2.img"
+tc_run "create a second LUN lun2" lun_create_user lun2 32M "$IMG/lun2.img" || exit 1
+SD2=$LUN_SD
+
+two_threads() {
+	local comms
+	comms=$(cat /proc/"$DAEMON_PID"/task/*/comm | sort)
+	echo "$comms"
+	[ "$(echo "$comms" | grep -c '^tcmu-uio')" = 2 ]
+}
+tc_run "two LUNs, two device threads" two_threads
+
+remove_under_io() {
+	local fio_pid rc
+	fio_verify "$SD2" 32M --bsrange=4k-64k --iodepth=8 --norandommap \
+		>"$TCMU_RESULTS/fio-lun2.log" 2>&1 &
+	fio_pid=$!
+	sleep 2
+	lun_delete lun1 || { wait $fio_pid; return 1; }
+	wait $fio_pid
+	rc=$?
+	cat "$TCMU_RESULTS/fio-lun2.log"
+	return $rc
+}
+tc_run "deleting lun1 while lun2 does verified I/O disturbs nothing" remove_under_io
+tc_run "daemon logged lun1's removal" grep -q "lun1 file.*removed uio" "$TCMU_RESULTS/daemon.log"
+no_object() { ! has_object "$@"; }
+tc_run "GetManagedObjects no longer lists lun1" no_object $ROOT/devices lun1
+
+# --- a LUN made by hand in configfs, no targetcli ---------------------------
+
+HBA=$CFS/core/user_42
+by_hand() {
+	local dev=$HBA/hand lundir
+	truncate -s 16M "$IMG/hand.img"
+	mkdir -p "$dev" &&
+		echo "dev_config=file/$IMG/hand.img" >"$dev/control" &&
+		echo "dev_size=$((16 * 1024 * 1024))" >"$dev/control" &&
+		echo 1 >"$dev/enable" || return 1
+	loopback_ensure || return 1
+	lundir=$(echo "$CFS/loopback/$LOOPBACK_WWN"/tpgt_*/lun)/lun_42
+	local before
+	before=$(ls /sys/class/scsi_device | sort)
+	mkdir "$lundir" && ln -s "$dev" "$lundir/hand" || return 1
+	local hctl="" blk="" i
+	for i in $(seq 100); do
+		hctl=$(comm -13 <(echo "$before") <(ls /sys/class/scsi_device | sort) | head -n1)
+		[ -n "$hctl" ] && blk=$(ls "/sys/class/scsi_device/$hctl/device/block" 2>/dev/null | head -n1)
+		[ -n "$blk" ] && break
+		sleep 0.1
+	done
+	[ -n "$blk" ] || { echo "no disk for the hand-made LUN"; return 1; }
+	[ -e "/dev/$blk" ] || mknod "/dev/$blk" b $(tr ':' ' ' <"/sys/class/block/$blk/dev")
+	fio_verify "/dev/$blk" 16M --iodepth=4
+	local rc=$?
+	rm -f "$lundir/hand" && rmdir "$lundir"
+	return $rc
+}
+tc_run "LUN made by hand through configfs is served" by_hand
+
+missing_file() {
+	local dev=$HBA/missing rc
+	mkdir -p "$dev" &&
+		echo "dev_config=file/$IMG/does-not-exist.img" >"$dev/control" &&
+		echo "dev_size=1048576" >"$dev/control" || return 1
+	# The kernel waits for our reply; a refusal fails the enable write.
+	echo 1 >"$dev/enable"
+	rc=$?
+	echo "enable exit $rc"
+	rmdir "$dev"
+	[ "$rc" != 0 ] &&
+		grep "missing file" "$TCMU_RESULTS/daemon.log" | tee /dev/stderr |
+		grep -q "does-not-exist.img: cannot stat"
+}
+tc_run "missing file refused, with the reason in the log" missing_file
+tc_run "other LUN still serves after the refusal" fio_verify "$SD2" 8M --iodepth=4
+
+tc_run "hand-made device removed" rmdir "$HBA/hand"
+tc_run "lun2 deleted" lun_delete lun2
+tc_run "daemon stops cleanly on SIGTERM" daemon_stop
+tc_run "daemon logged its stop" grep -q "stopped" "$TCMU_RESULTS/daemon.log"
+
+# --- the tests can fail: a daemon whose reads are corrupt is caught ---------
+
+broken_daemon_caught() {
+	local rc
+	TCMU_HANDLER_PATH=$TCMU_SRC/tests/build/broken daemon_start || return 1
+	wait_handler file 60 || return 1
+	truncate -s 16M "$IMG/broken.img"
+	lun_create_user broken 16M "$IMG/broken.img" || return 1
+	if fio_verify "$LUN_SD" 8M --iodepth=4; then
+		echo "fio verify PASSED on a LUN whose reads are corrupted"
+		rc=1
+	else
+		echo "fio verify failed, as it must"
+		rc=0
+	fi
+	lun_delete broken
+	daemon_stop
+	return $rc
+}
+tc_run "a daemon that corrupts reads fails fio verify" broken_daemon_caught
+
+tc_summary
