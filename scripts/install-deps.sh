@@ -121,8 +121,8 @@ fetch_kernel() {
 	# owned by root, which would only cause a warning, but keep logs clean.
 	(cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root \
 		"linux-image-$ver" >&2) || die "apt-get download linux-image-$ver failed"
-	deb=$(ls "$tmp"/linux-image-"$ver"_*.deb 2>/dev/null | head -n 1)
-	[ -n "$deb" ] || die "downloaded .deb not found in $tmp"
+	for deb in "$tmp"/linux-image-"$ver"_*.deb; do break; done
+	[ -f "$deb" ] || die "downloaded .deb not found in $tmp"
 	dpkg -x "$deb" "$tmp/root" || die "dpkg -x $deb failed"
 	rm -f "$deb"    # ~100 MB we no longer need
 

@@ -10,7 +10,8 @@
 #
 # Contract with run-vm.sh (all inside the results 9p export, tag "results"):
 #   run.conf       sourced here: KVER, MODDIR (host path of the cached
-#                  lib/modules/<ver>), RESULTS (host path of this folder)
+#                  lib/modules/<ver>), RESULTS (host path of this folder),
+#                  REPO (host path of the checkout)
 #   guest-cmd.sh   the command to run in the chroot (cd, env, exec script)
 #   output.log     written here: the guest command's stdout+stderr
 #   exit_code      written here: its exit status, only when it finished
@@ -54,6 +55,7 @@ P9OPTS=trans=virtio,version=9p2000.L,msize=262144
 mkdir -p /results /lower /ovl /newroot
 mount -t 9p -o "$P9OPTS" results /results || die "mount results 9p"
 [ -r /results/run.conf ] || die "no run.conf in results folder"
+# shellcheck source=/dev/null
 . /results/run.conf
 
 # The host root is read-only from here (and exported read-only by QEMU);
@@ -89,9 +91,27 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts ||
 	die "mount chroot /dev/pts"
 mount -t tmpfs -o mode=1777 shm /newroot/dev/shm || die "mount /dev/shm"
 # Fresh /tmp and /run: hide the host's (its sockets, pid files, and dbus
-# state must not leak into the guest).
+# state must not leak into the guest). But a checkout (CI clones somewhere)
+# or a results folder under /tmp or /run must stay visible: hold it aside
+# with a recursive bind (keeping the results mount inside it) and put it
+# back on top of the new tmpfs.
+under_tmp() { case $1 in /tmp | /tmp/* | /run | /run/*) return 0 ;; esac; return 1; }
+keep_repo=0 keep_results=0
+under_tmp "$REPO" && keep_repo=1
+case $RESULTS in "$REPO"/*) ;; *) under_tmp "$RESULTS" && keep_results=1 ;; esac
+mkdir -p /keep/repo /keep/results
+[ $keep_repo = 1 ] && { mount --rbind "/newroot$REPO" /keep/repo || die "hold $REPO"; }
+[ $keep_results = 1 ] && { mount --rbind "/newroot$RESULTS" /keep/results || die "hold $RESULTS"; }
 mount -t tmpfs -o mode=1777 tmp /newroot/tmp || die "mount chroot /tmp"
 mount -t tmpfs -o mode=0755 run /newroot/run || die "mount chroot /run"
+if [ $keep_repo = 1 ]; then
+	{ mkdir -p "/newroot$REPO" && mount --move /keep/repo "/newroot$REPO"; } ||
+		die "restore $REPO"
+fi
+if [ $keep_results = 1 ]; then
+	{ mkdir -p "/newroot$RESULTS" &&
+		mount --move /keep/results "/newroot$RESULTS"; } || die "restore $RESULTS"
+fi
 
 # The kernel's request_module() runs /sbin/modprobe in *this* root (the
 # initramfs), not in the chroot: forward it, so LIO's on-demand module

@@ -56,6 +56,12 @@ shquote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 script=$1; shift
 [ -f "$script" ] || die "guest script not found: $script"
 script=$(cd "$(dirname "$script")" && pwd)/$(basename "$script")
+# The guest gets fresh /tmp and /run; only the checkout and the results
+# folder are carried over from there.
+case $script in
+"$REPO"/*) ;;
+/tmp/* | /run/*) die "guest script must not live under /tmp or /run (outside the checkout): $script" ;;
+esac
 
 # --- Kernel: fetched by scripts/install-deps.sh; fetch it now if missing,
 # so a fresh checkout can run a VM test directly.
@@ -101,9 +107,10 @@ build_initramfs() {
 		basename "$ko" >>"$stage/modules/order"
 	done <<<"$deps"
 	[ -s "$stage/modules/order" ] || { log "no modules resolved"; return 1; }
-	(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd.tmp" ||
-		return 1
-	mv "$initrd.tmp" "$initrd"    # atomic: never a half-written initramfs
+	(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) \
+		>"$stage.cpio.gz" || return 1
+	# Atomic: a concurrent run never sees a half-written initramfs.
+	mv "$stage.cpio.gz" "$initrd" || return 1
 	rm -rf "$stage"
 }
 if [ ! -s "$initrd" ] || [ "$HERE/guest-init.sh" -nt "$initrd" ] ||
@@ -126,6 +133,7 @@ rm -f "$results"/{exit_code,output.log,console.log,run.conf,guest-cmd.sh}
 	echo "KVER=$(shquote "$kver")"
 	echo "MODDIR=$(shquote "$moddir")"
 	echo "RESULTS=$(shquote "$results")"
+	echo "REPO=$(shquote "$REPO")"
 } >"$results/run.conf"
 
 {

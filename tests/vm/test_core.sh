@@ -254,6 +254,40 @@ tc_run "missing file refused, with the reason in the log" missing_file
 tc_run "other LUN still serves after the refusal" fio_verify "$SD2" 8M --iodepth=4
 
 tc_run "hand-made device removed" rmdir "$HBA/hand"
+
+# --- an external handler process registers over DBus ------------------------
+
+EXT_PID=""
+ext_start() {
+	"$TCMU_SRC/examples/ext_handler_ram" >"$TCMU_RESULTS/ext_ram.log" 2>&1 &
+	EXT_PID=$!
+	wait_handler ram 60
+}
+tc_run "external handler process registers user:ram" ext_start
+ext_check() {	# CheckConfig on user:ram is answered by the external process
+	gdbus call --system --dest $BUS --object-path $ROOT/ram \
+		--method $BUS.CheckConfig "$1" | tee /dev/stderr | grep -q "$2"
+}
+tc_run "CheckConfig forwarded to the external handler" ext_check "ram/a/b" "want ram/<label>"
+ext_io() {
+	lun_create_user ram1 16M disk1 ram || return 1
+	dd if=/dev/urandom of=/tmp/rampat bs=64k count=8 status=none &&
+		dd if=/tmp/rampat of="$LUN_SD" bs=64k seek=3 oflag=direct status=none &&
+		cmp /tmp/rampat <(dd if="$LUN_SD" bs=64k skip=3 count=8 iflag=direct status=none)
+}
+tc_run "external handler serves a LUN through the kernel" ext_io
+tc_run "external handler's LUN deleted" lun_delete ram1
+ext_gone() {
+	kill -TERM "$EXT_PID"; wait "$EXT_PID"
+	local i
+	for i in $(seq 30); do
+		targetcli ls /backstores | grep -q "user:ram" || return 0
+		sleep 1
+	done
+	echo "user:ram still listed after its process exited"
+	return 1
+}
+tc_run "user:ram disappears when its process exits" ext_gone
 tc_run "lun2 deleted" lun_delete lun2
 tc_run "daemon stops cleanly on SIGTERM" daemon_stop
 tc_run "daemon logged its stop" grep -q "stopped" "$TCMU_RESULTS/daemon.log"
