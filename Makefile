@@ -80,3 +80,8 @@ install: all
 	sed -e 's|/usr/bin/tcmu-runner|$(PREFIX)/bin/tcmu-runner|' org.kernel.TCMUService1.service \
 		> $(DESTDIR)$(DBUSDIR)/system-services/org.kernel.TCMUService1.service
 	install -D -m 644 tcmu-runner.8 $(DESTDIR)$(PREFIX)/share/man/man8/tcmu-runner.8
+
+# An external handler process built on libtcmu (see its header comment).
+examples/ext_handler_ram: examples/ext_handler_ram.c dbus_gen.o libtcmu.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+all: examples/ext_handler_ram

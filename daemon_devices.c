@@ -41,6 +41,11 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
 
 	if (g_hash_table_contains(d->devices, GUINT_TO_POINTER(info->uio_minor)))
 		return 0;
+	if (dbus_service_is_external(d->dbus, info->subtype)) {
+		log_dbg(&d->log, info->name, "uio%u is for external handler %s",
+			info->uio_minor, info->subtype);
+		return TCMU_NL_NOT_MINE;
+	}
 	h = info->subtype[0] ? handler_set_find(&d->handlers, info->subtype) : NULL;
 	if (!h) {
 		log_err(&d->log, info->name, "no handler for config '%s' (subtype '%s'): refused",
@@ -90,6 +95,8 @@ static int nl_removed(void *opaque, const struct tcmu_dev_info *info)
 
 	dev = g_hash_table_lookup(d->devices, GUINT_TO_POINTER(info->uio_minor));
 	if (!dev) {
+		if (dbus_service_is_external(d->dbus, info->subtype))
+			return TCMU_NL_NOT_MINE;
 		log_warn(&d->log, info->name, "removal of uio%u, which we do not serve",
 			 info->uio_minor);
 		return 0;
@@ -108,6 +115,8 @@ static int nl_reconfig(void *opaque, const struct tcmu_dev_info *info,
 
 	dev = g_hash_table_lookup(d->devices, GUINT_TO_POINTER(info->uio_minor));
 	if (!dev) {
+		if (dbus_service_is_external(d->dbus, info->subtype))
+			return TCMU_NL_NOT_MINE;
 		log_err(&d->log, info->name, "reconfigure uio%u, which we do not serve",
 			info->uio_minor);
 		return -ENODEV;

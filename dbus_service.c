@@ -16,11 +16,24 @@
 #define ROOT_PATH "/org/kernel/TCMUService1"
 #define DEVICES_PATH ROOT_PATH "/devices"
 
+#define MANAGER_PATH ROOT_PATH "/HandlerManager1"
+
 struct dbus_service {
 	struct tcmur_daemon *d;
 	guint owner_id;
+	GDBusConnection *conn;
 	GDBusObjectManagerServer *handlers;
 	GDBusObjectManagerServer *devices;
+	TcmuTCMUService1HandlerManager1 *manager;
+	GHashTable *externals;		/* subtype -> struct ext_handler */
+};
+
+/* A handler served by another process, registered over the bus. */
+struct ext_handler {
+	struct dbus_service *ds;
+	char *subtype;
+	char *owner;			/* its unique bus name */
+	guint watch_id;
 };
 
 static gboolean on_check_config(TcmuTCMUService1 *iface, GDBusMethodInvocation *inv,
@@ -63,13 +76,166 @@ static void export_handler(struct dbus_service *ds, const struct handler *h)
 	g_free(path);
 }
 
+/* ---- external handlers (HandlerManager1) ------------------------------ */
+
+static void ext_handler_free(gpointer p)
+{
+	struct ext_handler *ext = p;
+	char *path = g_strdup_printf(ROOT_PATH "/%s", ext->subtype);
+
+	g_dbus_object_manager_server_unexport(ext->ds->handlers, path);
+	if (ext->watch_id)
+		g_bus_unwatch_name(ext->watch_id);
+	g_free(path);
+	g_free(ext->subtype);
+	g_free(ext->owner);
+	g_free(ext);
+}
+
+static void ext_check_config_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	GDBusMethodInvocation *inv = data;
+	GError *error = NULL;
+	GVariant *ret = g_dbus_connection_call_finish(G_DBUS_CONNECTION(src), res, &error);
+
+	if (!ret) {
+		char *msg = g_strdup_printf("external handler did not answer: %s",
+					    error->message);
+
+		g_dbus_method_invocation_return_value(inv, g_variant_new("(bs)", FALSE, msg));
+		g_free(msg);
+		g_error_free(error);
+		return;
+	}
+	g_dbus_method_invocation_return_value(inv, ret);
+}
+
+/* CheckConfig for an external handler: asked of the process that serves it. */
+static gboolean on_ext_check_config(TcmuTCMUService1 *iface, GDBusMethodInvocation *inv,
+				    const gchar *config, gpointer user_data)
+{
+	struct dbus_service *ds = user_data;
+	const char *path = g_dbus_method_invocation_get_object_path(inv);
+	struct ext_handler *ext = g_hash_table_lookup(ds->externals,
+						      strrchr(path, '/') + 1);
+
+	(void)iface;
+	if (!ext) {
+		g_dbus_method_invocation_return_value(
+			inv, g_variant_new("(bs)", FALSE, "handler is gone"));
+		return TRUE;
+	}
+	g_dbus_connection_call(ds->conn, ext->owner, path, "org.kernel.TCMUService1",
+			       "CheckConfig", g_variant_new("(s)", config),
+			       G_VARIANT_TYPE("(bs)"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
+			       ext_check_config_done, inv);
+	return TRUE;
+}
+
+static void on_ext_vanished(GDBusConnection *conn, const gchar *name, gpointer data)
+{
+	struct ext_handler *ext = data;
+	struct dbus_service *ds = ext->ds;
+
+	(void)conn;
+	log_info(&ds->d->log, NULL, "external handler %s (%s) left the bus", ext->subtype,
+		 name);
+	g_hash_table_remove(ds->externals, ext->subtype);
+}
+
+static bool subtype_ok(const char *s)
+{
+	if (!*s || strlen(s) > 63)
+		return false;
+	for (; *s; s++)
+		if (!g_ascii_isalnum(*s) && *s != '_')
+			return false;
+	return true;
+}
+
+static gboolean on_register(TcmuTCMUService1HandlerManager1 *mgr,
+			    GDBusMethodInvocation *inv, const gchar *subtype,
+			    const gchar *cfg_desc, gpointer data)
+{
+	struct dbus_service *ds = data;
+	const char *sender = g_dbus_method_invocation_get_sender(inv);
+	struct ext_handler *ext;
+	TcmuObjectSkeleton *obj;
+	TcmuTCMUService1 *iface;
+	char *path;
+
+	if (!subtype_ok(subtype) || !strcmp(subtype, "devices") ||
+	    !strcmp(subtype, "HandlerManager1")) {
+		tcmu_tcmuservice1_handler_manager1_complete_register_handler(
+			mgr, inv, FALSE, "subtype must be 1-63 letters, digits or _");
+		return TRUE;
+	}
+	if (handler_set_find(&ds->d->handlers, subtype) ||
+	    g_hash_table_contains(ds->externals, subtype)) {
+		tcmu_tcmuservice1_handler_manager1_complete_register_handler(
+			mgr, inv, FALSE, "subtype is already served");
+		return TRUE;
+	}
+	ext = g_new0(struct ext_handler, 1);
+	ext->ds = ds;
+	ext->subtype = g_strdup(subtype);
+	ext->owner = g_strdup(sender);
+	path = g_strdup_printf(ROOT_PATH "/%s", subtype);
+	obj = tcmu_object_skeleton_new(path);
+	iface = tcmu_tcmuservice1_skeleton_new();
+	tcmu_tcmuservice1_set_config_desc(iface, cfg_desc);
+	g_signal_connect(iface, "handle-check-config", G_CALLBACK(on_ext_check_config), ds);
+	tcmu_object_skeleton_set_tcmuservice1(obj, iface);
+	g_dbus_object_manager_server_export(ds->handlers, G_DBUS_OBJECT_SKELETON(obj));
+	g_object_unref(iface);
+	g_object_unref(obj);
+	g_free(path);
+	g_hash_table_insert(ds->externals, ext->subtype, ext);
+	ext->watch_id = g_bus_watch_name_on_connection(ds->conn, sender,
+						       G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
+						       on_ext_vanished, ext, NULL);
+	log_info(&ds->d->log, NULL, "external handler %s registered by %s", subtype, sender);
+	tcmu_tcmuservice1_handler_manager1_complete_register_handler(mgr, inv, TRUE, "");
+	return TRUE;
+}
+
+static gboolean on_unregister(TcmuTCMUService1HandlerManager1 *mgr,
+			      GDBusMethodInvocation *inv, const gchar *subtype,
+			      gpointer data)
+{
+	struct dbus_service *ds = data;
+	struct ext_handler *ext = g_hash_table_lookup(ds->externals, subtype);
+
+	if (!ext || strcmp(ext->owner, g_dbus_method_invocation_get_sender(inv))) {
+		tcmu_tcmuservice1_handler_manager1_complete_unregister_handler(
+			mgr, inv, FALSE, "no such handler registered by you");
+		return TRUE;
+	}
+	log_info(&ds->d->log, NULL, "external handler %s unregistered", subtype);
+	g_hash_table_remove(ds->externals, subtype);
+	tcmu_tcmuservice1_handler_manager1_complete_unregister_handler(mgr, inv, TRUE, "");
+	return TRUE;
+}
+
+bool dbus_service_is_external(const struct dbus_service *ds, const char *subtype)
+{
+	return ds && g_hash_table_contains(ds->externals, subtype);
+}
+
 static void on_bus_acquired(GDBusConnection *conn, const gchar *name, gpointer data)
 {
 	struct dbus_service *ds = data;
+	GError *error = NULL;
 
 	(void)name;
+	ds->conn = conn;
 	g_dbus_object_manager_server_set_connection(ds->handlers, conn);
 	g_dbus_object_manager_server_set_connection(ds->devices, conn);
+	if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(ds->manager), conn,
+					      MANAGER_PATH, &error)) {
+		log_err(&ds->d->log, NULL, "export %s: %s", MANAGER_PATH, error->message);
+		g_error_free(error);
+	}
 }
 
 static void on_name_acquired(GDBusConnection *conn, const gchar *name, gpointer data)
@@ -99,6 +265,11 @@ int dbus_service_new(struct dbus_service **out, struct tcmur_daemon *d)
 	struct dbus_service *ds = g_new0(struct dbus_service, 1);
 
 	ds->d = d;
+	ds->externals = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, ext_handler_free);
+	ds->manager = tcmu_tcmuservice1_handler_manager1_skeleton_new();
+	g_signal_connect(ds->manager, "handle-register-handler", G_CALLBACK(on_register), ds);
+	g_signal_connect(ds->manager, "handle-unregister-handler", G_CALLBACK(on_unregister),
+			 ds);
 	ds->handlers = g_dbus_object_manager_server_new(ROOT_PATH);
 	ds->devices = g_dbus_object_manager_server_new(DEVICES_PATH);
 	for (size_t i = 0; i < d->handlers.count; i++)
@@ -114,6 +285,9 @@ void dbus_service_free(struct dbus_service *ds)
 {
 	if (!ds)
 		return;
+	g_hash_table_destroy(ds->externals);
+	g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(ds->manager));
+	g_object_unref(ds->manager);
 	g_bus_unown_name(ds->owner_id);
 	g_object_unref(ds->devices);
 	g_object_unref(ds->handlers);

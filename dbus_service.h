@@ -10,6 +10,8 @@
 #ifndef DBUS_SERVICE_H
 #define DBUS_SERVICE_H
 
+#include <stdbool.h>
+
 struct dbus_service;
 struct tcmur_daemon;
 struct tcmur_device;
@@ -24,5 +26,8 @@ void dbus_service_free(struct dbus_service *ds);
 void dbus_service_add_device(struct dbus_service *ds, struct tcmur_device *dev);
 void dbus_service_update_device(struct dbus_service *ds, struct tcmur_device *dev);
 void dbus_service_remove_device(struct dbus_service *ds, struct tcmur_device *dev);
+/* True when another process registered @subtype over the bus (its
+ * devices are that process's to serve). */
+bool dbus_service_is_external(const struct dbus_service *ds, const char *subtype);
 
 #endif

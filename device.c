@@ -90,8 +90,19 @@ static void dev_io_fn(void *opaque, struct cmd_ctx *ctx, bool queue_empty)
 	struct tcmur_device *dev = opaque;
 	tcmu_sts sts = dev_run_io(dev, ctx);
 
-	if (sts != TCMU_STS_ASYNC)
-		dev_finish(dev, ctx, sts, queue_empty);
+	(void)queue_empty;
+	if (sts == TCMU_STS_ASYNC)
+		return;
+	dev_finish(dev, ctx, sts, false);
+	/*
+	 * Tell the kernel unless a command still waiting in the queue will
+	 * (its kick covers ours). Whether the queue was empty when this one
+	 * was taken is not enough: with several I/O threads, a command taken
+	 * earlier can finish after the last one taken has kicked, and its
+	 * completion would sit in the ring until the next command.
+	 */
+	if (io_queue_empty(dev->ioq))
+		tcmu_ring_kick(dev->ring);
 }
 
 static void dev_take_cmd(struct tcmur_device *dev, struct tcmu_cmd *rcmd)

@@ -110,12 +110,27 @@ static size_t iov_advance(struct iovec **iov, size_t cnt, size_t n)
 	return cnt;
 }
 
+/* Cut an iovec array to its first @len bytes in place (the buffer may be
+ * longer than the transfer); returns the entries left. */
+static size_t iov_trim(struct iovec *iov, size_t cnt, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < cnt && len; i++) {
+		if (iov[i].iov_len > len)
+			iov[i].iov_len = len;
+		len -= iov[i].iov_len;
+	}
+	return i;
+}
+
 static tcmu_sts file_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 			  struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
 {
 	struct file_dev *fdev = tcmur_dev_private(dev);
 	size_t done = 0;
 
+	iov_cnt = iov_trim(iov, iov_cnt, len);
 	while (done < len && iov_cnt) {
 		ssize_t n = preadv(fdev->fd, iov, iov_cnt > IOV_MAX ? IOV_MAX : iov_cnt,
 				   offset + done);
@@ -145,6 +160,7 @@ static tcmu_sts file_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 	int flags = cmd->fua ? RWF_DSYNC : 0;
 	size_t done = 0;
 
+	iov_cnt = iov_trim(iov, iov_cnt, len);
 	while (done < len && iov_cnt) {
 		ssize_t n = pwritev2(fdev->fd, iov, iov_cnt > IOV_MAX ? IOV_MAX : iov_cnt,
 				     offset + done, flags);

@@ -86,6 +86,16 @@ void io_queue_push(struct io_queue *q, struct cmd_ctx *ctx)
 	pthread_mutex_unlock(&q->lock);
 }
 
+bool io_queue_empty(struct io_queue *q)
+{
+	bool empty;
+
+	pthread_mutex_lock(&q->lock);
+	empty = !q->head;
+	pthread_mutex_unlock(&q->lock);
+	return empty;
+}
+
 void io_queue_free(struct io_queue *q)
 {
 	if (!q)

@@ -150,7 +150,9 @@ struct tcmu_tmr {
  * Wrap a mapped TCMU region. @fd is written to (4 bytes) to tell the
  * kernel that completions are ready; the ring does not close it or unmap
  * @map. Each command carries @priv_size bytes for the caller (cmd->priv). @who names the device in log messages. Fails with -EINVAL if the
- * mailbox does not describe a ring inside the map.
+ * mailbox does not describe a ring inside the map, or if @map is not
+ * aligned as struct tcmu_mailbox needs (64 bytes; a UIO map is page
+ * aligned).
  */
 int tcmu_ring_new(struct tcmu_ring **out, int fd, void *map, size_t map_size,
 		  size_t priv_size, const struct tcmu_logger *log,
@@ -201,7 +203,12 @@ struct tcmu_reconfig {
 /*
  * Event callbacks, called from tcmu_nl_dispatch(). Each returns 0 or
  * -errno; the value is sent back to the kernel when it waits for replies.
+ * TCMU_NL_NOT_MINE sends nothing: the device belongs to another process
+ * listening too (several processes may serve different subtypes), and
+ * that process answers the kernel.
  */
+#define TCMU_NL_NOT_MINE 1
+
 struct tcmu_nl_ops {
 	int (*added)(void *opaque, const struct tcmu_dev_info *info);
 	int (*removed)(void *opaque, const struct tcmu_dev_info *info);
@@ -223,6 +230,15 @@ int tcmu_nl_fd(const struct tcmu_nl *nl);
 int tcmu_nl_dispatch(struct tcmu_nl *nl);
 /* True when the kernel accepted SET_FEATURES and waits for replies. */
 bool tcmu_nl_replies(const struct tcmu_nl *nl);
+/*
+ * Stop taking events and tell the kernel to stop waiting for replies.
+ * The kernel's setting is global, outlives the process, and a device
+ * enabled while it is on waits for an answer with no time limit: the
+ * system's main TCMU daemon calls this when it stops, so that devices
+ * made while it is down are not stuck. Another process serving a few
+ * subtypes beside the daemon should not.
+ */
+void tcmu_nl_stop_replies(struct tcmu_nl *nl);
 
 /*
  * Handle one generic netlink message already read from the socket

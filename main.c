@@ -177,6 +177,8 @@ static int run(struct tcmur_daemon *d, const struct options *o)
 
 	g_source_remove(sig_src);
 	g_source_remove(nl_src);
+	/* First, so that no device enabled from now on waits for us. */
+	tcmu_nl_stop_replies(d->nl);
 	daemon_dev_close_all(d);
 	dbus_service_free(d->dbus);
 	g_main_loop_unref(d->loop);

@@ -50,6 +50,12 @@ static const struct nla_policy tcmu_attr_policy[TCMU_ATTR_MAX + 1] = {
 	[TCMU_ATTR_SUPP_KERN_CMD_REPLY] = { .type = NLA_U8 },
 };
 
+/* An nlmsgerr's error (-errno) as text; any int may arrive. */
+static const char *nl_errstr(int error)
+{
+	return error < 0 && error > -4096 ? strerror(-error) : "unknown error";
+}
+
 static int nl_send_cmd(struct tcmu_nl *nl, int cmd, int status, uint32_t dev_id,
 		       bool has_dev_id)
 {
@@ -150,7 +156,7 @@ int tcmu_nl_handle_msg(struct tcmu_nl *nl, const void *buf, size_t len)
 		struct nlmsgerr *e = nlmsg_data(nlh);
 
 		if (nlh->nlmsg_len >= (uint32_t)nlmsg_size(sizeof(*e)) && e->error)
-			nl_err(nl, "kernel refused a message of ours: %s", strerror(-e->error));
+			nl_err(nl, "kernel refused a message of ours: %s", nl_errstr(e->error));
 		return 0;
 	}
 	if (nlh->nlmsg_type != nl->family || !genlmsg_valid_hdr(nlh, 0))
@@ -167,6 +173,8 @@ int tcmu_nl_handle_msg(struct tcmu_nl *nl, const void *buf, size_t len)
 		return -EINVAL;
 	}
 	ret = nl_event(nl, gh->cmd, attrs);
+	if (ret == TCMU_NL_NOT_MINE)
+		return 0;	/* another process serves it, and answers */
 	if (nl->replies && nl->sock && attrs[TCMU_ATTR_DEVICE_ID]) {
 		int err = nl_send_cmd(nl, reply_cmd_for(gh->cmd), ret,
 				      nla_get_u32(attrs[TCMU_ATTR_DEVICE_ID]), true);
@@ -190,7 +198,7 @@ static int nl_error_cb(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
 
 	(void)who;
 	if (e->error)
-		nl_err(nl, "kernel refused a message of ours: %s", strerror(-e->error));
+		nl_err(nl, "kernel refused a message of ours: %s", nl_errstr(e->error));
 	return NL_SKIP;
 }
 
@@ -299,17 +307,21 @@ void tcmu_nl_free(struct tcmu_nl *nl)
 {
 	if (!nl)
 		return;
-	if (nl->sock && nl->replies) {
-		/* Stop taking events first: none may be handled half torn down. */
-		nl_socket_drop_membership(nl->sock, nl->group);
-		nl_socket_modify_cb(nl->sock, NL_CB_VALID, NL_CB_DEFAULT, NULL, NULL);
-		fcntl(nl_socket_get_fd(nl->sock), F_SETFL,
-		      fcntl(nl_socket_get_fd(nl->sock), F_GETFL) & ~O_NONBLOCK);
-		nl_set_features(nl, false);
-	}
 	if (nl->sock)
 		nl_socket_free(nl->sock);
 	free(nl);
+}
+
+void tcmu_nl_stop_replies(struct tcmu_nl *nl)
+{
+	if (!nl->sock || !nl->replies)
+		return;
+	/* Stop taking events first: none may be handled half torn down. */
+	nl_socket_drop_membership(nl->sock, nl->group);
+	nl_socket_modify_cb(nl->sock, NL_CB_VALID, NL_CB_DEFAULT, NULL, NULL);
+	fcntl(nl_socket_get_fd(nl->sock), F_SETFL,
+	      fcntl(nl_socket_get_fd(nl->sock), F_GETFL) & ~O_NONBLOCK);
+	nl_set_features(nl, false);
 }
 
 int tcmu_nl_fd(const struct tcmu_nl *nl)

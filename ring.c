@@ -68,19 +68,22 @@ int tcmu_ring_new(struct tcmu_ring **out, int fd, void *map, size_t map_size,
 	struct tcmu_ring *ring;
 	uint32_t off, size;
 
-	if (map_size < sizeof(*mb)) {
+	/* A UIO map is page aligned; the mailbox needs 64 bytes. */
+	if (map_size < sizeof(*mb) || (uintptr_t)map % __alignof__(*mb)) {
 		tcmu_log(log, TCMU_LOG_ERR, who, __func__,
-			 "map of %zu bytes holds no mailbox", map_size);
+			 "map of %zu bytes at %p holds no aligned mailbox", map_size, map);
 		return -EINVAL;
 	}
 	off = mb->cmdr_off;
 	size = mb->cmdr_size;
+	/* Entries, and so the ring and the tail, are 8-byte aligned. */
 	if (mb->version != TCMU_MAILBOX_VERSION || off < sizeof(*mb) ||
-	    size < sizeof(struct tcmu_cmd_entry) || size % TCMU_OP_ALIGN_SIZE ||
-	    (uint64_t)off + size > map_size) {
+	    off % TCMU_OP_ALIGN_SIZE || size < sizeof(struct tcmu_cmd_entry) ||
+	    size % TCMU_OP_ALIGN_SIZE || (uint64_t)off + size > map_size ||
+	    mb->cmd_tail % TCMU_OP_ALIGN_SIZE) {
 		tcmu_log(log, TCMU_LOG_ERR, who, __func__,
-			 "mailbox version %u ring %u+%u does not fit a map of %zu bytes",
-			 mb->version, off, size, map_size);
+			 "mailbox version %u ring %u+%u tail %u does not fit a map of %zu bytes",
+			 mb->version, off, size, mb->cmd_tail, map_size);
 		return -EINVAL;
 	}
 	ring = calloc(1, sizeof(*ring));
@@ -283,6 +286,21 @@ static void ring_answer_unknown(struct tcmu_ring *ring, struct tcmu_cmd_entry *e
 	ent->hdr.uflags |= TCMU_UFLAG_UNKNOWN_OP;
 }
 
+/* Bytes the kernel has queued from ring offset @from up to @head. */
+static uint32_t ring_dist(const struct tcmu_ring *ring, uint32_t from, uint32_t head)
+{
+	return head >= from ? head - from : ring->cmdr_size - from + head;
+}
+
+/* The entry's iov_cnt, or fewer if that many would not fit in it. */
+static uint32_t ring_iov_fit(const struct tcmu_cmd_entry *ent, uint32_t len)
+{
+	uint32_t fit = (len - offsetof(struct tcmu_cmd_entry, req.iov)) /
+		       sizeof(struct iovec);
+
+	return ent->req.iov_cnt < fit ? ent->req.iov_cnt : fit;
+}
+
 struct tcmu_cmd *tcmu_ring_next(struct tcmu_ring *ring,
 				void (*tmr_fn)(void *, const struct tcmu_tmr *),
 				void *opaque)
@@ -306,9 +324,12 @@ struct tcmu_cmd *tcmu_ring_next(struct tcmu_ring *ring,
 		}
 		len = tcmu_hdr_get_len(ent->hdr.len_op);
 		op = tcmu_hdr_get_op(ent->hdr.len_op);
-		if (len < sizeof(ent->hdr) || len > ring->cmdr_size - ring->next) {
-			ring_err(ring, "entry at %u has length %u; ring of %u is broken",
-				 ring->next, len, ring->cmdr_size);
+		/* The kernel moves its head past whole entries only: one that
+		 * runs past the head would have us lap the ring forever. */
+		if (len < sizeof(ent->hdr) || len > ring->cmdr_size - ring->next ||
+		    len > ring_dist(ring, ring->next, head)) {
+			ring_err(ring, "entry at %u has length %u (head %u); ring of %u is broken",
+				 ring->next, len, head, ring->cmdr_size);
 			return NULL;
 		}
 		if (op != TCMU_OP_CMD) {
@@ -323,7 +344,9 @@ struct tcmu_cmd *tcmu_ring_next(struct tcmu_ring *ring,
 			ring_err(ring, "CMD entry at %u is only %u bytes", ring->next, len);
 			return NULL;
 		}
-		rc = ring_cmd_get(ring, ent->req.iov_cnt);
+		/* Room for no more iovecs than the entry can hold: a larger
+		 * count is refused by ring_parse_cmd, not allocated. */
+		rc = ring_cmd_get(ring, ring_iov_fit(ent, len));
 		ring->next = (ring->next + len) % ring->cmdr_size;
 		if (!rc) {
 			ring_err(ring, "no memory for cmd %u", ent->hdr.cmd_id);
@@ -352,15 +375,21 @@ static struct tcmu_cmd_entry *ring_tail_slot(struct tcmu_ring *ring, uint32_t *t
 {
 	uint32_t head = __atomic_load_n(&ring->mb->cmd_head, __ATOMIC_ACQUIRE);
 
+	if (head >= ring->cmdr_size)
+		return NULL;
 	while (*tail != head) {
 		struct tcmu_cmd_entry *ent = (void *)(ring->cmdr + *tail);
-		uint32_t len = tcmu_hdr_get_len(ent->hdr.len_op);
-		uint32_t op = tcmu_hdr_get_op(ent->hdr.len_op);
+		uint32_t len, op;
 
-		if (len < sizeof(ent->hdr) || len > ring->cmdr_size - *tail)
+		if (ring->cmdr_size - *tail < sizeof(ent->hdr))
+			return NULL;
+		len = tcmu_hdr_get_len(ent->hdr.len_op);
+		op = tcmu_hdr_get_op(ent->hdr.len_op);
+		if (len < sizeof(ent->hdr) || len > ring->cmdr_size - *tail ||
+		    len > ring_dist(ring, *tail, head))
 			return NULL;
 		if (op == TCMU_OP_CMD)
-			return ent;
+			return len >= sizeof(*ent) ? ent : NULL;
 		*tail = (*tail + len) % ring->cmdr_size;
 	}
 	return NULL;

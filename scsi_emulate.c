@@ -25,13 +25,20 @@ void scsi_geometry(struct tcmur_device *dev, struct scsi_geometry *g)
 void scsi_respond(struct cmd_ctx *ctx, const void *buf, size_t len, size_t alloc_len)
 {
 	size_t n = len < alloc_len ? len : alloc_len;
-	size_t done = tcmu_iov_from_buf(ctx->pub.iov, ctx->pub.iov_cnt, buf, n);
-	struct iovec rest[64];
-	size_t cnt;
+	size_t skip = tcmu_iov_from_buf(ctx->pub.iov, ctx->pub.iov_cnt, buf, n);
 
-	/* The kernel hands us data pages as they were: clear what we don't fill. */
-	cnt = tcmu_iov_seek(ctx->pub.iov, ctx->pub.iov_cnt, done, rest, 64);
-	tcmu_iov_zero(rest, cnt);
+	/* The kernel hands us data pages as they were: clear what we don't
+	 * fill, in every iovec. */
+	for (size_t i = 0; i < ctx->pub.iov_cnt; i++) {
+		const struct iovec *v = &ctx->pub.iov[i];
+
+		if (skip >= v->iov_len) {
+			skip -= v->iov_len;
+			continue;
+		}
+		memset((uint8_t *)v->iov_base + skip, 0, v->iov_len - skip);
+		skip = 0;
+	}
 }
 
 static tcmu_sts lba_out_of_range(struct cmd_ctx *ctx, uint64_t lba)

@@ -43,6 +43,8 @@ int tcmu_dev_info_parse(struct tcmu_dev_info *info, const char *uio_name)
 	if (strncmp(p, TCMU_UIO_PREFIX, strlen(TCMU_UIO_PREFIX)))
 		return -EINVAL;
 	p += strlen(TCMU_UIO_PREFIX);
+	if (*p < '0' || *p > '9')	/* strtoul would take spaces and signs */
+		return -EINVAL;
 	errno = 0;
 	hba = strtoul(p, &end, 10);
 	if (errno || end == p || *end != '/' || hba > UINT32_MAX)

@@ -1,11 +1,14 @@
 include tests/unit.mk
 include tests/vm.mk
 
-.PHONY: check
-# Host tests first (seconds), then the real kernel (minutes).
+.PHONY: check check-host
+check-host: all
+	tests/host/test_service_files.sh
+
+# Everything, with one total line at the end; deps first, in its own
+# step, since pkg-config answers only once the -dev packages are there.
 check: deps
 	$(MAKE) all
-	$(MAKE) check-unit
-	$(MAKE) check-vm
+	tests/run-check.sh
 
 tests-clean: vm-clean

@@ -1,0 +1,131 @@
+# tests/unit.mk: host tests, included from tests/tests.mk.
+#
+#   make check-unit      cmocka tests on the ring simulator (tests/unit/),
+#                        plus a replay of every fuzz corpus file; ends with
+#                        "N passed, N failed"
+#   make check-sanitize  the same, built with ASan+UBSan (leak checks on)
+#   make fuzz            libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each
+#   make fuzz-smoke      the same, 10 s each (part of `make check`)
+#
+# Everything is built under tests/build/<variant>/ from the core sources,
+# with the tests' own flags, so nothing clashes with the top-level objects.
+
+UNIT_VARIANT ?= unit
+UB := tests/build/$(UNIT_VARIANT)
+
+UNIT_CORE := ring uio netlink scsi_sense api device io_queue handler_loader \
+	     log scsi_emulate scsi_inquiry scsi_mode
+UNIT_SUPPORT := tests/unit/ring_sim tests/unit/sim_dev tests/unit/mem_handler \
+		tests/unit/quiet_log \
+		handler_file
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+UNIT_PLUGINS := $(patsubst tests/unit/plugins/%.c,%,$(wildcard tests/unit/plugins/*.c))
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+UNIT_PKGS := libnl-genl-3.0 gio-2.0 libkmod cmocka
+UNIT_PKG_CFLAGS := $(shell pkg-config --cflags $(UNIT_PKGS) 2>/dev/null)
+UNIT_PKG_LIBS := $(shell pkg-config --libs $(UNIT_PKGS) 2>/dev/null)
+UNIT_WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+UNIT_DEFS := -DUNIT_BUILD_DIR=\"$(UB)\"
+UNIT_HDRS := $(wildcard *.h tests/unit/*.h)
+
+ifeq ($(UNIT_VARIANT),asan)
+UNIT_CC := $(CC)
+UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=undefined
+UNIT_OPT := -O1 -g
+UNIT_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1 \
+	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+else
+UNIT_CC := $(CC)
+UNIT_SAN :=
+UNIT_OPT := -O2 -g
+UNIT_ENV :=
+endif
+UNIT_CFLAGS := $(UNIT_OPT) $(UNIT_SAN) -std=gnu11 -fPIC $(UNIT_WARN) -I. -Itests/unit \
+	       $(UNIT_PKG_CFLAGS) $(UNIT_DEFS)
+UNIT_LIBS := $(UNIT_PKG_LIBS) -lpthread -ldl
+
+UNIT_CORE_OBJS := $(UNIT_CORE:%=$(UB)/%.o)
+UNIT_BINS := $(UNIT_TESTS:%=$(UB)/%) $(FUZZ_TARGETS:%=$(UB)/replay_%)
+UNIT_PLUGIN_SOS := $(UNIT_PLUGINS:%=$(UB)/plugins/handler_%.so) $(UB)/handler_file.so
+
+# Objects are kept between runs (make would delete them as intermediates).
+.PRECIOUS: $(UB)/%.o $(UB)/tests/unit/%.o $(UB)/tests/fuzz/%.o \
+	   tests/build/fuzz/%.o tests/build/fuzz/tests/fuzz/%.o
+
+.PHONY: check-unit check-sanitize unit-build fuzz fuzz-smoke fuzz-build fuzz-seeds unit-clean
+
+check-unit: unit-build
+	@$(UNIT_ENV) tests/unit/run.sh $(UNIT_BINS)
+
+check-sanitize:
+	@$(MAKE) --no-print-directory check-unit UNIT_VARIANT=asan
+
+unit-build: $(UNIT_BINS) $(UNIT_PLUGIN_SOS)
+
+$(UB)/%.o: %.c $(UNIT_HDRS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) -c -o $@ $<
+
+$(UB)/libsupport.a: $(UNIT_SUPPORT:%=$(UB)/%.o)
+	$(AR) rcs $@ $^
+
+# -rdynamic: plugins call the daemon's API.
+$(UB)/test_%: $(UB)/tests/unit/test_%.o $(UNIT_CORE_OBJS) $(UB)/libsupport.a
+	$(UNIT_CC) $(UNIT_SAN) -rdynamic -o $@ $< $(UNIT_CORE_OBJS) $(UB)/libsupport.a $(UNIT_LIBS)
+
+$(UB)/test_handler_loader: $(UNIT_PLUGIN_SOS)
+
+# A fuzz target's input function plus a main that replays its corpus.
+$(UB)/replay_%: $(UB)/tests/fuzz/%.o $(UB)/tests/fuzz/replay_main.o $(UNIT_CORE_OBJS) \
+		$(UB)/libsupport.a
+	$(UNIT_CC) $(UNIT_SAN) -rdynamic -o $@ $(filter %.o,$^) $(UB)/libsupport.a $(UNIT_LIBS)
+
+# `make fuzz-seeds` rewrites the committed seed inputs (tests/fuzz/corpus/).
+fuzz-seeds: $(UB)/seeds_gen
+	$(UB)/seeds_gen
+
+$(UB)/seeds_gen: $(UB)/tests/fuzz/seeds_gen.o $(UNIT_CORE_OBJS) $(UB)/libsupport.a
+	$(UNIT_CC) $(UNIT_SAN) -o $@ $< $(UNIT_CORE_OBJS) $(UB)/libsupport.a $(UNIT_LIBS)
+
+$(UB)/tests/fuzz/replay_main.o: UNIT_CFLAGS += -DREPLAY_CORPUS_ROOT=\"tests/fuzz/corpus\"
+
+$(UB)/plugins/handler_%.so: tests/unit/plugins/%.c tcmu-runner.h
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) -shared -o $@ $<
+
+$(UB)/handler_file.so: handler_file.c tcmu-runner.h
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) -shared -o $@ $<
+
+# ---- libFuzzer ------------------------------------------------------------
+
+FB := tests/build/fuzz
+FUZZ_CC := clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -std=gnu11 -fPIC -I. -Itests/unit \
+	       $(UNIT_PKG_CFLAGS) -DUNIT_BUILD_DIR=\"$(FB)\" -Wno-unused-parameter \
+	       -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJS := $(UNIT_CORE:%=$(FB)/%.o) $(UNIT_SUPPORT:%=$(FB)/%.o)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FB)/%)
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	@tests/fuzz/run.sh 10 $(FUZZ_TARGETS)
+
+$(FB)/%.o: %.c $(UNIT_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FB)/fuzz_%: $(FB)/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(UNIT_LIBS)
+
+# ----------------------------------------------------------------------------
+
+tests-clean: unit-clean
+unit-clean:
+	rm -rf tests/build/unit tests/build/asan tests/build/fuzz

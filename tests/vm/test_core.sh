@@ -137,8 +137,8 @@ modes() {
 	out=$(sg_modes -a "$SG1")
 	echo "$out"
 	echo "$out" | grep -q "DpoFua=1" &&
-		echo "$out" | grep -q "Caching (SBC)" &&
-		echo "$out" | grep -q "Control" &&
+		echo "$out" | grep -q "Caching, page_control: current" &&
+		echo "$out" | grep -q "Control, page_control: current" &&
 		echo "$out" | grep -q "Read-Write error recovery"
 }
 tc_run "sg_modes: caching, control, error recovery pages; DPOFUA" modes

@@ -1,0 +1,49 @@
+#!/bin/bash
+# test_service_files.sh - the files systemd and the bus read, checked on the
+# host: the unit passes systemd-analyze verify, the bus policy and the
+# activation file say what the daemon needs. Ends "N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.."
+passed=0 failed=0
+ok() { echo "PASS: $1"; passed=$((passed + 1)); }
+ko() { echo "FAIL: $1"; failed=$((failed + 1)); }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# verify checks that ExecStart exists: point it at the built daemon.
+sed "s|/usr/bin/tcmu-runner|$PWD/tcmu-runner|" tcmu-runner.service >"$tmp/tcmu-runner.service"
+if command -v systemd-analyze >/dev/null; then
+	check "systemd-analyze verify tcmu-runner.service" \
+		systemd-analyze verify "$tmp/tcmu-runner.service"
+else
+	echo "SKIP: systemd-analyze not installed"
+fi
+check "unit is Type=dbus with our bus name" \
+	grep -qx "BusName=org.kernel.TCMUService1" tcmu-runner.service
+check "unit restarts on failure" grep -qx "Restart=on-failure" tcmu-runner.service
+check "activation file names the bus name and the unit" \
+	sh -c 'grep -qx "Name=org.kernel.TCMUService1" org.kernel.TCMUService1.service &&
+		grep -qx "SystemdService=tcmu-runner.service" org.kernel.TCMUService1.service'
+
+policy() {	# policy: only root owns; the default context may not call methods
+	python3 - <<'PY'
+import xml.etree.ElementTree as ET
+root = ET.parse("org.kernel.TCMUService1.conf").getroot()
+pol = {p.get("user") or p.get("context"): p for p in root.findall("policy")}
+assert pol["root"].find("allow[@own='org.kernel.TCMUService1']") is not None
+d = pol["default"]
+assert d.find("deny[@own='org.kernel.TCMUService1']") is not None
+assert d.find("deny[@send_destination='org.kernel.TCMUService1']") is not None
+for a in d.findall("allow"):
+    assert a.get("send_interface", "").startswith("org.freedesktop.DBus."), a.attrib
+PY
+}
+check "bus policy: root owns, others only look" policy
+check "daemon --version names the handler API" \
+	sh -c './tcmu-runner --version | grep -q "handler API 1\."'
+check "daemon refuses an unknown option with usage" \
+	sh -c '! ./tcmu-runner --bogus 2>&1 | grep -q Usage && exit 1; ./tcmu-runner --bogus >/dev/null 2>&1; [ $? = 2 ]'
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

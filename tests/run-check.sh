@@ -1,0 +1,46 @@
+#!/bin/bash
+# run-check.sh - make check: every stage in turn (host unit tests, host
+# checks of the service files, fuzz smoke runs, the real kernel), each
+# ending in "N passed, N failed"; then one grand total line. Exits
+# non-zero if any stage failed or printed no summary.
+set -u
+cd "$(dirname "$0")/.."
+total_p=0 total_f=0 total_s=0 bad=0
+
+stage() {	# stage NAME COMMAND...
+	local name=$1 out rc line p f s
+	shift
+	echo "=== $name: $*"
+	out=$(mktemp)
+	"$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+	rm -f "$out"
+	if [ -z "$line" ]; then
+		echo "=== $name: no summary line (exit $rc)"
+		total_f=$((total_f + 1)) bad=1
+		return
+	fi
+	line=${line#*: }
+	p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+	f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+	s=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line")
+	total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + ${s:-0}))
+	if [ "$rc" != 0 ]; then
+		bad=1
+		[ "$f" = 0 ] && total_f=$((total_f + 1)) && echo "=== $name: exit $rc"
+	fi
+}
+
+stage "unit tests" make --no-print-directory check-unit
+stage "service files" tests/host/test_service_files.sh
+stage "fuzz smoke" make --no-print-directory fuzz-smoke
+stage "real kernel" make --no-print-directory check-vm
+
+echo "=== make check total"
+if [ "$total_s" -gt 0 ]; then
+	echo "$total_p passed, $total_f failed, $total_s skipped"
+else
+	echo "$total_p passed, $total_f failed"
+fi
+[ "$bad" = 0 ] && [ "$total_f" = 0 ]

@@ -1,0 +1,192 @@
+/*
+ * mem_handler: a LUN in memory; see mem_handler.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mem_handler.h"
+
+struct mem_dev {
+	uint8_t *buf;
+	size_t size;
+	unsigned int slow_ms;
+	bool async, no_fua;
+	unsigned int ios, flushes;
+	unsigned int async_live;	/* completer threads not yet done */
+};
+
+struct mem_async {
+	struct tcmur_device *dev;
+	struct tcmur_cmd *cmd;
+};
+
+/* Complete a command from a thread of our own, as a library callback
+ * would. */
+static void *mem_completer(void *arg)
+{
+	struct mem_async *a = arg;
+	struct mem_dev *m = tcmur_dev_private(a->dev);
+
+	usleep(1000);
+	tcmur_cmd_complete(a->dev, a->cmd, TCMU_STS_GOOD);
+	free(a);
+	__atomic_sub_fetch(&m->async_live, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static tcmu_sts mem_done(struct tcmur_device *dev, struct tcmur_cmd *cmd)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+	struct mem_async *a;
+	pthread_attr_t attr;
+	pthread_t th;
+
+	if (!m->async)
+		return TCMU_STS_GOOD;
+	a = malloc(sizeof(*a));
+	if (!a)
+		return TCMU_STS_BUSY;
+	a->dev = dev;
+	a->cmd = cmd;
+	__atomic_add_fetch(&m->async_live, 1, __ATOMIC_RELAXED);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, mem_completer, a)) {
+		__atomic_sub_fetch(&m->async_live, 1, __ATOMIC_RELAXED);
+		free(a);
+		pthread_attr_destroy(&attr);
+		return TCMU_STS_BUSY;
+	}
+	pthread_attr_destroy(&attr);
+	return TCMU_STS_ASYNC;
+}
+
+static bool mem_opt(const char *cfg, const char *name, unsigned int *val)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = cfg; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		if (strncmp(p, name, n))
+			continue;
+		if (p[n] == '=' && val)
+			*val = strtoul(p + n + 1, NULL, 10);
+		if (p[n] == '\0' || p[n] == ',' || p[n] == '=')
+			return true;
+	}
+	return false;
+}
+
+static int mem_open(struct tcmur_device *dev, bool reopen)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+	const char *cfg = tcmur_dev_config(dev);
+
+	(void)reopen;
+	if (mem_opt(cfg, "fail_open", NULL)) {
+		tcmu_dev_err(dev, "open %s: refused as asked", cfg);
+		return -EIO;
+	}
+	mem_opt(cfg, "slow_ms", &m->slow_ms);
+	m->async = mem_opt(cfg, "async", NULL);
+	m->no_fua = mem_opt(cfg, "no_fua", NULL);
+	m->size = tcmur_dev_size(dev);
+	m->buf = calloc(1, m->size ? m->size : 1);
+	return m->buf ? 0 : -ENOMEM;
+}
+
+static void mem_close(struct tcmur_device *dev)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	/* The daemon waited for the commands; wait for the threads too. */
+	while (__atomic_load_n(&m->async_live, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	free(m->buf);
+	m->buf = NULL;
+}
+
+static void mem_check(struct mem_dev *m, size_t len, uint64_t offset)
+{
+	if (offset > m->size || len > m->size - offset)
+		abort();	/* the emulation let an out-of-range I/O through */
+}
+
+static tcmu_sts mem_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			 struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	mem_check(m, len, offset);
+	if (offset == 0 && m->slow_ms)
+		usleep(m->slow_ms * 1000);
+	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
+	tcmu_iov_from_buf(iov, iov_cnt, m->buf + offset, len);
+	return mem_done(dev, cmd);
+}
+
+static tcmu_sts mem_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			  struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	mem_check(m, len, offset);
+	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
+	tcmu_iov_to_buf(m->buf + offset, len, iov, iov_cnt);
+	return mem_done(dev, cmd);
+}
+
+static tcmu_sts mem_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&m->flushes, 1, __ATOMIC_RELAXED);
+	return mem_done(dev, cmd);
+}
+
+static bool mem_can_fua(struct tcmur_device *dev)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	return !m->no_fua;
+}
+
+uint8_t *mem_handler_data(struct tcmur_device *dev)
+{
+	return ((struct mem_dev *)tcmur_dev_private(dev))->buf;
+}
+
+unsigned int mem_handler_ios(struct tcmur_device *dev)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	return __atomic_load_n(&m->ios, __ATOMIC_RELAXED);
+}
+
+unsigned int mem_handler_flushes(struct tcmur_device *dev)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	return __atomic_load_n(&m->flushes, __ATOMIC_RELAXED);
+}
+
+const struct tcmur_handler mem_handler_ops = {
+	.struct_size = sizeof(struct tcmur_handler),
+	.api_version = TCMUR_HANDLER_API_VERSION,
+	.name = "Memory (tests)",
+	.subtype = "mem",
+	.cfg_desc = "options: fail_open, slow_ms=N, async, no_fua",
+	.dev_private_size = sizeof(struct mem_dev),
+	.thread_model = TCMUR_THREAD_PARALLEL,
+	.nr_threads = 2,
+	.open = mem_open,
+	.close = mem_close,
+	.read = mem_read,
+	.write = mem_write,
+	.flush = mem_flush,
+	.can_fua = mem_can_fua,
+};

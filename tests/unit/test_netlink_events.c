@@ -1,0 +1,324 @@
+/*
+ * Netlink events as the kernel sends them (built with libnl's nlmsg/genlmsg
+ * API), fed to a tcmu_nl with no socket: which callback runs, with what,
+ * and what is refused.
+ */
+#include <limits.h>
+#include <string.h>
+#include <netlink/genl/genl.h>
+#include <netlink/netlink.h>
+
+#include "netlink.h"
+#include "tcmu_uapi.h"
+#include "unit_test.h"
+
+#define FAMILY 0x1c
+
+struct calls {
+	int added, removed, reconfig;
+	int ret;			/* what the callbacks answer */
+	struct tcmu_dev_info info;	/* the last one, handler_cfg rebased */
+	char handler_cfg[1024];
+	struct tcmu_reconfig rc;
+};
+
+static void keep(struct calls *c, const struct tcmu_dev_info *info)
+{
+	c->info = *info;
+	snprintf(c->handler_cfg, sizeof(c->handler_cfg), "%s", info->handler_cfg);
+}
+
+static int on_added(void *opaque, const struct tcmu_dev_info *info)
+{
+	struct calls *c = opaque;
+
+	c->added++;
+	keep(c, info);
+	return c->ret;
+}
+
+static int on_removed(void *opaque, const struct tcmu_dev_info *info)
+{
+	struct calls *c = opaque;
+
+	c->removed++;
+	keep(c, info);
+	return c->ret;
+}
+
+static int on_reconfig(void *opaque, const struct tcmu_dev_info *info,
+		       const struct tcmu_reconfig *rc)
+{
+	struct calls *c = opaque;
+
+	c->reconfig++;
+	keep(c, info);
+	c->rc = *rc;
+	return c->ret;
+}
+
+static const struct tcmu_nl_ops ops = {
+	.added = on_added, .removed = on_removed, .reconfig = on_reconfig,
+};
+
+struct fx {
+	struct tcmu_nl *nl;
+	struct calls calls;
+	struct tcmu_logger quiet;
+};
+
+static void quiet_log(void *opaque, enum tcmu_log_prio prio, const char *who,
+		      const char *func, const char *fmt, va_list ap)
+{
+}
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	fx->quiet.fn = quiet_log;
+	if (tcmu_nl_new_detached(&fx->nl, FAMILY, &ops, &fx->calls, &fx->quiet))
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	tcmu_nl_free(fx->nl);
+	free(fx);
+	return 0;
+}
+
+static struct nl_msg *msg_new(int cmd)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+
+	assert_non_null(msg);
+	assert_non_null(genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, FAMILY, 0, 0, cmd, 2));
+	return msg;
+}
+
+static struct nl_msg *dev_msg(int cmd, const char *dev, uint32_t minor, uint32_t id)
+{
+	struct nl_msg *msg = msg_new(cmd);
+
+	if (dev)
+		assert_int_equal(nla_put_string(msg, TCMU_ATTR_DEVICE, dev), 0);
+	if (minor != UINT32_MAX)
+		assert_int_equal(nla_put_u32(msg, TCMU_ATTR_MINOR, minor), 0);
+	if (id)
+		assert_int_equal(nla_put_u32(msg, TCMU_ATTR_DEVICE_ID, id), 0);
+	return msg;
+}
+
+static int feed(struct fx *fx, struct nl_msg *msg)
+{
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	int ret = tcmu_nl_handle_msg(fx->nl, h, h->nlmsg_len);
+
+	nlmsg_free(msg);
+	return ret;
+}
+
+static void test_nl_added_with_all_attrs(void **state)
+{
+	struct fx *fx = *state;
+
+	fx->calls.ret = 0;
+	assert_int_equal(feed(fx, dev_msg(TCMU_CMD_ADDED_DEVICE,
+					  "tcm-user/2/lun7/file//srv/lun7.img", 5, 77)), 0);
+	assert_int_equal(fx->calls.added, 1);
+	assert_int_equal(fx->calls.removed + fx->calls.reconfig, 0);
+	assert_int_equal(fx->calls.info.uio_minor, 5);
+	assert_int_equal(fx->calls.info.device_id, 77);
+	assert_int_equal(fx->calls.info.hba, 2);
+	assert_string_equal(fx->calls.info.name, "lun7");
+	assert_string_equal(fx->calls.info.config, "file//srv/lun7.img");
+	assert_string_equal(fx->calls.info.subtype, "file");
+	assert_string_equal(fx->calls.handler_cfg, "/srv/lun7.img");
+	assert_false(tcmu_nl_replies(fx->nl));
+	assert_int_equal(tcmu_nl_fd(fx->nl), -1);
+}
+
+/* The callback's answer is what goes back (to the kernel, when it waits). */
+static void test_nl_added_refused_by_callback(void **state)
+{
+	struct fx *fx = *state;
+
+	fx->calls.ret = -ENODEV;
+	assert_int_equal(feed(fx, dev_msg(TCMU_CMD_ADDED_DEVICE, "tcm-user/2/l/zz/x", 1, 3)),
+			 -ENODEV);
+	assert_int_equal(fx->calls.added, 1);
+	/* "Not mine": another process answers; nothing is sent. */
+	fx->calls.ret = TCMU_NL_NOT_MINE;
+	assert_int_equal(feed(fx, dev_msg(TCMU_CMD_ADDED_DEVICE, "tcm-user/2/l/zz/x", 1, 3)), 0);
+	assert_int_equal(fx->calls.added, 2);
+}
+
+static void test_nl_missing_device_or_minor_refused(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(feed(fx, dev_msg(TCMU_CMD_ADDED_DEVICE, NULL, 5, 77)), -EINVAL);
+	assert_int_equal(feed(fx, dev_msg(TCMU_CMD_ADDED_DEVICE, "tcm-user/2/l/file/x",
+					  UINT32_MAX, 77)), -EINVAL);
+	assert_int_equal(feed(fx, dev_msg(TCMU_CMD_REMOVED_DEVICE, NULL, UINT32_MAX, 0)),
+			 -EINVAL);
+	assert_int_equal(feed(fx, dev_msg(TCMU_CMD_RECONFIG_DEVICE, NULL, 3, 0)), -EINVAL);
+	/* A device string that is not a TCMU name. */
+	assert_int_equal(feed(fx, dev_msg(TCMU_CMD_ADDED_DEVICE, "uio0", 5, 77)), -EINVAL);
+	assert_int_equal(fx->calls.added + fx->calls.removed + fx->calls.reconfig, 0);
+}
+
+static void test_nl_removed(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(feed(fx, dev_msg(TCMU_CMD_REMOVED_DEVICE, "tcm-user/1/gone/file/x",
+					  9, 0)), 0);
+	assert_int_equal(fx->calls.removed, 1);
+	assert_string_equal(fx->calls.info.name, "gone");
+	assert_int_equal(fx->calls.info.uio_minor, 9);
+	assert_int_equal(fx->calls.info.device_id, 0);
+}
+
+static void test_nl_reconfig_dev_cfg(void **state)
+{
+	struct fx *fx = *state;
+	struct nl_msg *msg = dev_msg(TCMU_CMD_RECONFIG_DEVICE, "tcm-user/1/l/file//old", 2, 4);
+
+	assert_int_equal(nla_put_string(msg, TCMU_ATTR_DEV_CFG, "file//new.img\n"), 0);
+	assert_int_equal(feed(fx, msg), 0);
+	assert_int_equal(fx->calls.reconfig, 1);
+	assert_true(fx->calls.rc.has_config);
+	assert_string_equal(fx->calls.rc.config, "file//new.img");
+	assert_false(fx->calls.rc.has_size);
+	assert_false(fx->calls.rc.has_write_cache);
+}
+
+static void test_nl_reconfig_size_and_write_cache(void **state)
+{
+	struct fx *fx = *state;
+	struct nl_msg *msg = dev_msg(TCMU_CMD_RECONFIG_DEVICE, "tcm-user/1/l/file//old", 2, 4);
+
+	assert_int_equal(nla_put_u64(msg, TCMU_ATTR_DEV_SIZE, 5ull << 30), 0);
+	assert_int_equal(feed(fx, msg), 0);
+	assert_true(fx->calls.rc.has_size);
+	assert_int_equal(fx->calls.rc.size, 5ull << 30);
+	assert_false(fx->calls.rc.has_config);
+	assert_false(fx->calls.rc.has_write_cache);
+
+	msg = dev_msg(TCMU_CMD_RECONFIG_DEVICE, "tcm-user/1/l/file//old", 2, 4);
+	assert_int_equal(nla_put_u8(msg, TCMU_ATTR_WRITECACHE, 1), 0);
+	assert_int_equal(feed(fx, msg), 0);
+	assert_true(fx->calls.rc.has_write_cache);
+	assert_true(fx->calls.rc.write_cache);
+	assert_false(fx->calls.rc.has_size);
+
+	msg = dev_msg(TCMU_CMD_RECONFIG_DEVICE, "tcm-user/1/l/file//old", 2, 4);
+	assert_int_equal(nla_put_u8(msg, TCMU_ATTR_WRITECACHE, 0), 0);
+	assert_int_equal(nla_put_u64(msg, TCMU_ATTR_DEV_SIZE, 4096), 0);
+	assert_int_equal(nla_put_string(msg, TCMU_ATTR_DEV_CFG, "file//a"), 0);
+	assert_int_equal(feed(fx, msg), 0);
+	assert_int_equal(fx->calls.reconfig, 3);
+	assert_true(fx->calls.rc.has_write_cache);
+	assert_false(fx->calls.rc.write_cache);
+	assert_int_equal(fx->calls.rc.size, 4096);
+	assert_string_equal(fx->calls.rc.config, "file//a");
+}
+
+/* Malformed attributes are refused before any callback. */
+static void test_nl_malformed_attrs(void **state)
+{
+	struct fx *fx = *state;
+	struct nl_msg *msg = msg_new(TCMU_CMD_ADDED_DEVICE);
+	uint16_t two = 2;
+
+	assert_int_equal(nla_put(msg, TCMU_ATTR_DEVICE, 3, "abc"), 0);	/* no NUL */
+	assert_int_equal(nla_put_u32(msg, TCMU_ATTR_MINOR, 1), 0);
+	assert_int_equal(feed(fx, msg), -EINVAL);
+	msg = dev_msg(TCMU_CMD_ADDED_DEVICE, "tcm-user/1/l/file/x", UINT32_MAX, 0);
+	assert_int_equal(nla_put(msg, TCMU_ATTR_MINOR, 2, &two), 0);	/* short u32 */
+	assert_int_equal(feed(fx, msg), -EINVAL);
+	assert_int_equal(fx->calls.added, 0);
+}
+
+/* What is not an event of ours is let be. */
+static void test_nl_other_messages_ignored(void **state)
+{
+	struct fx *fx = *state;
+	struct nl_msg *msg;
+	struct nlmsghdr *h;
+	struct nlmsgerr *e;
+	uint8_t shrt[8] = { 0 };
+
+	assert_int_equal(feed(fx, dev_msg(TCMU_CMD_SET_FEATURES, "tcm-user/1/l/f/x", 1, 1)), 0);
+	assert_int_equal(feed(fx, dev_msg(TCMU_CMD_ADDED_DEVICE_DONE, "tcm-user/1/l/f/x", 1, 1)),
+			 0);
+	assert_int_equal(feed(fx, dev_msg(0x42, "tcm-user/1/l/f/x", 1, 1)), 0);
+	/* Another family. */
+	msg = dev_msg(TCMU_CMD_ADDED_DEVICE, "tcm-user/1/l/f/x", 1, 1);
+	nlmsg_hdr(msg)->nlmsg_type = FAMILY + 1;
+	assert_int_equal(feed(fx, msg), 0);
+	/* An error report. */
+	msg = nlmsg_alloc();
+	h = nlmsg_put(msg, 0, 0, NLMSG_ERROR, sizeof(*e), 0);
+	e = nlmsg_data(h);
+	e->error = -EPERM;
+	assert_int_equal(feed(fx, msg), 0);
+	/* Any int as the error, INT_MIN too (found by fuzz_netlink). */
+	msg = nlmsg_alloc();
+	h = nlmsg_put(msg, 0, 0, NLMSG_ERROR, sizeof(*e), 0);
+	e = nlmsg_data(h);
+	e->error = INT_MIN;
+	assert_int_equal(feed(fx, msg), 0);
+	assert_int_equal(fx->calls.added + fx->calls.removed + fx->calls.reconfig, 0);
+	/* Too short, or a length past the buffer. */
+	assert_int_equal(tcmu_nl_handle_msg(fx->nl, shrt, sizeof(shrt)), -EINVAL);
+	msg = dev_msg(TCMU_CMD_ADDED_DEVICE, "tcm-user/1/l/f/x", 1, 1);
+	h = nlmsg_hdr(msg);
+	assert_int_equal(tcmu_nl_handle_msg(fx->nl, h, h->nlmsg_len - 4), -EINVAL);
+	nlmsg_free(msg);
+}
+
+/* No callback for the event: ADDED and RECONFIG refused, REMOVED fine. */
+static void test_nl_without_callbacks(void **state)
+{
+	static const struct tcmu_nl_ops none;
+	struct tcmu_nl *nl;
+	struct fx fx = { 0 };
+
+	(void)state;
+	fx.quiet.fn = quiet_log;
+	assert_int_equal(tcmu_nl_new_detached(&nl, FAMILY, &none, NULL, &fx.quiet), 0);
+	fx.nl = nl;
+	assert_int_equal(feed(&fx, dev_msg(TCMU_CMD_ADDED_DEVICE, "tcm-user/1/l/f/x", 1, 1)),
+			 -EOPNOTSUPP);
+	assert_int_equal(feed(&fx, dev_msg(TCMU_CMD_REMOVED_DEVICE, "tcm-user/1/l/f/x", 1, 1)),
+			 0);
+	assert_int_equal(feed(&fx, dev_msg(TCMU_CMD_RECONFIG_DEVICE, "tcm-user/1/l/f/x", 1, 1)),
+			 -EOPNOTSUPP);
+	tcmu_nl_free(nl);
+	tcmu_nl_free(NULL);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_nl_added_with_all_attrs),
+		T(test_nl_added_refused_by_callback),
+		T(test_nl_missing_device_or_minor_refused),
+		T(test_nl_removed),
+		T(test_nl_reconfig_dev_cfg),
+		T(test_nl_reconfig_size_and_write_cache),
+		T(test_nl_malformed_attrs),
+		T(test_nl_other_messages_ignored),
+		cmocka_unit_test(test_nl_without_callbacks),
+	};
+
+	return cmocka_run_group_tests_name("netlink events", tests, NULL, NULL);
+}
