@@ -77,7 +77,17 @@ void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, boo
 
 void tcmur_cmd_complete(struct tcmur_device *dev, struct tcmur_cmd *cmd, tcmu_sts sts)
 {
+	/* Counted, so that removal waits until this thread is out of the
+	 * ring (the command leaves the in-flight count before the kick). */
+	__atomic_add_fetch(&dev->completing, 1, __ATOMIC_ACQ_REL);
 	dev_finish(dev, cmd_ctx_of(cmd), sts, true);
+	__atomic_sub_fetch(&dev->completing, 1, __ATOMIC_ACQ_REL);
+}
+
+static bool dev_busy(struct tcmur_device *dev)
+{
+	return tcmu_ring_inflight(dev->ring) ||
+	       __atomic_load_n(&dev->completing, __ATOMIC_ACQUIRE);
 }
 
 void dev_queue_io(struct tcmur_device *dev, struct cmd_ctx *ctx)
@@ -105,6 +115,16 @@ static void dev_io_fn(void *opaque, struct cmd_ctx *ctx, bool queue_empty)
 		tcmu_ring_kick(dev->ring);
 }
 
+static bool dev_offline(struct tcmur_device *dev)
+{
+	bool off;
+
+	pthread_mutex_lock(&dev->state_lock);
+	off = dev->offline;
+	pthread_mutex_unlock(&dev->state_lock);
+	return off;
+}
+
 static void dev_take_cmd(struct tcmur_device *dev, struct tcmu_cmd *rcmd)
 {
 	struct cmd_ctx *ctx = rcmd->priv;
@@ -122,6 +142,11 @@ static void dev_take_cmd(struct tcmur_device *dev, struct tcmu_cmd *rcmd)
 	ctx->sense_desc = dev->d_sense;
 	pthread_mutex_unlock(&dev->state_lock);
 
+	if (dev_offline(dev)) {
+		dev_finish(dev, ctx, tcmur_cmd_sense(&ctx->pub, SENSE_NOT_READY,
+						     ASC_NOT_READY_MANUAL_INTERVENTION), false);
+		return;
+	}
 	if (dev->handler->ops.handle_cmd) {
 		ctx->io = CMD_IO_HANDLER;
 		dev_queue_io(dev, ctx);
@@ -230,7 +255,7 @@ static void dev_pause(struct tcmur_device *dev)
 	}
 	io_queue_free(dev->ioq);
 	dev->ioq = NULL;
-	while (tcmu_ring_inflight(dev->ring) && waited < DEV_DRAIN_TIMEOUT_MS) {
+	while (dev_busy(dev) && waited < DEV_DRAIN_TIMEOUT_MS) {
 		usleep(10000);
 		waited += 10;
 	}
@@ -258,7 +283,6 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	if (!dev)
 		return err;
 	dev->info = *info;
-	dev->info.handler_cfg = dev->info.config + (info->handler_cfg - info->config);
 	dev->handler = handler;
 	dev->log = log;
 	dev_set_who(dev);
@@ -271,7 +295,8 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	dev->write_cache = params->write_cache;
 	snprintf(dev->unit_serial, sizeof(dev->unit_serial), "%s",
 		 params->unit_serial ? params->unit_serial : "");
-	snprintf(dev->handler_cfg, sizeof(dev->handler_cfg), "%s", info->handler_cfg);
+	snprintf(dev->handler_cfg, sizeof(dev->handler_cfg), "%s",
+		 tcmu_dev_info_handler_cfg(info));
 	dev->logger = log_as_tcmu_logger((struct log_cfg *)log);
 	pthread_mutex_init(&dev->state_lock, NULL);
 	dev->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -321,7 +346,8 @@ void dev_free(struct tcmur_device *dev)
 	if (!dev)
 		return;
 	dev_pause(dev);
-	dev->handler->ops.close(dev);
+	if (!dev->offline)
+		dev->handler->ops.close(dev);
 	tcmu_ring_free(dev->ring);
 	if (dev->owns_uio)
 		tcmu_uio_close(dev->fd, dev->map, dev->map_size);
@@ -357,8 +383,15 @@ static int dev_reconfig_config(struct tcmur_device *dev, const char *config)
 			dev_err(dev, "reopen with '%s': %s; back to '%s'", hrc.config,
 				strerror(-err), old);
 			memcpy(dev->handler_cfg, old, sizeof(old));
-			if (h->open(dev, true))
-				dev_err(dev, "reopen with old config '%s' failed too", old);
+			if (h->open(dev, true)) {
+				/* Nothing to serve from: answer NOT READY until
+				 * the admin fixes or removes the device. */
+				dev_err(dev, "reopen with old config '%s' failed too; "
+					"device offline", old);
+				pthread_mutex_lock(&dev->state_lock);
+				dev->offline = true;
+				pthread_mutex_unlock(&dev->state_lock);
+			}
 		}
 	}
 	if (!err)

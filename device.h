@@ -35,6 +35,7 @@ struct tcmur_device {
 	bool thread_started;
 	int stop_efd;			/* eventfd that stops the thread */
 	struct io_queue *ioq;
+	int completing;			/* async completions under way (atomic) */
 
 	pthread_mutex_t state_lock;	/* guards the fields below */
 	uint64_t size;			/* bytes */
@@ -42,6 +43,7 @@ struct tcmur_device {
 	uint32_t max_xfer_blocks;	/* VPD 0xB0 MAXIMUM TRANSFER LENGTH */
 	bool write_cache;
 	bool d_sense;			/* control mode page D_SENSE */
+	bool offline;			/* handler closed after a failed reopen */
 	char unit_serial[128];		/* VPD 0x80, from configfs */
 	char handler_cfg[1024];		/* after "<subtype>/" */
 

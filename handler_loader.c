@@ -27,9 +27,11 @@ int handler_validate(const struct tcmur_handler *h, size_t size, char *why,
 			 major, h->api_version & 0xffff, TCMUR_HANDLER_API_MAJOR);
 		return -EPROTO;
 	}
-	if (h->struct_size < HANDLER_V1_0_SIZE || h->struct_size > size) {
-		snprintf(why, why_len, "handler table of %u bytes (expected %zu to %zu)",
-			 h->struct_size, (size_t)HANDLER_V1_0_SIZE, size);
+	/* Larger is a newer minor version: its extra fields are unknown to
+	 * us and left unused, as the API promises. */
+	if (h->struct_size < HANDLER_V1_0_SIZE) {
+		snprintf(why, why_len, "handler table of %u bytes (at least %zu expected)",
+			 h->struct_size, (size_t)HANDLER_V1_0_SIZE);
 		return -EPROTO;
 	}
 	if (!h->name || !h->subtype || !*h->subtype || strchr(h->subtype, '/') ||
@@ -92,7 +94,8 @@ int handler_set_load_file(struct handler_set *set, const char *path,
 		err = -ENOMEM;
 		goto out_close;
 	}
-	memcpy(&hd->ops, h, h->struct_size);
+	memcpy(&hd->ops, h, h->struct_size < sizeof(hd->ops) ? h->struct_size
+							       : sizeof(hd->ops));
 	hd->dl = dl;
 	hd->path = strdup(path);
 	err = set_add(set, hd);

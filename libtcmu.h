@@ -77,8 +77,15 @@ struct tcmu_dev_info {
 	char name[256];			/* configfs object name */
 	char config[1024];		/* "<subtype>/<handler config>" */
 	char subtype[64];		/* part of config before the first '/' */
-	const char *handler_cfg;	/* points into config, after the '/' */
+	uint16_t cfg_off;		/* where the handler part starts in config */
 };
+
+/* The handler part of the config: after "<subtype>/" (an offset, not a
+ * pointer, so that copies of the struct stay whole). */
+static inline const char *tcmu_dev_info_handler_cfg(const struct tcmu_dev_info *info)
+{
+	return info->config + info->cfg_off;
+}
 
 /* Parse a UIO name into @info (uio_minor and device_id left as they are). */
 int tcmu_dev_info_parse(struct tcmu_dev_info *info, const char *uio_name);

@@ -347,11 +347,12 @@ struct tcmu_cmd *tcmu_ring_next(struct tcmu_ring *ring,
 		/* Room for no more iovecs than the entry can hold: a larger
 		 * count is refused by ring_parse_cmd, not allocated. */
 		rc = ring_cmd_get(ring, ring_iov_fit(ent, len));
-		ring->next = (ring->next + len) % ring->cmdr_size;
 		if (!rc) {
+			/* Leave the entry where it is: the next call retries. */
 			ring_err(ring, "no memory for cmd %u", ent->hdr.cmd_id);
 			return NULL;
 		}
+		ring->next = (ring->next + len) % ring->cmdr_size;
 		rc->cmd.cmd_id = ent->hdr.cmd_id;
 		pthread_mutex_lock(&ring->lock);
 		ring->inflight++;

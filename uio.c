@@ -66,12 +66,12 @@ int tcmu_dev_info_parse(struct tcmu_dev_info *info, const char *uio_name)
 	if (!slash || slash == info->config ||
 	    (size_t)(slash - info->config) >= sizeof(info->subtype)) {
 		info->subtype[0] = '\0';
-		info->handler_cfg = info->config + strlen(info->config);
+		info->cfg_off = strlen(info->config);
 		return 0;
 	}
 	memcpy(info->subtype, info->config, slash - info->config);
 	info->subtype[slash - info->config] = '\0';
-	info->handler_cfg = slash + 1;
+	info->cfg_off = slash + 1 - info->config;
 	return 0;
 }
 

@@ -22,9 +22,9 @@ static void check_info(const struct tcmu_dev_info *info)
 	if (strchr(info->name, '/') || strchr(info->config, '\n') || strchr(info->subtype, '/'))
 		abort();
 	if (sub && (strncmp(info->config, info->subtype, sub) || info->config[sub] != '/' ||
-		    info->handler_cfg != info->config + sub + 1))
+		    tcmu_dev_info_handler_cfg(info) != info->config + sub + 1))
 		abort();
-	if (!sub && *info->handler_cfg)
+	if (!sub && *tcmu_dev_info_handler_cfg(info))
 		abort();
 }
 

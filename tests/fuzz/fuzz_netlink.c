@@ -19,11 +19,11 @@ static void quiet(void *opaque, enum tcmu_log_prio prio, const char *who,
 static void read_info(const struct tcmu_dev_info *info)
 {
 	volatile size_t n = strlen(info->name) + strlen(info->config) +
-			    strlen(info->subtype) + strlen(info->handler_cfg);
+			    strlen(info->subtype) + strlen(tcmu_dev_info_handler_cfg(info));
 
 	(void)n;
-	if (info->handler_cfg < info->config ||
-	    info->handler_cfg > info->config + sizeof(info->config))
+	if (tcmu_dev_info_handler_cfg(info) < info->config ||
+	    tcmu_dev_info_handler_cfg(info) > info->config + sizeof(info->config))
 		abort();
 }
 

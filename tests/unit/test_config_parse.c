@@ -24,8 +24,8 @@ static void test_parse_good_name(void **state)
 	assert_string_equal(info.name, "lun_0");
 	assert_string_equal(info.config, "file//var/lib/x.img");
 	assert_string_equal(info.subtype, "file");
-	assert_string_equal(info.handler_cfg, "/var/lib/x.img");
-	assert_ptr_equal(info.handler_cfg, info.config + 5);
+	assert_string_equal(tcmu_dev_info_handler_cfg(&info), "/var/lib/x.img");
+	assert_ptr_equal(tcmu_dev_info_handler_cfg(&info), info.config + 5);
 	/* Left as they were. */
 	assert_int_equal(info.uio_minor, 7);
 	assert_int_equal(info.device_id, 9);
@@ -39,7 +39,7 @@ static void test_parse_strips_newline(void **state)
 	assert_int_equal(tcmu_dev_info_parse(&info, "tcm-user/0/d/rbd/pool/img\n"), 0);
 	assert_string_equal(info.config, "rbd/pool/img");
 	assert_string_equal(info.subtype, "rbd");
-	assert_string_equal(info.handler_cfg, "pool/img");
+	assert_string_equal(tcmu_dev_info_handler_cfg(&info), "pool/img");
 }
 
 static void test_parse_no_subtype(void **state)
@@ -50,16 +50,16 @@ static void test_parse_no_subtype(void **state)
 	assert_int_equal(tcmu_dev_info_parse(&info, "tcm-user/1/lun0/noslash"), 0);
 	assert_string_equal(info.config, "noslash");
 	assert_string_equal(info.subtype, "");
-	assert_string_equal(info.handler_cfg, "");
+	assert_string_equal(tcmu_dev_info_handler_cfg(&info), "");
 	assert_int_equal(tcmu_dev_info_parse(&info, "tcm-user/1/lun0/"), 0);
 	assert_string_equal(info.subtype, "");
-	assert_string_equal(info.handler_cfg, "");
+	assert_string_equal(tcmu_dev_info_handler_cfg(&info), "");
 	assert_int_equal(tcmu_dev_info_parse(&info, "tcm-user/1/lun0//cfg"), 0);
 	assert_string_equal(info.subtype, "");
 	/* An empty handler config is still a subtype. */
 	assert_int_equal(tcmu_dev_info_parse(&info, "tcm-user/1/lun0/file/"), 0);
 	assert_string_equal(info.subtype, "file");
-	assert_string_equal(info.handler_cfg, "");
+	assert_string_equal(tcmu_dev_info_handler_cfg(&info), "");
 }
 
 static void test_parse_missing_parts(void **state)
@@ -214,8 +214,9 @@ static void test_uio_scan_finds_tcmu_devices(void **state)
 	for (int i = 0; i < 2; i++) {
 		if (s.info[i].uio_minor == 0) {
 			assert_string_equal(s.info[i].name, "lun0");
-			/* A copy's handler_cfg points into the original. */
+			/* A copy's handler part is its own (an offset). */
 			assert_string_equal(s.info[i].config, "file//x.img");
+			assert_string_equal(tcmu_dev_info_handler_cfg(&s.info[i]), "/x.img");
 		} else {
 			assert_int_equal(s.info[i].uio_minor, 12);
 			assert_string_equal(s.info[i].subtype, "mem");

@@ -146,7 +146,10 @@ static void test_loader_validate(void **state)
 	assert_int_equal(handler_validate(&bad, sizeof(bad), why, sizeof(why)), -EPROTO);
 	assert_non_null(strstr(why, "0.0"));
 	bad = h;
-	bad.struct_size = sizeof(h) + 8;
+	bad.struct_size = sizeof(h) + 8;	/* a newer minor's longer table */
+	assert_int_equal(handler_validate(&bad, sizeof(bad), why, sizeof(why)), 0);
+	bad = h;
+	bad.struct_size = 16;			/* shorter than API 1.0's */
 	assert_int_equal(handler_validate(&bad, sizeof(bad), why, sizeof(why)), -EPROTO);
 	bad = h;
 	bad.subtype = "a/b";

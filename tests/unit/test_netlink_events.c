@@ -25,7 +25,7 @@ struct calls {
 static void keep(struct calls *c, const struct tcmu_dev_info *info)
 {
 	c->info = *info;
-	snprintf(c->handler_cfg, sizeof(c->handler_cfg), "%s", info->handler_cfg);
+	snprintf(c->handler_cfg, sizeof(c->handler_cfg), "%s", tcmu_dev_info_handler_cfg(info));
 }
 
 static int on_added(void *opaque, const struct tcmu_dev_info *info)
