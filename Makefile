@@ -19,8 +19,9 @@ CFLAGS  += $(WARN) -std=gnu11 -fPIC $(PKG_CFLAGS) \
 LDLIBS  += $(PKG_LIBS) -lpthread -ldl
 
 LIBTCMU_OBJS := ring.o uio.o netlink.o scsi_sense.o
-CORE_OBJS    := api.o device.o io_queue.o handler_loader.o log.o \
-		scsi_emulate.o scsi_inquiry.o scsi_mode.o
+CORE_OBJS    := api.o device.o dev_io.o io_queue.o handler_loader.o log.o \
+		scsi_emulate.o scsi_table.o scsi_inquiry.o scsi_mode.o \
+		scsi_verify.o scsi_provision.o scsi_opcodes.o
 DAEMON_OBJS  := main.o daemon_devices.o dbus_service.o dbus_gen.o module_load.o
 HANDLERS     := handler_file.so
 

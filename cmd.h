@@ -19,7 +19,10 @@ enum cmd_io {
 	CMD_IO_FLUSH,
 	CMD_IO_UNMAP,
 	CMD_IO_HANDLER,		/* handler's handle_cmd sees it first */
+	CMD_IO_CUSTOM,		/* ctx->custom runs handler calls in turn */
 };
+
+struct sync_wait;
 
 struct cmd_ctx {
 	struct tcmur_cmd pub;		/* must stay first */
@@ -32,6 +35,12 @@ struct cmd_ctx {
 	uint64_t len;
 	bool flush_after;		/* FUA the handler can't do itself */
 	struct cmd_ctx *next;		/* I/O queue link */
+	/* CMD_IO_CUSTOM: runs on an I/O thread, may call dev_io_sync(),
+	 * returns the final status (never TCMU_STS_ASYNC). */
+	tcmu_sts (*custom)(struct tcmur_device *dev, struct cmd_ctx *ctx);
+	bool exclusive;			/* no other I/O while this one runs */
+	bool io_locked;			/* holds the device's I/O lock */
+	struct sync_wait *waiter;	/* a dev_io_sync() sub-command */
 };
 
 static inline struct cmd_ctx *cmd_ctx_of(struct tcmur_cmd *cmd)

@@ -25,65 +25,6 @@
 #define dev_info(dev, ...) log_write((dev)->log, TCMU_LOG_INFO, (dev)->who, __func__, __VA_ARGS__)
 #define dev_dbg(dev, ...) log_write((dev)->log, TCMU_LOG_DEBUG, (dev)->who, __func__, __VA_ARGS__)
 
-tcmu_sts dev_run_io(struct tcmur_device *dev, struct cmd_ctx *ctx)
-{
-	const struct tcmur_handler *h = &dev->handler->ops;
-	struct tcmur_cmd *cmd = &ctx->pub;
-	tcmu_sts sts;
-
-	switch (ctx->io) {
-	case CMD_IO_READ:
-		return h->read(dev, cmd, cmd->iov, cmd->iov_cnt, ctx->len, ctx->offset);
-	case CMD_IO_WRITE:
-		return h->write(dev, cmd, cmd->iov, cmd->iov_cnt, ctx->len, ctx->offset);
-	case CMD_IO_FLUSH:
-		return h->flush(dev, cmd);
-	case CMD_IO_UNMAP:
-		return h->unmap(dev, cmd, ctx->offset, ctx->len);
-	case CMD_IO_HANDLER:
-		sts = h->handle_cmd(dev, cmd);
-		if (sts != TCMU_STS_NOT_HANDLED)
-			return sts;
-		ctx->io = CMD_IO_NONE;
-		sts = scsi_emulate(dev, ctx);
-		if (sts == TCMU_STS_ASYNC && ctx->io != CMD_IO_NONE)
-			return dev_run_io(dev, ctx);
-		return sts;
-	default:
-		dev_err(dev, "cmd %u has no I/O to run", ctx->rcmd->cmd_id);
-		return tcmur_cmd_sense(cmd, SENSE_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
-	}
-}
-
-void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, bool kick)
-{
-	if (sts == TCMU_STS_GOOD && ctx->flush_after) {
-		ctx->flush_after = false;
-		ctx->io = CMD_IO_FLUSH;
-		sts = dev->handler->ops.flush(dev, &ctx->pub);
-		if (sts == TCMU_STS_ASYNC)
-			return;
-	}
-	if (sts > 0xff) {
-		dev_err(dev, "cmd %u (opcode 0x%02x) finished with internal status 0x%x",
-			ctx->rcmd->cmd_id, ctx->pub.cdb[0], sts);
-		sts = tcmur_cmd_sense(&ctx->pub, SENSE_HARDWARE_ERROR,
-				      ASC_INTERNAL_TARGET_FAILURE);
-	}
-	tcmu_ring_complete(dev->ring, ctx->rcmd, (uint8_t)sts);
-	if (kick)
-		tcmu_ring_kick(dev->ring);
-}
-
-void tcmur_cmd_complete(struct tcmur_device *dev, struct tcmur_cmd *cmd, tcmu_sts sts)
-{
-	/* Counted, so that removal waits until this thread is out of the
-	 * ring (the command leaves the in-flight count before the kick). */
-	__atomic_add_fetch(&dev->completing, 1, __ATOMIC_ACQ_REL);
-	dev_finish(dev, cmd_ctx_of(cmd), sts, true);
-	__atomic_sub_fetch(&dev->completing, 1, __ATOMIC_ACQ_REL);
-}
-
 static bool dev_busy(struct tcmur_device *dev)
 {
 	return tcmu_ring_inflight(dev->ring) ||
@@ -93,26 +34,6 @@ static bool dev_busy(struct tcmur_device *dev)
 void dev_queue_io(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	io_queue_push(dev->ioq, ctx);
-}
-
-static void dev_io_fn(void *opaque, struct cmd_ctx *ctx, bool queue_empty)
-{
-	struct tcmur_device *dev = opaque;
-	tcmu_sts sts = dev_run_io(dev, ctx);
-
-	(void)queue_empty;
-	if (sts == TCMU_STS_ASYNC)
-		return;
-	dev_finish(dev, ctx, sts, false);
-	/*
-	 * Tell the kernel unless a command still waiting in the queue will
-	 * (its kick covers ours). Whether the queue was empty when this one
-	 * was taken is not enough: with several I/O threads, a command taken
-	 * earlier can finish after the last one taken has kicked, and its
-	 * completion would sit in the ring until the next command.
-	 */
-	if (io_queue_empty(dev->ioq))
-		tcmu_ring_kick(dev->ring);
 }
 
 static bool dev_offline(struct tcmur_device *dev)
@@ -215,7 +136,7 @@ static int dev_resume(struct tcmur_device *dev)
 	uint64_t zero = 0;
 	int err;
 
-	err = io_queue_new(&dev->ioq, dev_io_threads(&dev->handler->ops), dev_io_fn, dev);
+	err = io_queue_new(&dev->ioq, dev_io_threads(&dev->handler->ops), dev_io_thread_fn, dev);
 	if (err) {
 		dev_err(dev, "start I/O threads: %s", strerror(-err));
 		return err;
@@ -299,6 +220,7 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 		 tcmu_dev_info_handler_cfg(info));
 	dev->logger = log_as_tcmu_logger((struct log_cfg *)log);
 	pthread_mutex_init(&dev->state_lock, NULL);
+	dev_io_lock_init(dev);
 	dev->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (dev->stop_efd < 0) {
 		err = -errno;
@@ -336,6 +258,7 @@ out_hpriv:
 out_efd:
 	close(dev->stop_efd);
 out_free:
+	dev_io_lock_destroy(dev);
 	pthread_mutex_destroy(&dev->state_lock);
 	free(dev);
 	return err;
@@ -353,6 +276,7 @@ void dev_free(struct tcmur_device *dev)
 		tcmu_uio_close(dev->fd, dev->map, dev->map_size);
 	free(dev->hpriv);
 	close(dev->stop_efd);
+	dev_io_lock_destroy(dev);
 	pthread_mutex_destroy(&dev->state_lock);
 	free(dev);
 }

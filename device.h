@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cmd.h"
 #include "handler_loader.h"
 #include "io_queue.h"
 #include "libtcmu.h"
@@ -36,6 +37,15 @@ struct tcmur_device {
 	int stop_efd;			/* eventfd that stops the thread */
 	struct io_queue *ioq;
 	int completing;			/* async completions under way (atomic) */
+
+	/* The I/O lock: commands share it, COMPARE AND WRITE takes it alone.
+	 * Not a pthread rwlock: an async command releases it from the
+	 * handler's thread, not the one that took it. */
+	pthread_mutex_t io_mutex;
+	pthread_cond_t io_cond;
+	unsigned int io_readers;
+	unsigned int io_writers_waiting;
+	bool io_writer;
 
 	pthread_mutex_t state_lock;	/* guards the fields below */
 	uint64_t size;			/* bytes */
@@ -80,5 +90,20 @@ void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts,
 		bool kick);
 /* Run a command's I/O on the calling thread. */
 tcmu_sts dev_run_io(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* The I/O threads' work function (io_queue_fn). */
+void dev_io_thread_fn(void *opaque, struct cmd_ctx *ctx, bool queue_empty);
+
+/*
+ * From a CMD_IO_CUSTOM function: one handler operation (@io) on @iov,
+ * @len bytes at byte @offset, on behalf of @parent (sense goes there),
+ * waiting for it if the handler completes it asynchronously. A write
+ * with @stable set is on stable storage when this returns.
+ */
+tcmu_sts dev_io_sync(struct tcmur_device *dev, struct cmd_ctx *parent, enum cmd_io io,
+		     struct iovec *iov, size_t iov_cnt, uint64_t offset, uint64_t len,
+		     bool stable);
+/* Set up and tear down the I/O lock (dev_new/dev_free). */
+void dev_io_lock_init(struct tcmur_device *dev);
+void dev_io_lock_destroy(struct tcmur_device *dev);
 
 #endif

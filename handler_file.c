@@ -25,6 +25,8 @@
 
 struct file_dev {
 	int fd;
+	bool is_blk;
+	bool can_punch;		/* fallocate(PUNCH_HOLE) works here */
 };
 
 static bool file_check_config(const char *cfg, char **reason)
@@ -52,6 +54,23 @@ static bool file_check_config(const char *cfg, char **reason)
 	return false;
 }
 
+/*
+ * Whether holes can be punched: a punch past the end of a file changes
+ * nothing and fails only where the file system cannot punch at all. A
+ * block device zeroes or discards the range itself (blkdev_fallocate).
+ */
+static bool file_probe_punch(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return false;
+	if (S_ISBLK(st.st_mode))
+		return true;
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 st.st_size + 4096, 4096) == 0;
+}
+
 static int file_open(struct tcmur_device *dev, bool reopen)
 {
 	struct file_dev *fdev = tcmur_dev_private(dev);
@@ -73,7 +92,9 @@ static int file_open(struct tcmur_device *dev, bool reopen)
 		tcmu_dev_err(dev, "open %s: %s", path, strerror(errno));
 		return err;
 	}
+	fdev->can_punch = file_probe_punch(fdev->fd);
 	if (fstat(fdev->fd, &st) == 0) {
+		fdev->is_blk = S_ISBLK(st.st_mode);
 		backing = st.st_size;
 		if (S_ISBLK(st.st_mode) && ioctl(fdev->fd, BLKGETSIZE64, &backing) < 0)
 			backing = 0;
@@ -189,6 +210,57 @@ static tcmu_sts file_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
 	return TCMU_STS_GOOD;
 }
 
+static tcmu_sts file_unmap(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			   uint64_t offset, uint64_t len)
+{
+	struct file_dev *fdev = tcmur_dev_private(dev);
+
+	/* A punched hole reads back as zeros: what LBPRZ promises. */
+	if (fallocate(fdev->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
+		      len) < 0) {
+		tcmu_dev_err(dev, "punch %llu bytes at %llu: %s", (unsigned long long)len,
+			     (unsigned long long)offset, strerror(errno));
+		return tcmur_cmd_errno(cmd, -errno, true);
+	}
+	return TCMU_STS_GOOD;
+}
+
+static bool file_can_unmap(struct tcmur_device *dev)
+{
+	return ((struct file_dev *)tcmur_dev_private(dev))->can_punch;
+}
+
+/* Data or hole at @offset, and how far it goes (SEEK_DATA/SEEK_HOLE). */
+static int file_lba_status(struct tcmur_device *dev, uint64_t offset, uint64_t *len,
+			   bool *mapped)
+{
+	struct file_dev *fdev = tcmur_dev_private(dev);
+	off_t data, hole;
+
+	*mapped = true;
+	if (fdev->is_blk)
+		return 0;	/* a block device tells us nothing: all mapped */
+	data = lseek(fdev->fd, offset, SEEK_DATA);
+	if (data < 0) {
+		if (errno != ENXIO)
+			return -errno;
+		*mapped = false;	/* nothing but hole up to the end */
+		return 0;
+	}
+	if ((uint64_t)data > offset) {
+		*mapped = false;
+		if ((uint64_t)data - offset < *len)
+			*len = data - offset;
+		return 0;
+	}
+	hole = lseek(fdev->fd, offset, SEEK_HOLE);
+	if (hole < 0)
+		return -errno;
+	if ((uint64_t)hole > offset && (uint64_t)hole - offset < *len)
+		*len = hole - offset;
+	return 0;
+}
+
 static bool file_can_fua(struct tcmur_device *dev)
 {
 	(void)dev;
@@ -211,4 +283,7 @@ TCMUR_REGISTER_HANDLER(
 	.write = file_write,
 	.flush = file_flush,
 	.can_fua = file_can_fua,
+	.unmap = file_unmap,
+	.can_unmap = file_can_unmap,
+	.lba_status = file_lba_status,
 );

@@ -1,7 +1,9 @@
 /*
  * Command dispatch and the block commands: READ/WRITE, READ CAPACITY,
  * SYNCHRONIZE CACHE and the small housekeeping ones (SBC-3, SPC-4).
- * INQUIRY lives in scsi_inquiry.c, MODE SENSE/SELECT in scsi_mode.c.
+ * The command table is scsi_table.c; INQUIRY is in scsi_inquiry.c, MODE
+ * SENSE/SELECT in scsi_mode.c, VERIFY and COMPARE AND WRITE in
+ * scsi_verify.c, UNMAP and WRITE SAME in scsi_provision.c.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -19,7 +21,7 @@ void scsi_geometry(struct tcmur_device *dev, struct scsi_geometry *g)
 	g->write_cache = dev->write_cache;
 	g->d_sense = dev->d_sense;
 	pthread_mutex_unlock(&dev->state_lock);
-	g->can_unmap = dev->handler->ops.unmap != NULL;
+	g->can_unmap = scsi_can_unmap(dev);
 }
 
 void scsi_respond(struct cmd_ctx *ctx, const void *buf, size_t len, size_t alloc_len)
@@ -41,10 +43,13 @@ void scsi_respond(struct cmd_ctx *ctx, const void *buf, size_t len, size_t alloc
 	}
 }
 
-static tcmu_sts lba_out_of_range(struct cmd_ctx *ctx, uint64_t lba)
+tcmu_sts scsi_check_range(struct cmd_ctx *ctx, uint64_t lba, uint64_t n,
+			  uint64_t num_lbas)
 {
-	return tcmur_cmd_sense_info(&ctx->pub, SENSE_ILLEGAL_REQUEST,
-				    ASC_LBA_OUT_OF_RANGE, lba);
+	if (lba > num_lbas || n > num_lbas - lba)
+		return tcmur_cmd_sense_info(&ctx->pub, SENSE_ILLEGAL_REQUEST,
+					    ASC_LBA_OUT_OF_RANGE, lba);
+	return TCMU_STS_GOOD;
 }
 
 static bool is_write(uint8_t op)
@@ -59,25 +64,21 @@ static bool handler_can_fua(struct tcmur_device *dev)
 	return h->can_fua && h->can_fua(dev);
 }
 
-static tcmu_sts emu_read_write(struct tcmur_device *dev, struct cmd_ctx *ctx)
+tcmu_sts scsi_read_write(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	const uint8_t *cdb = ctx->pub.cdb;
 	bool write = is_write(cdb[0]), fua = false;
 	uint64_t lba = tcmu_cdb_lba(cdb);
 	uint64_t nblocks = tcmu_cdb_xfer_len(cdb);
 	struct scsi_geometry g;
+	tcmu_sts sts;
 
-	if (cdb[0] != READ_6 && cdb[0] != WRITE_6) {
-		/* No protection information on our LUNs (SBC-3 5.15). */
-		if (cdb[1] & 0xe0)
-			return tcmur_cmd_invalid_cdb(&ctx->pub, 1, 7);
+	if (cdb[0] != READ_6 && cdb[0] != WRITE_6)
 		fua = cdb[1] & 0x08;
-	}
 	scsi_geometry(dev, &g);
-	if (lba > g.num_lbas || nblocks > g.num_lbas - lba)
-		return lba_out_of_range(ctx, lba);
-	if (!nblocks)
-		return TCMU_STS_GOOD;
+	sts = scsi_check_range(ctx, lba, nblocks, g.num_lbas);
+	if (sts != TCMU_STS_GOOD || !nblocks)
+		return sts;
 	ctx->offset = lba * g.block_size;
 	ctx->len = nblocks * g.block_size;
 	if (ctx->len > ctx->pub.data_len)
@@ -90,34 +91,61 @@ static tcmu_sts emu_read_write(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	return TCMU_STS_ASYNC;
 }
 
-static tcmu_sts emu_sync_cache(struct tcmur_device *dev, struct cmd_ctx *ctx)
+/* LBA and block count of the 10- and 16-byte cache commands. */
+static void cache_cdb_range(const uint8_t *cdb, uint64_t *lba, uint64_t *n)
 {
-	const uint8_t *cdb = ctx->pub.cdb;
+	if (cdb[0] == SYNCHRONIZE_CACHE_10 || cdb[0] == PRE_FETCH_10) {
+		*lba = tcmu_get_be32(cdb + 2);
+		*n = tcmu_get_be16(cdb + 7);
+	} else {
+		*lba = tcmu_get_be64(cdb + 2);
+		*n = tcmu_get_be32(cdb + 10);
+	}
+}
+
+tcmu_sts scsi_sync_cache(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
 	uint64_t lba, nblocks;
 	struct scsi_geometry g;
+	tcmu_sts sts;
 
-	if (cdb[0] == SYNCHRONIZE_CACHE_10) {
-		lba = tcmu_get_be32(cdb + 2);
-		nblocks = tcmu_get_be16(cdb + 7);
-	} else {
-		lba = tcmu_get_be64(cdb + 2);
-		nblocks = tcmu_get_be32(cdb + 10);
-	}
+	cache_cdb_range(ctx->pub.cdb, &lba, &nblocks);
 	scsi_geometry(dev, &g);
-	if (lba > g.num_lbas || nblocks > g.num_lbas - lba)
-		return lba_out_of_range(ctx, lba);
+	sts = scsi_check_range(ctx, lba, nblocks, g.num_lbas);
+	if (sts != TCMU_STS_GOOD)
+		return sts;
 	ctx->io = CMD_IO_FLUSH;
 	return TCMU_STS_ASYNC;
 }
 
-static tcmu_sts emu_tur(struct tcmur_device *dev, struct cmd_ctx *ctx)
+tcmu_sts scsi_pre_fetch(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	uint64_t lba, nblocks;
+	struct scsi_geometry g;
+
+	/* We keep no cache of our own to load: only the range is checked,
+	 * and GOOD says the blocks were not all cached (SBC-3 5.8). */
+	cache_cdb_range(ctx->pub.cdb, &lba, &nblocks);
+	scsi_geometry(dev, &g);
+	return scsi_check_range(ctx, lba, nblocks, g.num_lbas);
+}
+
+tcmu_sts scsi_tur(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	(void)dev;
 	(void)ctx;
 	return TCMU_STS_GOOD;
 }
 
-static tcmu_sts emu_request_sense(struct tcmur_device *dev, struct cmd_ctx *ctx)
+tcmu_sts scsi_prevent_allow(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	(void)dev;
+	(void)ctx;
+	/* Nothing removable to lock in: accepted and nothing to do. */
+	return TCMU_STS_GOOD;
+}
+
+tcmu_sts scsi_request_sense(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	uint8_t buf[TCMU_SENSE_LEN];
 	bool desc = ctx->pub.cdb[1] & 0x01;
@@ -130,7 +158,7 @@ static tcmu_sts emu_request_sense(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	return TCMU_STS_GOOD;
 }
 
-static tcmu_sts emu_read_capacity_10(struct tcmur_device *dev, struct cmd_ctx *ctx)
+tcmu_sts scsi_read_capacity_10(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	const uint8_t *cdb = ctx->pub.cdb;
 	struct scsi_geometry g;
@@ -148,7 +176,7 @@ static tcmu_sts emu_read_capacity_10(struct tcmur_device *dev, struct cmd_ctx *c
 	return TCMU_STS_GOOD;
 }
 
-static tcmu_sts emu_read_capacity_16(struct tcmur_device *dev, struct cmd_ctx *ctx)
+tcmu_sts scsi_read_capacity_16(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	struct scsi_geometry g;
 	uint8_t buf[32] = { 0 };
@@ -163,7 +191,7 @@ static tcmu_sts emu_read_capacity_16(struct tcmur_device *dev, struct cmd_ctx *c
 	return TCMU_STS_GOOD;
 }
 
-static tcmu_sts emu_start_stop(struct tcmur_device *dev, struct cmd_ctx *ctx)
+tcmu_sts scsi_start_stop(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	(void)dev;
 	/* A disk with no medium to eject: LOEJ asks the impossible. */
@@ -172,65 +200,82 @@ static tcmu_sts emu_start_stop(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	return TCMU_STS_GOOD;
 }
 
-static const struct scsi_op scsi_op_table[] = {
-	{ TEST_UNIT_READY, -1, 6, "TEST UNIT READY", emu_tur },
-	{ REQUEST_SENSE, -1, 6, "REQUEST SENSE", emu_request_sense },
-	{ READ_6, -1, 6, "READ(6)", emu_read_write },
-	{ WRITE_6, -1, 6, "WRITE(6)", emu_read_write },
-	{ INQUIRY, -1, 6, "INQUIRY", scsi_inquiry },
-	{ MODE_SELECT_6, -1, 6, "MODE SELECT(6)", scsi_mode_select },
-	{ MODE_SENSE_6, -1, 6, "MODE SENSE(6)", scsi_mode_sense },
-	{ START_STOP_UNIT, -1, 6, "START STOP UNIT", emu_start_stop },
-	{ READ_CAPACITY_10, -1, 10, "READ CAPACITY(10)", emu_read_capacity_10 },
-	{ READ_10, -1, 10, "READ(10)", emu_read_write },
-	{ WRITE_10, -1, 10, "WRITE(10)", emu_read_write },
-	{ SYNCHRONIZE_CACHE_10, -1, 10, "SYNCHRONIZE CACHE(10)", emu_sync_cache },
-	{ MODE_SELECT_10, -1, 10, "MODE SELECT(10)", scsi_mode_select },
-	{ MODE_SENSE_10, -1, 10, "MODE SENSE(10)", scsi_mode_sense },
-	{ READ_16, -1, 16, "READ(16)", emu_read_write },
-	{ WRITE_16, -1, 16, "WRITE(16)", emu_read_write },
-	{ SYNCHRONIZE_CACHE_16, -1, 16, "SYNCHRONIZE CACHE(16)", emu_sync_cache },
-	{ SERVICE_ACTION_IN_16, SAI_READ_CAPACITY_16, 16, "READ CAPACITY(16)",
-	  emu_read_capacity_16 },
-	{ READ_12, -1, 12, "READ(12)", emu_read_write },
-	{ WRITE_12, -1, 12, "WRITE(12)", emu_read_write },
-};
-
-const struct scsi_op *scsi_ops(size_t *count)
+tcmu_sts scsi_read_defect_data(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
-	*count = sizeof(scsi_op_table) / sizeof(scsi_op_table[0]);
-	return scsi_op_table;
+	const uint8_t *cdb = ctx->pub.cdb;
+	uint8_t buf[8] = { 0 };
+
+	(void)dev;
+	/* No defects, in whatever list and format was asked for: a header
+	 * that echoes the request and a length of zero (SBC-3 5.12). */
+	if (cdb[0] == READ_DEFECT_DATA_10) {
+		buf[1] = cdb[2] & 0x1f;
+		scsi_respond(ctx, buf, 4, tcmu_get_be16(cdb + 7));
+	} else {
+		buf[1] = cdb[1] & 0x1f;
+		scsi_respond(ctx, buf, 8, tcmu_get_be32(cdb + 6));
+	}
+	return TCMU_STS_GOOD;
 }
 
-static const struct scsi_op *scsi_op_find(const uint8_t *cdb, bool *sa_mismatch)
+tcmu_sts scsi_format_unit(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
-	*sa_mismatch = false;
-	for (size_t i = 0; i < sizeof(scsi_op_table) / sizeof(scsi_op_table[0]); i++) {
-		const struct scsi_op *op = &scsi_op_table[i];
+	const uint8_t *cdb = ctx->pub.cdb;
+	uint8_t hdr[4];
 
-		if (op->opcode != cdb[0])
+	(void)dev;
+	if (!(cdb[1] & 0x10))	/* FMTDATA 0: nothing to change, done */
+		return TCMU_STS_GOOD;
+	if (ctx->pub.data_len < sizeof(hdr))
+		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
+				       ASC_PARAMETER_LIST_LENGTH_ERROR);
+	tcmu_iov_to_buf(hdr, sizeof(hdr), ctx->pub.iov, ctx->pub.iov_cnt);
+	/* Short header: no defect list and no initialization pattern (IP)
+	 * are the only things a medium with no defects can take. */
+	if (hdr[1] & 0x08)
+		return tcmur_cmd_invalid_param(&ctx->pub, 1, 3);
+	if (tcmu_get_be16(hdr + 2))
+		return tcmur_cmd_invalid_param(&ctx->pub, 2, -1);
+	return TCMU_STS_GOOD;
+}
+
+/*
+ * The first CDB bit, from the top, that the usage map does not allow.
+ * A multi-bit field in error is pointed at by its top bit (SPC-4
+ * 4.5.2.4.2): byte 1's bits 7-5 are one field (xxPROTECT) in every CDB
+ * that has them, reserved bits otherwise.
+ */
+static int cdb_bad_bit(const struct scsi_op *op, const uint8_t *cdb, int *byte)
+{
+	for (int i = 1; i < op->cdb_len; i++) {
+		uint8_t bad = cdb[i] & ~op->usage[i];
+
+		if (!bad)
 			continue;
-		if (op->service_action < 0 || op->service_action == (cdb[1] & 0x1f))
-			return op;
-		*sa_mismatch = true;
+		*byte = i;
+		if (i == 1 && (bad & 0xe0))
+			return 7;
+		return 31 - __builtin_clz(bad);
 	}
-	return NULL;
+	return -1;
 }
 
 tcmu_sts scsi_emulate(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	const uint8_t *cdb = ctx->pub.cdb;
 	const struct scsi_op *op;
-	bool sa_mismatch;
+	int byte = 0, bit;
 
 	ctx->io = CMD_IO_NONE;
 	ctx->flush_after = false;
+	ctx->exclusive = false;
+	ctx->custom = NULL;
 	ctx->pub.fua = false;
-	op = scsi_op_find(cdb, &sa_mismatch);
+	op = scsi_op_lookup(dev, cdb[0], scsi_op_has_sa(cdb[0]) ? cdb[1] & 0x1f : -1);
 	if (!op) {
 		/* A known opcode with an unknown service action points at the
 		 * SERVICE ACTION field (SPC-4 4.2.5.1). */
-		if (sa_mismatch)
+		if (scsi_op_has_sa(cdb[0]) && scsi_op_lookup(dev, cdb[0], -2))
 			return tcmur_cmd_invalid_cdb(&ctx->pub, 1, 4);
 		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
 				       ASC_INVALID_COMMAND_OPERATION_CODE);
@@ -238,8 +283,9 @@ tcmu_sts scsi_emulate(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	if (ctx->pub.cdb_len < op->cdb_len)
 		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
 				       ASC_INVALID_COMMAND_OPERATION_CODE);
-	/* We do not support NACA (SAM-5 5.9): the CONTROL byte's bit 2. */
-	if (cdb[op->cdb_len - 1] & 0x04)
-		return tcmur_cmd_invalid_cdb(&ctx->pub, op->cdb_len - 1, 2);
+	/* Reserved and unsupported bits, NACA among them (SAM-5 5.9). */
+	bit = cdb_bad_bit(op, cdb, &byte);
+	if (bit >= 0)
+		return tcmur_cmd_invalid_cdb(&ctx->pub, byte, bit);
 	return op->fn(dev, ctx);
 }

@@ -18,6 +18,15 @@ struct scsi_op {
 	uint8_t cdb_len;
 	const char *name;
 	tcmu_sts (*fn)(struct tcmur_device *dev, struct cmd_ctx *ctx);
+	/* NULL, or whether this device takes the command (a handler op). */
+	bool (*supported)(struct tcmur_device *dev);
+	/*
+	 * CDB usage data (SPC-4 6.35.3): a bit is set for each CDB bit we
+	 * accept. Dispatch refuses any other bit with INVALID FIELD IN CDB,
+	 * and REPORT SUPPORTED OPERATION CODES reports this map, so the two
+	 * cannot disagree. usage[0] is the opcode.
+	 */
+	uint8_t usage[16];
 };
 
 /*
@@ -26,17 +35,57 @@ struct scsi_op {
  */
 tcmu_sts scsi_emulate(struct tcmur_device *dev, struct cmd_ctx *ctx);
 
-/* The table, for listings; *count entries. */
+/* The table (scsi_table.c); *count entries. */
 const struct scsi_op *scsi_ops(size_t *count);
+/* The entry for @opcode / @sa (-1: none) if this device takes it. */
+const struct scsi_op *scsi_op_lookup(struct tcmur_device *dev, uint8_t opcode, int sa);
+/* Whether @op has service actions at all. */
+bool scsi_op_has_sa(uint8_t opcode);
 
 /* Copy @len bytes of response to the data-in buffer, at most @alloc_len,
  * and zero the rest of the buffer. */
 void scsi_respond(struct cmd_ctx *ctx, const void *buf, size_t len, size_t alloc_len);
 
 /* Emulated commands, by file. */
+/* scsi_emulate.c */
+tcmu_sts scsi_tur(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_request_sense(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_read_write(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_sync_cache(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_read_capacity_10(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_read_capacity_16(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_start_stop(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_prevent_allow(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_pre_fetch(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_read_defect_data(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_format_unit(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* scsi_inquiry.c */
 tcmu_sts scsi_inquiry(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* scsi_mode.c */
 tcmu_sts scsi_mode_sense(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_mode_select(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* scsi_verify.c */
+tcmu_sts scsi_verify(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_write_verify(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_compare_and_write(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* scsi_provision.c */
+tcmu_sts scsi_unmap(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_write_same(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_get_lba_status(struct tcmur_device *dev, struct cmd_ctx *ctx);
+bool scsi_can_unmap(struct tcmur_device *dev);
+/* scsi_opcodes.c */
+tcmu_sts scsi_report_opcodes(struct tcmur_device *dev, struct cmd_ctx *ctx);
+
+/* Limits we report in VPD 0xB0 and hold commands to. */
+#define SCSI_MAX_CAW_BLOCKS 128
+#define SCSI_MAX_UNMAP_LBAS 0x400000u
+#define SCSI_MAX_UNMAP_DESCS 256u
+#define SCSI_MAX_WRITE_SAME_BLOCKS 0x10000u
+
+/* LBA range check: ILLEGAL REQUEST, LBA OUT OF RANGE with the LBA in
+ * INFORMATION unless [lba, lba + n) is within @num_lbas. */
+tcmu_sts scsi_check_range(struct cmd_ctx *ctx, uint64_t lba, uint64_t n,
+			  uint64_t num_lbas);
 
 /* Snapshot of what the emulation reports about a device. */
 struct scsi_geometry {

@@ -129,14 +129,27 @@ static size_t vpd_83(struct tcmur_device *dev, uint8_t *buf)
 
 static size_t vpd_b0(struct tcmur_device *dev, uint8_t *buf)
 {
-	uint32_t max_xfer;
+	struct scsi_geometry g;
+	uint32_t max_xfer, caw;
 
 	pthread_mutex_lock(&dev->state_lock);
 	max_xfer = dev->max_xfer_blocks;
 	pthread_mutex_unlock(&dev->state_lock);
+	scsi_geometry(dev, &g);
+	/* COMPARE AND WRITE moves twice its blocks: keep it in one transfer. */
+	caw = max_xfer / 2 < SCSI_MAX_CAW_BLOCKS ? max_xfer / 2 : SCSI_MAX_CAW_BLOCKS;
+	buf[4] = 0x01;				/* WSNZ */
+	buf[5] = caw;
 	tcmu_put_be16(buf + 6, 1);		/* optimal granularity */
 	tcmu_put_be32(buf + 8, max_xfer);	/* maximum transfer length */
 	tcmu_put_be32(buf + 12, max_xfer);	/* optimal transfer length */
+	if (g.can_unmap) {
+		tcmu_put_be32(buf + 20, SCSI_MAX_UNMAP_LBAS);
+		tcmu_put_be32(buf + 24, SCSI_MAX_UNMAP_DESCS);
+		/* Holes are punched in pages: 4 KiB is what really frees. */
+		tcmu_put_be32(buf + 28, g.block_size < 4096 ? 4096 / g.block_size : 1);
+	}
+	tcmu_put_be64(buf + 36, SCSI_MAX_WRITE_SAME_BLOCKS);
 	return 64;
 }
 
@@ -152,7 +165,8 @@ static size_t vpd_b2(struct tcmur_device *dev, uint8_t *buf)
 
 	scsi_geometry(dev, &g);
 	if (g.can_unmap) {
-		buf[5] = 0x80 | 0x04;	/* LBPU, LBPRZ */
+		/* LBPU, LBPWS, LBPWS10, LBPRZ (001b: zeros) */
+		buf[5] = 0x80 | 0x40 | 0x20 | 0x04;
 		buf[6] = 0x02;		/* thin provisioned */
 	}
 	return 8;

@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define TCMUR_HANDLER_API_MAJOR 1
-#define TCMUR_HANDLER_API_MINOR 0
+#define TCMUR_HANDLER_API_MINOR 1
 #define TCMUR_HANDLER_API_VERSION \
 	((TCMUR_HANDLER_API_MAJOR << 16) | TCMUR_HANDLER_API_MINOR)
 
@@ -150,6 +150,23 @@ struct tcmur_handler {
 	 * returns TCMU_STS_NOT_HANDLED to leave it to the daemon.
 	 */
 	tcmu_sts (*handle_cmd)(struct tcmur_device *dev, struct tcmur_cmd *cmd);
+
+	/* ---- API 1.1 ---- */
+
+	/*
+	 * Optional. Main or I/O threads. Whether unmap works on this device
+	 * (a file system without hole punching, say). NULL: unmap works if
+	 * the handler has it. Unmapped blocks must read back as zeros.
+	 */
+	bool (*can_unmap)(struct tcmur_device *dev);
+	/*
+	 * Optional. I/O threads, synchronous. Whether the bytes at @offset
+	 * are mapped (*mapped) and for how far that holds: *len comes in as
+	 * the most to look at and goes out as the extent's length (> 0).
+	 * Returns 0 or -errno. NULL: every block counts as mapped.
+	 */
+	int (*lba_status)(struct tcmur_device *dev, uint64_t offset, uint64_t *len,
+			  bool *mapped);
 };
 
 /*

@@ -177,9 +177,9 @@ static void test_inquiry_vpd_characteristics_and_provisioning(void **state)
 	assert_good(c);
 	assert_int_equal(c->data[1], 0xb2);
 	assert_int_equal(c->data[2] << 8 | c->data[3], 4);
-	/* The file handler has no unmap: no LBPU, not thin. */
-	assert_int_equal(c->data[5], 0);
-	assert_int_equal(c->data[6], 0);
+	/* The file handler punches holes: LBPU, LBPWS, LBPWS10, LBPRZ, thin. */
+	assert_int_equal(c->data[5], 0xe4);
+	assert_int_equal(c->data[6], 0x02);
 }
 
 static void test_inquiry_bad_vpd_page(void **state)

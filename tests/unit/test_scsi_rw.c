@@ -251,7 +251,7 @@ static void test_read_capacity_16(void **state)
 	assert_good(c);
 	assert_int_equal(tcmu_get_be64(c->data), NLBAS - 1);
 	assert_int_equal(tcmu_get_be32(c->data + 8), 512);
-	assert_int_equal(c->data[14], 0);	/* no unmap in the file handler */
+	assert_int_equal(c->data[14], 0xc0);	/* LBPME, LBPRZ: the file handler punches holes */
 	/* Allocation length 12: the rest of the buffer stays clear. */
 	tcmu_put_be32(cdb + 10, 12);
 	c = sim_dev_run(*state, cdb, 16, NULL, 32);

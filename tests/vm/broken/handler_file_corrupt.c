@@ -40,4 +40,7 @@ const struct tcmur_handler tcmur_handler_entry = {
 	.write = file_write,
 	.flush = file_flush,
 	.can_fua = file_can_fua,
+	.unmap = file_unmap,
+	.can_unmap = file_can_unmap,
+	.lba_status = file_lba_status,
 };
