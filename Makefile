@@ -86,3 +86,14 @@ install: all
 examples/ext_handler_ram: examples/ext_handler_ram.c dbus_gen.o libtcmu.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 all: examples/ext_handler_ram
+
+# The command table, printed from the code itself (README, sg_opcodes test).
+tests/build/scsi_table_dump: tests/tools/scsi_table_dump.c $(CORE_OBJS) libtcmu.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -I. -o $@ $^ $(LDLIBS)
+all: tests/build/scsi_table_dump
+
+# Rewrite README.md's SCSI table between its markers from the code.
+.PHONY: readme-table
+readme-table: tests/build/scsi_table_dump
+	tests/tools/readme_table.sh update

@@ -143,6 +143,10 @@ struct tcmu_cmd {
 	size_t iov_cnt;
 	size_t data_len;		/* sum of iov lengths */
 	uint8_t sense[TCMU_SENSE_LEN];	/* filled on CHECK CONDITION */
+	/* Set has_read_len when fewer than data_len bytes of data-in are
+	 * valid: the kernel then reports the residual to the initiator. */
+	bool has_read_len;
+	uint32_t read_len;
 	void *priv;			/* priv_size zeroed bytes for the user */
 };
 

@@ -164,6 +164,7 @@ static struct ring_cmd *ring_cmd_get(struct tcmu_ring *ring, unsigned int iov_cn
 		rc->iov_cap = cap;
 	}
 	rc->cmd.cdb = rc->cdb_buf;
+	rc->cmd.has_read_len = false;
 	rc->cmd.priv = ring->priv_size ? rc->priv_buf : NULL;
 	memset(rc->priv_buf, 0, ring->priv_size);
 	memset(rc->cmd.sense, 0, sizeof(rc->cmd.sense));
@@ -412,6 +413,11 @@ void tcmu_ring_complete(struct tcmu_ring *ring, struct tcmu_cmd *cmd, uint8_t st
 		ent->hdr.uflags = 0;
 		ent->rsp.scsi_status = status;
 		ent->rsp.read_len = 0;
+		if (cmd->has_read_len && status == SAM_STAT_GOOD &&
+		    (ring->mb->flags & TCMU_MAILBOX_FLAG_CAP_READ_LEN)) {
+			ent->hdr.uflags |= TCMU_UFLAG_READ_LEN;
+			ent->rsp.read_len = cmd->read_len;
+		}
 		if (status == SAM_STAT_CHECK_CONDITION)
 			memcpy(ent->rsp.sense_buffer, cmd->sense, TCMU_SENSE_LEN);
 		tail = (tail + tcmu_hdr_get_len(ent->hdr.len_op)) % ring->cmdr_size;

@@ -29,6 +29,10 @@ void scsi_respond(struct cmd_ctx *ctx, const void *buf, size_t len, size_t alloc
 	size_t n = len < alloc_len ? len : alloc_len;
 	size_t skip = tcmu_iov_from_buf(ctx->pub.iov, ctx->pub.iov_cnt, buf, n);
 
+	/* Only what we wrote is data: the initiator learns the residual. */
+	ctx->rcmd->has_read_len = true;
+	ctx->rcmd->read_len = skip;
+
 	/* The kernel hands us data pages as they were: clear what we don't
 	 * fill, in every iovec. */
 	for (size_t i = 0; i < ctx->pub.iov_cnt; i++) {
@@ -239,11 +243,27 @@ tcmu_sts scsi_format_unit(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	return TCMU_STS_GOOD;
 }
 
+/* Commands whose byte 1 bits 7-5 hold RDPROTECT, WRPROTECT, VRPROTECT
+ * or FMTPINFO: one field, not three reserved bits. */
+static bool has_protect_field(uint8_t opcode)
+{
+	switch (opcode) {
+	case FORMAT_UNIT:
+	case READ_10: case READ_12: case READ_16:
+	case WRITE_10: case WRITE_12: case WRITE_16:
+	case VERIFY_10: case VERIFY_12: case VERIFY_16:
+	case WRITE_VERIFY_10: case WRITE_VERIFY_12: case WRITE_VERIFY_16:
+	case COMPARE_AND_WRITE: case WRITE_SAME_10: case WRITE_SAME_16:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /*
  * The first CDB bit, from the top, that the usage map does not allow.
  * A multi-bit field in error is pointed at by its top bit (SPC-4
- * 4.5.2.4.2): byte 1's bits 7-5 are one field (xxPROTECT) in every CDB
- * that has them, reserved bits otherwise.
+ * 4.5.2.4.2).
  */
 static int cdb_bad_bit(const struct scsi_op *op, const uint8_t *cdb, int *byte)
 {
@@ -253,7 +273,7 @@ static int cdb_bad_bit(const struct scsi_op *op, const uint8_t *cdb, int *byte)
 		if (!bad)
 			continue;
 		*byte = i;
-		if (i == 1 && (bad & 0xe0))
+		if (i == 1 && (bad & 0xe0) && has_protect_field(op->opcode))
 			return 7;
 		return 31 - __builtin_clz(bad);
 	}

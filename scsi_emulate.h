@@ -61,9 +61,13 @@ tcmu_sts scsi_read_defect_data(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_format_unit(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* scsi_inquiry.c */
 tcmu_sts scsi_inquiry(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* The VPD pages we answer, with their names; *count of them. */
+const uint8_t *scsi_vpd_pages(size_t *count, const char *const **names);
 /* scsi_mode.c */
 tcmu_sts scsi_mode_sense(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_mode_select(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* The mode pages we answer, with their names; *count of them. */
+const uint8_t *scsi_mode_pages(size_t *count, const char *const **names);
 /* scsi_verify.c */
 tcmu_sts scsi_verify(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_write_verify(struct tcmur_device *dev, struct cmd_ctx *ctx);

@@ -21,6 +21,17 @@
 #define VPD_BUF_LEN 512
 
 static const uint8_t vpd_supported[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
+static const char *const vpd_names[] = {
+	"Supported VPD pages", "Unit serial number", "Device identification",
+	"Block limits", "Block device characteristics", "Logical block provisioning",
+};
+
+const uint8_t *scsi_vpd_pages(size_t *count, const char *const **names)
+{
+	*count = sizeof(vpd_supported);
+	*names = vpd_names;
+	return vpd_supported;
+}
 
 static void pad_copy(uint8_t *dst, const char *src, size_t len)
 {

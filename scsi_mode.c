@@ -24,6 +24,17 @@
 #define MODE_BUF_LEN 256
 
 static const uint8_t mode_pages[] = { PAGE_RW_RECOVERY, PAGE_CACHING, PAGE_CONTROL };
+static const char *const mode_page_names[] = {
+	"Read-write error recovery", "Caching (WCE from the kernel's emulate_write_cache)",
+	"Control (D_SENSE changeable)",
+};
+
+const uint8_t *scsi_mode_pages(size_t *count, const char *const **names)
+{
+	*count = sizeof(mode_pages);
+	*names = mode_page_names;
+	return mode_pages;
+}
 
 /* Write page @page as page control @pc says into @p; returns its length. */
 static size_t mode_page(uint8_t page, int pc, const struct scsi_geometry *g, uint8_t *p)

@@ -188,6 +188,21 @@ out:
 	return sts;
 }
 
+/*
+ * The MAXIMUM COMPARE AND WRITE LENGTH that VPD 0xB0 reports (vpd_b0 in
+ * scsi_inquiry.c computes it the same way): both halves in one transfer.
+ * Larger is refused (SBC-3 5.2).
+ */
+static uint64_t caw_max_blocks(struct tcmur_device *dev)
+{
+	uint32_t max_xfer;
+
+	pthread_mutex_lock(&dev->state_lock);
+	max_xfer = dev->max_xfer_blocks;
+	pthread_mutex_unlock(&dev->state_lock);
+	return max_xfer / 2 < SCSI_MAX_CAW_BLOCKS ? max_xfer / 2 : SCSI_MAX_CAW_BLOCKS;
+}
+
 tcmu_sts scsi_compare_and_write(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	const uint8_t *cdb = ctx->pub.cdb;
@@ -195,7 +210,7 @@ tcmu_sts scsi_compare_and_write(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	struct scsi_geometry g;
 	tcmu_sts sts;
 
-	if (n > SCSI_MAX_CAW_BLOCKS)
+	if (n > caw_max_blocks(dev))
 		return tcmur_cmd_invalid_cdb(&ctx->pub, 13, -1);
 	scsi_geometry(dev, &g);
 	sts = scsi_check_range(ctx, lba, n, g.num_lbas);

@@ -45,5 +45,7 @@ check "daemon --version names the handler API" \
 check "daemon refuses an unknown option with usage" \
 	sh -c '! ./tcmu-runner --bogus 2>&1 | grep -q Usage && exit 1; ./tcmu-runner --bogus >/dev/null 2>&1; [ $? = 2 ]'
 
+check "README's SCSI table matches the code's table" tests/tools/readme_table.sh check
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
