@@ -38,6 +38,7 @@ struct cmd_ctx {
 	/* CMD_IO_CUSTOM: runs on an I/O thread, may call dev_io_sync(),
 	 * returns the final status (never TCMU_STS_ASYNC). */
 	tcmu_sts (*custom)(struct tcmur_device *dev, struct cmd_ctx *ctx);
+	void *custom_arg;		/* custom's, freed by custom */
 	bool exclusive;			/* no other I/O while this one runs */
 	bool io_locked;			/* holds the device's I/O lock */
 	struct sync_wait *waiter;	/* a dev_io_sync() sub-command */

@@ -9,6 +9,7 @@
 
 #include <glib.h>
 
+#include "dev_registry.h"
 #include "device.h"
 #include "handler_loader.h"
 #include "libtcmu.h"
@@ -22,6 +23,7 @@ struct tcmur_daemon {
 	const char *handler_path;
 	struct handler_set handlers;
 	GHashTable *devices;		/* uio minor -> struct tcmur_device * */
+	struct dev_registry registry;	/* the same devices, for any thread */
 	struct tcmu_nl *nl;
 	GMainLoop *loop;
 	struct dbus_service *dbus;

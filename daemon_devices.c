@@ -53,6 +53,7 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
 		return -ENOENT;
 	}
 	dev_params_read(info, &params);
+	params.registry = &d->registry;
 	err = tcmu_uio_open(NULL, info->uio_minor, &fd, &map, &map_size, &d->logger,
 			    info->name);
 	if (err)
@@ -65,6 +66,8 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
 		return err;
 	}
 	g_hash_table_insert(d->devices, GUINT_TO_POINTER(info->uio_minor), dev);
+	if (dev_registry_add(&d->registry, dev))
+		log_warn(&d->log, dev->who, "not offered to EXTENDED COPY (no memory)");
 	dbus_service_add_device(d->dbus, dev);
 	log_info(&d->log, dev->who, "added uio%u config '%s' size %llu block %u",
 		 info->uio_minor, info->config, (unsigned long long)params.size,
@@ -84,6 +87,7 @@ static void dev_remove(struct tcmur_daemon *d, struct tcmur_device *dev)
 
 	memcpy(who, dev->who, sizeof(who));
 	dbus_service_remove_device(d->dbus, dev);
+	dev_registry_remove(&d->registry, dev);
 	dev_free(dev);
 	log_info(&d->log, who, "removed uio%u", minor);
 }

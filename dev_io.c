@@ -70,6 +70,20 @@ static void io_unlock(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	pthread_mutex_unlock(&dev->io_mutex);
 }
 
+void dev_io_lock_shared(struct tcmur_device *dev)
+{
+	struct cmd_ctx ctx = { .exclusive = false };
+
+	io_lock(dev, &ctx);
+}
+
+void dev_io_unlock_shared(struct tcmur_device *dev)
+{
+	struct cmd_ctx ctx = { .exclusive = false, .io_locked = true };
+
+	io_unlock(dev, &ctx);
+}
+
 static tcmu_sts run_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	const struct tcmur_handler *h = &dev->handler->ops;

@@ -214,6 +214,7 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	dev->block_size = params->block_size ? params->block_size : 512;
 	dev->max_xfer_blocks = params->max_xfer_blocks;
 	dev->write_cache = params->write_cache;
+	dev->registry = params->registry;
 	snprintf(dev->unit_serial, sizeof(dev->unit_serial), "%s",
 		 params->unit_serial ? params->unit_serial : "");
 	snprintf(dev->handler_cfg, sizeof(dev->handler_cfg), "%s",

@@ -58,15 +58,22 @@ struct tcmur_device {
 	char handler_cfg[1024];		/* after "<subtype>/" */
 
 	void *hpriv;			/* handler's dev_private_size bytes */
+
+	/* The daemon's devices, for EXTENDED COPY (NULL: none but us). */
+	struct dev_registry *registry;
+	unsigned int registry_refs;	/* under the registry's lock */
 };
 
 /* Where a device's settings come from when it is made. */
+struct dev_registry;
+
 struct dev_params {
 	uint64_t size;
 	uint32_t block_size;
 	uint32_t max_xfer_blocks;
 	bool write_cache;
 	const char *unit_serial;
+	struct dev_registry *registry;	/* may be NULL */
 };
 
 /*
@@ -90,6 +97,10 @@ void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts,
 		bool kick);
 /* Run a command's I/O on the calling thread. */
 tcmu_sts dev_run_io(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* Take @dev's I/O lock shared, as a command does (for EXTENDED COPY's
+ * other device), and give it back. */
+void dev_io_lock_shared(struct tcmur_device *dev);
+void dev_io_unlock_shared(struct tcmur_device *dev);
 /* The I/O threads' work function (io_queue_fn). */
 void dev_io_thread_fn(void *opaque, struct cmd_ctx *ctx, bool queue_empty);
 

@@ -99,6 +99,10 @@ int tcmu_dev_info_parse(struct tcmu_dev_info *info, const char *uio_name);
 int tcmu_cfgfs_read_u64(const struct tcmu_dev_info *info, const char *root,
 			const char *attr, uint64_t *val);
 
+/* The configfs path of a device attribute, as tcmu_cfgfs_read_u64 uses. */
+void tcmu_cfgfs_path(char *path, size_t len, const struct tcmu_dev_info *info,
+		     const char *root, const char *attr);
+
 /* Read a string attribute the same way, newline stripped. */
 int tcmu_cfgfs_read_str(const struct tcmu_dev_info *info, const char *root,
 			const char *attr, char *buf, size_t len);

@@ -208,7 +208,9 @@ int main(int argc, char **argv)
 	d.logger = log_as_tcmu_logger(&d.log);
 	d.handler_path = o.handler_path;
 	d.devices = g_hash_table_new(g_direct_hash, g_direct_equal);
+	dev_registry_init(&d.registry);
 	ret = run(&d, &o);
+	dev_registry_destroy(&d.registry);
 	g_hash_table_destroy(d.devices);
 	return ret;
 }

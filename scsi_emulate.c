@@ -243,20 +243,22 @@ tcmu_sts scsi_format_unit(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	return TCMU_STS_GOOD;
 }
 
-/* Commands whose byte 1 bits 7-5 hold RDPROTECT, WRPROTECT, VRPROTECT
- * or FMTPINFO: one field, not three reserved bits. */
-static bool has_protect_field(uint8_t opcode)
+/* The bits of byte 1 that hold RDPROTECT, WRPROTECT or VRPROTECT (7-5)
+ * or FMTPINFO (7-6, LONGLIST is bit 5): one field, not single reserved
+ * bits. 0: the command has no such field. */
+static uint8_t protect_field(uint8_t opcode)
 {
 	switch (opcode) {
 	case FORMAT_UNIT:
+		return 0xc0;
 	case READ_10: case READ_12: case READ_16:
 	case WRITE_10: case WRITE_12: case WRITE_16:
 	case VERIFY_10: case VERIFY_12: case VERIFY_16:
 	case WRITE_VERIFY_10: case WRITE_VERIFY_12: case WRITE_VERIFY_16:
 	case COMPARE_AND_WRITE: case WRITE_SAME_10: case WRITE_SAME_16:
-		return true;
+		return 0xe0;
 	default:
-		return false;
+		return 0;
 	}
 }
 
@@ -273,7 +275,7 @@ static int cdb_bad_bit(const struct scsi_op *op, const uint8_t *cdb, int *byte)
 		if (!bad)
 			continue;
 		*byte = i;
-		if (i == 1 && (bad & 0xe0) && has_protect_field(op->opcode))
+		if (i == 1 && (bad & protect_field(op->opcode)))
 			return 7;
 		return 31 - __builtin_clz(bad);
 	}
@@ -290,6 +292,7 @@ tcmu_sts scsi_emulate(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	ctx->flush_after = false;
 	ctx->exclusive = false;
 	ctx->custom = NULL;
+	ctx->custom_arg = NULL;
 	ctx->pub.fua = false;
 	op = scsi_op_lookup(dev, cdb[0], scsi_op_has_sa(cdb[0]) ? cdb[1] & 0x1f : -1);
 	if (!op) {

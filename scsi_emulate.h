@@ -61,6 +61,8 @@ tcmu_sts scsi_read_defect_data(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_format_unit(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* scsi_inquiry.c */
 tcmu_sts scsi_inquiry(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* @dev's NAA designator (16 bytes), as VPD 0x83 reports it. */
+void scsi_dev_naa(struct tcmur_device *dev, uint8_t *naa);
 /* The VPD pages we answer, with their names; *count of them. */
 const uint8_t *scsi_vpd_pages(size_t *count, const char *const **names);
 /* scsi_mode.c */
@@ -77,6 +79,10 @@ tcmu_sts scsi_unmap(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_write_same(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_get_lba_status(struct tcmur_device *dev, struct cmd_ctx *ctx);
 bool scsi_can_unmap(struct tcmur_device *dev);
+/* scsi_xcopy.c */
+tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_receive_copy_results(struct tcmur_device *dev, struct cmd_ctx *ctx);
+size_t scsi_vpd_third_party_copy(struct tcmur_device *dev, uint8_t *buf);
 /* scsi_opcodes.c */
 tcmu_sts scsi_report_opcodes(struct tcmur_device *dev, struct cmd_ctx *ctx);
 

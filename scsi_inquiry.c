@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "scsi_alua.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
 
@@ -20,9 +21,10 @@
 /* A VPD page is at most this long here. */
 #define VPD_BUF_LEN 512
 
-static const uint8_t vpd_supported[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
+static const uint8_t vpd_supported[] = { 0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1, 0xb2 };
 static const char *const vpd_names[] = {
 	"Supported VPD pages", "Unit serial number", "Device identification",
+	"Third-party copy (EXTENDED COPY LID1)",
 	"Block limits", "Block device characteristics", "Logical block provisioning",
 };
 
@@ -98,6 +100,14 @@ static void naa_from_serial(uint8_t *naa, const char *serial)
 	}
 }
 
+void scsi_dev_naa(struct tcmur_device *dev, uint8_t *naa)
+{
+	char serial[128];
+
+	unit_serial(dev, serial, sizeof(serial));
+	naa_from_serial(naa, serial);
+}
+
 static size_t vpd_00(uint8_t *buf)
 {
 	memcpy(buf + 4, vpd_supported, sizeof(vpd_supported));
@@ -113,6 +123,32 @@ static size_t vpd_80(struct tcmur_device *dev, uint8_t *buf)
 	n = strlen(serial);
 	memcpy(buf + 4, serial, n);
 	return 4 + n;
+}
+
+/*
+ * Target port designators (association 01b, PIV set): the relative port
+ * and the target port group, so that multipath can match RTPG's answer.
+ * We cannot tell the port a command came through: a LUN behind one
+ * port (or one group) gets exact answers, more get the first group's.
+ */
+static size_t vpd_83_ports(struct tcmur_device *dev, uint8_t *buf, size_t off)
+{
+	struct alua_group g;
+
+	if (!alua_port_group(dev, &g))
+		return off;
+	if (g.nports == 1) {
+		buf[off] = 0x01;
+		buf[off + 1] = 0x94;		/* PIV, target port, relative port */
+		buf[off + 3] = 4;
+		tcmu_put_be16(buf + off + 6, g.rtpi[0]);
+		off += 8;
+	}
+	buf[off] = 0x01;
+	buf[off + 1] = 0x95;			/* PIV, target port, port group */
+	buf[off + 3] = 4;
+	tcmu_put_be16(buf + off + 6, g.id);
+	return off + 8;
 }
 
 static size_t vpd_83(struct tcmur_device *dev, uint8_t *buf)
@@ -135,7 +171,7 @@ static size_t vpd_83(struct tcmur_device *dev, uint8_t *buf)
 	pad_copy(buf + off + 4, INQ_VENDOR, 8);
 	memcpy(buf + off + 12, serial, n);
 	off += 12 + n;
-	return off;
+	return vpd_83_ports(dev, buf, off);
 }
 
 static size_t vpd_b0(struct tcmur_device *dev, uint8_t *buf)
@@ -200,6 +236,9 @@ static tcmu_sts inquiry_vpd(struct tcmur_device *dev, struct cmd_ctx *ctx,
 	case 0x83:
 		len = vpd_83(dev, buf);
 		break;
+	case 0x8f:
+		len = scsi_vpd_third_party_copy(dev, buf);
+		break;
 	case 0xb0:
 		len = vpd_b0(dev, buf);
 		break;
@@ -218,14 +257,20 @@ static tcmu_sts inquiry_vpd(struct tcmur_device *dev, struct cmd_ctx *ctx,
 	return TCMU_STS_GOOD;
 }
 
-static tcmu_sts inquiry_std(struct cmd_ctx *ctx, size_t alloc_len)
+static tcmu_sts inquiry_std(struct tcmur_device *dev, struct cmd_ctx *ctx,
+			    size_t alloc_len)
 {
 	uint8_t buf[66] = { 0 };
+	struct alua_group g;
 
 	buf[0] = 0x00;			/* connected direct-access block device */
 	buf[2] = 0x06;			/* SPC-4 */
 	buf[3] = 0x02;			/* response data format 2 */
 	buf[4] = sizeof(buf) - 5;
+	/* TPGS: the ALUA modes of our port's group (implicit, explicit). */
+	if (alua_port_group(dev, &g))
+		buf[5] = g.type << 4;
+	buf[5] |= 0x08;			/* 3PC: EXTENDED COPY */
 	buf[7] = 0x02;			/* CMDQUE */
 	pad_copy(buf + 8, INQ_VENDOR, 8);
 	pad_copy(buf + 16, INQ_PRODUCT, 16);
@@ -250,5 +295,5 @@ tcmu_sts scsi_inquiry(struct tcmur_device *dev, struct cmd_ctx *ctx)
 		return inquiry_vpd(dev, ctx, alloc_len);
 	if (cdb[2])
 		return tcmur_cmd_invalid_cdb(&ctx->pub, 2, -1);
-	return inquiry_std(ctx, alloc_len);
+	return inquiry_std(dev, ctx, alloc_len);
 }

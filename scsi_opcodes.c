@@ -77,6 +77,10 @@ static tcmu_sts report_one(struct tcmur_device *dev, struct cmd_ctx *ctx, bool r
 	buf[1] = 0x03 | (rctd ? 0x80 : 0);		/* supported, CTDP */
 	tcmu_put_be16(buf + 2, op->cdb_len);
 	memcpy(buf + off, op->usage, op->cdb_len);
+	/* The service action code itself, where the CDB has it (SPC-4
+	 * 6.35.3); the map marks those bits as used for dispatch. */
+	if (op->service_action >= 0)
+		buf[off + 1] = (buf[off + 1] & ~0x1f) | op->service_action;
 	off += op->cdb_len;
 	if (rctd)
 		off += put_timeouts(buf + off);

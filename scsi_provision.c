@@ -46,8 +46,9 @@ static uint8_t *unmap_params(struct tcmur_device *dev, struct cmd_ctx *ctx,
 		return NULL;
 	}
 	tcmu_iov_to_buf(buf, len, ctx->pub.iov, ctx->pub.iov_cnt);
-	bd_len = tcmu_get_be16(buf + 2);
-	if (bd_len % UNMAP_DESC || bd_len / UNMAP_DESC > SCSI_MAX_UNMAP_DESCS) {
+	/* An incomplete last descriptor is ignored (SBC-3 5.28.2). */
+	bd_len = tcmu_get_be16(buf + 2) / UNMAP_DESC * UNMAP_DESC;
+	if (bd_len / UNMAP_DESC > SCSI_MAX_UNMAP_DESCS) {
 		*sts = tcmur_cmd_invalid_param(&ctx->pub, 2, -1);
 		goto fail;
 	}

@@ -7,6 +7,7 @@
  * FMTPINFO are not in any map: a non-zero value is refused.
  * Licensed under the Apache License, Version 2.0.
  */
+#include "scsi_alua.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
 
@@ -63,6 +64,11 @@ static const struct scsi_op scsi_op_table[] = {
 	  { 0x55, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0 } },
 	{ MODE_SENSE_10, -1, 10, "MODE SENSE(10)", scsi_mode_sense, NULL,
 	  { 0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0 } },
+	{ EXTENDED_COPY, 0x00, 16, "EXTENDED COPY(LID1)", scsi_xcopy, NULL,
+	  { 0x83, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 } },
+	{ RECEIVE_COPY_RESULTS, 0x03, 16, "RECEIVE COPY OPERATING PARAMETERS",
+	  scsi_receive_copy_results, NULL,
+	  { 0x84, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 } },
 	{ READ_16, -1, 16, "READ(16)", scsi_read_write, NULL,
 	  { 0x88, 0x18, LBA8, 0xff, 0xff, 0xff, 0xff, 0x1f, 0 } },
 	{ COMPARE_AND_WRITE, -1, 16, "COMPARE AND WRITE", scsi_compare_and_write, NULL,
@@ -85,6 +91,12 @@ static const struct scsi_op scsi_op_table[] = {
 	{ SERVICE_ACTION_IN_16, SAI_GET_LBA_STATUS, 16, "GET LBA STATUS",
 	  scsi_get_lba_status, has_unmap,
 	  { 0x9e, 0x1f, LBA8, 0xff, 0xff, 0xff, 0xff, 0, 0 } },
+	{ MAINTENANCE_IN, MI_REPORT_TARGET_PGS, 12, "REPORT TARGET PORT GROUPS",
+	  scsi_rtpg, alua_enabled,
+	  { 0xa3, 0x3f, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 } },
+	{ MAINTENANCE_OUT, MO_SET_TARGET_PGS, 12, "SET TARGET PORT GROUPS",
+	  scsi_stpg, scsi_stpg_supported,
+	  { 0xa4, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 } },
 	{ MAINTENANCE_IN, MI_REPORT_SUPPORTED_OPCODES, 12,
 	  "REPORT SUPPORTED OPERATION CODES", scsi_report_opcodes, NULL,
 	  { 0xa3, 0x1f, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0 } },

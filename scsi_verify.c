@@ -105,11 +105,20 @@ static tcmu_sts verify_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 
 static tcmu_sts write_verify_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
+	size_t cnt = ctx->pub.iov_cnt;
+	struct iovec *iov = calloc(cnt ? cnt : 1, sizeof(*iov));
 	tcmu_sts sts;
 
+	if (!iov)
+		return TCMU_STS_BUSY;
+	/* The handler gets a copy of the iovecs: it may advance them (the
+	 * file handler does on a short write), and the compare reads the
+	 * data-out buffer through them again. */
+	if (cnt)
+		memcpy(iov, ctx->pub.iov, cnt * sizeof(*iov));
 	/* Stable first: the verify must read what the medium holds. */
-	sts = dev_io_sync(dev, ctx, CMD_IO_WRITE, ctx->pub.iov, ctx->pub.iov_cnt,
-			  ctx->offset, ctx->len, true);
+	sts = dev_io_sync(dev, ctx, CMD_IO_WRITE, iov, cnt, ctx->offset, ctx->len, true);
+	free(iov);
 	if (sts != TCMU_STS_GOOD)
 		return sts;
 	return verify_medium(dev, ctx, (ctx->pub.cdb[1] >> 1) & 1);

@@ -106,8 +106,8 @@ static int read_file_u64(const char *path, uint64_t *val)
 	return 0;
 }
 
-static void cfgfs_path(char *path, size_t len, const struct tcmu_dev_info *info,
-		       const char *root, const char *attr)
+void tcmu_cfgfs_path(char *path, size_t len, const struct tcmu_dev_info *info,
+		     const char *root, const char *attr)
 {
 	snprintf(path, len, "%s/target/core/user_%u/%s/%s",
 		 root ? root : "/sys/kernel/config", info->hba, info->name, attr);
@@ -119,7 +119,7 @@ int tcmu_cfgfs_read_str(const struct tcmu_dev_info *info, const char *root,
 	char path[1536];
 	int err;
 
-	cfgfs_path(path, sizeof(path), info, root, attr);
+	tcmu_cfgfs_path(path, sizeof(path), info, root, attr);
 	err = read_file_str(path, buf, len);
 	if (!err)
 		buf[strcspn(buf, "\n")] = '\0';
@@ -131,7 +131,7 @@ int tcmu_cfgfs_read_u64(const struct tcmu_dev_info *info, const char *root,
 {
 	char path[1536];
 
-	cfgfs_path(path, sizeof(path), info, root, attr);
+	tcmu_cfgfs_path(path, sizeof(path), info, root, attr);
 	return read_file_u64(path, val);
 }
 

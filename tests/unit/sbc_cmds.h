@@ -149,6 +149,19 @@ static inline off_t sbc_file_seek(struct sim_dev *sd, off_t off, int whence)
 	return r;
 }
 
+/* fsync the backing file (allocation settles); 0 or -1. */
+static inline int sbc_file_sync(struct sim_dev *sd)
+{
+	int fd = open(sd->path, O_RDWR);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
 /* The backing file's allocated 512-byte units. */
 static inline long long sbc_file_blocks(struct sim_dev *sd)
 {

@@ -84,7 +84,7 @@ static void test_inquiry_clears_buffer_of_many_iovecs(void **state)
 
 static void test_inquiry_vpd_supported_pages(void **state)
 {
-	static const uint8_t pages[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
+	static const uint8_t pages[] = { 0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1, 0xb2 };
 	struct sim_cmd *c = inquiry(*state, true, 0x00, 255, 255);
 
 	assert_good(c);

@@ -1,0 +1,302 @@
+/*
+ * EXTENDED COPY (LID1) and RECEIVE COPY RESULTS (SPC-4 6.4, 6.21), with
+ * the Third-party Copy VPD page (0x8F). A copy moves blocks between two
+ * LUNs this daemon serves, named by the NAA designators of their VPD 0x83
+ * pages; the data never crosses the initiator. A LUN that is not ours is
+ * refused with COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE.
+ * Supported: identification CSCD descriptors (0xE4) naming a block
+ * device by NAA, and block-to-block segments (0x02).
+ * Licensed under the Apache License, Version 2.0.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "dev_registry.h"
+#include "scsi_defs.h"
+#include "scsi_emulate.h"
+
+#define XCOPY_HDR 16
+#define CSCD_LEN 32
+#define SEG_LEN 28
+#define XCOPY_MAX_CSCDS 8
+#define XCOPY_MAX_SEGS 16
+#define XCOPY_MAX_LIST (XCOPY_HDR + XCOPY_MAX_CSCDS * CSCD_LEN + XCOPY_MAX_SEGS * SEG_LEN)
+#define XCOPY_MAX_SEG_BYTES (64u * 1024 * 1024)
+#define XCOPY_CHUNK (1024 * 1024)
+
+#define CSCD_ID_NAA 0xe4
+#define SEG_BLOCK_TO_BLOCK 0x02
+
+#define ASC_TOO_MANY_TARGET_DESCS 0x2606
+#define ASC_UNSUPPORTED_TARGET_DESC 0x2607
+#define ASC_TOO_MANY_SEGMENT_DESCS 0x2608
+#define ASC_UNSUPPORTED_SEGMENT_DESC 0x2609
+#define ASC_COPY_TARGET_NOT_REACHABLE 0x0d02
+
+struct xcopy_seg {
+	unsigned int src, dst;		/* CSCD indexes */
+	uint64_t src_lba, dst_lba;
+	uint32_t nblocks;
+};
+
+/* A parsed list; holds a registry reference to each device it names. */
+struct xcopy_plan {
+	struct tcmur_device *devs[XCOPY_MAX_CSCDS];
+	unsigned int ncscd;
+	struct xcopy_seg segs[XCOPY_MAX_SEGS];
+	unsigned int nseg;
+};
+
+static void plan_free(struct tcmur_device *dev, struct xcopy_plan *plan)
+{
+	for (unsigned int i = 0; i < plan->ncscd; i++)
+		if (plan->devs[i] && plan->devs[i] != dev)
+			dev_registry_put(dev->registry, plan->devs[i]);
+	free(plan);
+}
+
+static tcmu_sts copy_unreachable(struct cmd_ctx *ctx)
+{
+	return tcmur_cmd_sense(&ctx->pub, SENSE_COPY_ABORTED, ASC_COPY_TARGET_NOT_REACHABLE);
+}
+
+static tcmu_sts param_len_error(struct cmd_ctx *ctx)
+{
+	return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
+			       ASC_PARAMETER_LIST_LENGTH_ERROR);
+}
+
+/* The device a CSCD descriptor at @d (byte @at of the list) names. */
+static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const uint8_t *d,
+			   size_t at, struct tcmur_device **out)
+{
+	uint8_t mine[16];
+
+	if (d[0] != CSCD_ID_NAA)
+		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
+				       ASC_UNSUPPORTED_TARGET_DESC);
+	if ((d[1] & 0x1f) != 0)		/* a direct-access block device */
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 1, 4);
+	/* Binary NAA designator of a logical unit, 16 bytes (NAA 6). */
+	if ((d[4] & 0x0f) != 1 || (d[5] & 0x3f) != 0x03 || d[7] != 16)
+		return copy_unreachable(ctx);
+	if (tcmu_get_be32(d + 28) & 0xffffff &&
+	    (tcmu_get_be32(d + 28) & 0xffffff) != tcmur_dev_block_size(dev))
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 29, -1);
+	scsi_dev_naa(dev, mine);
+	if (!memcmp(mine, d + 8, 16)) {
+		*out = dev;
+		return TCMU_STS_GOOD;
+	}
+	*out = dev->registry ? dev_registry_get_by_naa(dev->registry, d + 8) : NULL;
+	if (!*out)
+		return copy_unreachable(ctx);
+	if (tcmur_dev_block_size(*out) != tcmur_dev_block_size(dev))
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 29, -1);
+	return TCMU_STS_GOOD;
+}
+
+static tcmu_sts parse_seg(struct cmd_ctx *ctx, const struct xcopy_plan *plan,
+			  const uint8_t *d, size_t at, struct xcopy_seg *seg)
+{
+	struct scsi_geometry gs, gd;
+	tcmu_sts sts;
+
+	if (d[0] != SEG_BLOCK_TO_BLOCK)
+		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
+				       ASC_UNSUPPORTED_SEGMENT_DESC);
+	if (tcmu_get_be16(d + 2) != SEG_LEN - 4)
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 2, -1);
+	seg->src = tcmu_get_be16(d + 4);
+	seg->dst = tcmu_get_be16(d + 6);
+	if (seg->src >= plan->ncscd)
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 4, -1);
+	if (seg->dst >= plan->ncscd)
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 6, -1);
+	seg->nblocks = tcmu_get_be16(d + 10);
+	seg->src_lba = tcmu_get_be64(d + 12);
+	seg->dst_lba = tcmu_get_be64(d + 20);
+	scsi_geometry(plan->devs[seg->src], &gs);
+	scsi_geometry(plan->devs[seg->dst], &gd);
+	sts = scsi_check_range(ctx, seg->src_lba, seg->nblocks, gs.num_lbas);
+	if (sts == TCMU_STS_GOOD)
+		sts = scsi_check_range(ctx, seg->dst_lba, seg->nblocks, gd.num_lbas);
+	return sts;
+}
+
+/* Check the whole list and find its devices before any block moves. */
+static tcmu_sts parse_list(struct tcmur_device *dev, struct cmd_ctx *ctx,
+			   const uint8_t *buf, size_t len, struct xcopy_plan *plan)
+{
+	size_t cscd_len = tcmu_get_be16(buf + 2), seg_len = tcmu_get_be32(buf + 8), off;
+	tcmu_sts sts;
+
+	if (tcmu_get_be32(buf + 12))		/* no inline data */
+		return tcmur_cmd_invalid_param(&ctx->pub, 12, -1);
+	if (XCOPY_HDR + cscd_len + seg_len > len)
+		return param_len_error(ctx);
+	if (cscd_len % CSCD_LEN)
+		return tcmur_cmd_invalid_param(&ctx->pub, 2, -1);
+	if (cscd_len / CSCD_LEN > XCOPY_MAX_CSCDS)
+		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
+				       ASC_TOO_MANY_TARGET_DESCS);
+	for (off = XCOPY_HDR; off < XCOPY_HDR + cscd_len; off += CSCD_LEN) {
+		sts = parse_cscd(dev, ctx, buf + off, off, &plan->devs[plan->ncscd]);
+		if (sts != TCMU_STS_GOOD)
+			return sts;
+		plan->ncscd++;
+	}
+	for (; off < XCOPY_HDR + cscd_len + seg_len; off += SEG_LEN) {
+		if (plan->nseg == XCOPY_MAX_SEGS)
+			return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
+					       ASC_TOO_MANY_SEGMENT_DESCS);
+		if (off + SEG_LEN > XCOPY_HDR + cscd_len + seg_len)
+			return param_len_error(ctx);
+		sts = parse_seg(ctx, plan, buf + off, off, &plan->segs[plan->nseg]);
+		if (sts != TCMU_STS_GOOD)
+			return sts;
+		plan->nseg++;
+	}
+	return TCMU_STS_GOOD;
+}
+
+/* Copy one segment through a bounce buffer, chunk by chunk. */
+static tcmu_sts copy_seg(struct tcmur_device *dev, struct cmd_ctx *ctx,
+			 const struct xcopy_plan *plan, const struct xcopy_seg *seg,
+			 uint8_t *buf)
+{
+	struct tcmur_device *src = plan->devs[seg->src], *dst = plan->devs[seg->dst];
+	uint32_t bs = tcmur_dev_block_size(dev);
+	uint64_t len = (uint64_t)seg->nblocks * bs;
+	bool stable = !tcmur_dev_write_cache(dst);
+	tcmu_sts sts = TCMU_STS_GOOD;
+
+	/* The other device's I/O lock too, so that its COMPARE AND WRITE
+	 * stays atomic; ours is held already. */
+	if (src != dev)
+		dev_io_lock_shared(src);
+	if (dst != dev && dst != src)
+		dev_io_lock_shared(dst);
+	for (uint64_t done = 0; done < len && sts == TCMU_STS_GOOD;) {
+		size_t n = len - done < XCOPY_CHUNK ? len - done : XCOPY_CHUNK;
+		struct iovec iov = { buf, n };
+
+		sts = dev_io_sync(src, ctx, CMD_IO_READ, &iov, 1,
+				  seg->src_lba * bs + done, n, false);
+		if (sts == TCMU_STS_GOOD)
+			sts = dev_io_sync(dst, ctx, CMD_IO_WRITE, &iov, 1,
+					  seg->dst_lba * bs + done, n, stable);
+		done += n;
+	}
+	if (dst != dev && dst != src)
+		dev_io_unlock_shared(dst);
+	if (src != dev)
+		dev_io_unlock_shared(src);
+	return sts;
+}
+
+static tcmu_sts xcopy_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	struct xcopy_plan *plan = ctx->custom_arg;
+	uint8_t *buf = malloc(XCOPY_CHUNK);
+	tcmu_sts sts = buf ? TCMU_STS_GOOD : TCMU_STS_BUSY;
+
+	for (unsigned int i = 0; i < plan->nseg && sts == TCMU_STS_GOOD; i++)
+		sts = copy_seg(dev, ctx, plan, &plan->segs[i], buf);
+	free(buf);
+	plan_free(dev, plan);
+	ctx->custom_arg = NULL;
+	return sts;
+}
+
+tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	size_t len = tcmu_get_be32(ctx->pub.cdb + 10);
+	struct xcopy_plan *plan;
+	uint8_t *buf;
+	tcmu_sts sts;
+
+	if (!len)
+		return TCMU_STS_GOOD;
+	if (len < XCOPY_HDR || len > XCOPY_MAX_LIST || len > ctx->pub.data_len)
+		return param_len_error(ctx);
+	buf = malloc(len);
+	plan = calloc(1, sizeof(*plan));
+	if (!buf || !plan) {
+		free(buf);
+		free(plan);
+		return TCMU_STS_BUSY;
+	}
+	tcmu_iov_to_buf(buf, len, ctx->pub.iov, ctx->pub.iov_cnt);
+	sts = parse_list(dev, ctx, buf, len, plan);
+	free(buf);
+	if (sts != TCMU_STS_GOOD) {
+		plan_free(dev, plan);
+		return sts;
+	}
+	ctx->custom_arg = plan;
+	ctx->io = CMD_IO_CUSTOM;
+	ctx->custom = xcopy_run;
+	return TCMU_STS_ASYNC;
+}
+
+/* RECEIVE COPY RESULTS, RECEIVE COPY OPERATING PARAMETERS (SPC-3 6.18.4). */
+tcmu_sts scsi_receive_copy_results(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	uint8_t buf[46] = { 0 };
+	uint32_t bs = tcmur_dev_block_size(dev);
+
+	tcmu_put_be32(buf, sizeof(buf) - 4);
+	buf[4] = 0x01;					/* SNLID */
+	tcmu_put_be16(buf + 8, XCOPY_MAX_CSCDS);
+	tcmu_put_be16(buf + 10, XCOPY_MAX_SEGS);
+	tcmu_put_be32(buf + 12, XCOPY_MAX_LIST);
+	tcmu_put_be32(buf + 16, XCOPY_MAX_SEG_BYTES);
+	tcmu_put_be16(buf + 34, 1);			/* total concurrent copies */
+	buf[36] = 1;					/* maximum concurrent copies */
+	buf[37] = __builtin_ctz(bs);			/* data segment granularity */
+	buf[43] = 2;					/* implemented descriptors: */
+	buf[44] = SEG_BLOCK_TO_BLOCK;
+	buf[45] = CSCD_ID_NAA;
+	scsi_respond(ctx, buf, sizeof(buf), tcmu_get_be32(ctx->pub.cdb + 10));
+	return TCMU_STS_GOOD;
+}
+
+/* VPD 0x8F into @buf (at least 128 bytes); returns its length. */
+size_t scsi_vpd_third_party_copy(struct tcmur_device *dev, uint8_t *buf)
+{
+	size_t off = 4;
+
+	/* Supported commands: EXTENDED COPY (LID1), RECEIVE COPY RESULTS
+	 * (operating parameters). */
+	tcmu_put_be16(buf + off, 0x0001);
+	tcmu_put_be16(buf + off + 2, 8);
+	buf[off + 4] = 6;
+	buf[off + 5] = EXTENDED_COPY, buf[off + 6] = 1, buf[off + 7] = 0x00;
+	buf[off + 8] = RECEIVE_COPY_RESULTS, buf[off + 9] = 1, buf[off + 10] = 0x03;
+	off += 12;
+	/* Parameter data. */
+	tcmu_put_be16(buf + off, 0x0004);
+	tcmu_put_be16(buf + off + 2, 0x1c);
+	tcmu_put_be16(buf + off + 8, XCOPY_MAX_CSCDS);
+	tcmu_put_be16(buf + off + 10, XCOPY_MAX_SEGS);
+	tcmu_put_be32(buf + off + 12, XCOPY_MAX_LIST);
+	off += 32;
+	/* Supported descriptors. */
+	tcmu_put_be16(buf + off, 0x0008);
+	tcmu_put_be16(buf + off + 2, 4);
+	buf[off + 4] = 2;
+	buf[off + 5] = SEG_BLOCK_TO_BLOCK;
+	buf[off + 6] = CSCD_ID_NAA;
+	off += 8;
+	/* General copy operations. */
+	tcmu_put_be16(buf + off, 0x8001);
+	tcmu_put_be16(buf + off + 2, 0x1c);
+	tcmu_put_be32(buf + off + 4, 1);
+	tcmu_put_be32(buf + off + 8, 1);
+	tcmu_put_be32(buf + off + 12, XCOPY_MAX_SEG_BYTES);
+	buf[off + 16] = __builtin_ctz(tcmur_dev_block_size(dev));
+	off += 32;
+	return off;
+}
