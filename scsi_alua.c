@@ -100,6 +100,24 @@ static uint8_t group_supported_states(struct tcmur_device *dev, const char *name
 	return bits;
 }
 
+/* alua_access_type reads "None", "Implicit", "Explicit" or "Implicit and
+ * Explicit": the TPGS field's two bits. */
+static uint8_t group_access_type(struct tcmur_device *dev, const char *name)
+{
+	char rel[256], path[1536], buf[64];
+	uint8_t type = 0;
+
+	snprintf(rel, sizeof(rel), "alua/%s/alua_access_type", name);
+	tcmu_cfgfs_path(path, sizeof(path), &dev->info, NULL, rel);
+	if (read_text(path, buf, sizeof(buf)))
+		return 0;
+	if (strstr(buf, "Implicit"))
+		type |= ALUA_TYPE_IMPLICIT;
+	if (strstr(buf, "Explicit"))
+		type |= ALUA_TYPE_EXPLICIT;
+	return type;
+}
+
 static uint8_t group_status(struct tcmur_device *dev, const char *name)
 {
 	char rel[256], path[1536], buf[64];
@@ -139,7 +157,7 @@ int alua_groups_read(struct tcmur_device *dev, struct alua_group *out, int max)
 			continue;
 		g->id = id;
 		g->state = group_attr(dev, g->name, "alua_access_state") & 0x0f;
-		g->type = group_attr(dev, g->name, "alua_access_type") & 0x03;
+		g->type = group_access_type(dev, g->name);
 		g->pref = group_attr(dev, g->name, "preferred") == 1;
 		g->trans_secs = group_attr(dev, g->name, "implicit_trans_secs") & 0xff;
 		g->sup = group_supported_states(dev, g->name);

@@ -74,6 +74,9 @@ const uint8_t *scsi_mode_pages(size_t *count, const char *const **names);
 tcmu_sts scsi_verify(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_write_verify(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_compare_and_write(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* The most blocks COMPARE AND WRITE takes (VPD 0xB0): its data-out is
+ * twice that, and must fit one transfer. */
+uint32_t scsi_caw_max_blocks(struct tcmur_device *dev);
 /* scsi_provision.c */
 tcmu_sts scsi_unmap(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_write_same(struct tcmur_device *dev, struct cmd_ctx *ctx);

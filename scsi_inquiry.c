@@ -177,16 +177,14 @@ static size_t vpd_83(struct tcmur_device *dev, uint8_t *buf)
 static size_t vpd_b0(struct tcmur_device *dev, uint8_t *buf)
 {
 	struct scsi_geometry g;
-	uint32_t max_xfer, caw;
+	uint32_t max_xfer;
 
 	pthread_mutex_lock(&dev->state_lock);
 	max_xfer = dev->max_xfer_blocks;
 	pthread_mutex_unlock(&dev->state_lock);
 	scsi_geometry(dev, &g);
-	/* COMPARE AND WRITE moves twice its blocks: keep it in one transfer. */
-	caw = max_xfer / 2 < SCSI_MAX_CAW_BLOCKS ? max_xfer / 2 : SCSI_MAX_CAW_BLOCKS;
 	buf[4] = 0x01;				/* WSNZ */
-	buf[5] = caw;
+	buf[5] = scsi_caw_max_blocks(dev);
 	tcmu_put_be16(buf + 6, 1);		/* optimal granularity */
 	tcmu_put_be32(buf + 8, max_xfer);	/* maximum transfer length */
 	tcmu_put_be32(buf + 12, max_xfer);	/* optimal transfer length */

@@ -79,6 +79,14 @@ fail:
 	return NULL;
 }
 
+/* With the write cache off, deallocation is as durable as a write. */
+static tcmu_sts unmap_stable(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts)
+{
+	if (sts != TCMU_STS_GOOD || tcmur_dev_write_cache(dev))
+		return sts;
+	return dev_io_sync(dev, ctx, CMD_IO_FLUSH, NULL, 0, 0, 0, false);
+}
+
 static tcmu_sts unmap_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	uint32_t bs = tcmur_dev_block_size(dev);
@@ -95,7 +103,7 @@ static tcmu_sts unmap_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 					  tcmu_get_be64(d) * bs, n * bs, false);
 	}
 	free(buf);
-	return sts;
+	return unmap_stable(dev, ctx, sts);
 }
 
 tcmu_sts scsi_unmap(struct tcmur_device *dev, struct cmd_ctx *ctx)
@@ -127,10 +135,13 @@ static tcmu_sts ws_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	const uint8_t *cdb = ctx->pub.cdb;
 	bool unmap = cdb[1] & 0x08, ndob = cdb[0] == WRITE_SAME_16 && (cdb[1] & 0x01);
 	uint32_t bs = tcmur_dev_block_size(dev);
-	size_t chunk = ctx->len < WS_CHUNK ? ctx->len : WS_CHUNK;
+	/* Whole blocks per piece (hw_block_size need not divide WS_CHUNK). */
+	size_t chunk = WS_CHUNK > bs ? WS_CHUNK / bs * bs : bs;
 	tcmu_sts sts = TCMU_STS_GOOD;
 	uint8_t *pat;
 
+	if (ctx->len < chunk)
+		chunk = ctx->len;
 	pat = calloc(1, chunk);
 	if (!pat)
 		return TCMU_STS_BUSY;
@@ -140,6 +151,7 @@ static tcmu_sts ws_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	if (unmap && scsi_can_unmap(dev) && all_zero(pat, bs)) {
 		sts = dev_io_sync(dev, ctx, CMD_IO_UNMAP, NULL, 0, ctx->offset, ctx->len,
 				  false);
+		sts = unmap_stable(dev, ctx, sts);
 		goto out;
 	}
 	for (size_t off = bs; off < chunk; off += bs)

@@ -61,10 +61,16 @@ static ssize_t first_diff(const uint8_t *a, const uint8_t *b, size_t len)
 static tcmu_sts verify_medium(struct tcmur_device *dev, struct cmd_ctx *ctx, int bytchk)
 {
 	uint32_t bs = tcmur_dev_block_size(dev);
-	size_t chunk = ctx->len < VERIFY_CHUNK ? ctx->len : VERIFY_CHUNK;
-	uint8_t *medium = malloc(chunk), *want = malloc(chunk);
+	/* Whole blocks per piece: BYTCHK 3 compares block by block, and
+	 * the kernel's hw_block_size need not divide VERIFY_CHUNK. */
+	size_t chunk = VERIFY_CHUNK > bs ? VERIFY_CHUNK / bs * bs : bs;
+	uint8_t *medium, *want;
 	tcmu_sts sts = TCMU_STS_GOOD;
 
+	if (ctx->len < chunk)
+		chunk = ctx->len;
+	medium = malloc(chunk);
+	want = malloc(chunk);
 	if (!medium || !want) {
 		free(medium);
 		free(want);
@@ -202,7 +208,7 @@ out:
  * scsi_inquiry.c computes it the same way): both halves in one transfer.
  * Larger is refused (SBC-3 5.2).
  */
-static uint64_t caw_max_blocks(struct tcmur_device *dev)
+uint32_t scsi_caw_max_blocks(struct tcmur_device *dev)
 {
 	uint32_t max_xfer;
 
@@ -219,7 +225,7 @@ tcmu_sts scsi_compare_and_write(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	struct scsi_geometry g;
 	tcmu_sts sts;
 
-	if (n > caw_max_blocks(dev))
+	if (n > scsi_caw_max_blocks(dev))
 		return tcmur_cmd_invalid_cdb(&ctx->pub, 13, -1);
 	scsi_geometry(dev, &g);
 	sts = scsi_check_range(ctx, lba, n, g.num_lbas);

@@ -266,6 +266,28 @@ static void test_write_same_large(void **state)
 	free(want);
 }
 
+/* A block size that does not divide the pieces WRITE SAME writes in
+ * (the kernel's hw_block_size can be any size): still whole blocks. */
+static void test_write_same_odd_block_size(void **state)
+{
+	struct sim_dev_cfg cfg = { .size = 520 * 4096, .block_size = 520 };
+	const uint32_t n = 4000;	/* 2 MB */
+	uint8_t blk[520], *want = malloc((size_t)n * 520);
+	struct sim_dev *sd;
+
+	(void)state;
+	assert_int_equal(sim_dev_new(&sd, &cfg), 0);
+	sbc_fill(blk, sizeof(blk), 12);
+	for (uint32_t b = 0; b < n; b++)
+		memcpy(want + (size_t)b * 520, blk, 520);
+	assert_good(sbc_run(sd, WRITE_SAME_16, 0, 1, n, blk, 520));
+	sbc_assert_blocks(sd, 1, n, want);
+	sbc_assert_zero_blocks(sd, 0, 1);
+	sbc_assert_zero_blocks(sd, n + 1, 1);
+	sim_dev_free(sd);
+	free(want);
+}
+
 /* UNMAP with a block of zeros deallocates; with data it writes; NDOB
  * writes zeros, and with UNMAP deallocates. */
 static void test_write_same_unmap_and_ndob(void **state)
@@ -434,6 +456,7 @@ int main(void)
 		T(test_unmap_anchor_refused),
 		T(test_write_same_pattern),
 		cmocka_unit_test(test_write_same_large),
+		cmocka_unit_test(test_write_same_odd_block_size),
 		T(test_write_same_unmap_and_ndob),
 		T(test_write_same_refused),
 		T(test_get_lba_status),

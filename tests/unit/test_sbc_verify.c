@@ -144,6 +144,34 @@ static void test_verify_bytchk3_one_block_for_all(void **state)
 	}
 }
 
+/* Over a megabyte of 520-byte blocks: read in whole blocks, so the
+ * one-block compare lines up; the offset is into that block. */
+static void test_verify_bytchk3_odd_block_size(void **state)
+{
+	struct sim_dev_cfg cfg = { .size = 520 * 4096, .block_size = 520,
+				   .ring.data_size = 8 << 20, .max_xfer_blocks = 8192 };
+	const uint32_t n = 4000;
+	uint8_t blk[520], *range = malloc((size_t)n * 520);
+	struct sim_dev *sd;
+	struct sim_cmd *c;
+
+	(void)state;
+	assert_int_equal(sim_dev_new(&sd, &cfg), 0);
+	sbc_fill(blk, sizeof(blk), 13);
+	for (uint32_t b = 0; b < n; b++)
+		memcpy(range + (size_t)b * 520, blk, 520);
+	sbc_write(sd, 0, n, range);
+	assert_good(sbc_run(sd, VERIFY_16, BYTCHK(3), 0, n, blk, 520));
+	assert_good(sbc_run(sd, VERIFY_16, BYTCHK(1), 0, n, range, (size_t)n * 520));
+	range[3500 * 520 + 9] ^= 0x22;
+	sbc_write(sd, 3500, 1, range + 3500 * 520);
+	c = sbc_run(sd, VERIFY_16, BYTCHK(3), 0, n, blk, 520);
+	assert_sense(c, SENSE_MISCOMPARE, 0x1d, 0x00);
+	sbc_assert_info(c, 9);
+	sim_dev_free(sd);
+	free(range);
+}
+
 /* BYTCHK 10b is reserved; VRPROTECT is not taken (no protection info). */
 static void test_verify_refused_fields(void **state)
 {
@@ -248,6 +276,33 @@ static void test_verify_async_handler(void **state)
 	sim_dev_free(sd);
 }
 
+/* D_SENSE on (control mode page): the offset comes in an information
+ * descriptor instead. */
+static void test_verify_miscompare_descriptor_sense(void **state)
+{
+	struct sim_dev *sd = *state;
+	uint8_t sense6[6] = { MODE_SENSE_6, 0x08, 0x0a, 0, 64, 0 };
+	uint8_t select6[6] = { MODE_SELECT_6, 0x10, 0, 0, 16, 0 };
+	uint8_t list[16] = { 0 }, want[2048];
+	struct sim_cmd *c = sim_dev_run(sd, sense6, 6, NULL, 64);
+
+	assert_good(c);
+	assert_int_equal(c->data[4], 0x0a);
+	memcpy(list + 4, c->data + 4, 12);
+	list[4 + 2] |= 0x04;	/* D_SENSE */
+	assert_good(sim_dev_run(sd, select6, 6, list, sizeof(list)));
+	sbc_fill(want, sizeof(want), 8);
+	sbc_write(sd, 40, 4, want);
+	want[1999] ^= 0x10;
+	c = sbc_run(sd, VERIFY_16, BYTCHK(1), 40, 4, want, sizeof(want));
+	assert_sense(c, SENSE_MISCOMPARE, 0x1d, 0x00);
+	assert_int_equal(c->sense[0], 0x72);
+	assert_int_equal(c->sense[8], 0x00);		/* information descriptor */
+	assert_int_equal(c->sense[9], 0x0a);
+	assert_int_equal(c->sense[10] & 0x80, 0x80);	/* VALID */
+	assert_int_equal(tcmu_get_be64(c->sense + 12), 1999);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, sim_dev_setup, sim_dev_teardown)
@@ -258,11 +313,13 @@ int main(void)
 		T(test_verify_bytchk1_many_iovecs),
 		cmocka_unit_test(test_verify_bytchk1_large),
 		T(test_verify_bytchk3_one_block_for_all),
+		cmocka_unit_test(test_verify_bytchk3_odd_block_size),
 		T(test_verify_refused_fields),
 		T(test_verify_short_data),
 		T(test_write_verify_writes),
 		T(test_write_verify_refused_fields),
 		cmocka_unit_test(test_verify_async_handler),
+		T(test_verify_miscompare_descriptor_sense),
 	};
 
 	return cmocka_run_group_tests_name("sbc verify", tests, NULL, NULL);

@@ -57,6 +57,17 @@ blocks_are() {
 	cmp "$3" <(dd if="$SD" bs=512 skip="$1" count="$2" iflag=direct status=none)
 }
 ILLEGAL="status=0x02 key=0x5"
+# A new LUN on the target gives the others a UNIT ATTENTION (REPORTED
+# LUNS DATA HAS CHANGED) on their next command: take it with TEST UNIT
+# READY so that it does not land on a command under test.
+clear_ua() {
+	local sg
+	for sg in /dev/sg*; do
+		sg_turs "$sg" >/dev/null 2>&1
+		sg_turs "$sg" >/dev/null 2>&1
+	done
+	return 0
+}
 
 # --- the command table: sg_opcodes reports exactly what dispatch takes ------
 
@@ -294,6 +305,117 @@ tc_run "MODE SELECT changing WCE (not changeable): INVALID FIELD IN PARAMETER LI
 	--out-hex "0000000000000000 0812 04 0000000000000000000000000000000000"
 tc_run "MODE SELECT with SP=1: INVALID FIELD byte 1 bit 0" \
 	sense_is "$ILLEGAL asc=0x24 fp=cdb:1:0" 55110000000000000000
+
+# --- ALUA: the kernel's target port groups, answered by us -----------------
+
+CFS=/sys/kernel/config/target
+rtpi=$(cat "$CFS"/loopback/*/tpgt_*/lun/lun_"${_LUN_NUM[sbc]}"/statistics/scsi_port/indx)
+rtpg() {	# rtpg STATE: one group (id 0) in STATE, with our port
+	local out want
+	out=$(sc a30a00000000000004000000 --in 1024)
+	echo "$out (rtpi $rtpi)"
+	want="0000000c0$1??0000000?0001 0000$(be16 "$rtpi")"
+	[ "$(sed -n 1p <<<"$out")" = "status=0x00" ] &&
+		[[ "$(sed -n 2p <<<"$out")" == ${want// /} ]]
+}
+tc_run "REPORT TARGET PORT GROUPS: default group, active/optimized, our port" rtpg 0
+tc_run "sg_rtpg decodes it" sh -c "sg_rtpg -d $SG | tee /dev/stderr | grep -qi 'active/optimized'"
+tc_run "INQUIRY: TPGS=3 (implicit and explicit), 3PC=1" \
+	sh -c "sg_inq $SG | tee /dev/stderr | grep -q 'TPGS=3' && sg_inq $SG | grep -q '3PC=1'"
+vpd83_ports() {
+	local out
+	out=$(sg_vpd -p 0x83 "$SG")
+	echo "$out"
+	grep -qi "Relative target port: 0x$(printf '%x' "$rtpi")" <<<"$out" &&
+		grep -qi "Target port group: 0x0" <<<"$out"
+}
+tc_run "VPD 0x83: relative target port and target port group" vpd83_ports
+stpg_standby() {
+	exit_is 0 sg_stpg --standby --tp=0 "$SG" &&
+		[ "$(cat "$CFS"/core/user_*/sbc/alua/default_tg_pt_gp/alua_access_state)" = 2 ] &&
+		rtpg 2 &&
+		sense_is "status=0x02 key=0x2 asc=0x04 ascq=0x0b" 2800000000000000010000 --in 512
+}
+tc_run "SET TARGET PORT GROUPS standby: configfs, RTPG and the kernel agree" stpg_standby
+stpg_back() {
+	exit_is 0 sg_stpg --optimized --tp=0 "$SG" && rtpg 0 &&
+		sense_is "status=0x00" 2800000000000000010000 --in 512
+}
+tc_run "SET TARGET PORT GROUPS back to active/optimized: I/O flows" stpg_back
+tc_run "SET TARGET PORT GROUPS for a group that does not exist: INVALID FIELD IN PARAMETER LIST" \
+	sense_is "$ILLEGAL asc=0x26 fp=param:6:-1" a40a00000000000000080000 --out-hex 0000000000000007
+
+# --- EXTENDED COPY between two of our LUNs, and to one that is not ours ------
+
+truncate -s 16M "$IMG/lun2.img"
+tc_run "create a second user:file LUN" lun_create_user sbc2 16M "$IMG/lun2.img" || exit 1
+SG2=$LUN_SG SD2=$LUN_SD
+clear_ua
+RCOP=0000002a01000000000800100000$(be32 720 | cut -c 5-8)04000000
+RCOP=${RCOP}00000000000000000000000000000001010900000000000202e4
+tc_run "RECEIVE COPY OPERATING PARAMETERS: limits and descriptor types" \
+	data_is "${RCOP// /}" "84030000000000000000$(be32 64)0000" --in 64
+dd if=/dev/urandom of="$T/xc" bs=512 count=2048 status=none
+dd if="$T/xc" of="$SD" bs=512 seek=20000 oflag=direct status=none
+xcopy_ours() {
+	exit_is 0 sg_xcopy if="$SG" of="$SG2" bs=512 skip=20000 seek=100 count=2048 &&
+		cmp "$T/xc" <(dd if="$SD2" bs=512 skip=100 count=2048 iflag=direct status=none)
+}
+tc_run "EXTENDED COPY between our two LUNs (sg_xcopy): data arrives" xcopy_ours
+naa_of() {	# the 16-byte NAA designator of a LUN, in hex
+	sc 120183010000 --in 256 | sed -n 2p | python3 -c '
+import sys
+b = bytes.fromhex(sys.stdin.read().strip()); off = 4
+while off + 4 <= len(b):
+    if b[off + 1] & 0x3f == 0x03 and b[off + 3] == 16:
+        print(b[off + 4:off + 20].hex()); break
+    off += 4 + b[off + 3]'
+}
+xcopy_list() {	# xcopy_list SRC_NAA DST_NAA SRC_LBA DST_LBA NBLOCKS [SEGTYPE]
+	python3 - "$@" <<'PY'
+import sys
+src, dst = bytes.fromhex(sys.argv[1]), bytes.fromhex(sys.argv[2])
+slba, dlba, n = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+segtype = int(sys.argv[6], 0) if len(sys.argv) > 6 else 2
+def cscd(naa):
+    return bytes([0xe4, 0, 0, 0, 1, 3, 0, 16]) + naa + bytes(4) + bytes([0, 0, 2, 0])
+seg = bytes([segtype, 0, 0, 24, 0, 0, 0, 1, 0, 0]) + n.to_bytes(2, "big") + \
+    slba.to_bytes(8, "big") + dlba.to_bytes(8, "big")
+hdr = bytes([1, 0x18, 0, 64, 0, 0, 0, 0, 0, 0, 0, len(seg), 0, 0, 0, 0])
+print((hdr + cscd(src) + cscd(dst) + seg).hex())
+PY
+}
+xcopy_raw() {	# hand-built list to the second LUN, then compare
+	local list
+	list=$(xcopy_list "$(naa_of)" "$(SG=$SG2 naa_of)" 20000 3000 64)
+	echo "list: $list"
+	sense_is "status=0x00" "83000000000000000000$(be32 $((${#list} / 2)))0000" --out-hex "$list" &&
+		cmp <(head -c 32768 "$T/xc") <(dd if="$SD2" bs=512 skip=3000 count=64 iflag=direct status=none)
+}
+tc_run "EXTENDED COPY with identification descriptors built by hand" xcopy_raw
+truncate -s 16M /tmp/kernel-lun.img
+tc_run "create a kernel fileio LUN (not ours)" lun_create_fileio kfile 16M /tmp/kernel-lun.img || exit 1
+SGK=$LUN_SG
+clear_ua
+xcopy_not_ours() {
+	local list
+	list=$(xcopy_list "$(naa_of)" "$(SG=$SGK naa_of)" 20000 0 64)
+	echo "list: $list"
+	sense_is "status=0x02 key=0xa asc=0x0d ascq=0x02" \
+		"83000000000000000000$(be32 $((${#list} / 2)))0000" --out-hex "$list"
+}
+tc_run "EXTENDED COPY to a LUN not ours: COPY ABORTED, TARGET NOT REACHABLE" xcopy_not_ours
+xcopy_bad_seg() {
+	local list
+	list=$(xcopy_list "$(naa_of)" "$(naa_of)" 0 8 1 0x0a)
+	sense_is "$ILLEGAL asc=0x26 ascq=0x09" \
+		"83000000000000000000$(be32 $((${#list} / 2)))0000" --out-hex "$list"
+}
+tc_run "EXTENDED COPY with an unsupported segment type: UNSUPPORTED SEGMENT DESCRIPTOR" \
+	xcopy_bad_seg
+tc_run "VPD 0x8F decodes (sg_vpd)" sh -c "sg_vpd -p 0x8f $SG | tee /dev/stderr | grep -qi 'copy'"
+tc_run "fileio LUN deleted" lun_delete kfile
+tc_run "second LUN deleted" lun_delete sbc2
 
 tc_run "LUN deleted" lun_delete sbc
 tc_run "daemon stops cleanly" daemon_stop
