@@ -333,12 +333,13 @@ tc_run "VPD 0x83: relative target port and target port group" vpd83_ports
 stpg_standby() {
 	exit_is 0 sg_stpg --standby --tp=0 "$SG" &&
 		[ "$(cat "$CFS"/core/user_*/sbc/alua/default_tg_pt_gp/alua_access_state)" = 2 ] &&
+		sense_is "status=0x02 key=0x6 asc=0x2a ascq=0x06" 000000000000 &&
 		rtpg 2 &&
 		sense_is "status=0x02 key=0x2 asc=0x04 ascq=0x0b" 2800000000000000010000 --in 512
 }
-tc_run "SET TARGET PORT GROUPS standby: configfs, RTPG and the kernel agree" stpg_standby
+tc_run "SET TARGET PORT GROUPS standby: configfs, the kernel's UNIT ATTENTION, RTPG and reads agree" stpg_standby
 stpg_back() {
-	exit_is 0 sg_stpg --optimized --tp=0 "$SG" && rtpg 0 &&
+	exit_is 0 sg_stpg --optimized --tp=0 "$SG" && clear_ua && rtpg 0 &&
 		sense_is "status=0x00" 2800000000000000010000 --in 512
 }
 tc_run "SET TARGET PORT GROUPS back to active/optimized: I/O flows" stpg_back
