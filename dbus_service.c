@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "change_medium.h"
 #include "daemon.h"
 #include "dbus_gen.h"
 #include "dbus_service.h"
@@ -26,6 +27,12 @@ struct dbus_service {
 	GDBusObjectManagerServer *devices;
 	TcmuTCMUService1HandlerManager1 *manager;
 	GHashTable *externals;		/* subtype -> struct ext_handler */
+};
+
+/* What a plugin handler's bus object needs to act. */
+struct handler_export {
+	struct dbus_service *ds;
+	const struct handler *h;
 };
 
 /* A handler served by another process, registered over the bus. */
@@ -60,15 +67,54 @@ static gboolean on_check_config(TcmuTCMUService1 *iface, GDBusMethodInvocation *
 	return TRUE;
 }
 
+static void handler_export_free(gpointer data, GClosure *closure)
+{
+	(void)closure;
+	g_free(data);
+}
+
+struct medium_call {
+	TcmuTCMUService1 *iface;
+	GDBusMethodInvocation *inv;
+};
+
+static void on_medium_done(int status, const char *msg, gpointer data)
+{
+	struct medium_call *mc = data;
+
+	tcmu_tcmuservice1_complete_change_medium(mc->iface, mc->inv, status, msg);
+	g_object_unref(mc->iface);
+	g_free(mc);
+}
+
+static gboolean on_change_medium(TcmuTCMUService1 *iface, GDBusMethodInvocation *inv,
+				 const gchar *name, guint64 size, const gchar *config,
+				 gpointer user_data)
+{
+	struct handler_export *he = user_data;
+	struct medium_call *mc = g_new0(struct medium_call, 1);
+
+	mc->iface = g_object_ref(iface);
+	mc->inv = inv;
+	change_medium_start(he->ds->d, he->h, name, size, config, on_medium_done, mc);
+	return TRUE;
+}
+
 static void export_handler(struct dbus_service *ds, const struct handler *h)
 {
 	char *path = g_strdup_printf(ROOT_PATH "/%s", h->ops.subtype);
 	TcmuObjectSkeleton *obj = tcmu_object_skeleton_new(path);
 	TcmuTCMUService1 *iface = tcmu_tcmuservice1_skeleton_new();
+	struct handler_export *he;
 
 	tcmu_tcmuservice1_set_config_desc(iface, h->ops.cfg_desc);
 	g_signal_connect(iface, "handle-check-config", G_CALLBACK(on_check_config),
 			 (gpointer)h);
+	he = g_new0(struct handler_export, 1);
+	he->ds = ds;
+	he->h = h;
+	g_signal_connect_data(iface, "handle-change-medium", G_CALLBACK(on_change_medium),
+			      he, handler_export_free, 0);
 	tcmu_object_skeleton_set_tcmuservice1(obj, iface);
 	g_dbus_object_manager_server_export(ds->handlers, G_DBUS_OBJECT_SKELETON(obj));
 	g_object_unref(iface);
@@ -132,6 +178,19 @@ static gboolean on_ext_check_config(TcmuTCMUService1 *iface, GDBusMethodInvocati
 	return TRUE;
 }
 
+static gboolean on_ext_change_medium(TcmuTCMUService1 *iface, GDBusMethodInvocation *inv,
+				     const gchar *name, guint64 size, const gchar *config,
+				     gpointer user_data)
+{
+	(void)name;
+	(void)size;
+	(void)config;
+	(void)user_data;
+	tcmu_tcmuservice1_complete_change_medium(iface, inv, -EOPNOTSUPP,
+						 "an external handler changes its own media");
+	return TRUE;
+}
+
 static void on_ext_vanished(GDBusConnection *conn, const gchar *name, gpointer data)
 {
 	struct ext_handler *ext = data;
@@ -185,6 +244,7 @@ static gboolean on_register(TcmuTCMUService1HandlerManager1 *mgr,
 	iface = tcmu_tcmuservice1_skeleton_new();
 	tcmu_tcmuservice1_set_config_desc(iface, cfg_desc);
 	g_signal_connect(iface, "handle-check-config", G_CALLBACK(on_ext_check_config), ds);
+	g_signal_connect(iface, "handle-change-medium", G_CALLBACK(on_ext_change_medium), ds);
 	tcmu_object_skeleton_set_tcmuservice1(obj, iface);
 	g_dbus_object_manager_server_export(ds->handlers, G_DBUS_OBJECT_SKELETON(obj));
 	g_object_unref(iface);

@@ -56,7 +56,7 @@ static void io_lock(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	ctx->io_locked = true;
 }
 
-static void io_unlock(struct tcmur_device *dev, struct cmd_ctx *ctx)
+void dev_io_unlock(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	if (!ctx->io_locked)
 		return;
@@ -81,7 +81,7 @@ void dev_io_unlock_shared(struct tcmur_device *dev)
 {
 	struct cmd_ctx ctx = { .exclusive = false, .io_locked = true };
 
-	io_unlock(dev, &ctx);
+	dev_io_unlock(dev, &ctx);
 }
 
 static tcmu_sts run_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx)
@@ -145,7 +145,7 @@ void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, boo
 		if (sts == TCMU_STS_ASYNC)
 			return;
 	}
-	io_unlock(dev, ctx);
+	dev_io_unlock(dev, ctx);
 	if (sts > 0xff) {
 		dev_err(dev, "cmd %u (opcode 0x%02x) finished with internal status 0x%x",
 			ctx->rcmd->cmd_id, ctx->pub.cdb[0], sts);

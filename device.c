@@ -319,8 +319,11 @@ static int dev_reconfig_config(struct tcmur_device *dev, const char *config)
 			}
 		}
 	}
-	if (!err)
+	if (!err) {
+		snprintf(dev->info.config, sizeof(dev->info.config), "%s", config);
+		dev->info.cfg_off = hrc.config - config;
 		dev_info(dev, "config is now '%s'", dev->handler_cfg);
+	}
 	if (dev_resume(dev))
 		return -EIO;
 	return err;

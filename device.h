@@ -95,8 +95,11 @@ void dev_queue_io(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* Finish a command: FUA follow-up, ring completion, kick when due. */
 void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts,
 		bool kick);
-/* Run a command's I/O on the calling thread. */
+/* Run a command's I/O on the calling thread; it takes the I/O lock,
+ * which dev_finish() (or, for a caller that finishes by itself,
+ * dev_io_unlock()) gives back. */
 tcmu_sts dev_run_io(struct tcmur_device *dev, struct cmd_ctx *ctx);
+void dev_io_unlock(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* Take @dev's I/O lock shared, as a command does (for EXTENDED COPY's
  * other device), and give it back. */
 void dev_io_lock_shared(struct tcmur_device *dev);

@@ -33,6 +33,7 @@ struct options {
 	const char *handler_path;
 	bool debug;
 	bool no_dbus;
+	bool no_modprobe;
 };
 
 static void usage(FILE *out, const char *prog)
@@ -44,6 +45,7 @@ static void usage(FILE *out, const char *prog)
 		"                      (default " DEFAULT_HANDLER_PATH ")\n"
 		"  -d, --debug         log debug messages too\n"
 		"  --no-dbus           do not publish org.kernel.TCMUService1\n"
+		"  --no-modprobe       do not load target_core_user when it is missing\n"
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n",
 		prog);
@@ -56,6 +58,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "handler-path", required_argument, NULL, 'H' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "no-dbus", no_argument, NULL, 'N' },
+		{ "no-modprobe", no_argument, NULL, 'M' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -73,6 +76,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'N':
 			o->no_dbus = true;
+			break;
+		case 'M':
+			o->no_modprobe = true;
 			break;
 		case 'V':
 			printf("tcmu-runner %s (handler API %d.%d)\n", TCMUR_VERSION,
@@ -140,11 +146,11 @@ static int signals_setup(const struct log_cfg *log)
 	return fd;
 }
 
-static int netlink_setup(struct tcmur_daemon *d)
+static int netlink_setup(struct tcmur_daemon *d, bool modprobe)
 {
 	int err = tcmu_nl_new(&d->nl, &daemon_nl_ops, d, &d->logger);
 
-	if (err == -ENOENT && module_load("target_core_user", &d->log) == 0)
+	if (err == -ENOENT && modprobe && module_load("target_core_user", &d->log) == 0)
 		err = tcmu_nl_new(&d->nl, &daemon_nl_ops, d, &d->logger);
 	if (err)
 		log_err(&d->log, NULL, "cannot listen for TCMU devices: %s", strerror(-err));
@@ -162,7 +168,7 @@ static int run(struct tcmur_daemon *d, const struct options *o)
 	loaded = handler_set_load_dir(&d->handlers, o->handler_path, &d->log);
 	if (loaded < 0)
 		goto out_sfd;
-	if (netlink_setup(d))
+	if (netlink_setup(d, !o->no_modprobe))
 		goto out_handlers;
 	d->loop = g_main_loop_new(NULL, FALSE);
 	found = daemon_dev_scan(d);

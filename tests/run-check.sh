@@ -34,7 +34,7 @@ stage() {	# stage NAME COMMAND...
 
 stage "unit tests" make --no-print-directory check-unit
 stage "service files" tests/host/test_service_files.sh
-stage "fuzz smoke" make --no-print-directory fuzz-smoke
+stage "fuzz, 60 s per target" make --no-print-directory fuzz FUZZ_SECONDS=60
 stage "real kernel" make --no-print-directory check-vm
 
 echo "=== make check total"

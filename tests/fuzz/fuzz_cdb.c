@@ -131,6 +131,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sts = dev_run_io(dev, &ctx);
 		if (sts == TCMU_STS_GOOD && ctx.flush_after)
 			sts = dev->handler->ops.flush(dev, &ctx.pub);
+		/* As dev_finish would: a COMPARE AND WRITE left holding the
+		 * lock alone would stop every later command. */
+		dev_io_unlock(dev, &ctx);
 	}
 	if (sts > 0xff)
 		abort();

@@ -9,14 +9,20 @@ secs=$1
 shift
 build=tests/build/fuzz
 passed=0 failed=0
+declare -A pids
 mkdir -p "$build/artifacts"
+# All targets at once: SECONDS of wall time each, whatever their number.
 for t in "$@"; do
 	mkdir -p "$build/corpus/$t"
-	log="$build/$t.log"
 	"$build/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-max_len=16384 -print_final_stats=1 \
 		-artifact_prefix="$build/artifacts/$t-" \
-		"$build/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1
+		"$build/corpus/$t" "tests/fuzz/corpus/$t" >"$build/$t.log" 2>&1 &
+	pids[$t]=$!
+done
+for t in "$@"; do
+	log="$build/$t.log"
+	wait "${pids[$t]}"
 	rc=$?
 	execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$log" | tail -n 1)
 	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1)

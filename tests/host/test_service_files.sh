@@ -47,5 +47,34 @@ check "daemon refuses an unknown option with usage" \
 
 check "README's SCSI table matches the code's table" tests/tools/readme_table.sh check
 
+journal_prio() {	# under systemd, lines carry their syslog priority
+	local out
+	out=$(JOURNAL_STREAM=8:1 ./tcmu-runner --handler-path "$tmp/none" --no-dbus --no-modprobe 2>&1)
+	echo "$out"
+	grep -q '^<3>\[tcmu-runner\] handler_set_load_dir: read handler directory' <<<"$out" ||
+		return 1
+	# No LIO on this host: the daemon stops, after loading its handlers.
+	out=$(JOURNAL_STREAM=8:1 ./tcmu-runner --handler-path . --no-dbus --no-modprobe -d 2>&1)
+	echo "$out"
+	grep -q '^<7>\[tcmu-runner\] handler_set_load_file: loaded handler file' <<<"$out"
+}
+check "journal priorities: errors <3>, debug <7>" journal_prio
+
+installed() {
+	local d=$tmp/inst f
+	make --no-print-directory install DESTDIR="$d" PREFIX=/usr >/dev/null || return 1
+	for f in usr/bin/tcmu-runner usr/lib/tcmu-runner/handler_file.so \
+		usr/lib/libtcmu.so.1 usr/lib/libtcmu.a usr/include/libtcmu.h \
+		usr/include/tcmu-runner.h usr/lib/pkgconfig/libtcmu.pc \
+		usr/lib/systemd/system/tcmu-runner.service \
+		usr/share/dbus-1/system.d/org.kernel.TCMUService1.conf \
+		usr/share/dbus-1/system-services/org.kernel.TCMUService1.service \
+		usr/share/man/man8/tcmu-runner.8; do
+		[ -e "$d/$f" ] || { echo "missing $f"; return 1; }
+	done
+	PKG_CONFIG_PATH=$d/usr/lib/pkgconfig pkg-config --libs libtcmu | grep -q -- -ltcmu
+}
+check "make install DESTDIR puts every piece in place" installed
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

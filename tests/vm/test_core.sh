@@ -15,7 +15,8 @@ ROOT=/org/kernel/TCMUService1
 
 tc_run "lio loads" lio_load || exit 1
 tc_run "system bus starts" bus_start || exit 1
-tc_run "daemon starts" daemon_start || exit 1
+# As under systemd: log lines carry their journal priority ("<N>").
+JOURNAL_STREAM=1:1 tc_run "daemon starts" daemon_start || exit 1
 tc_run "targetcli lists user:file" wait_handler file 60 || exit 1
 
 # --- DBus and targetcli's view --------------------------------------------
@@ -178,7 +179,7 @@ tc_run "GetManagedObjects lists the device lun1" has_object $ROOT/devices lun1
 
 truncate -s 32M "$IMG/lun2.img"
 tc_run "create a second LUN lun2" lun_create_user lun2 32M "$IMG/lun2.img" || exit 1
-SD2=$LUN_SD
+SD2=$LUN_SD SG2=$LUN_SG
 
 two_threads() {
 	local comms
@@ -253,6 +254,28 @@ missing_file() {
 tc_run "missing file refused, with the reason in the log" missing_file
 tc_run "other LUN still serves after the refusal" fio_verify "$SD2" 8M --iodepth=4
 
+change_medium() {
+	truncate -s 48M "$IMG/lun2b.img"
+	dd if=/dev/urandom of=/tmp/medpat bs=64k count=4 status=none
+	dd if=/tmp/medpat of="$IMG/lun2b.img" bs=64k seek=2 conv=notrunc status=none
+	gdbus call --system --dest $BUS --object-path $ROOT/file \
+		--method $BUS.ChangeMedium lun2 $((48 * 1024 * 1024)) "file/$IMG/lun2b.img" |
+		tee /dev/stderr | grep -q "^(0," || return 1
+	grep "config is now '$IMG/lun2b.img'" "$TCMU_RESULTS/daemon.log" || return 1
+	sg_turs "$SG2" >/dev/null 2>&1	# a capacity change may raise a UNIT ATTENTION
+	sg_readcap "$SG2" | tee /dev/stderr | grep -q "Last LBA=98303 " &&
+		blockdev --flushbufs "$SD2" &&
+		cmp /tmp/medpat <(dd if="$SD2" bs=64k skip=2 count=4 iflag=direct status=none) &&
+		has_object $ROOT/devices "file/$IMG/lun2b.img"
+}
+tc_run "ChangeMedium points lun2 at another file and size" change_medium
+medium_refused() {
+	gdbus call --system --dest $BUS --object-path $ROOT/file \
+		--method $BUS.ChangeMedium lun2 1048576 "file/$IMG/nope.img" |
+		tee /dev/stderr | grep -q "^(-22, '$IMG/nope.img: cannot stat"
+}
+tc_run "ChangeMedium to a missing file refused with the reason" medium_refused
+
 tc_run "hand-made device removed" rmdir "$HBA/hand"
 
 # --- an external handler process registers over DBus ------------------------
@@ -289,6 +312,12 @@ ext_gone() {
 }
 tc_run "user:ram disappears when its process exits" ext_gone
 tc_run "lun2 deleted" lun_delete lun2
+prio() {	# prio N PATTERN: a daemon line of priority N matches
+	grep -E "^<$1>.*$2" "$TCMU_RESULTS/daemon.log" | head -n 3 | tee /dev/stderr | grep -q .
+}
+tc_run "journal: a device added is info (<6>)" prio 6 "lun1 file\] daemon_dev_add: added uio"
+tc_run "journal: a handler's refusal is an error (<3>)" prio 3 "missing file\] file_open:"
+tc_run "journal: handler loading details are debug (<7>)" prio 7 "handler_set_load_file: loaded"
 tc_run "daemon stops cleanly on SIGTERM" daemon_stop
 tc_run "daemon logged its stop" grep -q "stopped" "$TCMU_RESULTS/daemon.log"
 

@@ -1,0 +1,134 @@
+/*
+ * See change_medium.h. Licensed under the Apache License, Version 2.0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "change_medium.h"
+#include "daemon.h"
+
+struct change {
+	struct tcmu_dev_info info;
+	guint64 size;
+	char *config;
+	void (*done)(int status, const char *msg, gpointer data);
+	gpointer data;
+	int status;
+	char msg[256];
+};
+
+static int write_attr(const struct tcmu_dev_info *info, const char *attr, const char *val)
+{
+	char path[1536];
+	int fd, err = 0;
+	ssize_t len = strlen(val);
+
+	tcmu_cfgfs_path(path, sizeof(path), info, NULL, attr);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, len) != len)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Worker thread: the kernel passes each write to us as a RECONFIG event
+ * and fails the write if we refuse it. */
+static void change_thread(GTask *task, gpointer src, gpointer data, GCancellable *c)
+{
+	struct change *ch = data;
+	char size[32];
+	int err;
+
+	(void)src;
+	(void)c;
+	err = write_attr(&ch->info, "attrib/dev_config", ch->config);
+	if (err) {
+		snprintf(ch->msg, sizeof(ch->msg), "set config '%s': %s", ch->config,
+			 strerror(-err));
+		ch->status = err;
+		g_task_return_boolean(task, FALSE);
+		return;
+	}
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)ch->size);
+	err = write_attr(&ch->info, "attrib/dev_size", size);
+	if (err) {
+		snprintf(ch->msg, sizeof(ch->msg), "set size %s: %s", size, strerror(-err));
+		ch->status = err;
+		g_task_return_boolean(task, FALSE);
+		return;
+	}
+	snprintf(ch->msg, sizeof(ch->msg), "success");
+	g_task_return_boolean(task, TRUE);
+}
+
+static void change_finish(GObject *src, GAsyncResult *res, gpointer data)
+{
+	struct change *ch = data;
+
+	(void)src;
+	(void)res;
+	ch->done(ch->status, ch->msg, ch->data);
+	g_free(ch->config);
+	g_free(ch);
+}
+
+static struct tcmur_device *find_device(struct tcmur_daemon *d, const struct handler *h,
+					const char *name)
+{
+	GHashTableIter it;
+	gpointer key, value;
+
+	g_hash_table_iter_init(&it, d->devices);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		struct tcmur_device *dev = value;
+
+		if (dev->handler == h && !strcmp(dev->info.name, name))
+			return dev;
+	}
+	return NULL;
+}
+
+void change_medium_start(struct tcmur_daemon *d, const struct handler *h, const char *name,
+			 guint64 size, const char *config,
+			 void (*done)(int status, const char *msg, gpointer data),
+			 gpointer data)
+{
+	size_t n = strlen(h->ops.subtype);
+	struct tcmur_device *dev = find_device(d, h, name);
+	struct change *ch;
+	char *reason = NULL;
+	GTask *task;
+
+	if (!dev) {
+		done(-ENODEV, "no such device served by this handler", data);
+		return;
+	}
+	if (strncmp(config, h->ops.subtype, n) || config[n] != '/') {
+		done(-EINVAL, "config must start with the handler's subtype and '/'", data);
+		return;
+	}
+	if (h->ops.check_config && !h->ops.check_config(config + n + 1, &reason)) {
+		done(-EINVAL, reason ? reason : "invalid config", data);
+		free(reason);
+		return;
+	}
+	ch = g_new0(struct change, 1);
+	ch->info = dev->info;
+	ch->size = size;
+	ch->config = g_strdup(config);
+	ch->done = done;
+	ch->data = data;
+	log_info(&d->log, dev->who, "changing medium to '%s', %llu bytes", config,
+		 (unsigned long long)size);
+	task = g_task_new(NULL, NULL, change_finish, ch);
+	g_task_set_task_data(task, ch, NULL);
+	g_task_run_in_thread(task, change_thread);
+	g_object_unref(task);
+}
