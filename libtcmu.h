@@ -154,6 +154,13 @@ struct tcmu_cmd {
 	void *priv;			/* priv_size zeroed bytes for the user */
 };
 
+/*
+ * Length of the CDB starting at @cdb from its opcode group (SPC-4
+ * 4.2.5.1); a variable-length CDB (0x7f) needs 8 bytes of @avail to tell.
+ * Returns -1 when it cannot.
+ */
+int tcmu_cdb_len(const uint8_t *cdb, size_t avail);
+
 /* Task management notification from the kernel (TCMU_OP_TMR). */
 struct tcmu_tmr {
 	uint8_t type;			/* TCMU_TMR_* from the uapi */

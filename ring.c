@@ -171,8 +171,7 @@ static struct ring_cmd *ring_cmd_get(struct tcmu_ring *ring, unsigned int iov_cn
 	return rc;
 }
 
-/* Length of a CDB from its first bytes, as SPC-4 4.2.5 groups opcodes. */
-static int cdb_length(const uint8_t *cdb, size_t avail)
+int tcmu_cdb_len(const uint8_t *cdb, size_t avail)
 {
 	switch (cdb[0] >> 5) {
 	case 0:
@@ -230,7 +229,7 @@ static bool ring_parse_cmd(struct tcmu_ring *ring, const struct tcmu_cmd_entry *
 	}
 	cdb = ring->map + cdb_off;
 	avail = ring->map_size - cdb_off;
-	cdb_len = cdb_length(cdb, avail);
+	cdb_len = tcmu_cdb_len(cdb, avail);
 	if (cdb_len < 0 || (size_t)cdb_len > avail || cdb_len > TCMU_MAX_CDB_LEN) {
 		ring_err(ring, "cmd %u: CDB of opcode 0x%02x runs past the map",
 			 ent->hdr.cmd_id, cdb[0]);

@@ -46,24 +46,13 @@ static void make_devs(void)
 		abort();
 }
 
-/* The CDB length the ring gives a command, from its opcode. */
+/* The CDB length the ring gives a command (a short variable-length CDB
+ * still takes its 8-byte header). */
 static size_t cdb_len_of(const uint8_t *p, size_t avail)
 {
-	switch (p[0] >> 5) {
-	case 0:
-		return 6;
-	case 1:
-	case 2:
-		return 10;
-	case 5:
-		return 12;
-	case 3:
-		if (p[0] == VARIABLE_LENGTH_CMD)
-			return avail >= 8 ? 8 + p[7] : 8;
-		return 16;
-	default:
-		return 16;
-	}
+	int len = tcmu_cdb_len(p, avail);
+
+	return len < 0 ? 8 : (size_t)len;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

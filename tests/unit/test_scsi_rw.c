@@ -45,17 +45,7 @@ static void cdb_rw(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t n)
 
 static size_t cdb_size(uint8_t op)
 {
-	switch (op >> 5) {
-	case 0:
-		return 6;
-	case 1:
-	case 2:
-		return 10;
-	case 5:
-		return 12;
-	default:
-		return 16;
-	}
+	return tcmu_cdb_len(&op, 1);
 }
 
 static struct sim_cmd *rw(struct sim_dev *sd, uint8_t op, uint64_t lba, uint32_t n,

@@ -10,7 +10,9 @@
 /* Take the real handler's table under another name. */
 #undef TCMUR_REGISTER_HANDLER
 #define TCMUR_REGISTER_HANDLER(...) \
-	static const struct tcmur_handler file_real = { __VA_ARGS__ }
+	static const struct tcmur_handler file_real = { \
+		.struct_size = sizeof(struct tcmur_handler), \
+		.api_version = TCMUR_HANDLER_API_VERSION, __VA_ARGS__ }
 #include "../../../handler_file.c"
 
 static tcmu_sts corrupt_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
@@ -24,23 +26,12 @@ static tcmu_sts corrupt_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 	return sts;
 }
 
-const struct tcmur_handler tcmur_handler_entry = {
-	.struct_size = sizeof(struct tcmur_handler),
-	.api_version = TCMUR_HANDLER_API_VERSION,
-	.name = "File-backed storage (corrupts reads, for tests)",
-	.subtype = "file",
-	.cfg_desc = "file handler that corrupts reads",
-	.dev_private_size = sizeof(struct file_dev),
-	.thread_model = TCMUR_THREAD_PARALLEL,
-	.nr_threads = 4,
-	.check_config = file_check_config,
-	.open = file_open,
-	.close = file_close,
-	.read = corrupt_read,
-	.write = file_write,
-	.flush = file_flush,
-	.can_fua = file_can_fua,
-	.unmap = file_unmap,
-	.can_unmap = file_can_unmap,
-	.lba_status = file_lba_status,
-};
+/* The loader reads the table after dlopen has run the constructors. */
+struct tcmur_handler tcmur_handler_entry;
+
+__attribute__((constructor)) static void corrupt_table(void)
+{
+	tcmur_handler_entry = file_real;
+	tcmur_handler_entry.name = "File-backed storage (corrupts reads, for tests)";
+	tcmur_handler_entry.read = corrupt_read;
+}
