@@ -31,7 +31,7 @@ sg_readcap "$LUN_SG" | grep -E "Last LBA|block length|Device size"
 sg_vpd -p 0x83 "$LUN_SG" | grep -E "0x6001405|vendor id"
 
 say "fio: 64 MiB of random writes (4k-256k, queue depth 16), then read back and verified"
-fio_verify "$LUN_SD" 64M --bsrange=4k-256k --iodepth=16 --norandommap \
+fio_verify "$LUN_SD" 64M --bsrange=4k-256k --iodepth=16 \
 	--group_reporting | grep -E "WRITE:|READ:|err=|verify"
 rc=${PIPESTATUS[0]}
 if [ "$rc" = 0 ]; then

@@ -76,8 +76,17 @@ truncate -s 64M "$IMG/lun1.img"
 tc_run "create user:file LUN lun1" lun_create_user lun1 64M "$IMG/lun1.img" || exit 1
 SD1=$LUN_SD SG1=$LUN_SG
 
-tc_run "fio 64 MiB random writes 4k-256k qd16, crc32c verify" \
-	fio_verify "$SD1" 64M --bsrange=4k-256k --iodepth=16 --norandommap
+fio_all_back() {	# every byte written is read back and verified
+	local out
+	out=$(fio_verify "$SD1" 64M --bsrange=4k-256k --iodepth=16 --group_reporting) || {
+		echo "$out"
+		return 1
+	}
+	echo "$out"
+	grep -E "READ: .*io=64\.0MiB" <<<"$out" && grep -E "WRITE: .*io=64\.0MiB" <<<"$out"
+}
+tc_run "fio 64 MiB random writes 4k-256k qd16, all read back with crc32c verify" \
+	fio_all_back
 
 readcap() {
 	local out
@@ -191,7 +200,7 @@ tc_run "two LUNs, two device threads" two_threads
 
 remove_under_io() {
 	local fio_pid rc
-	fio_verify "$SD2" 32M --bsrange=4k-64k --iodepth=8 --norandommap \
+	fio_verify "$SD2" 32M --bsrange=4k-64k --iodepth=8 \
 		>"$TCMU_RESULTS/fio-lun2.log" 2>&1 &
 	fio_pid=$!
 	sleep 2
