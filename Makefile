@@ -26,7 +26,7 @@ DAEMON_OBJS  := main.o daemon_devices.o dbus_service.o dbus_gen.o module_load.o 
 		change_medium.o
 HANDLERS     := handler_file.so
 
-.PHONY: all clean check check-unit check-vm demo install bench
+.PHONY: all clean install
 all: libtcmu.so.1 libtcmu.a tcmu-runner $(HANDLERS)
 
 dbus_gen.c dbus_gen.h: org.kernel.TCMUService1.xml

@@ -24,8 +24,8 @@ UNIT_PLUGINS := $(patsubst tests/unit/plugins/%.c,%,$(wildcard tests/unit/plugin
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 UNIT_PKGS := libnl-genl-3.0 gio-2.0 libkmod cmocka
-UNIT_PKG_CFLAGS := $(shell pkg-config --cflags $(UNIT_PKGS) 2>/dev/null)
-UNIT_PKG_LIBS := $(shell pkg-config --libs $(UNIT_PKGS) 2>/dev/null)
+UNIT_PKG_CFLAGS = $(shell pkg-config --cflags $(UNIT_PKGS) 2>/dev/null)
+UNIT_PKG_LIBS = $(shell pkg-config --libs $(UNIT_PKGS) 2>/dev/null)
 UNIT_WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 UNIT_DEFS := -DUNIT_BUILD_DIR=\"$(UB)\"
 UNIT_HDRS := $(wildcard *.h tests/unit/*.h)
@@ -43,9 +43,9 @@ UNIT_SAN :=
 UNIT_OPT := -O2 -g
 UNIT_ENV :=
 endif
-UNIT_CFLAGS := $(UNIT_OPT) $(UNIT_SAN) -std=gnu11 -fPIC $(UNIT_WARN) -I. -Itests/unit \
+UNIT_CFLAGS = $(UNIT_OPT) $(UNIT_SAN) -std=gnu11 -fPIC $(UNIT_WARN) -I. -Itests/unit \
 	       $(UNIT_PKG_CFLAGS) $(UNIT_DEFS)
-UNIT_LIBS := $(UNIT_PKG_LIBS) -lpthread -ldl
+UNIT_LIBS = $(UNIT_PKG_LIBS) -lpthread -ldl
 
 UNIT_CORE_OBJS := $(UNIT_CORE:%=$(UB)/%.o)
 UNIT_BINS := $(UNIT_TESTS:%=$(UB)/%) $(FUZZ_TARGETS:%=$(UB)/replay_%)

@@ -8,7 +8,7 @@ tests/build/broken/handler_file.so: tests/vm/broken/handler_file_corrupt.c handl
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -shared -o $@ $<
 
-.PHONY: deps check-vm demo vm-shell
+.PHONY: deps check-vm demo vm-clean
 deps:
 	@scripts/install-deps.sh
 
@@ -24,3 +24,10 @@ demo: deps
 
 vm-clean:
 	rm -rf tests/vm/results tests/build/broken
+
+# Figures, never pass/fail: 4 KiB random IOPS, ours against the kernel's
+# fileio backstore on the same tmpfs in one boot (TCMU_BENCH_SECS each).
+.PHONY: bench
+bench: deps
+	$(MAKE) all
+	tests/vm/run-vm.sh tests/vm/bench.sh
