@@ -37,7 +37,7 @@ for rw in randread randwrite randrw; do
 		"$(awk -v o="$o" -v k="$k" 'BEGIN { if (k > 0) printf "%.2f", o / k; else print "-" }')"
 done
 rss=$(awk '/VmHWM/ { print $2 }' /proc/"$DAEMON_PID"/status)
-echo "daemon peak RSS: ${rss} kB (2 LUN-sized rings mapped, not resident)"
+echo "daemon peak RSS: ${rss} kB (the 1 GiB ring map is mostly not resident)"
 lun_delete ours
 lun_delete kfile
 daemon_stop
