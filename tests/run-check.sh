@@ -1,7 +1,8 @@
 #!/bin/bash
-# run-check.sh - make check: every stage in turn (host unit tests, host
-# checks of the service files, fuzz smoke runs, the real kernel), each
-# ending in "N passed, N failed"; then one grand total line. Exits
+# run-check.sh - make check: every stage in turn (host unit tests, the
+# same under ASan/UBSan, host checks of the service files, 60 s of each
+# fuzzer, the real kernel), each ending in "N passed, N failed"; then one
+# grand total line. Exits
 # non-zero if any stage failed or printed no summary.
 set -u
 cd "$(dirname "$0")/.."
@@ -33,6 +34,7 @@ stage() {	# stage NAME COMMAND...
 }
 
 stage "unit tests" make --no-print-directory check-unit
+stage "unit tests under ASan/UBSan" make --no-print-directory check-sanitize
 stage "service files" tests/host/test_service_files.sh
 stage "fuzz, 60 s per target" make --no-print-directory fuzz FUZZ_SECONDS=60
 stage "real kernel" make --no-print-directory check-vm
