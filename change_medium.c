@@ -3,11 +3,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "change_medium.h"
 #include "daemon.h"
@@ -22,22 +20,6 @@ struct change {
 	char msg[256];
 };
 
-static int write_attr(const struct tcmu_dev_info *info, const char *attr, const char *val)
-{
-	char path[1536];
-	int fd, err = 0;
-	ssize_t len = strlen(val);
-
-	tcmu_cfgfs_path(path, sizeof(path), info, NULL, attr);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, len) != len)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 /* Worker thread: the kernel passes each write to us as a RECONFIG event
  * and fails the write if we refuse it. */
 static void change_thread(GTask *task, gpointer src, gpointer data, GCancellable *c)
@@ -48,7 +30,7 @@ static void change_thread(GTask *task, gpointer src, gpointer data, GCancellable
 
 	(void)src;
 	(void)c;
-	err = write_attr(&ch->info, "attrib/dev_config", ch->config);
+	err = tcmu_cfgfs_write_str(&ch->info, NULL, "attrib/dev_config", ch->config);
 	if (err) {
 		snprintf(ch->msg, sizeof(ch->msg), "set config '%s': %s", ch->config,
 			 strerror(-err));
@@ -57,7 +39,7 @@ static void change_thread(GTask *task, gpointer src, gpointer data, GCancellable
 		return;
 	}
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)ch->size);
-	err = write_attr(&ch->info, "attrib/dev_size", size);
+	err = tcmu_cfgfs_write_str(&ch->info, NULL, "attrib/dev_size", size);
 	if (err) {
 		snprintf(ch->msg, sizeof(ch->msg), "set size %s: %s", size, strerror(-err));
 		ch->status = err;
@@ -100,7 +82,7 @@ void change_medium_start(struct tcmur_daemon *d, const struct handler *h, const 
 			 void (*done)(int status, const char *msg, gpointer data),
 			 gpointer data)
 {
-	size_t n = strlen(h->ops.subtype);
+	const char *cfg = handler_config_part(&h->ops, config);
 	struct tcmur_device *dev = find_device(d, h, name);
 	struct change *ch;
 	char *reason = NULL;
@@ -110,11 +92,11 @@ void change_medium_start(struct tcmur_daemon *d, const struct handler *h, const 
 		done(-ENODEV, "no such device served by this handler", data);
 		return;
 	}
-	if (strncmp(config, h->ops.subtype, n) || config[n] != '/') {
+	if (!cfg) {
 		done(-EINVAL, "config must start with the handler's subtype and '/'", data);
 		return;
 	}
-	if (h->ops.check_config && !h->ops.check_config(config + n + 1, &reason)) {
+	if (h->ops.check_config && !h->ops.check_config(cfg, &reason)) {
 		done(-EINVAL, reason ? reason : "invalid config", data);
 		free(reason);
 		return;

@@ -47,20 +47,19 @@ static gboolean on_check_config(TcmuTCMUService1 *iface, GDBusMethodInvocation *
 				const gchar *config, gpointer user_data)
 {
 	const struct handler *h = user_data;
-	const char *subtype = h->ops.subtype;
-	size_t n = strlen(subtype);
+	const char *cfg = handler_config_part(&h->ops, config);
 	char *reason = NULL;
 	gboolean ok;
 
-	if (strncmp(config, subtype, n) || config[n] != '/') {
+	if (!cfg) {
 		char *msg = g_strdup_printf("config '%s' does not start with '%s/'",
-					    config, subtype);
+					    config, h->ops.subtype);
 
 		tcmu_tcmuservice1_complete_check_config(iface, inv, FALSE, msg);
 		g_free(msg);
 		return TRUE;
 	}
-	ok = h->ops.check_config ? h->ops.check_config(config + n + 1, &reason) : TRUE;
+	ok = h->ops.check_config ? h->ops.check_config(cfg, &reason) : TRUE;
 	tcmu_tcmuservice1_complete_check_config(iface, inv, ok,
 						ok ? "success" : (reason ? reason : "invalid"));
 	free(reason);

@@ -286,17 +286,15 @@ void dev_free(struct tcmur_device *dev)
 static int dev_reconfig_config(struct tcmur_device *dev, const char *config)
 {
 	const struct tcmur_handler *h = &dev->handler->ops;
-	const char *slash = strchr(config, '/');
 	struct tcmur_reconfig hrc = { .has_config = true };
 	char old[sizeof(dev->handler_cfg)];
 	int err;
 
-	if (!slash || strncmp(config, h->subtype, slash - config) ||
-	    h->subtype[slash - config]) {
+	hrc.config = handler_config_part(h, config);
+	if (!hrc.config) {
 		dev_err(dev, "new config '%s' is not for handler %s", config, h->subtype);
 		return -EINVAL;
 	}
-	hrc.config = slash + 1;
 	dev_pause(dev);
 	memcpy(old, dev->handler_cfg, sizeof(old));
 	snprintf(dev->handler_cfg, sizeof(dev->handler_cfg), "%s", hrc.config);

@@ -150,6 +150,15 @@ struct handler *handler_set_find(const struct handler_set *set, const char *subt
 	return NULL;
 }
 
+const char *handler_config_part(const struct tcmur_handler *h, const char *config)
+{
+	size_t n = strlen(h->subtype);
+
+	if (strncmp(config, h->subtype, n) || config[n] != '/')
+		return NULL;
+	return config + n + 1;
+}
+
 void handler_set_clear(struct handler_set *set)
 {
 	for (size_t i = 0; i < set->count; i++) {

@@ -37,6 +37,8 @@ int handler_set_load_file(struct handler_set *set, const char *path,
 int handler_validate(const struct tcmur_handler *h, size_t size, char *why,
 		     size_t why_len);
 struct handler *handler_set_find(const struct handler_set *set, const char *subtype);
+/* The handler part of @config when it reads "<h's subtype>/...", else NULL. */
+const char *handler_config_part(const struct tcmur_handler *h, const char *config);
 void handler_set_clear(struct handler_set *set);
 
 #endif

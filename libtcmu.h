@@ -107,6 +107,11 @@ void tcmu_cfgfs_path(char *path, size_t len, const struct tcmu_dev_info *info,
 int tcmu_cfgfs_read_str(const struct tcmu_dev_info *info, const char *root,
 			const char *attr, char *buf, size_t len);
 
+/* Write @val to a device attribute, as an admin's echo would; the kernel
+ * may pass it to the daemon as a RECONFIG event first. */
+int tcmu_cfgfs_write_str(const struct tcmu_dev_info *info, const char *root,
+			 const char *attr, const char *val);
+
 /* ---- UIO -------------------------------------------------------------- */
 
 /*

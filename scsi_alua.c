@@ -39,15 +39,30 @@ static int read_text(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+static void group_rel(char *rel, size_t len, const char *group, const char *attr)
+{
+	snprintf(rel, len, "alua/%s/%s", group, attr);
+}
+
+/* A numeric attribute of @group, or -1 if it cannot be read. */
 static long group_attr(struct tcmur_device *dev, const char *group, const char *attr)
 {
-	char rel[256], path[1536], buf[64];
+	char rel[256];
+	uint64_t v;
 
-	snprintf(rel, sizeof(rel), "alua/%s/%s", group, attr);
-	tcmu_cfgfs_path(path, sizeof(path), &dev->info, NULL, rel);
-	if (read_text(path, buf, sizeof(buf)))
-		return -1;
-	return strtol(buf, NULL, 0);
+	group_rel(rel, sizeof(rel), group, attr);
+	return tcmu_cfgfs_read_u64(&dev->info, NULL, rel, &v) ? -1 : (long)v;
+}
+
+/* A text attribute of @group ("" if it cannot be read). */
+static void group_text(struct tcmur_device *dev, const char *group, const char *attr,
+		       char *buf, size_t len)
+{
+	char rel[256];
+
+	group_rel(rel, sizeof(rel), group, attr);
+	if (tcmu_cfgfs_read_str(&dev->info, NULL, rel, buf, len))
+		buf[0] = '\0';
 }
 
 /* The relative port id of a member "fabric/wwn/tpgt_N/lun_M". */
@@ -69,7 +84,8 @@ static void group_members(struct tcmur_device *dev, struct alua_group *g)
 {
 	char rel[256], path[1536], buf[4096], *line, *save = NULL;
 
-	snprintf(rel, sizeof(rel), "alua/%s/members", g->name);
+	/* One line per port: read whole, not as tcmu_cfgfs_read_str does. */
+	group_rel(rel, sizeof(rel), g->name, "members");
 	tcmu_cfgfs_path(path, sizeof(path), &dev->info, NULL, rel);
 	if (read_text(path, buf, sizeof(buf)))
 		return;
@@ -104,13 +120,10 @@ static uint8_t group_supported_states(struct tcmur_device *dev, const char *name
  * Explicit": the TPGS field's two bits. */
 static uint8_t group_access_type(struct tcmur_device *dev, const char *name)
 {
-	char rel[256], path[1536], buf[64];
+	char buf[64];
 	uint8_t type = 0;
 
-	snprintf(rel, sizeof(rel), "alua/%s/alua_access_type", name);
-	tcmu_cfgfs_path(path, sizeof(path), &dev->info, NULL, rel);
-	if (read_text(path, buf, sizeof(buf)))
-		return 0;
+	group_text(dev, name, "alua_access_type", buf, sizeof(buf));
 	if (strstr(buf, "Implicit"))
 		type |= ALUA_TYPE_IMPLICIT;
 	if (strstr(buf, "Explicit"))
@@ -120,12 +133,9 @@ static uint8_t group_access_type(struct tcmur_device *dev, const char *name)
 
 static uint8_t group_status(struct tcmur_device *dev, const char *name)
 {
-	char rel[256], path[1536], buf[64];
+	char buf[64];
 
-	snprintf(rel, sizeof(rel), "alua/%s/alua_access_status", name);
-	tcmu_cfgfs_path(path, sizeof(path), &dev->info, NULL, rel);
-	if (read_text(path, buf, sizeof(buf)))
-		return 0;
+	group_text(dev, name, "alua_access_status", buf, sizeof(buf));
 	if (strstr(buf, "Explicit"))
 		return 0x01;	/* altered by SET TARGET PORT GROUPS */
 	if (strstr(buf, "Implicit"))
@@ -246,19 +256,11 @@ tcmu_sts scsi_rtpg(struct tcmur_device *dev, struct cmd_ctx *ctx)
 
 static int write_state(struct tcmur_device *dev, const char *group, int state)
 {
-	char rel[256], path[1536], val[8];
-	int fd, len, err = 0;
+	char rel[256], val[8];
 
-	snprintf(rel, sizeof(rel), "alua/%s/alua_access_state", group);
-	tcmu_cfgfs_path(path, sizeof(path), &dev->info, NULL, rel);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	len = snprintf(val, sizeof(val), "%d\n", state);
-	if (write(fd, val, len) != len)
-		err = -errno;
-	close(fd);
-	return err;
+	group_rel(rel, sizeof(rel), group, "alua_access_state");
+	snprintf(val, sizeof(val), "%d\n", state);
+	return tcmu_cfgfs_write_str(&dev->info, NULL, rel, val);
 }
 
 /* One descriptor of a SET TARGET PORT GROUPS list, at byte @at. */

@@ -126,6 +126,23 @@ int tcmu_cfgfs_read_str(const struct tcmu_dev_info *info, const char *root,
 	return err;
 }
 
+int tcmu_cfgfs_write_str(const struct tcmu_dev_info *info, const char *root,
+			 const char *attr, const char *val)
+{
+	ssize_t len = strlen(val);
+	char path[1536];
+	int fd, err = 0;
+
+	tcmu_cfgfs_path(path, sizeof(path), info, root, attr);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, len) != len)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 int tcmu_cfgfs_read_u64(const struct tcmu_dev_info *info, const char *root,
 			const char *attr, uint64_t *val)
 {
