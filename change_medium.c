@@ -11,6 +11,7 @@
 #include "daemon.h"
 
 struct change {
+	const struct handler *h;
 	struct tcmu_dev_info info;
 	guint64 size;
 	char *config;
@@ -20,16 +21,26 @@ struct change {
 	char msg[256];
 };
 
-/* Worker thread: the kernel passes each write to us as a RECONFIG event
- * and fails the write if we refuse it. */
+/* Worker thread: the handler's check may block (a cluster handler
+ * connects), and the kernel passes each configfs write to us as a RECONFIG
+ * event on the main loop and fails the write if we refuse it. */
 static void change_thread(GTask *task, gpointer src, gpointer data, GCancellable *c)
 {
 	struct change *ch = data;
+	const char *cfg = handler_config_part(&ch->h->ops, ch->config);
+	char *reason = NULL;
 	char size[32];
 	int err;
 
 	(void)src;
 	(void)c;
+	if (ch->h->ops.check_config && !ch->h->ops.check_config(cfg, &reason)) {
+		snprintf(ch->msg, sizeof(ch->msg), "%s", reason ? reason : "invalid config");
+		free(reason);
+		ch->status = -EINVAL;
+		g_task_return_boolean(task, FALSE);
+		return;
+	}
 	err = tcmu_cfgfs_write_str(&ch->info, NULL, "attrib/dev_config", ch->config);
 	if (err) {
 		snprintf(ch->msg, sizeof(ch->msg), "set config '%s': %s", ch->config,
@@ -82,26 +93,20 @@ void change_medium_start(struct tcmur_daemon *d, const struct handler *h, const 
 			 void (*done)(int status, const char *msg, gpointer data),
 			 gpointer data)
 {
-	const char *cfg = handler_config_part(&h->ops, config);
 	struct tcmur_device *dev = find_device(d, h, name);
 	struct change *ch;
-	char *reason = NULL;
 	GTask *task;
 
 	if (!dev) {
 		done(-ENODEV, "no such device served by this handler", data);
 		return;
 	}
-	if (!cfg) {
+	if (!handler_config_part(&h->ops, config)) {
 		done(-EINVAL, "config must start with the handler's subtype and '/'", data);
 		return;
 	}
-	if (h->ops.check_config && !h->ops.check_config(cfg, &reason)) {
-		done(-EINVAL, reason ? reason : "invalid config", data);
-		free(reason);
-		return;
-	}
 	ch = g_new0(struct change, 1);
+	ch->h = h;
 	ch->info = dev->info;
 	ch->size = size;
 	ch->config = g_strdup(config);

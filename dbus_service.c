@@ -35,34 +35,82 @@ struct handler_export {
 	const struct handler *h;
 };
 
-/* A handler served by another process, registered over the bus. */
+/*
+ * A handler served by another process, registered over the bus. Two
+ * protocols reach it: ours (the registering connection serves
+ * CheckConfig at ROOT_PATH/<subtype>) and the established libtcmu-register
+ * one (a process owns EXT_NAME_PREFIX<subtype> and serves it at
+ * MANAGER_PATH/<subtype>). While the well-known name has an owner,
+ * CheckConfig goes there; else to the registering connection.
+ */
+#define EXT_NAME_PREFIX BUS_NAME ".HandlerManager1."
+
 struct ext_handler {
 	struct dbus_service *ds;
 	char *subtype;
-	char *owner;			/* its unique bus name */
+	char *owner;			/* the registering unique bus name */
+	char *named_owner;		/* owner of EXT_NAME_PREFIX<subtype>, or NULL */
 	guint watch_id;
+	guint name_watch_id;
 };
+
+/* A plugin's check_config may block (a cluster handler connects to check):
+ * it runs on a worker thread, and the main loop keeps serving netlink. */
+struct check_call {
+	TcmuTCMUService1 *iface;
+	GDBusMethodInvocation *inv;
+	const struct handler *h;
+	char *config;
+	gboolean ok;
+	char *msg;
+};
+
+static void check_thread(GTask *task, gpointer src, gpointer data, GCancellable *c)
+{
+	struct check_call *cc = data;
+	const char *cfg = handler_config_part(&cc->h->ops, cc->config);
+	char *reason = NULL;
+
+	(void)src;
+	(void)c;
+	if (!cfg) {
+		cc->msg = g_strdup_printf("config '%s' does not start with '%s/'", cc->config,
+					  cc->h->ops.subtype);
+	} else {
+		cc->ok = cc->h->ops.check_config ? cc->h->ops.check_config(cfg, &reason) : TRUE;
+		cc->msg = g_strdup(cc->ok ? "success" : (reason ? reason : "invalid"));
+		free(reason);
+	}
+	g_task_return_boolean(task, cc->ok);
+}
+
+static void check_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	struct check_call *cc = data;
+
+	(void)src;
+	(void)res;
+	tcmu_tcmuservice1_complete_check_config(cc->iface, cc->inv, cc->ok, cc->msg);
+	g_object_unref(cc->iface);
+	g_free(cc->config);
+	g_free(cc->msg);
+	g_free(cc);
+}
 
 static gboolean on_check_config(TcmuTCMUService1 *iface, GDBusMethodInvocation *inv,
 				const gchar *config, gpointer user_data)
 {
-	const struct handler *h = user_data;
-	const char *cfg = handler_config_part(&h->ops, config);
-	char *reason = NULL;
-	gboolean ok;
+	struct check_call *cc = g_new0(struct check_call, 1);
+	GTask *task;
 
-	if (!cfg) {
-		char *msg = g_strdup_printf("config '%s' does not start with '%s/'",
-					    config, h->ops.subtype);
-
-		tcmu_tcmuservice1_complete_check_config(iface, inv, FALSE, msg);
-		g_free(msg);
-		return TRUE;
-	}
-	ok = h->ops.check_config ? h->ops.check_config(cfg, &reason) : TRUE;
-	tcmu_tcmuservice1_complete_check_config(iface, inv, ok,
-						ok ? "success" : (reason ? reason : "invalid"));
-	free(reason);
+	cc->iface = g_object_ref(iface);
+	cc->inv = inv;
+	cc->h = user_data;
+	cc->config = g_strdup(config);
+	task = g_task_new(NULL, NULL, check_done, cc);
+	g_task_set_task_data(task, cc, NULL);
+	g_task_run_in_thread(task, check_thread);
+	g_object_unref(task);
 	return TRUE;
 }
 
@@ -131,9 +179,12 @@ static void ext_handler_free(gpointer p)
 	g_dbus_object_manager_server_unexport(ext->ds->handlers, path);
 	if (ext->watch_id)
 		g_bus_unwatch_name(ext->watch_id);
+	if (ext->name_watch_id)
+		g_bus_unwatch_name(ext->name_watch_id);
 	g_free(path);
 	g_free(ext->subtype);
 	g_free(ext->owner);
+	g_free(ext->named_owner);
 	g_free(ext);
 }
 
@@ -163,6 +214,7 @@ static gboolean on_ext_check_config(TcmuTCMUService1 *iface, GDBusMethodInvocati
 	const char *path = g_dbus_method_invocation_get_object_path(inv);
 	struct ext_handler *ext = g_hash_table_lookup(ds->externals,
 						      strrchr(path, '/') + 1);
+	char *dest, *obj;
 
 	(void)iface;
 	if (!ext) {
@@ -170,10 +222,18 @@ static gboolean on_ext_check_config(TcmuTCMUService1 *iface, GDBusMethodInvocati
 			inv, g_variant_new("(bs)", FALSE, "handler is gone"));
 		return TRUE;
 	}
-	g_dbus_connection_call(ds->conn, ext->owner, path, "org.kernel.TCMUService1",
-			       "CheckConfig", g_variant_new("(s)", config),
-			       G_VARIANT_TYPE("(bs)"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
-			       ext_check_config_done, inv);
+	if (ext->named_owner) {
+		dest = g_strconcat(EXT_NAME_PREFIX, ext->subtype, NULL);
+		obj = g_strdup_printf(MANAGER_PATH "/%s", ext->subtype);
+	} else {
+		dest = g_strdup(ext->owner);
+		obj = g_strdup(path);
+	}
+	g_dbus_connection_call(ds->conn, dest, obj, BUS_NAME, "CheckConfig",
+			       g_variant_new("(s)", config), G_VARIANT_TYPE("(bs)"),
+			       G_DBUS_CALL_FLAGS_NONE, 10000, NULL, ext_check_config_done, inv);
+	g_free(dest);
+	g_free(obj);
 	return TRUE;
 }
 
@@ -199,6 +259,27 @@ static void on_ext_vanished(GDBusConnection *conn, const gchar *name, gpointer d
 	log_info(&ds->d->log, NULL, "external handler %s (%s) left the bus", ext->subtype,
 		 name);
 	g_hash_table_remove(ds->externals, ext->subtype);
+}
+
+static void on_ext_named(GDBusConnection *conn, const gchar *name, const gchar *owner,
+			 gpointer data)
+{
+	struct ext_handler *ext = data;
+
+	(void)conn;
+	g_free(ext->named_owner);
+	ext->named_owner = g_strdup(owner);
+	log_info(&ext->ds->d->log, NULL, "external handler %s answers as %s (%s)",
+		 ext->subtype, name, owner);
+}
+
+static void on_ext_unnamed(GDBusConnection *conn, const gchar *name, gpointer data)
+{
+	struct ext_handler *ext = data;
+
+	(void)conn;
+	(void)name;
+	g_clear_pointer(&ext->named_owner, g_free);
 }
 
 static bool subtype_ok(const char *s)
@@ -253,6 +334,12 @@ static gboolean on_register(TcmuTCMUService1HandlerManager1 *mgr,
 	ext->watch_id = g_bus_watch_name_on_connection(ds->conn, sender,
 						       G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
 						       on_ext_vanished, ext, NULL);
+	path = g_strconcat(EXT_NAME_PREFIX, subtype, NULL);
+	if (g_dbus_is_name(path))	/* not if the subtype starts with a digit */
+		ext->name_watch_id = g_bus_watch_name_on_connection(
+			ds->conn, path, G_BUS_NAME_WATCHER_FLAGS_NONE, on_ext_named,
+			on_ext_unnamed, ext, NULL);
+	g_free(path);
 	log_info(&ds->d->log, NULL, "external handler %s registered by %s", subtype, sender);
 	tcmu_tcmuservice1_handler_manager1_complete_register_handler(mgr, inv, TRUE, "");
 	return TRUE;

@@ -103,8 +103,10 @@ struct tcmur_handler {
 	unsigned int nr_threads;
 
 	/*
-	 * Optional. Main thread, any time (also with no device: targetcli's
-	 * CheckConfig). @cfg is the handler part of the config string.
+	 * Optional. A worker thread of the daemon's, any time, possibly
+	 * several at once (also with no device: targetcli's CheckConfig,
+	 * ChangeMedium), so it may block but must not touch a device.
+	 * @cfg is the handler part of the config string.
 	 * Returns true if it would open; else false and a malloc'ed
 	 * *reason (freed by the caller) saying why.
 	 */

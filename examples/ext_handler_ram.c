@@ -8,6 +8,13 @@
  * leaves ram devices alone. When this process exits, the subtype
  * disappears from the bus.
  *
+ * Two ways to be asked CheckConfig, both accepted by the daemon:
+ *   (default)      on this connection at /org/kernel/TCMUService1/ram;
+ *   --established  as the established libtcmu-register protocol does: own
+ *                  org.kernel.TCMUService1.HandlerManager1.ram and serve
+ *                  /org/kernel/TCMUService1/HandlerManager1/ram.
+ * Either needs root: the bus policy gives the names to root alone.
+ *
  * Single-threaded on purpose, to stay small: one GLib main loop watches
  * the netlink socket and every device's UIO fd. It answers just enough
  * SCSI for Linux to use the disk; anything else gets INVALID COMMAND
@@ -280,8 +287,32 @@ static gboolean on_stop(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static int register_with_daemon(struct app *app)
+/* The established protocol's well-known name, owned before registering. */
+static int own_handler_name(struct app *app, GError **error)
 {
+	GVariant *ret = g_dbus_connection_call_sync(
+		app->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+		"org.freedesktop.DBus", "RequestName",
+		g_variant_new("(su)", "org.kernel.TCMUService1.HandlerManager1." SUBTYPE,
+			      0x4 /* DBUS_NAME_FLAG_DO_NOT_QUEUE */),
+		G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+	guint32 reply;
+
+	if (!ret)
+		return -1;
+	g_variant_get(ret, "(u)", &reply);
+	g_variant_unref(ret);
+	if (reply != 1 /* DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER */) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "handler name is taken");
+		return -1;
+	}
+	return 0;
+}
+
+static int register_with_daemon(struct app *app, bool established)
+{
+	const char *path = established ? "/org/kernel/TCMUService1/HandlerManager1/" SUBTYPE
+				       : "/org/kernel/TCMUService1/" SUBTYPE;
 	GError *error = NULL;
 	GVariant *ret;
 	gboolean ok;
@@ -293,7 +324,9 @@ static int register_with_daemon(struct app *app)
 	app->iface = tcmu_tcmuservice1_skeleton_new();
 	g_signal_connect(app->iface, "handle-check-config", G_CALLBACK(on_check_config), app);
 	if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(app->iface), app->conn,
-					      "/org/kernel/TCMUService1/" SUBTYPE, &error))
+					      path, &error))
+		goto fail;
+	if (established && own_handler_name(app, &error))
 		goto fail;
 	ret = g_dbus_connection_call_sync(app->conn, "org.kernel.TCMUService1",
 					  "/org/kernel/TCMUService1/HandlerManager1",
@@ -317,14 +350,19 @@ fail:
 	return -1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct app app = { 0 };
+	bool established = argc > 1 && !strcmp(argv[1], "--established");
 	int err;
 
+	if (argc > 2 || (argc == 2 && !established)) {
+		fprintf(stderr, "usage: %s [--established]\n", argv[0]);
+		return 2;
+	}
 	app.loop = g_main_loop_new(NULL, FALSE);
 	app.disks = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, ramdisk_free);
-	if (register_with_daemon(&app))
+	if (register_with_daemon(&app, established))
 		return 1;
 	err = tcmu_nl_new(&app.nl, &nl_ops, &app, NULL);
 	if (err) {

@@ -6,7 +6,8 @@
 # The function names below are a contract with the daemon's tests; keep them.
 #   Kernel/bus:  lio_load, bus_start (targetcli needs the system bus even
 #                for fileio; started on demand if a script forgets)
-#   Daemon:      daemon_start [ARGS...], daemon_stop, wait_handler SUBTYPE [SECS]
+#   Daemon:      daemon_start [ARGS...], daemon_stop, wait_handler SUBTYPE [SECS],
+#                wait_log TEXT [SECS] (a daemon.log line contains TEXT)
 #   LUNs:        loopback_ensure, lun_create_user NAME SIZE CFG [SUBTYPE [ARGS...]],
 #                lun_create_fileio NAME SIZE PATH, lun_delete NAME [SUBTYPE]
 #                (create sets LUN_SD=/dev/sdX, LUN_SG=/dev/sgN, LUN_HCTL=h:c:t:l)
@@ -68,18 +69,32 @@ lio_load() {
 
 # Start the system bus. targetcli lists user:<subtype> backstores only while a
 # daemon owns org.kernel.TCMUService1 on it.
+# The policy files the bus reads that name our service, one a line.
+bus_policies_naming_us() {
+	grep -l "org.kernel.TCMUService1" /etc/dbus-1/system.d/*.conf \
+		/usr/share/dbus-1/system.d/*.conf 2>/dev/null
+}
+
+bus_policy_ours_only() {
+	local f
+	for f in $(bus_policies_naming_us); do
+		_glog "removing bus policy $f (not ours)"
+		rm -f "$f" || return 1
+	done
+	install -m 644 "$TCMU_SRC/org.kernel.TCMUService1.conf" \
+		/usr/share/dbus-1/system.d/ || return 1
+}
+
 bus_start() {
 	local i
 	# Debian's tcmu-runner package (if installed on the host) ships a bus
 	# activation file: the first targetcli query would start *that* daemon
 	# and ours would find the name taken. The overlay keeps the host intact.
 	rm -f /usr/share/dbus-1/system-services/org.kernel.TCMUService1.service
-	# Our policy lets root own the name. A different file name from Debian's
-	# tcmu-runner.conf, so that one keeps working for the peer daemon.
-	if [ -f "$TCMU_SRC/org.kernel.TCMUService1.conf" ]; then
-		install -m 644 "$TCMU_SRC/org.kernel.TCMUService1.conf" \
-			/etc/dbus-1/system.d/ || return 1
-	fi
+	# No bus policy but ours: a peer's (Debian's tcmu-runner.conf lets
+	# everyone send to org.kernel.TCMUService1) would make our tests pass
+	# where a user's machine fails. Removed from the overlay only.
+	bus_policy_ours_only || return 1
 	if [ -S /run/dbus/system_bus_socket ] && [ -s /run/dbus/pid ] &&
 		_pid_alive "$(cat /run/dbus/pid)"; then
 		return 0    # already running (bus_start called twice)
@@ -210,6 +225,19 @@ wait_handler() {
 			return 1
 		fi
 		sleep 1
+	done
+}
+
+# Wait until the daemon's log has a line containing TEXT (fixed string).
+wait_log() {
+	local text=$1 timeout=${2:-30} deadline
+	deadline=$((SECONDS + timeout))
+	until grep -qF -- "$text" "$TCMU_RESULTS/daemon.log" 2>/dev/null; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			_glog "no daemon log line '$text' after ${timeout}s"
+			return 1
+		fi
+		sleep 0.5
 	done
 }
 

@@ -65,6 +65,25 @@ as_nobody_refused() {
 	echo "$out" | grep -q "AccessDenied"
 }
 tc_run "non-root CheckConfig refused by bus policy" as_nobody_refused
+nobody_denied() {	# nobody_denied GDBUS-CALL-ARGS...: refused with AccessDenied
+	local out
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups gdbus call --system "$@" 2>&1)
+	echo "$out"
+	echo "$out" | grep -q "AccessDenied"
+}
+tc_run "non-root RegisterHandler refused by bus policy" \
+	nobody_denied --dest $BUS --object-path $ROOT/HandlerManager1 \
+	--method $BUS.HandlerManager1.RegisterHandler evil "evil handler"
+tc_run "non-root may not own an external handler's bus name" \
+	nobody_denied --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+	--method org.freedesktop.DBus.RequestName $BUS.HandlerManager1.evil 4
+only_our_policy() {	# the bus reads our policy and no peer's
+	local files
+	files=$(bus_policies_naming_us)
+	echo "$files"
+	[ "$files" = /usr/share/dbus-1/system.d/org.kernel.TCMUService1.conf ]
+}
+tc_run "the bus reads no policy naming our service but ours" only_our_policy
 tc_run "non-root may still list objects" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
 	gdbus call --system --dest $BUS --object-path $ROOT \
@@ -320,6 +339,27 @@ ext_gone() {
 	return 1
 }
 tc_run "user:ram disappears when its process exits" ext_gone
+
+# The established libtcmu-register protocol: the process owns
+# org.kernel.TCMUService1.HandlerManager1.ram and serves CheckConfig at
+# $ROOT/HandlerManager1/ram.
+ext_start_established() {
+	"$TCMU_SRC/examples/ext_handler_ram" --established \
+		>"$TCMU_RESULTS/ext_ram_established.log" 2>&1 &
+	EXT_PID=$!
+	wait_handler ram 60 &&
+		wait_log "external handler ram answers as $BUS.HandlerManager1.ram" 30
+}
+tc_run "established-protocol handler owns its name and registers user:ram" \
+	ext_start_established
+tc_run "CheckConfig forwarded to the established-protocol handler" \
+	ext_check "ram/x/y" "want ram/<label>"
+tc_run "CheckConfig accepted by the established-protocol handler" \
+	ext_check "ram/disk9" "(true, 'success')"
+tc_run "non-root CheckConfig to the external handler refused by bus policy" \
+	nobody_denied --dest $BUS.HandlerManager1.ram \
+	--object-path $ROOT/HandlerManager1/ram --method $BUS.CheckConfig ram/x
+tc_run "established-protocol user:ram disappears when its process exits" ext_gone
 tc_run "lun2 deleted" lun_delete lun2
 prio() {	# prio N PATTERN: a daemon line of priority N matches
 	grep -E "^<$1>.*$2" "$TCMU_RESULTS/daemon.log" | head -n 3 | tee /dev/stderr | grep -q .
