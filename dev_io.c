@@ -225,10 +225,11 @@ void dev_io_thread_fn(void *opaque, struct cmd_ctx *ctx, bool queue_empty)
 	dev_finish(dev, ctx, sts, false);
 	/*
 	 * Tell the kernel unless a command still waiting in the queue will
-	 * (its kick covers ours). Whether the queue was empty when this one
-	 * was taken is not enough: with several I/O threads, a command taken
-	 * earlier can finish after the last one taken has kicked, and its
-	 * completion would sit in the ring until the next command.
+	 * (its kick covers ours): one kick per batch. Whether the queue was
+	 * empty when this one was taken is not enough: with several I/O
+	 * threads, a command taken earlier can finish after the last one
+	 * taken has kicked. If the next command is slow, the device thread
+	 * kicks for this one within DEV_KICK_DELAY_MS (device.c).
 	 */
 	if (io_queue_empty(dev->ioq))
 		tcmu_ring_kick(dev->ring);

@@ -18,6 +18,10 @@
 #include "scsi_emulate.h"
 
 #define DEV_DEFAULT_IO_THREADS 4
+/* The longest a finished command's status waits unseen by the kernel:
+ * the I/O threads kick when their queue empties, and while commands are
+ * in flight this thread kicks for what finished behind a slow one. */
+#define DEV_KICK_DELAY_MS 1
 /* How long removal waits for a handler's async commands. */
 #define DEV_DRAIN_TIMEOUT_MS 30000
 
@@ -102,8 +106,8 @@ static void *dev_thread(void *arg)
 
 		while ((rcmd = tcmu_ring_next(dev->ring, dev_tmr, dev)))
 			dev_take_cmd(dev, rcmd);
-		tcmu_ring_kick(dev->ring);
-		if (poll(pfd, 2, -1) < 0) {
+		tcmu_ring_kick(dev->ring);	/* a no-op when nothing finished */
+		if (poll(pfd, 2, tcmu_ring_inflight(dev->ring) ? DEV_KICK_DELAY_MS : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			dev_err(dev, "poll: %s", strerror(errno));
