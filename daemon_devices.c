@@ -9,6 +9,10 @@
 #include "daemon.h"
 #include "dbus_service.h"
 
+/* A failed device is restarted this often, a second apart, then left
+ * failed (on the bus and in the log) for the admin. */
+#define DEV_MAX_RESTARTS 3
+
 /* The kernel's defaults for attributes it might not show (user backstore). */
 #define DEFAULT_BLOCK_SIZE 512
 #define DEFAULT_MAX_SECTORS 128
@@ -28,6 +32,55 @@ static void dev_params_read(const struct tcmu_dev_info *info, struct dev_params 
 	p->block_size = cfgfs_u64(info, "attrib/hw_block_size", DEFAULT_BLOCK_SIZE);
 	p->max_xfer_blocks = cfgfs_u64(info, "attrib/hw_max_sectors", DEFAULT_MAX_SECTORS);
 	p->write_cache = cfgfs_u64(info, "attrib/emulate_write_cache", 0);
+}
+
+struct failed_dev {
+	struct tcmur_daemon *d;
+	unsigned int minor;
+};
+
+/* Main thread, a second after a failure: try the device again. */
+static gboolean dev_retry(gpointer data)
+{
+	struct failed_dev *f = data;
+	struct tcmur_device *dev = g_hash_table_lookup(f->d->devices,
+						       GUINT_TO_POINTER(f->minor));
+
+	if (dev && !strcmp(dev_state_name(dev), "failed") && !dev_restart(dev))
+		dbus_service_update_device(f->d->dbus, dev);
+	return G_SOURCE_REMOVE;
+}
+
+/* Main thread: show the failure, and schedule a restart while tries last. */
+static gboolean dev_failed_main(gpointer data)
+{
+	struct failed_dev *f = data;
+	struct tcmur_device *dev = g_hash_table_lookup(f->d->devices,
+						       GUINT_TO_POINTER(f->minor));
+
+	if (!dev) {		/* removed meanwhile: nothing to show */
+		g_free(f);
+		return G_SOURCE_REMOVE;
+	}
+	dbus_service_update_device(f->d->dbus, dev);
+	if (dev->restarts >= DEV_MAX_RESTARTS) {
+		log_err(&f->d->log, dev->who, "still failed after %u restarts; left failed",
+			dev->restarts);
+		g_free(f);
+		return G_SOURCE_REMOVE;
+	}
+	g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, 1, dev_retry, f, g_free);
+	return G_SOURCE_REMOVE;
+}
+
+/* dev_params.on_failed: any thread. */
+static void dev_failed(void *opaque, unsigned int minor)
+{
+	struct failed_dev *f = g_new0(struct failed_dev, 1);
+
+	f->d = opaque;
+	f->minor = minor;
+	g_idle_add(dev_failed_main, f);
 }
 
 int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
@@ -54,6 +107,8 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
 	}
 	dev_params_read(info, &params);
 	params.registry = &d->registry;
+	params.on_failed = dev_failed;
+	params.failed_opaque = d;
 	err = tcmu_uio_open(NULL, info->uio_minor, &fd, &map, &map_size, &d->logger,
 			    info->name);
 	if (err)

@@ -453,7 +453,7 @@ static void device_props(TcmuTCMUService1Device *iface, struct tcmur_device *dev
 	tcmu_tcmuservice1_device_set_size(iface, tcmur_dev_size(dev));
 	tcmu_tcmuservice1_device_set_block_size(iface, tcmur_dev_block_size(dev));
 	tcmu_tcmuservice1_device_set_write_cache(iface, tcmur_dev_write_cache(dev));
-	tcmu_tcmuservice1_device_set_state(iface, "running");
+	tcmu_tcmuservice1_device_set_state(iface, dev_state_name(dev));
 }
 
 void dbus_service_add_device(struct dbus_service *ds, struct tcmur_device *dev)

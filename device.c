@@ -92,6 +92,18 @@ static void dev_tmr(void *opaque, const struct tcmu_tmr *tmr)
 		 tmr->cmd_cnt);
 }
 
+/* The device no longer serves its ring: say so once, and tell the owner. */
+static void dev_fail(struct tcmur_device *dev, const char *why)
+{
+	pthread_mutex_lock(&dev->state_lock);
+	dev->failed = true;
+	pthread_mutex_unlock(&dev->state_lock);
+	dev_err(dev, "device failed: %s; its commands wait for a restart or time out "
+		"in the kernel", why);
+	if (dev->on_failed)
+		dev->on_failed(dev->failed_opaque, dev->info.uio_minor);
+}
+
 static void *dev_thread(void *arg)
 {
 	struct tcmur_device *dev = arg;
@@ -111,12 +123,14 @@ static void *dev_thread(void *arg)
 			if (errno == EINTR)
 				continue;
 			dev_err(dev, "poll: %s", strerror(errno));
+			dev_fail(dev, "cannot wait for commands");
 			break;
 		}
 		if (pfd[1].revents)
 			break;
 		if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
 			dev_err(dev, "device fd closed under us (revents 0x%x)", pfd[0].revents);
+			dev_fail(dev, "the kernel's device went away");
 			break;
 		}
 		/* Reading clears the UIO event; the count itself is not needed. */
@@ -219,6 +233,8 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	dev->max_xfer_blocks = params->max_xfer_blocks;
 	dev->write_cache = params->write_cache;
 	dev->registry = params->registry;
+	dev->on_failed = params->on_failed;
+	dev->failed_opaque = params->failed_opaque;
 	snprintf(dev->unit_serial, sizeof(dev->unit_serial), "%s",
 		 params->unit_serial ? params->unit_serial : "");
 	snprintf(dev->handler_cfg, sizeof(dev->handler_cfg), "%s",
@@ -326,9 +342,39 @@ static int dev_reconfig_config(struct tcmur_device *dev, const char *config)
 		dev->info.cfg_off = hrc.config - config;
 		dev_info(dev, "config is now '%s'", dev->handler_cfg);
 	}
-	if (dev_resume(dev))
+	if (dev_resume(dev)) {
+		dev_fail(dev, "could not restart after reconfiguring");
 		return -EIO;
+	}
 	return err;
+}
+
+const char *dev_state_name(struct tcmur_device *dev)
+{
+	const char *name;
+
+	pthread_mutex_lock(&dev->state_lock);
+	name = dev->failed ? "failed" : dev->offline ? "offline" : "running";
+	pthread_mutex_unlock(&dev->state_lock);
+	return name;
+}
+
+int dev_restart(struct tcmur_device *dev)
+{
+	int err;
+
+	dev->restarts++;
+	dev_pause(dev);
+	pthread_mutex_lock(&dev->state_lock);
+	dev->failed = false;
+	pthread_mutex_unlock(&dev->state_lock);
+	err = dev_resume(dev);
+	if (err) {
+		dev_fail(dev, "restart failed");
+		return err;
+	}
+	dev_info(dev, "restarted (attempt %u)", dev->restarts);
+	return 0;
 }
 
 int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc)

@@ -54,6 +54,8 @@ struct tcmur_device {
 	bool write_cache;
 	bool d_sense;			/* control mode page D_SENSE */
 	bool offline;			/* handler closed after a failed reopen */
+	bool failed;			/* no device thread: see dev_restart() */
+	unsigned int restarts;		/* dev_restart() calls since the last good one */
 	char unit_serial[128];		/* VPD 0x80, from configfs */
 	char handler_cfg[1024];		/* after "<subtype>/" */
 
@@ -62,6 +64,9 @@ struct tcmur_device {
 	/* The daemon's devices, for EXTENDED COPY (NULL: none but us). */
 	struct dev_registry *registry;
 	unsigned int registry_refs;	/* under the registry's lock */
+
+	void (*on_failed)(void *opaque, unsigned int uio_minor);
+	void *failed_opaque;
 };
 
 /* Where a device's settings come from when it is made. */
@@ -74,6 +79,11 @@ struct dev_params {
 	bool write_cache;
 	const char *unit_serial;
 	struct dev_registry *registry;	/* may be NULL */
+	/* Optional: called from any thread when the device stops serving
+	 * (its thread met an error, or could not be restarted). The owner
+	 * shows it and may try dev_restart() on its own thread. */
+	void (*on_failed)(void *opaque, unsigned int uio_minor);
+	void *failed_opaque;
 };
 
 /*
@@ -87,6 +97,11 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	    const struct log_cfg *log);
 /* Stop the thread, wait for commands in flight, close the handler, free. */
 void dev_free(struct tcmur_device *dev);
+/* "running", "offline" (handler could not reopen: NOT READY) or "failed"
+ * (no thread serves the ring). */
+const char *dev_state_name(struct tcmur_device *dev);
+/* Restart a failed device's threads; 0 or -errno (and failed again). */
+int dev_restart(struct tcmur_device *dev);
 /* Apply a RECONFIG event; 0 or -errno. */
 int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc);
 

@@ -124,6 +124,11 @@ void ring_sim_free(struct ring_sim *sim)
 void *ring_sim_map(struct ring_sim *sim) { return sim->map; }
 size_t ring_sim_map_size(struct ring_sim *sim) { return sim->map_size; }
 int ring_sim_fd(struct ring_sim *sim) { return sim->fd[1]; }
+
+void ring_sim_hangup(struct ring_sim *sim)
+{
+	shutdown(sim->fd[0], SHUT_RDWR);
+}
 struct tcmu_mailbox *ring_sim_mailbox(struct ring_sim *sim) { return sim->mb; }
 size_t ring_sim_data_off(struct ring_sim *sim) { return sim->data_off; }
 unsigned int ring_sim_inflight(struct ring_sim *sim) { return sim->inflight; }

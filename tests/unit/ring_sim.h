@@ -140,6 +140,8 @@ struct sim_cmd *ring_sim_run(struct ring_sim *sim, const struct sim_req *req,
 void ring_sim_cmd_free(struct ring_sim *sim, struct sim_cmd *cmd);
 
 unsigned int ring_sim_inflight(struct ring_sim *sim);
+/* Hang up the daemon's end, as a vanished UIO device does (POLLHUP). */
+void ring_sim_hangup(struct ring_sim *sim);
 /* 4-byte kicks read from the daemon so far. */
 unsigned int ring_sim_kicks(struct ring_sim *sim);
 /* Bytes of ring free, as the kernel counts them (one is never used). */

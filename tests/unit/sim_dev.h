@@ -22,6 +22,8 @@ struct sim_dev_cfg {
 	uint32_t max_xfer_blocks;	/* 0: 1024 */
 	bool write_cache_off;
 	const char *serial;		/* NULL: SIM_DEV_SERIAL */
+	void (*on_failed)(void *opaque, unsigned int uio_minor);
+	void *failed_opaque;
 	struct ring_sim_cfg ring;
 };
 
