@@ -5,6 +5,13 @@
  * read as zeros until written. Data moves straight between the file and
  * the kernel's ring (preadv/pwritev on its buffers); FUA writes use
  * RWF_DSYNC, SYNCHRONIZE CACHE fdatasync.
+ * UNMAP punches holes in a file (they read back as zeros). On a block
+ * device it asks for what the device can do, read from its queue limits:
+ * WRITE ZEROES where it has them (zeros, LBPRZ), else a plain discard
+ * (BLKDISCARD: no promise of zeros, so no LBPRZ), else no unmap at all;
+ * the parts of a range not aligned to the device's logical block are
+ * zeroed by writing (zeroing device) or left alone (discard: UNMAP is a
+ * hint).
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -16,6 +23,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <linux/fs.h>
@@ -23,10 +31,17 @@
 #include "scsi_defs.h"
 #include "tcmu-runner.h"
 
+enum file_unmap {
+	FILE_UNMAP_NONE,
+	FILE_UNMAP_PUNCH,	/* fallocate(PUNCH_HOLE): reads back zeros */
+	FILE_UNMAP_DISCARD,	/* BLKDISCARD: reads back anything */
+};
+
 struct file_dev {
 	int fd;
 	bool is_blk;
-	bool can_punch;		/* fallocate(PUNCH_HOLE) works here */
+	enum file_unmap unmap;
+	uint32_t blk_lbs;	/* a block device's logical block size, else 1 */
 };
 
 static bool file_check_config(const char *cfg, char **reason)
@@ -54,21 +69,58 @@ static bool file_check_config(const char *cfg, char **reason)
 	return false;
 }
 
-/*
- * Whether holes can be punched: a punch past the end of a file changes
- * nothing and fails only where the file system cannot punch at all. A
- * block device zeroes or discards the range itself (blkdev_fallocate).
- */
-static bool file_probe_punch(int fd)
+/* A block device's queue limit @attr (0 if unknown); a partition has
+ * its disk's queue. */
+static uint64_t blk_queue_limit(dev_t rdev, const char *attr)
 {
-	struct stat st;
+	static const char *const fmt[] = { "/sys/dev/block/%u:%u/queue/%s",
+					   "/sys/dev/block/%u:%u/../queue/%s" };
+	unsigned long long v = 0;
+	char path[128];
 
-	if (fstat(fd, &st) < 0)
-		return false;
-	if (S_ISBLK(st.st_mode))
-		return true;
-	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			 st.st_size + 4096, 4096) == 0;
+	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), fmt[i], major(rdev), minor(rdev), attr);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+		break;
+	}
+	return v;
+}
+
+/*
+ * How unmap works here. A file: holes can be punched if a punch past its
+ * end (which changes nothing) succeeds. A block device: WRITE ZEROES
+ * (what blkdev_fallocate's punch uses), else discard, else nothing.
+ */
+static void file_probe_unmap(struct tcmur_device *dev, struct file_dev *fdev,
+			     const struct stat *st)
+{
+	int lbs = 512;
+
+	fdev->blk_lbs = 1;
+	fdev->unmap = FILE_UNMAP_NONE;
+	if (!S_ISBLK(st->st_mode)) {
+		if (fallocate(fdev->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      st->st_size + 4096, 4096) == 0)
+			fdev->unmap = FILE_UNMAP_PUNCH;
+		return;
+	}
+	if (ioctl(fdev->fd, BLKSSZGET, &lbs) < 0 || lbs <= 0)
+		lbs = 512;
+	fdev->blk_lbs = lbs;
+	if (blk_queue_limit(st->st_rdev, "write_zeroes_max_bytes"))
+		fdev->unmap = FILE_UNMAP_PUNCH;
+	else if (blk_queue_limit(st->st_rdev, "discard_max_bytes"))
+		fdev->unmap = FILE_UNMAP_DISCARD;
+	tcmu_dev_dbg(dev, "block device: logical block %d, unmap by %s", lbs,
+		     fdev->unmap == FILE_UNMAP_PUNCH ? "write zeroes" :
+		     fdev->unmap == FILE_UNMAP_DISCARD ? "discard" : "nothing");
 }
 
 static int file_open(struct tcmur_device *dev, bool reopen)
@@ -92,9 +144,9 @@ static int file_open(struct tcmur_device *dev, bool reopen)
 		tcmu_dev_err(dev, "open %s: %s", path, strerror(errno));
 		return err;
 	}
-	fdev->can_punch = file_probe_punch(fdev->fd);
 	if (fstat(fdev->fd, &st) == 0) {
 		fdev->is_blk = S_ISBLK(st.st_mode);
+		file_probe_unmap(dev, fdev, &st);
 		backing = st.st_size;
 		if (S_ISBLK(st.st_mode) && ioctl(fdev->fd, BLKGETSIZE64, &backing) < 0)
 			backing = 0;
@@ -210,24 +262,76 @@ static tcmu_sts file_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
 	return TCMU_STS_GOOD;
 }
 
+/* Write zeros over @len (less than a logical block) bytes at @offset. */
+static int file_zero_bytes(struct file_dev *fdev, uint64_t offset, uint64_t len)
+{
+	static const uint8_t zeros[4096];
+
+	while (len) {
+		size_t n = len < sizeof(zeros) ? len : sizeof(zeros);
+		ssize_t w = pwrite(fdev->fd, zeros, n, offset);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		offset += w;
+		len -= w;
+	}
+	return 0;
+}
+
+static int file_unmap_range(struct file_dev *fdev, uint64_t offset, uint64_t len)
+{
+	uint64_t lbs = fdev->blk_lbs, end = offset + len;
+	uint64_t first = (offset + lbs - 1) / lbs * lbs, last = end / lbs * lbs;
+	int err = 0;
+
+	if (first >= last) {	/* no whole logical block inside */
+		if (fdev->unmap == FILE_UNMAP_PUNCH)
+			return file_zero_bytes(fdev, offset, len);
+		return 0;
+	}
+	if (fdev->unmap == FILE_UNMAP_PUNCH) {
+		err = file_zero_bytes(fdev, offset, first - offset);
+		if (!err)
+			err = file_zero_bytes(fdev, last, end - last);
+		if (!err && fallocate(fdev->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      first, last - first) < 0)
+			err = -errno;
+	} else {
+		uint64_t range[2] = { first, last - first };
+
+		if (ioctl(fdev->fd, BLKDISCARD, range) < 0)
+			err = -errno;
+	}
+	return err;
+}
+
 static tcmu_sts file_unmap(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 			   uint64_t offset, uint64_t len)
 {
 	struct file_dev *fdev = tcmur_dev_private(dev);
+	int err = file_unmap_range(fdev, offset, len);
 
-	/* A punched hole reads back as zeros: what LBPRZ promises. */
-	if (fallocate(fdev->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
-		      len) < 0) {
-		tcmu_dev_err(dev, "punch %llu bytes at %llu: %s", (unsigned long long)len,
-			     (unsigned long long)offset, strerror(errno));
-		return tcmur_cmd_errno(cmd, -errno, true);
+	if (err) {
+		tcmu_dev_err(dev, "%s %llu bytes at %llu: %s",
+			     fdev->unmap == FILE_UNMAP_PUNCH ? "punch" : "discard",
+			     (unsigned long long)len, (unsigned long long)offset,
+			     strerror(-err));
+		return tcmur_cmd_errno(cmd, err, true);
 	}
 	return TCMU_STS_GOOD;
 }
 
 static bool file_can_unmap(struct tcmur_device *dev)
 {
-	return ((struct file_dev *)tcmur_dev_private(dev))->can_punch;
+	return ((struct file_dev *)tcmur_dev_private(dev))->unmap != FILE_UNMAP_NONE;
+}
+
+static bool file_unmap_zeroes(struct tcmur_device *dev)
+{
+	return ((struct file_dev *)tcmur_dev_private(dev))->unmap == FILE_UNMAP_PUNCH;
 }
 
 /* Data or hole at @offset, and how far it goes (SEEK_DATA/SEEK_HOLE). */
@@ -285,5 +389,6 @@ TCMUR_REGISTER_HANDLER(
 	.can_fua = file_can_fua,
 	.unmap = file_unmap,
 	.can_unmap = file_can_unmap,
+	.unmap_zeroes = file_unmap_zeroes,
 	.lba_status = file_lba_status,
 );

@@ -22,6 +22,7 @@ void scsi_geometry(struct tcmur_device *dev, struct scsi_geometry *g)
 	g->d_sense = dev->d_sense;
 	pthread_mutex_unlock(&dev->state_lock);
 	g->can_unmap = scsi_can_unmap(dev);
+	g->unmap_zeroes = g->can_unmap && scsi_unmap_zeroes(dev);
 }
 
 void scsi_respond(struct cmd_ctx *ctx, const void *buf, size_t len, size_t alloc_len)
@@ -188,9 +189,9 @@ tcmu_sts scsi_read_capacity_16(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	scsi_geometry(dev, &g);
 	tcmu_put_be64(buf, g.num_lbas ? g.num_lbas - 1 : 0);
 	tcmu_put_be32(buf + 8, g.block_size);
-	/* LBPME and LBPRZ: unmapped blocks read back as zeros. */
+	/* LBPME, and LBPRZ when unmapped blocks read back as zeros. */
 	if (g.can_unmap)
-		buf[14] = 0x80 | 0x40;
+		buf[14] = 0x80 | (g.unmap_zeroes ? 0x40 : 0);
 	scsi_respond(ctx, buf, sizeof(buf), tcmu_get_be32(ctx->pub.cdb + 10));
 	return TCMU_STS_GOOD;
 }

@@ -82,6 +82,8 @@ tcmu_sts scsi_unmap(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_write_same(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_get_lba_status(struct tcmur_device *dev, struct cmd_ctx *ctx);
 bool scsi_can_unmap(struct tcmur_device *dev);
+/* Unmapped blocks read back as zeros (the handler's unmap_zeroes). */
+bool scsi_unmap_zeroes(struct tcmur_device *dev);
 /* scsi_xcopy.c */
 tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_receive_copy_results(struct tcmur_device *dev, struct cmd_ctx *ctx);
@@ -107,6 +109,7 @@ struct scsi_geometry {
 	bool write_cache;
 	bool d_sense;
 	bool can_unmap;
+	bool unmap_zeroes;		/* LBPRZ */
 };
 void scsi_geometry(struct tcmur_device *dev, struct scsi_geometry *g);
 

@@ -210,8 +210,8 @@ static size_t vpd_b2(struct tcmur_device *dev, uint8_t *buf)
 
 	scsi_geometry(dev, &g);
 	if (g.can_unmap) {
-		/* LBPU, LBPWS, LBPWS10, LBPRZ (001b: zeros) */
-		buf[5] = 0x80 | 0x40 | 0x20 | 0x04;
+		/* LBPU, LBPWS, LBPWS10; LBPRZ 001b when unmapped reads zeros */
+		buf[5] = 0x80 | 0x40 | 0x20 | (g.unmap_zeroes ? 0x04 : 0);
 		buf[6] = 0x02;		/* thin provisioned */
 	}
 	return 8;

@@ -1,7 +1,8 @@
 /*
  * Thin provisioning (SBC-3 4.7): UNMAP, WRITE SAME (with UNMAP and NDOB)
  * and GET LBA STATUS. Blocks are deallocated through the handler's unmap,
- * which must make them read back as zeros (we report LBPRZ).
+ * which makes them read back as zeros (LBPRZ) unless its unmap_zeroes
+ * says otherwise.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -21,6 +22,13 @@ bool scsi_can_unmap(struct tcmur_device *dev)
 	const struct tcmur_handler *h = &dev->handler->ops;
 
 	return h->unmap && (!h->can_unmap || h->can_unmap(dev));
+}
+
+bool scsi_unmap_zeroes(struct tcmur_device *dev)
+{
+	const struct tcmur_handler *h = &dev->handler->ops;
+
+	return !h->unmap_zeroes || h->unmap_zeroes(dev);
 }
 
 /* Read the UNMAP parameter list; NULL with a status in *sts if it is bad. */
@@ -148,7 +156,7 @@ static tcmu_sts ws_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	if (!ndob)
 		tcmu_iov_to_buf(pat, bs, ctx->pub.iov, ctx->pub.iov_cnt);
 	/* Deallocating zero blocks is writing them, when they read as zeros. */
-	if (unmap && scsi_can_unmap(dev) && all_zero(pat, bs)) {
+	if (unmap && scsi_can_unmap(dev) && scsi_unmap_zeroes(dev) && all_zero(pat, bs)) {
 		sts = dev_io_sync(dev, ctx, CMD_IO_UNMAP, NULL, 0, ctx->offset, ctx->len,
 				  false);
 		sts = unmap_stable(dev, ctx, sts);

@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define TCMUR_HANDLER_API_MAJOR 1
-#define TCMUR_HANDLER_API_MINOR 1
+#define TCMUR_HANDLER_API_MINOR 2
 #define TCMUR_HANDLER_API_VERSION \
 	((TCMUR_HANDLER_API_MAJOR << 16) | TCMUR_HANDLER_API_MINOR)
 
@@ -158,7 +158,8 @@ struct tcmur_handler {
 	/*
 	 * Optional. Main or I/O threads. Whether unmap works on this device
 	 * (a file system without hole punching, say). NULL: unmap works if
-	 * the handler has it. Unmapped blocks must read back as zeros.
+	 * the handler has it. Unmapped blocks must read back as zeros,
+	 * unless unmap_zeroes (API 1.2) says otherwise.
 	 */
 	bool (*can_unmap)(struct tcmur_device *dev);
 	/*
@@ -169,6 +170,16 @@ struct tcmur_handler {
 	 */
 	int (*lba_status)(struct tcmur_device *dev, uint64_t offset, uint64_t *len,
 			  bool *mapped);
+
+	/* ---- API 1.2 ---- */
+
+	/*
+	 * Optional. Main or I/O threads. Whether unmapped blocks read back
+	 * as zeros (the LUN reports LBPRZ and WRITE SAME may unmap zeros).
+	 * False: unmap only discards, blocks read back as anything, and
+	 * WRITE SAME writes its zeros. NULL (or a 1.1 handler): true.
+	 */
+	bool (*unmap_zeroes)(struct tcmur_device *dev);
 };
 
 /*

@@ -1,12 +1,23 @@
 # Real-kernel tests: Debian's kernel under QEMU (tests/vm/run-vm.sh).
 # Included from the top-level Makefile; paths are relative to the top.
 
-VM_TESTS := tests/vm/test_core.sh tests/vm/test_sbc.sh
+VM_TESTS := tests/vm/test_core.sh tests/vm/test_sbc.sh tests/vm/test_review.sh
 
 # The deliberately broken handler make check-vm must catch.
 tests/build/broken/handler_file.so: tests/vm/broken/handler_file_corrupt.c handler_file.c tcmu-runner.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -shared -o $@ $<
+
+# Test plugins for the VM tests, beside the real file handler, in one
+# handler folder (test_review.sh starts the daemon on it).
+VM_PLUGIN_DIR := tests/build/vm-plugins
+$(VM_PLUGIN_DIR)/handler_%.so: tests/vm/plugins/handler_%.c tcmu-runner.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -I. -shared -o $@ $<
+$(VM_PLUGIN_DIR)/handler_file.so: handler_file.so
+	@mkdir -p $(@D)
+	ln -sf ../../../handler_file.so $@
+VM_PLUGINS := $(VM_PLUGIN_DIR)/handler_slowcheck.so $(VM_PLUGIN_DIR)/handler_file.so
 
 .PHONY: deps check-vm demo vm-clean
 deps:
@@ -15,7 +26,7 @@ deps:
 # deps first, in its own step: pkg-config can only answer once the -dev
 # packages are there.
 check-vm: deps
-	$(MAKE) all tests/build/broken/handler_file.so
+	$(MAKE) all tests/build/broken/handler_file.so $(VM_PLUGINS)
 	tests/vm/run-all.sh $(VM_TESTS)
 
 demo: deps
@@ -23,7 +34,7 @@ demo: deps
 	tests/vm/run-vm.sh tests/vm/demo.sh
 
 vm-clean:
-	rm -rf tests/vm/results tests/build/broken
+	rm -rf tests/vm/results tests/build/broken $(VM_PLUGIN_DIR)
 
 # Figures, never pass/fail: 4 KiB random IOPS, ours against the kernel's
 # fileio backstore on the same tmpfs in one boot (TCMU_BENCH_SECS each).

@@ -3,12 +3,13 @@
 came back, for tests that check status and sense data field by field.
 
 Usage: scsi_cmd.py /dev/sgN CDB-HEX [--out-hex HEX | --out-file F] [--in LEN]
-                   [--data-file F]
+                   [--data-file F] [--resid]
 
 Prints one line:
   status=0xSS [fmt=fixed|desc key=0xK asc=0xAA ascq=0xQQ [info=N] [fp=cdb|param:BYTE:BIT]]
 and writes the data-in bytes (if any) as hex to stdout's second line, or to
---data-file as binary. Exits 0 when the command was delivered (whatever its
+--data-file as binary. --resid adds " resid=N" (the residual the initiator
+saw) to the first line. Exits 0 when the command was delivered (whatever its
 SCSI status), 1 on a transport error.
 """
 import ctypes
@@ -69,9 +70,13 @@ def decode_sense(sb):
 
 def main(argv):
     dev, cdb = argv[1], bytes.fromhex(argv[2].replace(" ", ""))
-    out_data, in_len, data_file = None, 0, None
+    out_data, in_len, data_file, resid = None, 0, None, False
     i = 3
     while i < len(argv):
+        if argv[i] == "--resid":
+            resid = True
+            i += 1
+            continue
         if argv[i] == "--out-hex":
             out_data = bytes.fromhex(argv[i + 1].replace(" ", ""))
         elif argv[i] == "--out-file":
@@ -115,6 +120,8 @@ def main(argv):
             line += " info=%d" % s["info"]
         if "fp" in s:
             line += " fp=%s" % s["fp"]
+    if resid:
+        line += " resid=%d" % hdr.resid
     print(line)
     if direction == SG_DXFER_FROM_DEV:
         got = buf.raw[:length - hdr.resid]

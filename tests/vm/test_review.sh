@@ -1,0 +1,212 @@
+#!/bin/bash
+# test_review.sh - the defects a review of the core found, through the real
+# kernel: LUNs made by hand in configfs (no serial, different block
+# sizes), EXTENDED COPY between them refused and both deleted with no
+# hang, distinct identities, transfer lengths that disagree with the CDB,
+# UNMAP on a block device without WRITE ZEROES, and a slow CheckConfig
+# that does not stall the daemon. One boot.
+set -u
+. "$TCMU_SRC/tests/vm/guest-lib.sh"
+trap cleanup_all EXIT
+
+IMG=/tmp/review
+mkdir -p "$IMG"
+BUS=org.kernel.TCMUService1
+ROOT=/org/kernel/TCMUService1
+# The file handler and the test plugins, side by side.
+export TCMU_HANDLER_PATH=$TCMU_SRC/tests/build/vm-plugins
+
+tc_run "lio loads" lio_load || exit 1
+tc_run "system bus starts" bus_start || exit 1
+tc_run "daemon starts" daemon_start || exit 1
+tc_run "targetcli lists user:file" wait_handler file 60 || exit 1
+
+sc() { python3 "$TCMU_SRC/tests/vm/scsi_cmd.py" "$@"; }
+# sense_is SG "TOKENS" CDB [ARGS]: the reply's first line has every token.
+sense_is() {
+	local sg=$1 want=$2 out w
+	shift 2
+	out=$(sc "$sg" "$@" | head -n 1)
+	echo "reply: $out (want: $want)"
+	for w in $want; do
+		[[ " $out " == *" $w "* ]] || return 1
+	done
+}
+be16() { printf '%04x' "$1"; }
+be32() { printf '%08x' "$1"; }
+be64() { printf '%016x' "$1"; }
+hex() { od -An -v -tx1 | tr -d ' \n'; }
+clear_ua() { sg_turs "$1" >/dev/null 2>&1; sg_turs "$1" >/dev/null 2>&1; true; }
+
+# --- two LUNs made by hand: no serial, block sizes 512 and 4096 ------------
+
+HBA=$CFS/core/user_7
+# by_hand NAME BLOCK-SIZE: a user:file device in configfs, no serial written,
+# mapped on the loopback target with targetcli (sets LUN_SD, LUN_SG).
+by_hand() {
+	local name=$1 bs=$2 dev=$HBA/$1
+	truncate -s 16M "$IMG/$name.img"
+	mkdir -p "$dev" &&
+		echo "dev_config=file/$IMG/$name.img" >"$dev/control" &&
+		echo "dev_size=$((16 * 1024 * 1024))" >"$dev/control" &&
+		echo "$bs" >"$dev/attrib/hw_block_size" &&
+		echo 1 >"$dev/enable" || return 1
+	_lun_record "$name" /backstores/user:file
+	_lun_map "$name" "/backstores/user:file/$name"
+}
+tc_run "LUN made by hand, 512-byte blocks, no serial" by_hand rv512 512 || exit 1
+SGA=$LUN_SG
+tc_run "LUN made by hand, 4096-byte blocks, no serial" by_hand rv4k 4096 || exit 1
+SGB=$LUN_SG
+clear_ua "$SGA"
+clear_ua "$SGB"
+tc_run "the second LUN reports 4096-byte blocks" \
+	sh -c "sg_readcap $SGB | tee /dev/stderr | grep -q 'Logical block length=4096'"
+
+# A list naming both LUNs by their VPD 0x83 designators, straight from
+# the device (binary designator of type NAA, 16 bytes).
+naa_hex() {
+	sc "$1" 12010083000400 --in 1024 | sed -n 2p | python3 -c '
+import sys
+d = bytes.fromhex(sys.stdin.read().strip())
+i = 4
+while i + 4 <= len(d):
+    l = d[i + 3]
+    if d[i + 1] & 0x0f == 3 and l == 16:
+        print(d[i + 4:i + 20].hex()); break
+    i += 4 + l'
+}
+xcopy_mismatch() {
+	local a b list
+	a=$(naa_hex "$SGA") && b=$(naa_hex "$SGB") || return 1
+	echo "NAA a=$a b=$b"
+	[ -n "$a" ] && [ -n "$b" ] || { echo "no NAA designator to name"; return 1; }
+	# header (list id 0, 2 CSCDs = 64 bytes, one 28-byte segment), CSCDs,
+	# a block-to-block segment: 8 blocks from LBA 0 of A to LBA 0 of B.
+	list="00000040 00000000 0000001c 00000000"
+	list+="e4000000 01030010 $a 00000000 00000200"
+	list+="e4000000 01030010 $b 00000000 00001000"
+	list+="02000018 00000001 00000008 $(be64 0)$(be64 0)"
+	sense_is "$SGA" "status=0x02 key=0x5 asc=0x26" \
+		"83000000000000000000$(be32 $((${#list} / 2)))0000" --out-hex "$list"
+}
+distinct_ids() {
+	local a b
+	a=$(naa_hex "$SGA") && b=$(naa_hex "$SGB") || return 1
+	sg_vpd -p 0x83 "$SGA"
+	sg_vpd -p 0x83 "$SGB"
+	echo "NAA designators: '$a' and '$b'"
+	[ -z "$a" ] || [ "$a" != "$b" ]
+}
+tc_run "two LUNs without serials: different (or no) NAA designators (sg_vpd 0x83)" \
+	distinct_ids
+tc_run "EXTENDED COPY between LUNs of different block sizes: refused" xcopy_mismatch
+bus_alive() {	# the main loop still answers within 10 s
+	timeout 10 gdbus call --system --dest $BUS --object-path $ROOT \
+		--method org.freedesktop.DBus.ObjectManager.GetManagedObjects >/dev/null
+}
+# A hang here (the daemon stuck on a leaked reference) stalls the guest:
+# run-vm.sh's time-out then fails the run, console shown.
+delete_no_hang() {
+	lun_delete "$1" && bus_alive
+}
+tc_run "the 512-byte LUN deleted with targetcli, no hang" delete_no_hang rv512
+tc_run "the 4096-byte LUN deleted with targetcli, no hang" delete_no_hang rv4k
+
+# --- transfer lengths that disagree with the CDB ----------------------------
+
+truncate -s 16M "$IMG/xfer.img"
+tc_run "create user:file LUN for transfer lengths" lun_create_user rvx 16M "$IMG/xfer.img" ||
+	exit 1
+SGX=$LUN_SG SDX=$LUN_SD
+clear_ua "$SGX"
+head -c 1024 /dev/urandom >"$IMG/old"
+dd if="$IMG/old" of="$SDX" bs=512 seek=100 oflag=direct status=none
+short_write() {	# WRITE(10) of 2 blocks carrying 1 block of data
+	sense_is "$SGX" "status=0x02 key=0x5 asc=0x0e ascq=0x03" \
+		"2a00$(be32 100)00$(be16 2)00" --out-hex "$(head -c 512 /dev/zero | hex)" &&
+		cmp "$IMG/old" <(dd if="$SDX" bs=512 skip=100 count=2 iflag=direct status=none)
+}
+tc_run "WRITE with too little data (SG_IO): refused with sense, nothing written" short_write
+long_write() {	# WRITE(10) of 1 block carrying 2 blocks of data
+	sense_is "$SGX" "status=0x02 key=0x5 asc=0x0e ascq=0x03" \
+		"2a00$(be32 100)00$(be16 1)00" --out-hex "$(head -c 1024 /dev/zero | hex)" &&
+		cmp "$IMG/old" <(dd if="$SDX" bs=512 skip=100 count=2 iflag=direct status=none)
+}
+tc_run "WRITE with too much data: refused with sense, nothing written" long_write
+read_underflow() {	# READ(10) of 1 block into a 2-block buffer
+	local out
+	out=$(sc "$SGX" "2800$(be32 100)00$(be16 1)00" --in 1024 --resid)
+	echo "$out" | head -c 300
+	[[ "$(sed -n 1p <<<"$out")" == "status=0x00 resid=512" ]] &&
+		[ "$(sed -n 2p <<<"$out")" = "$(head -c 512 "$IMG/old" | hex)" ]
+}
+tc_run "READ(10) into a larger buffer: GOOD, resid 512, only the block's data" read_underflow
+read_overflow() {	# READ(16) of 2 blocks into a 1-block buffer
+	local out
+	out=$(sc "$SGX" "8800$(be64 100)$(be32 2)0000" --in 512 --resid)
+	echo "$out" | head -c 300
+	[[ "$(sed -n 1p <<<"$out")" == "status=0x00 resid=0" ]] &&
+		[ "$(sed -n 2p <<<"$out")" = "$(head -c 512 "$IMG/old" | hex)" ]
+}
+tc_run "READ(16) into a smaller buffer: GOOD, the first block's data" read_overflow
+wv_short() {	# WRITE AND VERIFY(10) of 2 blocks carrying 1
+	sense_is "$SGX" "status=0x02 key=0x5 asc=0x0e ascq=0x03" \
+		"2e00$(be32 100)00$(be16 2)00" --out-hex "$(head -c 512 /dev/zero | hex)" &&
+		cmp "$IMG/old" <(dd if="$SDX" bs=512 skip=100 count=2 iflag=direct status=none)
+}
+tc_run "WRITE AND VERIFY with too little data: refused, nothing written" wv_short
+tc_run "transfer-length LUN deleted" lun_delete rvx
+
+# --- UNMAP on a block device without WRITE ZEROES ---------------------------
+
+# null_blk: memory backed, discard but no WRITE ZEROES, 4096-byte blocks.
+nullb() {
+	modprobe null_blk nr_devices=1 gb=1 bs=4096 memory_backed=1 discard=1 || return 1
+	_ensure_node b nullb0 /sys/block/nullb0/dev || return 1
+	echo "discard_max_bytes=$(cat /sys/block/nullb0/queue/discard_max_bytes)" \
+		"write_zeroes_max_bytes=$(cat /sys/block/nullb0/queue/write_zeroes_max_bytes)"
+	[ "$(cat /sys/block/nullb0/queue/write_zeroes_max_bytes)" = 0 ]
+}
+tc_run "null_blk device with discard and no WRITE ZEROES" nullb || exit 1
+tc_run "create user:file LUN on the block device" lun_create_user rvb 64M /dev/nullb0 || exit 1
+SGN=$LUN_SG
+clear_ua "$SGN"
+tc_run "READ CAPACITY(16): thin provisioned, LBPRZ 0 (discard promises no zeros)" \
+	sh -c "sg_readcap --16 $SGN | tee /dev/stderr | grep -q 'lbpme=1, lbprz=0'"
+tc_run "UNMAP of an aligned range: GOOD" sg_unmap --lba=8 --num=64 "$SGN"
+tc_run "UNMAP of a range not aligned to the device's 4 KiB: GOOD" \
+	sg_unmap --lba=3 --num=5 "$SGN"
+ws_unmap_zeroes() {	# WRITE SAME UNMAP of zeros must still read back zeros
+	head -c 65536 /dev/urandom | dd of="$LUN_SD" bs=512 seek=1024 oflag=direct status=none &&
+		head -c 512 /dev/zero >"$IMG/zero" &&
+		sg_write_same --16 --unmap --in="$IMG/zero" --lba=1024 --num=128 "$SGN" &&
+		cmp <(head -c 65536 /dev/zero) \
+			<(dd if="$LUN_SD" bs=512 skip=1024 count=128 iflag=direct status=none)
+}
+tc_run "WRITE SAME UNMAP of zeros on it reads back zeros" ws_unmap_zeroes
+tc_run "block-device LUN deleted" lun_delete rvb
+
+# --- a slow CheckConfig does not stall the daemon ---------------------------
+
+tc_run "the slow-check test handler is listed" wait_handler slowcheck 60
+slow_check() {
+	local start=$SECONDS pid
+	gdbus call --system --dest $BUS --object-path $ROOT/slowcheck \
+		--method $BUS.CheckConfig "slowcheck/x" >"$IMG/slow.out" 2>&1 &
+	pid=$!
+	sleep 1
+	bus_alive || { echo "bus call blocked behind the check"; return 1; }
+	if ! kill -0 "$pid" 2>/dev/null; then
+		echo "the check ended before the bus call: proves nothing"
+		return 1
+	fi
+	echo "bus answered after $((SECONDS - start)) s while the check ran"
+	wait "$pid"
+	cat "$IMG/slow.out"
+	grep -q "(true, 'success')" "$IMG/slow.out"
+}
+tc_run "a slow CheckConfig runs off the main loop: the bus still answers" slow_check
+
+tc_run "daemon stops cleanly" daemon_stop
+tc_summary
