@@ -298,12 +298,13 @@ tcmu_sts scsi_stpg(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	size_t len = tcmu_get_be32(ctx->pub.cdb + 6);
 	struct alua_group groups[ALUA_MAX_GROUPS];
 	uint8_t buf[1024];
-	tcmu_sts sts = TCMU_STS_GOOD;
+	tcmu_sts sts;
 	int n;
 
-	if (!len)
-		return TCMU_STS_GOOD;
-	if (len < 4 || len > sizeof(buf) || len > ctx->pub.data_len || (len - 4) % 4)
+	sts = scsi_xfer_check(ctx, SCSI_XFER_OUT_PARAM, len);
+	if (sts != TCMU_STS_GOOD || !len)
+		return sts;
+	if (len < 4 || len > sizeof(buf) || (len - 4) % 4)
 		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
 				       ASC_PARAMETER_LIST_LENGTH_ERROR);
 	tcmu_iov_to_buf(buf, len, ctx->pub.iov, ctx->pub.iov_cnt);

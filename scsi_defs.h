@@ -88,6 +88,7 @@
 /* Additional sense code and qualifier, as ASC << 8 | ASCQ */
 #define ASC_NONE				0x0000
 #define ASC_WRITE_ERROR				0x0c00
+#define ASC_INVALID_FIELD_IN_COMMAND_IU		0x0e03
 #define ASC_READ_ERROR				0x1100
 #define ASC_MISCOMPARE_DURING_VERIFY		0x1d00
 #define ASC_PARAMETER_LIST_LENGTH_ERROR		0x1a00

@@ -25,17 +25,15 @@ void scsi_geometry(struct tcmur_device *dev, struct scsi_geometry *g)
 	g->unmap_zeroes = g->can_unmap && scsi_unmap_zeroes(dev);
 }
 
-void scsi_respond(struct cmd_ctx *ctx, const void *buf, size_t len, size_t alloc_len)
+/* The data-in is the first @len bytes of the buffer: report them, and
+ * clear the rest, in every iovec (the kernel hands us data pages as they
+ * were). */
+static void data_in_len(struct cmd_ctx *ctx, size_t len)
 {
-	size_t n = len < alloc_len ? len : alloc_len;
-	size_t skip = tcmu_iov_from_buf(ctx->pub.iov, ctx->pub.iov_cnt, buf, n);
+	size_t skip = len;
 
-	/* Only what we wrote is data: the initiator learns the residual. */
 	ctx->rcmd->has_read_len = true;
-	ctx->rcmd->read_len = skip;
-
-	/* The kernel hands us data pages as they were: clear what we don't
-	 * fill, in every iovec. */
+	ctx->rcmd->read_len = len;
 	for (size_t i = 0; i < ctx->pub.iov_cnt; i++) {
 		const struct iovec *v = &ctx->pub.iov[i];
 
@@ -46,6 +44,44 @@ void scsi_respond(struct cmd_ctx *ctx, const void *buf, size_t len, size_t alloc
 		memset((uint8_t *)v->iov_base + skip, 0, v->iov_len - skip);
 		skip = 0;
 	}
+}
+
+tcmu_sts scsi_xfer_check(struct cmd_ctx *ctx, enum scsi_xfer xfer, uint64_t want)
+{
+	size_t have = ctx->pub.data_len;
+
+	switch (xfer) {
+	case SCSI_XFER_IN:
+		/* Overflow: what fits; underflow: only what the CDB asks. */
+		data_in_len(ctx, want < have ? want : have);
+		return TCMU_STS_GOOD;
+	case SCSI_XFER_OUT_DATA:
+		if (want == have)
+			return TCMU_STS_GOOD;
+		tcmu_dev_dbg(ctx->dev, "opcode 0x%02x: %zu bytes of data-out, the CDB's "
+			     "blocks are %llu", ctx->pub.cdb[0], have,
+			     (unsigned long long)want);
+		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
+				       ASC_INVALID_FIELD_IN_COMMAND_IU);
+	case SCSI_XFER_OUT_PARAM:
+		if (want <= have)
+			return TCMU_STS_GOOD;
+		tcmu_dev_dbg(ctx->dev, "opcode 0x%02x: %zu bytes of data-out, the CDB's "
+			     "parameter list is %llu", ctx->pub.cdb[0], have,
+			     (unsigned long long)want);
+		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
+				       ASC_INVALID_FIELD_IN_CDB);
+	}
+	return TCMU_STS_GOOD;
+}
+
+void scsi_respond(struct cmd_ctx *ctx, const void *buf, size_t len, size_t alloc_len)
+{
+	size_t n = len < alloc_len ? len : alloc_len;
+
+	/* Only what we write is data: the initiator learns the residual. */
+	scsi_xfer_check(ctx, SCSI_XFER_IN, n);
+	tcmu_iov_from_buf(ctx->pub.iov, ctx->pub.iov_cnt, buf, n);
 }
 
 tcmu_sts scsi_check_range(struct cmd_ctx *ctx, uint64_t lba, uint64_t n,
@@ -82,12 +118,18 @@ tcmu_sts scsi_read_write(struct tcmur_device *dev, struct cmd_ctx *ctx)
 		fua = cdb[1] & 0x08;
 	scsi_geometry(dev, &g);
 	sts = scsi_check_range(ctx, lba, nblocks, g.num_lbas);
-	if (sts != TCMU_STS_GOOD || !nblocks)
+	if (sts != TCMU_STS_GOOD)
 		return sts;
-	ctx->offset = lba * g.block_size;
 	ctx->len = nblocks * g.block_size;
+	sts = scsi_xfer_check(ctx, write ? SCSI_XFER_OUT_DATA : SCSI_XFER_IN, ctx->len);
+	if (sts != TCMU_STS_GOOD)
+		return sts;
+	/* A READ into a smaller buffer moves what fits. */
 	if (ctx->len > ctx->pub.data_len)
 		ctx->len = ctx->pub.data_len;
+	if (!ctx->len)
+		return TCMU_STS_GOOD;
+	ctx->offset = lba * g.block_size;
 	ctx->io = write ? CMD_IO_WRITE : CMD_IO_READ;
 	/* With the write cache off every write must be stable when it
 	 * completes, exactly as with FUA. */
@@ -227,13 +269,16 @@ tcmu_sts scsi_format_unit(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	const uint8_t *cdb = ctx->pub.cdb;
 	uint8_t hdr[4];
+	tcmu_sts sts;
 
 	(void)dev;
 	if (!(cdb[1] & 0x10))	/* FMTDATA 0: nothing to change, done */
 		return TCMU_STS_GOOD;
-	if (ctx->pub.data_len < sizeof(hdr))
-		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
-				       ASC_PARAMETER_LIST_LENGTH_ERROR);
+	/* No length in the CDB: the list is the short header (no LONGLIST),
+	 * and a defect list after it is refused below. */
+	sts = scsi_xfer_check(ctx, SCSI_XFER_OUT_PARAM, sizeof(hdr));
+	if (sts != TCMU_STS_GOOD)
+		return sts;
 	tcmu_iov_to_buf(hdr, sizeof(hdr), ctx->pub.iov, ctx->pub.iov_cnt);
 	/* Short header: no defect list and no initialization pattern (IP)
 	 * are the only things a medium with no defects can take. */

@@ -46,6 +46,29 @@ bool scsi_op_has_sa(uint8_t opcode);
  * and zero the rest of the buffer. */
 void scsi_respond(struct cmd_ctx *ctx, const void *buf, size_t len, size_t alloc_len);
 
+/*
+ * The kernel hands TCMU the initiator's buffer without comparing it with
+ * the CDB (passthrough parsing): every command that moves data checks it
+ * here, as target_cmd_size_check() does for LIO's own backends.
+ */
+enum scsi_xfer {
+	SCSI_XFER_IN,		/* data-in of any command */
+	SCSI_XFER_OUT_DATA,	/* data-out sized by the CDB's blocks (data CDB) */
+	SCSI_XFER_OUT_PARAM,	/* data-out parameter list (control CDB) */
+};
+
+/*
+ * Check @ctx's data buffer against the @want bytes its CDB transfers.
+ * SCSI_XFER_OUT_DATA: any other length is CHECK CONDITION, ILLEGAL
+ * REQUEST, INVALID FIELD IN COMMAND INFORMATION UNIT.
+ * SCSI_XFER_OUT_PARAM: less than @want is INVALID FIELD IN CDB; more is
+ * fine, and the command reads only @want bytes of it.
+ * SCSI_XFER_IN: always GOOD. The data-in is min(@want, buffer) bytes,
+ * reported as READ_LEN so that the initiator sees the residual; the
+ * buffer past it is zeroed now, and the command must write no further.
+ */
+tcmu_sts scsi_xfer_check(struct cmd_ctx *ctx, enum scsi_xfer xfer, uint64_t want);
+
 /* Emulated commands, by file. */
 /* scsi_emulate.c */
 tcmu_sts scsi_tur(struct tcmur_device *dev, struct cmd_ctx *ctx);

@@ -171,14 +171,18 @@ tcmu_sts scsi_mode_select(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	size_t hdr = ten ? 8 : 4, bd, off;
 	uint8_t buf[MODE_BUF_LEN];
 	struct scsi_geometry g;
+	tcmu_sts sts;
 
+	sts = scsi_xfer_check(ctx, SCSI_XFER_OUT_PARAM, list_len);
+	if (sts != TCMU_STS_GOOD)
+		return sts;
 	if (cdb[1] & 0x01)	/* SP: we save nothing */
 		return tcmur_cmd_invalid_cdb(&ctx->pub, 1, 0);
 	if (!(cdb[1] & 0x10))	/* PF: only the page format is spoken */
 		return tcmur_cmd_invalid_cdb(&ctx->pub, 1, 4);
 	if (!list_len)
 		return TCMU_STS_GOOD;
-	if (list_len > sizeof(buf) || list_len > ctx->pub.data_len || list_len < hdr)
+	if (list_len > sizeof(buf) || list_len < hdr)
 		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
 				       ASC_PARAMETER_LIST_LENGTH_ERROR);
 	tcmu_iov_to_buf(buf, list_len, ctx->pub.iov, ctx->pub.iov_cnt);

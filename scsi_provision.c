@@ -40,9 +40,8 @@ static uint8_t *unmap_params(struct tcmur_device *dev, struct cmd_ctx *ctx,
 	uint64_t total = 0;
 	uint8_t *buf;
 
+	/* scsi_unmap checked that the buffer holds @len bytes. */
 	*sts = TCMU_STS_GOOD;
-	if (len > ctx->pub.data_len)
-		len = ctx->pub.data_len;
 	if (len < UNMAP_HDR) {
 		*sts = tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
 				       ASC_PARAMETER_LIST_LENGTH_ERROR);
@@ -116,12 +115,13 @@ static tcmu_sts unmap_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 
 tcmu_sts scsi_unmap(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
-	size_t ndesc = 0;
+	size_t ndesc = 0, len = tcmu_get_be16(ctx->pub.cdb + 7);
 	tcmu_sts sts;
 	uint8_t *buf;
 
-	if (!tcmu_get_be16(ctx->pub.cdb + 7))
-		return TCMU_STS_GOOD;	/* an empty list asks for nothing */
+	sts = scsi_xfer_check(ctx, SCSI_XFER_OUT_PARAM, len);
+	if (sts != TCMU_STS_GOOD || !len)
+		return sts;	/* an empty list asks for nothing */
 	/* Checked here, on the device thread, so that a bad list is answered
 	 * at once; the I/O thread reads it again to do the work. */
 	buf = unmap_params(dev, ctx, &ndesc, &sts);
@@ -194,9 +194,12 @@ tcmu_sts scsi_write_same(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	sts = scsi_check_range(ctx, lba, n, g.num_lbas);
 	if (sts != TCMU_STS_GOOD)
 		return sts;
-	if (!ndob && ctx->pub.data_len < g.block_size)
-		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
-				       ASC_PARAMETER_LIST_LENGTH_ERROR);
+	/* One block, or none with NDOB. Not a data CDB for the kernel
+	 * (sbc_parse_cdb): short is refused, the rest of a longer buffer
+	 * is not read. */
+	sts = scsi_xfer_check(ctx, SCSI_XFER_OUT_PARAM, ndob ? 0 : g.block_size);
+	if (sts != TCMU_STS_GOOD)
+		return sts;
 	ctx->offset = lba * g.block_size;
 	ctx->len = n * g.block_size;
 	ctx->pub.fua = !g.write_cache;

@@ -130,8 +130,8 @@ static tcmu_sts write_verify_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	return verify_medium(dev, ctx, (ctx->pub.cdb[1] >> 1) & 1);
 }
 
-/* Common checks of the VERIFY and WRITE AND VERIFY CDBs; @need is the
- * data-out length the command needs. */
+/* Common checks of the VERIFY and WRITE AND VERIFY CDBs, and of the
+ * data-out length they need. */
 static tcmu_sts verify_setup(struct tcmur_device *dev, struct cmd_ctx *ctx,
 			     bool write, tcmu_sts (*run)(struct tcmur_device *,
 							 struct cmd_ctx *))
@@ -147,12 +147,14 @@ static tcmu_sts verify_setup(struct tcmur_device *dev, struct cmd_ctx *ctx,
 		return tcmur_cmd_invalid_cdb(&ctx->pub, 1, 2);
 	scsi_geometry(dev, &g);
 	sts = scsi_check_range(ctx, lba, n, g.num_lbas);
+	if (sts != TCMU_STS_GOOD)
+		return sts;
+	need = write || bytchk == 1 ? n * g.block_size : bytchk == 3 && n ? g.block_size : 0;
+	/* WRITE AND VERIFY is a data CDB; VERIFY's compare data is not one
+	 * for the kernel (sbc_parse_cdb), so a longer buffer is fine. */
+	sts = scsi_xfer_check(ctx, write ? SCSI_XFER_OUT_DATA : SCSI_XFER_OUT_PARAM, need);
 	if (sts != TCMU_STS_GOOD || !n)
 		return sts;
-	need = write || bytchk == 1 ? n * g.block_size : bytchk == 3 ? g.block_size : 0;
-	if (ctx->pub.data_len < need)
-		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
-				       ASC_PARAMETER_LIST_LENGTH_ERROR);
 	ctx->offset = lba * g.block_size;
 	ctx->len = n * g.block_size;
 	ctx->io = CMD_IO_CUSTOM;
@@ -229,11 +231,11 @@ tcmu_sts scsi_compare_and_write(struct tcmur_device *dev, struct cmd_ctx *ctx)
 		return tcmur_cmd_invalid_cdb(&ctx->pub, 13, -1);
 	scsi_geometry(dev, &g);
 	sts = scsi_check_range(ctx, lba, n, g.num_lbas);
+	if (sts != TCMU_STS_GOOD)
+		return sts;
+	sts = scsi_xfer_check(ctx, SCSI_XFER_OUT_DATA, 2 * n * g.block_size);
 	if (sts != TCMU_STS_GOOD || !n)
 		return sts;
-	if (ctx->pub.data_len < 2 * n * g.block_size)
-		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
-				       ASC_PARAMETER_LIST_LENGTH_ERROR);
 	ctx->offset = lba * g.block_size;
 	ctx->len = n * g.block_size;
 	ctx->pub.fua = (cdb[1] & 0x08) || !g.write_cache;

@@ -217,6 +217,9 @@ tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	uint8_t *buf;
 	tcmu_sts sts;
 
+	sts = scsi_xfer_check(ctx, SCSI_XFER_OUT_PARAM, len);
+	if (sts != TCMU_STS_GOOD)
+		return sts;
 	if (!len)
 		return TCMU_STS_GOOD;
 	if (len < XCOPY_HDR || len > XCOPY_MAX_LIST || len > ctx->pub.data_len)

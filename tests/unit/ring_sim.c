@@ -428,6 +428,8 @@ static void complete_cmd(struct ring_sim *sim, struct sim_cmd *c,
 
 	c->status = ent->rsp.scsi_status;
 	c->uflags = ent->hdr.uflags;
+	c->has_read_len = c->uflags & TCMU_UFLAG_READ_LEN;
+	c->read_len = c->has_read_len ? ent->rsp.read_len : 0;
 	if (c->uflags & TCMU_UFLAG_UNKNOWN_OP)
 		c->status = 0x02;	/* the kernel fails such a command */
 	if (c->status == 0x02) {

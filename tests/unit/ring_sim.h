@@ -82,6 +82,10 @@ struct sim_cmd {
 	bool done;
 	uint8_t status;			/* rsp.scsi_status */
 	uint8_t uflags;			/* the slot's uflags at completion */
+	/* rsp.read_len when uflags has TCMU_UFLAG_READ_LEN: the data-in
+	 * bytes the kernel reports, the rest of data_len being residual. */
+	bool has_read_len;
+	uint32_t read_len;
 	uint8_t sense[TCMU_SENSE_BUFFERSIZE];	/* when CHECK CONDITION */
 	uint8_t key, asc, ascq;		/* decoded, fixed or descriptor */
 	uint8_t *data;			/* the buffer at completion */

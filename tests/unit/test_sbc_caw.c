@@ -114,9 +114,10 @@ static void test_caw_limits(void **state)
 	sbc_assert_bad_cdb(c, 1, 7);
 	c = caw(sd, 0x04, 0, 1, buf, 1024);
 	sbc_assert_bad_cdb(c, 1, 2);
-	/* A data-out buffer shorter than twice the blocks. */
+	/* A data-out buffer shorter than twice the blocks: INVALID FIELD IN
+	 * COMMAND INFORMATION UNIT, as LIO answers a data CDB. */
 	c = caw(sd, 0, 0, 2, buf, 1024);
-	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x1a, 0x00);
+	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x0e, 0x03);
 	free(buf);
 }
 

@@ -129,9 +129,9 @@ static void test_format_unit_refused(void **state)
 	c = format_unit(sd, 0x10, hdr, 4);
 	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x26, 0x00);
 	assert_field_ptr(c, false, 2, -1);
-	/* No header at all. */
+	/* No header at all: less data-out than the list. */
 	c = format_unit(sd, 0x10, hdr, 2);
-	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x1a, 0x00);
+	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x24, 0x00);
 }
 
 static struct sim_cmd *vpd_b0(struct sim_dev *sd)

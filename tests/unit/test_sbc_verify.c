@@ -203,9 +203,9 @@ static void test_verify_short_data(void **state)
 	struct sim_cmd *c;
 
 	c = sbc_run(sd, VERIFY_10, BYTCHK(1), 0, 4, buf, 1024);
-	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x1a, 0x00);
+	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x24, 0x00);
 	c = sbc_run(sd, VERIFY_16, BYTCHK(3), 0, 4, buf, 256);
-	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x1a, 0x00);
+	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x24, 0x00);
 }
 
 /* WRITE AND VERIFY: the data lands, with or without the byte compare. */

@@ -324,7 +324,7 @@ static void test_mode_select_bad_cdb_and_lengths(void **state)
 	/* Parameter list longer than the data sent. */
 	uint8_t cdb[6] = { MODE_SELECT_6, 0x10, 0, 0, 16, 0 };
 	c = sim_dev_run(sd, cdb, 6, list, 8);
-	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x1a, 0x00);
+	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x24, 0x00);
 	/* A page cut short. */
 	c = select6(sd, 0x10, list, 10);
 	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x1a, 0x00);

@@ -133,22 +133,23 @@ static void test_rw_zero_length(void **state)
 	assert_good(c);
 }
 
-/* A buffer larger than the CDB asks for: only the blocks asked for are
- * written, none after them. */
+/* A buffer larger than the CDB asks for: a WRITE is refused and writes
+ * nothing; a READ moves only the blocks asked for (READ_LEN says so). */
 static void test_write_moves_only_the_blocks_asked(void **state)
 {
 	struct sim_dev *sd = *state;
-	uint8_t zero[512] = { 0 }, buf[1024];
+	uint8_t zero[1024] = { 0 }, buf[1024];
 	struct sim_cmd *c;
 
 	pattern(buf, sizeof(buf), 5);
 	c = rw(sd, WRITE_10, 300, 1, buf, sizeof(buf), 1);
-	assert_good(c);
-	assert_file(sd, 300 * 512, buf, 512);
-	assert_file(sd, 301 * 512, zero, 512);
+	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x0e, 0x03);
+	assert_file(sd, 300 * 512, zero, 1024);
 	c = rw(sd, READ_10, 299, 1, NULL, 1024, 2);
 	assert_good(c);
-	assert_memory_equal(c->data, zero, 512);
+	assert_true(c->has_read_len);
+	assert_int_equal(c->read_len, 512);
+	assert_memory_equal(c->data, zero, 1024);
 }
 
 static void test_rw_lba_out_of_range(void **state)
