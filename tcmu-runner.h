@@ -208,8 +208,13 @@ tcmu_sts tcmur_cmd_sense_info(struct tcmur_cmd *cmd, uint8_t key, uint16_t asc,
 tcmu_sts tcmur_cmd_invalid_cdb(struct tcmur_cmd *cmd, uint16_t byte, int bit);
 /* ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST at @byte, @bit. */
 tcmu_sts tcmur_cmd_invalid_param(struct tcmur_cmd *cmd, uint16_t byte, int bit);
-/* Sense for a failed I/O: -EIO and others a medium error, -ENOSPC a
- * space allocation failure, -ENOMEM/-EAGAIN BUSY. */
+/* Status and sense for an I/O that failed with @err (-errno), chosen for
+ * what Linux does with it (table and reasons in api.c):
+ * -ENOMEM/-EAGAIN/-EBUSY: BUSY, retried. -ETIMEDOUT, -ENOTCONN and the
+ * other connection/network errors: NOT READY, LOGICAL UNIT COMMUNICATION
+ * FAILURE, which dm-multipath fails over on. -ENOSPC/-EDQUOT: DATA
+ * PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT. Anything else (-EIO):
+ * MEDIUM ERROR, unrecovered read error or write error as @write says. */
 tcmu_sts tcmur_cmd_errno(struct tcmur_cmd *cmd, int err, bool write);
 /* The sense bytes set so far (96 bytes). */
 const uint8_t *tcmur_cmd_sense_buf(const struct tcmur_cmd *cmd);
