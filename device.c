@@ -68,6 +68,11 @@ static void dev_take_cmd(struct tcmur_device *dev, struct tcmu_cmd *rcmd)
 						     ASC_NOT_READY_MANUAL_INTERVENTION), false);
 		return;
 	}
+	/* The one place unit attentions are reported (dev_ua.h). */
+	if (dev_ua_report(dev, ctx, &sts)) {
+		dev_finish(dev, ctx, sts, false);
+		return;
+	}
 	if (dev->handler->ops.handle_cmd) {
 		ctx->io = CMD_IO_HANDLER;
 		dev_queue_io(dev, ctx);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "cmd.h"
+#include "dev_ua.h"
 #include "handler_loader.h"
 #include "io_queue.h"
 #include "libtcmu.h"
@@ -56,6 +57,7 @@ struct tcmur_device {
 	bool offline;			/* handler closed after a failed reopen */
 	char unit_serial[128];		/* VPD 0x80, from configfs */
 	char handler_cfg[1024];		/* after "<subtype>/" */
+	struct dev_ua_queue ua;		/* pending unit attentions (dev_ua.h) */
 
 	void *hpriv;			/* handler's dev_private_size bytes */
 
