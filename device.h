@@ -89,7 +89,12 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	    const struct log_cfg *log);
 /* Stop the thread, wait for commands in flight, close the handler, free. */
 void dev_free(struct tcmur_device *dev);
-/* Apply a RECONFIG event; 0 or -errno. */
+/*
+ * Apply a RECONFIG event (main thread): pause the device, let the handler
+ * apply what really changes (or reopen it), take the new values and
+ * raise the unit attentions they call for, resume. 0, or -errno with
+ * nothing changed and no unit attention raised.
+ */
 int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc);
 
 /* Hand a validated I/O command to the I/O threads (or run it). */

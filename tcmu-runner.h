@@ -15,8 +15,9 @@
  * documented default.
  *
  * Threads: open/close/reconfig run on the daemon's main thread, with no
- * I/O in flight on the device. read/write/flush/unmap run on the device's
- * I/O threads as the handler's thread_model says. A handler may also
+ * I/O in flight on the device (see reconfig for what it guarantees).
+ * read/write/flush/unmap run on the device's I/O threads as the
+ * handler's thread_model says. A handler may also
  * return TCMU_STS_ASYNC from an I/O operation and complete the command
  * later with tcmur_cmd_complete(), from any thread (a library callback,
  * say); the daemon keeps the command's buffers valid until then.
@@ -37,7 +38,7 @@ extern "C" {
 #endif
 
 #define TCMUR_HANDLER_API_MAJOR 1
-#define TCMUR_HANDLER_API_MINOR 1
+#define TCMUR_HANDLER_API_MINOR 2
 #define TCMUR_HANDLER_API_VERSION \
 	((TCMUR_HANDLER_API_MAJOR << 16) | TCMUR_HANDLER_API_MINOR)
 
@@ -75,7 +76,13 @@ enum tcmur_thread_model {
 	TCMUR_THREAD_PARALLEL = 1,
 };
 
-/* What a RECONFIG event changes (fields not changed are flagged off). */
+/*
+ * What a RECONFIG event changes: only what really changes is flagged
+ * (a size or write cache setting equal to the current one is not), and
+ * the kernel sends one change per event. has_size and has_write_cache
+ * reach handlers of API 1.2 and later only; for older ones the daemon
+ * applies them without asking, as it always did.
+ */
 struct tcmur_reconfig {
 	bool has_config, has_size, has_write_cache;
 	const char *config;	/* the handler part, after "<subtype>/" */
@@ -120,8 +127,21 @@ struct tcmur_handler {
 	void (*close)(struct tcmur_device *dev);
 
 	/*
-	 * Optional. Main thread, no I/O in flight. Apply a change; return
-	 * 0, or -EOPNOTSUPP to have the daemon close and reopen the device.
+	 * Optional. Main thread, with the device paused: no I/O in flight,
+	 * and none starts before it returns. Apply the changes @rc flags: a
+	 * new config string, size (bytes) or write cache setting. While it
+	 * runs, tcmur_dev_config/size/write_cache() still return the old
+	 * values; @rc holds the new ones.
+	 * Returns 0 once applied: the daemon takes the new values and, before
+	 * the next command runs, raises the unit attention each calls for
+	 * (MEDIUM MAY HAVE CHANGED, CAPACITY DATA HAS CHANGED, MODE
+	 * PARAMETERS CHANGED). -EOPNOTSUPP (and a NULL reconfig): the daemon
+	 * closes the device and opens it again (reopen true) with the new
+	 * values, or, if that open fails, with the old ones, and refuses the
+	 * change. Any other -errno refuses it: the kernel fails the configfs
+	 * write with it, the device keeps its old values and no unit
+	 * attention is raised. Since API 1.2 also called for size and write
+	 * cache changes (before: config changes only).
 	 */
 	int (*reconfig)(struct tcmur_device *dev, const struct tcmur_reconfig *rc);
 
