@@ -13,8 +13,6 @@
 #include "scsi_sense.h"
 #include "tcmu-runner.h"
 
-#define ASC_SPACE_ALLOC_FAILED_WRITE_PROTECT 0x2707
-
 static tcmu_sts cmd_sense(struct tcmur_cmd *cmd, uint8_t key, uint16_t asc,
 			  bool has_info, uint64_t info, const struct scsi_field_ptr *fp)
 {
@@ -53,6 +51,53 @@ tcmu_sts tcmur_cmd_invalid_param(struct tcmur_cmd *cmd, uint16_t byte, int bit)
 			 ASC_INVALID_FIELD_IN_PARAMETER_LIST, false, 0, &fp);
 }
 
+/*
+ * -errno from a backend -> SCSI status and sense. What the Linux initiator
+ * does with each (drivers/scsi/scsi_error.c scsi_decide_disposition and
+ * scsi_check_sense, scsi_lib.c scsi_io_completion_action, then
+ * blk_path_error() in include/linux/blk_types.h, which dm-multipath asks
+ * before it fails a path):
+ *
+ *  errno                      we answer                  Linux / dm-multipath
+ *  ENOMEM EAGAIN EBUSY        BUSY (no sense)            requeued (ADD_TO_MLQUEUE) until
+ *                                                        the command's time runs out;
+ *                                                        not TASK SET FULL, which would
+ *                                                        also cut the queue depth
+ *  ETIMEDOUT ENOTCONN         NOT READY, LOGICAL UNIT    NOT READY with ASC != 04h:
+ *  ESHUTDOWN ECONNRESET       COMMUNICATION FAILURE      ACTION_FAIL with BLK_STS_IOERR,
+ *  ECONNREFUSED ECONNABORTED  (08/00)                    a path error: dm-multipath
+ *  EHOSTUNREACH EHOSTDOWN                                fails the path and retries the
+ *  ENETUNREACH ENETDOWN                                  I/O on another one
+ *  ENETRESET ENOLINK EPIPE
+ *  ECOMM
+ *  ENOSPC EDQUOT              DATA PROTECT, SPACE        SBC-3 4.7.3.7: a thin LUN out of
+ *                             ALLOCATION FAILED WRITE    space. Linux sets SCSIML_STAT_NOSPC
+ *                             PROTECT (27/07)            -> BLK_STS_NOSPC: -ENOSPC to the
+ *                                                        file system, not a path error
+ *                                                        (every path sees the same pool)
+ *  anything else (EIO ...),   MEDIUM ERROR, UNRECOVERED  SCSIML_STAT_MED_ERROR ->
+ *  read                       READ ERROR (11/00)         BLK_STS_MEDIUM: no retry, not a
+ *                                                        path error (the data is bad)
+ *  anything else, write or    MEDIUM ERROR, WRITE ERROR  retried (NEEDS_RETRY) up to the
+ *  flush                      (0C/00)                    retry count, then BLK_STS_IOERR
+ *
+ * Before, every error but the first and third rows was a MEDIUM ERROR: a
+ * network backend's timeout on a READ failed the I/O for good and
+ * dm-multipath never tried the other path.
+ */
+static bool errno_is_transport(int err)
+{
+	switch (err) {
+	case ETIMEDOUT: case ENOTCONN: case ESHUTDOWN: case ECONNRESET:
+	case ECONNREFUSED: case ECONNABORTED: case EHOSTUNREACH: case EHOSTDOWN:
+	case ENETUNREACH: case ENETDOWN: case ENETRESET: case ENOLINK: case EPIPE:
+	case ECOMM:
+		return true;
+	default:
+		return false;
+	}
+}
+
 tcmu_sts tcmur_cmd_errno(struct tcmur_cmd *cmd, int err, bool write)
 {
 	switch (err) {
@@ -65,6 +110,9 @@ tcmu_sts tcmur_cmd_errno(struct tcmur_cmd *cmd, int err, bool write)
 		return tcmur_cmd_sense(cmd, SENSE_DATA_PROTECT,
 				       ASC_SPACE_ALLOC_FAILED_WRITE_PROTECT);
 	default:
+		if (errno_is_transport(-err))
+			return tcmur_cmd_sense(cmd, SENSE_NOT_READY,
+					       ASC_LOGICAL_UNIT_COMM_FAILURE);
 		return tcmur_cmd_sense(cmd, SENSE_MEDIUM_ERROR,
 				       write ? ASC_WRITE_ERROR : ASC_READ_ERROR);
 	}

@@ -72,6 +72,11 @@ static void dev_take_cmd(struct tcmur_device *dev, struct tcmu_cmd *rcmd)
 						     ASC_NOT_READY_MANUAL_INTERVENTION), false);
 		return;
 	}
+	/* The one place unit attentions are reported (dev_ua.h). */
+	if (dev_ua_report(dev, ctx, &sts)) {
+		dev_finish(dev, ctx, sts, false);
+		return;
+	}
 	if (dev->handler->ops.handle_cmd) {
 		ctx->io = CMD_IO_HANDLER;
 		dev_queue_io(dev, ctx);
@@ -302,46 +307,163 @@ void dev_free(struct tcmur_device *dev)
 	free(dev);
 }
 
-/* A new config string: the handler applies it, or we reopen with it. */
-static int dev_reconfig_config(struct tcmur_device *dev, const char *config)
+/* What a reconfig can change: to apply, and to put back. */
+struct dev_settings {
+	uint64_t size;
+	bool write_cache;
+	char cfg[sizeof(((struct tcmur_device *)0)->handler_cfg)];
+};
+
+static void dev_settings_get(struct tcmur_device *dev, struct dev_settings *s)
+{
+	pthread_mutex_lock(&dev->state_lock);
+	s->size = dev->size;
+	s->write_cache = dev->write_cache;
+	pthread_mutex_unlock(&dev->state_lock);
+	memcpy(s->cfg, dev->handler_cfg, sizeof(s->cfg));
+}
+
+/* Paused device only: handler_cfg is read without the lock. */
+static void dev_settings_set(struct tcmur_device *dev, const struct dev_settings *s)
+{
+	pthread_mutex_lock(&dev->state_lock);
+	dev->size = s->size;
+	dev->write_cache = s->write_cache;
+	pthread_mutex_unlock(&dev->state_lock);
+	memcpy(dev->handler_cfg, s->cfg, sizeof(dev->handler_cfg));
+}
+
+static void dev_set_offline(struct tcmur_device *dev, bool off)
+{
+	pthread_mutex_lock(&dev->state_lock);
+	dev->offline = off;
+	pthread_mutex_unlock(&dev->state_lock);
+}
+
+/* Close the handler and open it with @want; if that fails, with @old.
+ * Returns 0 or the failed open's -errno. */
+static int dev_reopen(struct tcmur_device *dev, const struct dev_settings *want,
+		      const struct dev_settings *old)
 {
 	const struct tcmur_handler *h = &dev->handler->ops;
-	struct tcmur_reconfig hrc = { .has_config = true };
-	char old[sizeof(dev->handler_cfg)];
 	int err;
 
-	hrc.config = handler_config_part(h, config);
-	if (!hrc.config) {
-		dev_err(dev, "new config '%s' is not for handler %s", config, h->subtype);
-		return -EINVAL;
-	}
-	dev_pause(dev);
-	memcpy(old, dev->handler_cfg, sizeof(old));
-	snprintf(dev->handler_cfg, sizeof(dev->handler_cfg), "%s", hrc.config);
-	err = h->reconfig ? h->reconfig(dev, &hrc) : -EOPNOTSUPP;
-	if (err == -EOPNOTSUPP) {
+	if (!dev->offline)
 		h->close(dev);
-		err = h->open(dev, true);
-		if (err) {
-			dev_err(dev, "reopen with '%s': %s; back to '%s'", hrc.config,
-				strerror(-err), old);
-			memcpy(dev->handler_cfg, old, sizeof(old));
-			if (h->open(dev, true)) {
-				/* Nothing to serve from: answer NOT READY until
-				 * the admin fixes or removes the device. */
-				dev_err(dev, "reopen with old config '%s' failed too; "
-					"device offline", old);
-				pthread_mutex_lock(&dev->state_lock);
-				dev->offline = true;
-				pthread_mutex_unlock(&dev->state_lock);
-			}
-		}
-	}
+	dev_settings_set(dev, want);
+	err = h->open(dev, true);
 	if (!err) {
-		snprintf(dev->info.config, sizeof(dev->info.config), "%s", config);
-		dev->info.cfg_off = hrc.config - config;
-		dev_info(dev, "config is now '%s'", dev->handler_cfg);
+		dev_set_offline(dev, false);
+		return 0;
 	}
+	dev_err(dev, "reopen with '%s', %llu bytes: %s; back to '%s', %llu bytes",
+		want->cfg, (unsigned long long)want->size, strerror(-err), old->cfg,
+		(unsigned long long)old->size);
+	dev_settings_set(dev, old);
+	if (h->open(dev, true)) {
+		/* Nothing to serve from: answer NOT READY until the admin
+		 * fixes or removes the device. */
+		dev_err(dev, "reopen with the old settings failed too; device offline");
+		dev_set_offline(dev, true);
+	}
+	return err;
+}
+
+/*
+ * Which of @rc's changes are real, into @hrc (what the handler is told)
+ * and @want. A handler older than API 1.2 is told of config changes only,
+ * as it always was. 0, or -EINVAL for another handler's config.
+ */
+static int dev_reconfig_plan(struct tcmur_device *dev, const struct tcmu_reconfig *rc,
+			     struct tcmur_reconfig *hrc, struct dev_settings *want)
+{
+	const struct tcmur_handler *h = &dev->handler->ops;
+
+	if (rc->has_config) {
+		hrc->config = handler_config_part(h, rc->config);
+		if (!hrc->config) {
+			dev_err(dev, "new config '%s' is not for handler %s", rc->config,
+				h->subtype);
+			return -EINVAL;
+		}
+		hrc->has_config = true;
+		snprintf(want->cfg, sizeof(want->cfg), "%s", hrc->config);
+	}
+	if (rc->has_size && rc->size != want->size) {
+		hrc->has_size = true;
+		hrc->size = want->size = rc->size;
+	}
+	if (rc->has_write_cache && rc->write_cache != want->write_cache) {
+		hrc->has_write_cache = true;
+		hrc->write_cache = want->write_cache = rc->write_cache;
+	}
+	return 0;
+}
+
+/* Ask the handler to apply @hrc on the paused device (see tcmu-runner.h:
+ * reconfig); take @want if it did. */
+static int dev_reconfig_apply(struct tcmur_device *dev, struct tcmur_reconfig *hrc,
+			      const struct dev_settings *want, const struct dev_settings *old)
+{
+	const struct tcmur_handler *h = &dev->handler->ops;
+	struct tcmur_reconfig told = *hrc;
+	int err;
+
+	if ((h->api_version & 0xffff) < 2)
+		told.has_size = told.has_write_cache = false;
+	if (!told.has_config && !told.has_size && !told.has_write_cache)
+		err = 0;
+	else if (!h->reconfig || dev->offline)
+		err = -EOPNOTSUPP;
+	else
+		err = h->reconfig(dev, &told);
+	if (err == -EOPNOTSUPP)
+		return dev_reopen(dev, want, old);
+	if (err) {
+		dev_err(dev, "handler refused the change: %s", strerror(-err));
+		return err;
+	}
+	dev_settings_set(dev, want);
+	return 0;
+}
+
+/* The change took: record it and tell the initiators. */
+static void dev_reconfig_done(struct tcmur_device *dev, const struct tcmu_reconfig *rc,
+			      const struct tcmur_reconfig *hrc)
+{
+	if (hrc->has_config) {
+		snprintf(dev->info.config, sizeof(dev->info.config), "%s", rc->config);
+		dev->info.cfg_off = hrc->config - rc->config;
+		dev_info(dev, "config is now '%s'", dev->handler_cfg);
+		dev_ua_raise(dev, ASC_MEDIUM_MAY_HAVE_CHANGED);
+	}
+	if (hrc->has_size) {
+		dev_info(dev, "size is now %llu bytes", (unsigned long long)hrc->size);
+		dev_ua_raise(dev, ASC_CAPACITY_DATA_HAS_CHANGED);
+	}
+	if (hrc->has_write_cache) {
+		dev_info(dev, "write cache %s", hrc->write_cache ? "on" : "off");
+		dev_ua_raise(dev, ASC_MODE_PARAMETERS_CHANGED);
+	}
+}
+
+int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc)
+{
+	struct tcmur_reconfig hrc = { 0 };
+	struct dev_settings old, want;
+	int err;
+
+	dev_settings_get(dev, &old);
+	want = old;
+	err = dev_reconfig_plan(dev, rc, &hrc, &want);
+	if (err)
+		return err;
+	if (!hrc.has_config && !hrc.has_size && !hrc.has_write_cache)
+		return 0;
+	dev_pause(dev);
+	err = dev_reconfig_apply(dev, &hrc, &want, &old);
+	if (!err)
+		dev_reconfig_done(dev, rc, &hrc);
 	if (dev_resume(dev)) {
 		dev_fail(dev, "could not restart after reconfiguring");
 		return -EIO;
@@ -374,25 +496,6 @@ int dev_restart(struct tcmur_device *dev)
 		return err;
 	}
 	dev_info(dev, "restarted (attempt %u)", dev->restarts);
-	return 0;
-}
-
-int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc)
-{
-	if (rc->has_size || rc->has_write_cache) {
-		pthread_mutex_lock(&dev->state_lock);
-		if (rc->has_size)
-			dev->size = rc->size;
-		if (rc->has_write_cache)
-			dev->write_cache = rc->write_cache;
-		pthread_mutex_unlock(&dev->state_lock);
-		if (rc->has_size)
-			dev_info(dev, "size is now %llu bytes", (unsigned long long)rc->size);
-		if (rc->has_write_cache)
-			dev_info(dev, "write cache %s", rc->write_cache ? "on" : "off");
-	}
-	if (rc->has_config)
-		return dev_reconfig_config(dev, rc->config);
 	return 0;
 }
 

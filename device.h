@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "cmd.h"
+#include "dev_ua.h"
 #include "handler_loader.h"
 #include "io_queue.h"
 #include "libtcmu.h"
@@ -58,6 +59,7 @@ struct tcmur_device {
 	unsigned int restarts;		/* dev_restart() calls since the last good one */
 	char unit_serial[128];		/* VPD 0x80, from configfs */
 	char handler_cfg[1024];		/* after "<subtype>/" */
+	struct dev_ua_queue ua;		/* pending unit attentions (dev_ua.h) */
 
 	void *hpriv;			/* handler's dev_private_size bytes */
 
@@ -102,7 +104,12 @@ void dev_free(struct tcmur_device *dev);
 const char *dev_state_name(struct tcmur_device *dev);
 /* Restart a failed device's threads; 0 or -errno (and failed again). */
 int dev_restart(struct tcmur_device *dev);
-/* Apply a RECONFIG event; 0 or -errno. */
+/*
+ * Apply a RECONFIG event (main thread): pause the device, let the handler
+ * apply what really changes (or reopen it), take the new values and
+ * raise the unit attentions they call for, resume. 0, or -errno with
+ * nothing changed and no unit attention raised.
+ */
 int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc);
 
 /* Hand a validated I/O command to the I/O threads (or run it). */

@@ -196,11 +196,15 @@ tcmu_sts scsi_request_sense(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	uint8_t buf[TCMU_SENSE_LEN];
 	bool desc = ctx->pub.cdb[1] & 0x01;
+	uint16_t asc;
 	unsigned int len;
 
-	(void)dev;
-	/* No deferred errors or pending conditions are kept: NO SENSE. */
-	len = scsi_sense_build(buf, desc, SENSE_NO_SENSE, ASC_NONE, false, 0, NULL);
+	/* A pending unit attention is returned and cleared (SPC-4 6.39);
+	 * no deferred errors are kept, so otherwise NO SENSE. */
+	if (dev_ua_take(dev, &asc))
+		len = scsi_sense_build(buf, desc, SENSE_UNIT_ATTENTION, asc, false, 0, NULL);
+	else
+		len = scsi_sense_build(buf, desc, SENSE_NO_SENSE, ASC_NONE, false, 0, NULL);
 	scsi_respond(ctx, buf, len, ctx->pub.cdb[4]);
 	return TCMU_STS_GOOD;
 }

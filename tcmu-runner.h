@@ -15,8 +15,9 @@
  * documented default.
  *
  * Threads: open/close/reconfig run on the daemon's main thread, with no
- * I/O in flight on the device. read/write/flush/unmap run on the device's
- * I/O threads as the handler's thread_model says. A handler may also
+ * I/O in flight on the device (see reconfig for what it guarantees).
+ * read/write/flush/unmap run on the device's I/O threads as the
+ * handler's thread_model says. A handler may also
  * return TCMU_STS_ASYNC from an I/O operation and complete the command
  * later with tcmur_cmd_complete(), from any thread (a library callback,
  * say); the daemon keeps the command's buffers valid until then.
@@ -75,7 +76,13 @@ enum tcmur_thread_model {
 	TCMUR_THREAD_PARALLEL = 1,
 };
 
-/* What a RECONFIG event changes (fields not changed are flagged off). */
+/*
+ * What a RECONFIG event changes: only what really changes is flagged
+ * (a size or write cache setting equal to the current one is not), and
+ * the kernel sends one change per event. has_size and has_write_cache
+ * reach handlers of API 1.2 and later only; for older ones the daemon
+ * applies them without asking, as it always did.
+ */
 struct tcmur_reconfig {
 	bool has_config, has_size, has_write_cache;
 	const char *config;	/* the handler part, after "<subtype>/" */
@@ -122,8 +129,21 @@ struct tcmur_handler {
 	void (*close)(struct tcmur_device *dev);
 
 	/*
-	 * Optional. Main thread, no I/O in flight. Apply a change; return
-	 * 0, or -EOPNOTSUPP to have the daemon close and reopen the device.
+	 * Optional. Main thread, with the device paused: no I/O in flight,
+	 * and none starts before it returns. Apply the changes @rc flags: a
+	 * new config string, size (bytes) or write cache setting. While it
+	 * runs, tcmur_dev_config/size/write_cache() still return the old
+	 * values; @rc holds the new ones.
+	 * Returns 0 once applied: the daemon takes the new values and, before
+	 * the next command runs, raises the unit attention each calls for
+	 * (MEDIUM MAY HAVE CHANGED, CAPACITY DATA HAS CHANGED, MODE
+	 * PARAMETERS CHANGED). -EOPNOTSUPP (and a NULL reconfig): the daemon
+	 * closes the device and opens it again (reopen true) with the new
+	 * values, or, if that open fails, with the old ones, and refuses the
+	 * change. Any other -errno refuses it: the kernel fails the configfs
+	 * write with it, the device keeps its old values and no unit
+	 * attention is raised. Since API 1.2 also called for size and write
+	 * cache changes (before: config changes only).
 	 */
 	int (*reconfig)(struct tcmur_device *dev, const struct tcmur_reconfig *rc);
 
@@ -221,8 +241,13 @@ tcmu_sts tcmur_cmd_sense_info(struct tcmur_cmd *cmd, uint8_t key, uint16_t asc,
 tcmu_sts tcmur_cmd_invalid_cdb(struct tcmur_cmd *cmd, uint16_t byte, int bit);
 /* ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST at @byte, @bit. */
 tcmu_sts tcmur_cmd_invalid_param(struct tcmur_cmd *cmd, uint16_t byte, int bit);
-/* Sense for a failed I/O: -EIO and others a medium error, -ENOSPC a
- * space allocation failure, -ENOMEM/-EAGAIN BUSY. */
+/* Status and sense for an I/O that failed with @err (-errno), chosen for
+ * what Linux does with it (table and reasons in api.c):
+ * -ENOMEM/-EAGAIN/-EBUSY: BUSY, retried. -ETIMEDOUT, -ENOTCONN and the
+ * other connection/network errors: NOT READY, LOGICAL UNIT COMMUNICATION
+ * FAILURE, which dm-multipath fails over on. -ENOSPC/-EDQUOT: DATA
+ * PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT. Anything else (-EIO):
+ * MEDIUM ERROR, unrecovered read error or write error as @write says. */
 tcmu_sts tcmur_cmd_errno(struct tcmur_cmd *cmd, int err, bool write);
 /* The sense bytes set so far (96 bytes). */
 const uint8_t *tcmur_cmd_sense_buf(const struct tcmur_cmd *cmd);

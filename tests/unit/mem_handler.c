@@ -17,6 +17,10 @@ struct mem_dev {
 	bool async, no_fua;
 	unsigned int ios, flushes;
 	unsigned int async_live;	/* completer threads not yet done */
+	unsigned int fail_in[MEM_OP_COUNT];	/* calls until the injected error */
+	int fail_err[MEM_OP_COUNT];
+	bool fixed_size;
+	struct mem_reconfig_seen seen;	/* main thread, no I/O in flight */
 };
 
 struct mem_async {
@@ -65,6 +69,27 @@ static tcmu_sts mem_done(struct tcmur_device *dev, struct tcmur_cmd *cmd)
 	return TCMU_STS_ASYNC;
 }
 
+/* The errno injected for this call of @op, or 0. */
+static int mem_injected(struct mem_dev *m, enum mem_op op)
+{
+	unsigned int left = __atomic_load_n(&m->fail_in[op], __ATOMIC_ACQUIRE);
+
+	while (left) {
+		if (__atomic_compare_exchange_n(&m->fail_in[op], &left, left - 1, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return left == 1 ? m->fail_err[op] : 0;
+	}
+	return 0;
+}
+
+void mem_handler_fail(struct tcmur_device *dev, enum mem_op op, unsigned int nth, int err)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	m->fail_err[op] = err;
+	__atomic_store_n(&m->fail_in[op], nth, __ATOMIC_RELEASE);
+}
+
 static bool mem_opt(const char *cfg, const char *name, unsigned int *val)
 {
 	size_t n = strlen(name);
@@ -93,6 +118,7 @@ static int mem_open(struct tcmur_device *dev, bool reopen)
 	mem_opt(cfg, "slow_ms", &m->slow_ms);
 	m->async = mem_opt(cfg, "async", NULL);
 	m->no_fua = mem_opt(cfg, "no_fua", NULL);
+	m->fixed_size = mem_opt(cfg, "fixed_size", NULL);
 	m->size = tcmur_dev_size(dev);
 	m->buf = calloc(1, m->size ? m->size : 1);
 	return m->buf ? 0 : -ENOMEM;
@@ -120,7 +146,12 @@ static tcmu_sts mem_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 {
 	struct mem_dev *m = tcmur_dev_private(dev);
 
+	int err;
+
 	mem_check(m, len, offset);
+	err = mem_injected(m, MEM_OP_READ);
+	if (err)
+		return tcmur_cmd_errno(cmd, -err, false);
 	if (offset == 0 && m->slow_ms)
 		usleep(m->slow_ms * 1000);
 	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
@@ -133,7 +164,12 @@ static tcmu_sts mem_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 {
 	struct mem_dev *m = tcmur_dev_private(dev);
 
+	int err;
+
 	mem_check(m, len, offset);
+	err = mem_injected(m, MEM_OP_WRITE);
+	if (err)
+		return tcmur_cmd_errno(cmd, -err, true);
 	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
 	tcmu_iov_to_buf(m->buf + offset, len, iov, iov_cnt);
 	return mem_done(dev, cmd);
@@ -142,10 +178,49 @@ static tcmu_sts mem_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 static tcmu_sts mem_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
 {
 	struct mem_dev *m = tcmur_dev_private(dev);
+	int err = mem_injected(m, MEM_OP_FLUSH);
 
+	if (err)
+		return tcmur_cmd_errno(cmd, -err, true);
 	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&m->flushes, 1, __ATOMIC_RELAXED);
 	return mem_done(dev, cmd);
+}
+
+/* Main thread, no I/O in flight (the daemon paused the device). */
+static int mem_reconfig(struct tcmur_device *dev, const struct tcmur_reconfig *rc)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	m->seen.calls++;
+	m->seen.has_size = rc->has_size;
+	m->seen.size = rc->size;
+	m->seen.has_write_cache = rc->has_write_cache;
+	m->seen.write_cache = rc->write_cache;
+	if (rc->has_config)
+		return -EOPNOTSUPP;
+	if (rc->has_size && rc->size != m->size) {
+		uint8_t *buf;
+
+		if (m->fixed_size) {
+			tcmu_dev_err(dev, "resize to %llu bytes: refused as asked",
+				     (unsigned long long)rc->size);
+			return -EPERM;
+		}
+		buf = realloc(m->buf, rc->size ? rc->size : 1);
+		if (!buf)
+			return -ENOMEM;
+		if (rc->size > m->size)
+			memset(buf + m->size, 0, rc->size - m->size);
+		m->buf = buf;
+		m->size = rc->size;
+	}
+	return 0;
+}
+
+void mem_handler_reconfig_seen(struct tcmur_device *dev, struct mem_reconfig_seen *out)
+{
+	*out = ((struct mem_dev *)tcmur_dev_private(dev))->seen;
 }
 
 static bool mem_can_fua(struct tcmur_device *dev)
@@ -179,12 +254,13 @@ const struct tcmur_handler mem_handler_ops = {
 	.api_version = TCMUR_HANDLER_API_VERSION,
 	.name = "Memory (tests)",
 	.subtype = "mem",
-	.cfg_desc = "options: fail_open, slow_ms=N, async, no_fua",
+	.cfg_desc = "options: fail_open, slow_ms=N, async, no_fua, fixed_size",
 	.dev_private_size = sizeof(struct mem_dev),
 	.thread_model = TCMUR_THREAD_PARALLEL,
 	.nr_threads = 2,
 	.open = mem_open,
 	.close = mem_close,
+	.reconfig = mem_reconfig,
 	.read = mem_read,
 	.write = mem_write,
 	.flush = mem_flush,

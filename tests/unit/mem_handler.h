@@ -6,8 +6,12 @@
  *   async          I/O answers TCMU_STS_ASYNC and completes from a thread
  *                  of its own (tcmur_cmd_complete) a millisecond later
  *   no_fua         can_fua says no: the daemon must flush after FUA writes
+ *   fixed_size     reconfig refuses a size change with -EPERM
  * Reads and writes outside the LUN abort(): the emulation must never
- * send one. Thread model PARALLEL with 2 threads.
+ * send one. Thread model PARALLEL with 2 threads. reconfig resizes the
+ * LUN in place (new bytes read as zeros), records the write cache
+ * setting it is given, and answers a new config with -EOPNOTSUPP (the
+ * daemon reopens, with a fresh, zeroed LUN).
  */
 #ifndef MEM_HANDLER_H
 #define MEM_HANDLER_H
@@ -21,5 +25,20 @@ uint8_t *mem_handler_data(struct tcmur_device *dev);
 /* Calls to read/write/flush so far; to flush alone. */
 unsigned int mem_handler_ios(struct tcmur_device *dev);
 unsigned int mem_handler_flushes(struct tcmur_device *dev);
+
+/* Error injection: the @nth call of @op from now on (1: the next one)
+ * fails with -@err, answered through tcmur_cmd_errno() as a backend
+ * would. One pending injection per operation; a new one replaces it. */
+enum mem_op { MEM_OP_READ, MEM_OP_WRITE, MEM_OP_FLUSH, MEM_OP_COUNT };
+void mem_handler_fail(struct tcmur_device *dev, enum mem_op op, unsigned int nth, int err);
+
+/* What reconfig was last given: calls so far, and the last has_size /
+ * size and has_write_cache / write_cache it saw. */
+struct mem_reconfig_seen {
+	unsigned int calls;
+	bool has_size, has_write_cache, write_cache;
+	uint64_t size;
+};
+void mem_handler_reconfig_seen(struct tcmur_device *dev, struct mem_reconfig_seen *out);
 
 #endif

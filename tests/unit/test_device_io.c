@@ -339,6 +339,8 @@ static void test_device_reconfig_new_file(void **state)
 	assert_int_equal(dev_reconfig(sd->dev, &rc), 0);
 	assert_string_equal(tcmur_dev_config(sd->dev), other);
 	rw10(cdb, READ_10, 3, 1);
+	/* MEDIUM MAY HAVE CHANGED, once (test_device_unit_attention.c). */
+	assert_sense(sim_dev_run(sd, cdb, 10, NULL, 512), SENSE_UNIT_ATTENTION, 0x28, 0x00);
 	c = sim_dev_run(sd, cdb, 10, NULL, 512);
 	assert_good(c);
 	assert_memory_equal(c->data, buf, 512);

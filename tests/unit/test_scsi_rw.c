@@ -297,6 +297,8 @@ static void test_read_capacity_after_resize(void **state)
 	struct sim_cmd *c;
 
 	assert_int_equal(dev_reconfig(sd->dev, &rc), 0);
+	/* CAPACITY DATA HAS CHANGED first (test_device_unit_attention.c). */
+	assert_sense(sim_dev_run(sd, cdb, 10, NULL, 8), SENSE_UNIT_ATTENTION, 0x2a, 0x09);
 	c = sim_dev_run(sd, cdb, 10, NULL, 8);
 	assert_good(c);
 	assert_int_equal(tcmu_get_be32(c->data), 4095);
