@@ -159,6 +159,15 @@ static int file_open(struct tcmur_device *dev, bool reopen)
 	return 0;
 }
 
+/* A new size or write cache setting needs nothing of the open file (a
+ * file grows as it is written; FUA arrives per command); a new path
+ * means opening it: the daemon reopens. */
+static int file_reconfig(struct tcmur_device *dev, const struct tcmur_reconfig *rc)
+{
+	(void)dev;
+	return rc->has_config ? -EOPNOTSUPP : 0;
+}
+
 static void file_close(struct tcmur_device *dev)
 {
 	struct file_dev *fdev = tcmur_dev_private(dev);
@@ -383,6 +392,7 @@ TCMUR_REGISTER_HANDLER(
 	.check_config = file_check_config,
 	.open = file_open,
 	.close = file_close,
+	.reconfig = file_reconfig,
 	.read = file_read,
 	.write = file_write,
 	.flush = file_flush,

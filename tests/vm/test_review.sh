@@ -40,23 +40,23 @@ clear_ua() { sg_turs "$1" >/dev/null 2>&1; sg_turs "$1" >/dev/null 2>&1; true; }
 
 # --- two LUNs made by hand: no serial, block sizes 512 and 4096 ------------
 
-HBA=$CFS/core/user_7
-# by_hand NAME BLOCK-SIZE: a user:file device in configfs, no serial written,
-# mapped on the loopback target with targetcli (sets LUN_SD, LUN_SG).
+# by_hand NAME BLOCK-SIZE HBA: a user:file device in configfs, no serial
+# written, mapped on the loopback target with targetcli (sets LUN_SD,
+# LUN_SG). One HBA each: targetcli removes a device's HBA with it.
 by_hand() {
-	local name=$1 bs=$2 dev=$HBA/$1
+	local name=$1 bs=$2 dev=$CFS/core/user_$3/$1
 	truncate -s 16M "$IMG/$name.img"
 	mkdir -p "$dev" &&
 		echo "dev_config=file/$IMG/$name.img" >"$dev/control" &&
 		echo "dev_size=$((16 * 1024 * 1024))" >"$dev/control" &&
-		echo "$bs" >"$dev/attrib/hw_block_size" &&
+		echo "hw_block_size=$bs" >"$dev/control" &&
 		echo 1 >"$dev/enable" || return 1
 	_lun_record "$name" /backstores/user:file
 	_lun_map "$name" "/backstores/user:file/$name"
 }
-tc_run "LUN made by hand, 512-byte blocks, no serial" by_hand rv512 512 || exit 1
+tc_run "LUN made by hand, 512-byte blocks, no serial" by_hand rv512 512 7 || exit 1
 SGA=$LUN_SG
-tc_run "LUN made by hand, 4096-byte blocks, no serial" by_hand rv4k 4096 || exit 1
+tc_run "LUN made by hand, 4096-byte blocks, no serial" by_hand rv4k 4096 8 || exit 1
 SGB=$LUN_SG
 clear_ua "$SGA"
 clear_ua "$SGB"
@@ -66,13 +66,13 @@ tc_run "the second LUN reports 4096-byte blocks" \
 # A list naming both LUNs by their VPD 0x83 designators, straight from
 # the device (binary designator of type NAA, 16 bytes).
 naa_hex() {
-	sc "$1" 12010083000400 --in 1024 | sed -n 2p | python3 -c '
+	sc "$1" 120183040000 --in 1024 | sed -n 2p | python3 -c '
 import sys
 d = bytes.fromhex(sys.stdin.read().strip())
 i = 4
 while i + 4 <= len(d):
     l = d[i + 3]
-    if d[i + 1] & 0x0f == 3 and l == 16:
+    if (d[i + 1] & 0x0f) == 3 and l == 16:
         print(d[i + 4:i + 20].hex()); break
     i += 4 + l'
 }
@@ -83,10 +83,10 @@ xcopy_mismatch() {
 	[ -n "$a" ] && [ -n "$b" ] || { echo "no NAA designator to name"; return 1; }
 	# header (list id 0, 2 CSCDs = 64 bytes, one 28-byte segment), CSCDs,
 	# a block-to-block segment: 8 blocks from LBA 0 of A to LBA 0 of B.
-	list="00000040 00000000 0000001c 00000000"
-	list+="e4000000 01030010 $a 00000000 00000200"
-	list+="e4000000 01030010 $b 00000000 00001000"
-	list+="02000018 00000001 00000008 $(be64 0)$(be64 0)"
+	list="00000040""00000000""0000001c""00000000"
+	list+="e4000000""01030010""$a""00000000""00000200"
+	list+="e4000000""01030010""$b""00000000""00001000"
+	list+="02000018""00000001""00000008""$(be64 0)$(be64 0)"
 	sense_is "$SGA" "status=0x02 key=0x5 asc=0x26" \
 		"83000000000000000000$(be32 $((${#list} / 2)))0000" --out-hex "$list"
 }
