@@ -54,10 +54,14 @@ struct tcmur_device {
 	bool write_cache;
 	bool d_sense;			/* control mode page D_SENSE */
 	bool offline;			/* handler closed after a failed reopen */
-	char unit_serial[128];		/* VPD 0x80, from configfs */
+	char unit_serial[128];		/* VPD 0x80, from configfs ("": none yet) */
 	char handler_cfg[1024];		/* after "<subtype>/" */
 
 	void *hpriv;			/* handler's dev_private_size bytes */
+
+	/* Where configfs is mounted ("": /sys/kernel/config); a test points
+	 * it at a tree of its own. Set at creation, then read-only. */
+	char cfgfs_root[256];
 
 	/* The daemon's devices, for EXTENDED COPY (NULL: none but us). */
 	struct dev_registry *registry;
@@ -74,7 +78,14 @@ struct dev_params {
 	bool write_cache;
 	const char *unit_serial;
 	struct dev_registry *registry;	/* may be NULL */
+	const char *cfgfs_root;		/* NULL: /sys/kernel/config */
 };
+
+/* The configfs root to pass to tcmu_cfgfs_*(): NULL for the real one. */
+static inline const char *dev_cfgfs_root(const struct tcmur_device *dev)
+{
+	return dev->cfgfs_root[0] ? dev->cfgfs_root : NULL;
+}
 
 /*
  * Make a device over an already mapped region (@fd, @map) and open it with

@@ -61,8 +61,9 @@ tcmu_sts scsi_read_defect_data(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_format_unit(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* scsi_inquiry.c */
 tcmu_sts scsi_inquiry(struct tcmur_device *dev, struct cmd_ctx *ctx);
-/* @dev's NAA designator (16 bytes), as VPD 0x83 reports it. */
-void scsi_dev_naa(struct tcmur_device *dev, uint8_t *naa);
+/* @dev's NAA designator (16 bytes), as VPD 0x83 reports it; false when
+ * @dev has no unit serial (yet), and so no NAA designator. */
+bool scsi_dev_naa(struct tcmur_device *dev, uint8_t *naa);
 /* The VPD pages we answer, with their names; *count of them. */
 const uint8_t *scsi_vpd_pages(size_t *count, const char *const **names);
 /* scsi_mode.c */

@@ -44,7 +44,9 @@ static void pad_copy(uint8_t *dst, const char *src, size_t len)
 }
 
 /* The unit serial from configfs; targetcli writes it after enabling the
- * device, so it is looked up when first asked for, not at open. */
+ * device, so it is looked up until found, not only at open. Once found
+ * it is kept: the NAA designator made from it never changes. "" while
+ * there is none (a device made by hand in configfs). */
 static void unit_serial(struct tcmur_device *dev, char *buf, size_t len)
 {
 	char raw[256];
@@ -52,8 +54,8 @@ static void unit_serial(struct tcmur_device *dev, char *buf, size_t len)
 
 	pthread_mutex_lock(&dev->state_lock);
 	if (!dev->unit_serial[0] &&
-	    !tcmu_cfgfs_read_str(&dev->info, NULL, "wwn/vpd_unit_serial", raw,
-				 sizeof(raw))) {
+	    !tcmu_cfgfs_read_str(&dev->info, dev_cfgfs_root(dev), "wwn/vpd_unit_serial",
+				 raw, sizeof(raw))) {
 		p = strrchr(raw, ':');
 		p = p ? p + 1 : raw;
 		while (*p == ' ')
@@ -100,12 +102,15 @@ static void naa_from_serial(uint8_t *naa, const char *serial)
 	}
 }
 
-void scsi_dev_naa(struct tcmur_device *dev, uint8_t *naa)
+bool scsi_dev_naa(struct tcmur_device *dev, uint8_t *naa)
 {
 	char serial[128];
 
 	unit_serial(dev, serial, sizeof(serial));
+	if (!serial[0])
+		return false;
 	naa_from_serial(naa, serial);
+	return true;
 }
 
 static size_t vpd_00(uint8_t *buf)
@@ -151,12 +156,22 @@ static size_t vpd_83_ports(struct tcmur_device *dev, uint8_t *buf, size_t off)
 	return off + 8;
 }
 
+/*
+ * Without a unit serial there is nothing unique to name the LUN by: like
+ * the kernel (spc_emulate_evpd_83), report no NAA designator, and no T10
+ * vendor id designator either, which would read "LIO-ORG " alone for
+ * every such LUN. Multipath then finds no identifier and leaves the LUN
+ * alone instead of merging different LUNs, and EXTENDED COPY cannot name
+ * it (dev_registry skips it).
+ */
 static size_t vpd_83(struct tcmur_device *dev, uint8_t *buf)
 {
 	char serial[128];
 	size_t off = 4, n;
 
 	unit_serial(dev, serial, sizeof(serial));
+	if (!serial[0])
+		return vpd_83_ports(dev, buf, off);
 	/* NAA designator: binary code set, logical unit association. */
 	buf[off] = 0x01;
 	buf[off + 1] = 0x03;

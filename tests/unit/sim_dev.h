@@ -22,6 +22,9 @@ struct sim_dev_cfg {
 	uint32_t max_xfer_blocks;	/* 0: 1024 */
 	bool write_cache_off;
 	const char *serial;		/* NULL: SIM_DEV_SERIAL */
+	bool no_serial;			/* none (configfs may give one later) */
+	const char *name;		/* configfs name (NULL: "simlun") */
+	const char *cfgfs_root;		/* a fake configfs tree (NULL: the real one) */
 	struct ring_sim_cfg ring;
 };
 
