@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "device.h"
+#include "scsi_alua.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
 
@@ -230,10 +231,14 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 		dev_err(dev, "eventfd: %s", strerror(errno));
 		goto out_free;
 	}
+	err = alua_cache_new(&dev->alua);
+	if (err)
+		goto out_efd;
 	if (handler->ops.dev_private_size) {
 		dev->hpriv = calloc(1, handler->ops.dev_private_size);
+		err = -ENOMEM;
 		if (!dev->hpriv)
-			goto out_efd;
+			goto out_alua;
 	}
 	err = tcmu_ring_new(&dev->ring, fd, map, map_size, sizeof(struct cmd_ctx),
 			    &dev->logger, dev->who);
@@ -258,6 +263,8 @@ out_ring:
 	tcmu_ring_free(dev->ring);
 out_hpriv:
 	free(dev->hpriv);
+out_alua:
+	alua_cache_free(dev->alua);
 out_efd:
 	close(dev->stop_efd);
 out_free:
@@ -278,6 +285,7 @@ void dev_free(struct tcmur_device *dev)
 	if (dev->owns_uio)
 		tcmu_uio_close(dev->fd, dev->map, dev->map_size);
 	free(dev->hpriv);
+	alua_cache_free(dev->alua);
 	close(dev->stop_efd);
 	dev_io_lock_destroy(dev);
 	pthread_mutex_destroy(&dev->state_lock);
@@ -331,6 +339,7 @@ static int dev_reconfig_config(struct tcmur_device *dev, const char *config)
 
 int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc)
 {
+	alua_cache_invalidate(dev->alua);
 	if (rc->has_size || rc->has_write_cache) {
 		pthread_mutex_lock(&dev->state_lock);
 		if (rc->has_size)

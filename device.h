@@ -62,6 +62,9 @@ struct tcmur_device {
 	/* Where configfs is mounted ("": /sys/kernel/config); a test points
 	 * it at a tree of its own. Set at creation, then read-only. */
 	char cfgfs_root[256];
+	/* ALUA groups as last read from configfs, and the states the daemon
+	 * keeps itself (scsi_alua.h); its own lock. */
+	struct alua_cache *alua;
 
 	/* The daemon's devices, for EXTENDED COPY (NULL: none but us). */
 	struct dev_registry *registry;
@@ -70,6 +73,7 @@ struct tcmur_device {
 
 /* Where a device's settings come from when it is made. */
 struct dev_registry;
+struct alua_cache;
 
 struct dev_params {
 	uint64_t size;
