@@ -216,6 +216,7 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	dev->max_xfer_blocks = params->max_xfer_blocks;
 	dev->write_cache = params->write_cache;
 	dev->registry = params->registry;
+	dev->tas = !params->tas_off;
 	snprintf(dev->cfgfs_root, sizeof(dev->cfgfs_root), "%s",
 		 params->cfgfs_root ? params->cfgfs_root : "");
 	snprintf(dev->unit_serial, sizeof(dev->unit_serial), "%s",

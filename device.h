@@ -55,6 +55,7 @@ struct tcmur_device {
 	bool d_sense;			/* control mode page D_SENSE */
 	bool offline;			/* handler closed after a failed reopen */
 	char unit_serial[128];		/* VPD 0x80, from configfs ("": none yet) */
+	bool tas;			/* control mode page TAS: the kernel's emulate_tas */
 	char handler_cfg[1024];		/* after "<subtype>/" */
 
 	void *hpriv;			/* handler's dev_private_size bytes */
@@ -80,6 +81,7 @@ struct dev_params {
 	uint32_t block_size;
 	uint32_t max_xfer_blocks;
 	bool write_cache;
+	bool tas_off;			/* the kernel's emulate_tas is 0 */
 	const char *unit_serial;
 	struct dev_registry *registry;	/* may be NULL */
 	const char *cfgfs_root;		/* NULL: /sys/kernel/config */

@@ -107,6 +107,7 @@ struct scsi_geometry {
 	uint32_t block_size;
 	bool write_cache;
 	bool d_sense;
+	bool tas;		/* control mode page TAS (emulate_tas) */
 	bool can_unmap;
 };
 void scsi_geometry(struct tcmur_device *dev, struct scsi_geometry *g);

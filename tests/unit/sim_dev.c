@@ -55,6 +55,7 @@ int sim_dev_new(struct sim_dev **out, const struct sim_dev_cfg *cfg)
 	params.write_cache = !cfg->write_cache_off;
 	params.unit_serial = cfg->no_serial ? NULL : cfg->serial ? cfg->serial : SIM_DEV_SERIAL;
 	params.cfgfs_root = cfg->cfgfs_root;
+	params.tas_off = cfg->tas_off;
 	if (!cfg->ops) {
 		err = make_backing_file(sd, params.size);
 		if (err)

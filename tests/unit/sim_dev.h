@@ -25,6 +25,7 @@ struct sim_dev_cfg {
 	bool no_serial;			/* none (configfs may give one later) */
 	const char *name;		/* configfs name (NULL: "simlun") */
 	const char *cfgfs_root;		/* a fake configfs tree (NULL: the real one) */
+	bool tas_off;			/* the kernel's emulate_tas is 0 */
 	struct ring_sim_cfg ring;
 };
 
