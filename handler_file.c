@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <linux/fs.h>
@@ -27,6 +28,7 @@ struct file_dev {
 	int fd;
 	bool is_blk;
 	bool can_punch;		/* fallocate(PUNCH_HOLE) works here */
+	uint16_t rotation;	/* VPD 0xB1 MEDIUM ROTATION RATE */
 };
 
 static bool file_check_config(const char *cfg, char **reason)
@@ -71,6 +73,33 @@ static bool file_probe_punch(int fd)
 			 st.st_size + 4096, 4096) == 0;
 }
 
+/*
+ * MEDIUM ROTATION RATE of a block device: its queue/rotational in sysfs
+ * (a partition's is its disk's, one level up). 0 says non-rotating (1);
+ * a rotating disk's rpm is unknown (0, not reported), as is anything
+ * behind a regular file.
+ */
+static uint16_t file_probe_rotation(const struct stat *st)
+{
+	static const char *const fmt[] = { "/sys/dev/block/%u:%u/queue/rotational",
+					   "/sys/dev/block/%u:%u/../queue/rotational" };
+	char path[96], buf[8] = "";
+	FILE *f = NULL;
+
+	if (!S_ISBLK(st->st_mode))
+		return 0;
+	for (size_t i = 0; i < 2 && !f; i++) {
+		snprintf(path, sizeof(path), fmt[i], major(st->st_rdev), minor(st->st_rdev));
+		f = fopen(path, "re");
+	}
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return buf[0] == '0' ? 1 : 0;
+}
+
 static int file_open(struct tcmur_device *dev, bool reopen)
 {
 	struct file_dev *fdev = tcmur_dev_private(dev);
@@ -95,6 +124,7 @@ static int file_open(struct tcmur_device *dev, bool reopen)
 	fdev->can_punch = file_probe_punch(fdev->fd);
 	if (fstat(fdev->fd, &st) == 0) {
 		fdev->is_blk = S_ISBLK(st.st_mode);
+		fdev->rotation = file_probe_rotation(&st);
 		backing = st.st_size;
 		if (S_ISBLK(st.st_mode) && ioctl(fdev->fd, BLKGETSIZE64, &backing) < 0)
 			backing = 0;
@@ -105,6 +135,13 @@ static int file_open(struct tcmur_device *dev, bool reopen)
 	}
 	tcmu_dev_dbg(dev, "opened %s", path);
 	return 0;
+}
+
+static uint16_t file_rotation_rate(struct tcmur_device *dev)
+{
+	const struct file_dev *fdev = tcmur_dev_private(dev);
+
+	return fdev->rotation;
 }
 
 static void file_close(struct tcmur_device *dev)
@@ -286,4 +323,5 @@ TCMUR_REGISTER_HANDLER(
 	.unmap = file_unmap,
 	.can_unmap = file_can_unmap,
 	.lba_status = file_lba_status,
+	.rotation_rate = file_rotation_rate,
 );

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "scsi_alua.h"
@@ -213,9 +214,17 @@ static size_t vpd_b0(struct tcmur_device *dev, uint8_t *buf)
 	return 64;
 }
 
-static size_t vpd_b1(uint8_t *buf)
+/* MEDIUM ROTATION RATE: what the handler knows of its backing store;
+ * 0 (not reported) from a handler that does not say, or whose table
+ * (API < 1.2) ends before the field. */
+static size_t vpd_b1(struct tcmur_device *dev, uint8_t *buf)
 {
-	tcmu_put_be16(buf + 4, 1);	/* non-rotating medium */
+	const struct tcmur_handler *h = &dev->handler->ops;
+	size_t need = offsetof(struct tcmur_handler, rotation_rate) +
+		      sizeof(h->rotation_rate);
+
+	if (h->struct_size >= need && h->rotation_rate)
+		tcmu_put_be16(buf + 4, h->rotation_rate(dev));
 	return 64;
 }
 
@@ -256,7 +265,7 @@ static tcmu_sts inquiry_vpd(struct tcmur_device *dev, struct cmd_ctx *ctx,
 		len = vpd_b0(dev, buf);
 		break;
 	case 0xb1:
-		len = vpd_b1(buf);
+		len = vpd_b1(dev, buf);
 		break;
 	case 0xb2:
 		len = vpd_b2(dev, buf);

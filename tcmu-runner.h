@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define TCMUR_HANDLER_API_MAJOR 1
-#define TCMUR_HANDLER_API_MINOR 1
+#define TCMUR_HANDLER_API_MINOR 2
 #define TCMUR_HANDLER_API_VERSION \
 	((TCMUR_HANDLER_API_MAJOR << 16) | TCMUR_HANDLER_API_MINOR)
 
@@ -167,6 +167,17 @@ struct tcmur_handler {
 	 */
 	int (*lba_status)(struct tcmur_device *dev, uint64_t offset, uint64_t *len,
 			  bool *mapped);
+
+	/* ---- API 1.2 ---- */
+
+	/*
+	 * Optional. The device's thread, answering INQUIRY (VPD 0xB1): must
+	 * not block, so answer from what open() found. The backing store's
+	 * MEDIUM ROTATION RATE (SBC-3 6.6.2): 1 for non-rotating media (an
+	 * SSD, memory), 0x0401-0xfffe its rpm, 0 not reported. NULL (or a
+	 * 1.0/1.1 handler): 0, not reported.
+	 */
+	uint16_t (*rotation_rate)(struct tcmur_device *dev);
 };
 
 /*
