@@ -27,6 +27,9 @@ struct scsi_op {
 	 * cannot disagree. usage[0] is the opcode.
 	 */
 	uint8_t usage[16];
+	/* When supported() says yes, in words (the README's condition
+	 * column); NULL exactly when supported is NULL. */
+	const char *cond;
 };
 
 /*
