@@ -32,6 +32,8 @@ static void dev_params_read(const struct tcmu_dev_info *info, struct dev_params 
 	p->block_size = cfgfs_u64(info, "attrib/hw_block_size", DEFAULT_BLOCK_SIZE);
 	p->max_xfer_blocks = cfgfs_u64(info, "attrib/hw_max_sectors", DEFAULT_MAX_SECTORS);
 	p->write_cache = cfgfs_u64(info, "attrib/emulate_write_cache", 0);
+	/* The kernel defaults emulate_tas to 1 (DA_EMULATE_TAS). */
+	p->tas_off = !cfgfs_u64(info, "attrib/emulate_tas", 1);
 }
 
 struct failed_dev {

@@ -60,8 +60,7 @@ struct tcmur_device *dev_registry_get_by_naa(struct dev_registry *reg, const uin
 
 	pthread_mutex_lock(&reg->lock);
 	for (size_t i = 0; i < reg->count && !found; i++) {
-		scsi_dev_naa(reg->devs[i], mine);
-		if (!memcmp(mine, naa, sizeof(mine))) {
+		if (scsi_dev_naa(reg->devs[i], mine) && !memcmp(mine, naa, sizeof(mine))) {
 			found = reg->devs[i];
 			found->registry_refs++;
 		}

@@ -26,7 +26,8 @@ int dev_registry_add(struct dev_registry *reg, struct tcmur_device *dev);
 /* Take @dev out; returns once nobody holds a reference from _get. */
 void dev_registry_remove(struct dev_registry *reg, struct tcmur_device *dev);
 /* The device whose VPD 0x83 NAA designator is @naa (16 bytes), with a
- * reference that _put gives back; NULL if it is not ours. */
+ * reference that _put gives back; NULL if it is not ours. A device with
+ * no unit serial has no NAA designator and is never found. */
 struct tcmur_device *dev_registry_get_by_naa(struct dev_registry *reg,
 					     const uint8_t *naa);
 void dev_registry_put(struct dev_registry *reg, struct tcmur_device *dev);

@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "device.h"
+#include "scsi_alua.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
 
@@ -240,6 +241,9 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	dev->registry = params->registry;
 	dev->on_failed = params->on_failed;
 	dev->failed_opaque = params->failed_opaque;
+	dev->tas = !params->tas_off;
+	snprintf(dev->cfgfs_root, sizeof(dev->cfgfs_root), "%s",
+		 params->cfgfs_root ? params->cfgfs_root : "");
 	snprintf(dev->unit_serial, sizeof(dev->unit_serial), "%s",
 		 params->unit_serial ? params->unit_serial : "");
 	snprintf(dev->handler_cfg, sizeof(dev->handler_cfg), "%s",
@@ -253,10 +257,14 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 		dev_err(dev, "eventfd: %s", strerror(errno));
 		goto out_free;
 	}
+	err = alua_cache_new(&dev->alua);
+	if (err)
+		goto out_efd;
 	if (handler->ops.dev_private_size) {
 		dev->hpriv = calloc(1, handler->ops.dev_private_size);
+		err = -ENOMEM;
 		if (!dev->hpriv)
-			goto out_efd;
+			goto out_alua;
 	}
 	err = tcmu_ring_new(&dev->ring, fd, map, map_size, sizeof(struct cmd_ctx),
 			    &dev->logger, dev->who);
@@ -281,6 +289,8 @@ out_ring:
 	tcmu_ring_free(dev->ring);
 out_hpriv:
 	free(dev->hpriv);
+out_alua:
+	alua_cache_free(dev->alua);
 out_efd:
 	close(dev->stop_efd);
 out_free:
@@ -301,6 +311,7 @@ void dev_free(struct tcmur_device *dev)
 	if (dev->owns_uio)
 		tcmu_uio_close(dev->fd, dev->map, dev->map_size);
 	free(dev->hpriv);
+	alua_cache_free(dev->alua);
 	close(dev->stop_efd);
 	dev_io_lock_destroy(dev);
 	pthread_mutex_destroy(&dev->state_lock);
@@ -449,6 +460,7 @@ static void dev_reconfig_done(struct tcmur_device *dev, const struct tcmu_reconf
 
 int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc)
 {
+	alua_cache_invalidate(dev->alua);
 	struct tcmur_reconfig hrc = { 0 };
 	struct dev_settings old, want;
 	int err;

@@ -57,11 +57,19 @@ struct tcmur_device {
 	bool offline;			/* handler closed after a failed reopen */
 	bool failed;			/* no device thread: see dev_restart() */
 	unsigned int restarts;		/* dev_restart() calls since the last good one */
-	char unit_serial[128];		/* VPD 0x80, from configfs */
+	char unit_serial[128];		/* VPD 0x80, from configfs ("": none yet) */
+	bool tas;			/* control mode page TAS: the kernel's emulate_tas */
 	char handler_cfg[1024];		/* after "<subtype>/" */
 	struct dev_ua_queue ua;		/* pending unit attentions (dev_ua.h) */
 
 	void *hpriv;			/* handler's dev_private_size bytes */
+
+	/* Where configfs is mounted ("": /sys/kernel/config); a test points
+	 * it at a tree of its own. Set at creation, then read-only. */
+	char cfgfs_root[256];
+	/* ALUA groups as last read from configfs, and the states the daemon
+	 * keeps itself (scsi_alua.h); its own lock. */
+	struct alua_cache *alua;
 
 	/* The daemon's devices, for EXTENDED COPY (NULL: none but us). */
 	struct dev_registry *registry;
@@ -73,12 +81,14 @@ struct tcmur_device {
 
 /* Where a device's settings come from when it is made. */
 struct dev_registry;
+struct alua_cache;
 
 struct dev_params {
 	uint64_t size;
 	uint32_t block_size;
 	uint32_t max_xfer_blocks;
 	bool write_cache;
+	bool tas_off;			/* the kernel's emulate_tas is 0 */
 	const char *unit_serial;
 	struct dev_registry *registry;	/* may be NULL */
 	/* Optional: called from any thread when the device stops serving
@@ -86,7 +96,14 @@ struct dev_params {
 	 * shows it and may try dev_restart() on its own thread. */
 	void (*on_failed)(void *opaque, unsigned int uio_minor);
 	void *failed_opaque;
+	const char *cfgfs_root;		/* NULL: /sys/kernel/config */
 };
+
+/* The configfs root to pass to tcmu_cfgfs_*(): NULL for the real one. */
+static inline const char *dev_cfgfs_root(const struct tcmur_device *dev)
+{
+	return dev->cfgfs_root[0] ? dev->cfgfs_root : NULL;
+}
 
 /*
  * Make a device over an already mapped region (@fd, @map) and open it with

@@ -42,6 +42,7 @@ struct file_dev {
 	bool is_blk;
 	enum file_unmap unmap;
 	uint32_t blk_lbs;	/* a block device's logical block size, else 1 */
+	uint16_t rotation;	/* VPD 0xB1 MEDIUM ROTATION RATE */
 };
 
 static bool file_check_config(const char *cfg, char **reason)
@@ -69,28 +70,39 @@ static bool file_check_config(const char *cfg, char **reason)
 	return false;
 }
 
-/* A block device's queue limit @attr (0 if unknown); a partition has
- * its disk's queue. */
-static uint64_t blk_queue_limit(dev_t rdev, const char *attr)
+/* A block device's queue attribute @attr into *v; 0, or -ENOENT if sysfs
+ * does not say. A partition has its disk's queue, one level up. */
+static int blk_queue_attr(dev_t rdev, const char *attr, uint64_t *v)
 {
 	static const char *const fmt[] = { "/sys/dev/block/%u:%u/queue/%s",
 					   "/sys/dev/block/%u:%u/../queue/%s" };
-	unsigned long long v = 0;
+	unsigned long long n;
 	char path[128];
 
 	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
 		FILE *f;
+		int got;
 
 		snprintf(path, sizeof(path), fmt[i], major(rdev), minor(rdev), attr);
 		f = fopen(path, "re");
 		if (!f)
 			continue;
-		if (fscanf(f, "%llu", &v) != 1)
-			v = 0;
+		got = fscanf(f, "%llu", &n);
 		fclose(f);
-		break;
+		if (got == 1) {
+			*v = n;
+			return 0;
+		}
 	}
-	return v;
+	return -ENOENT;
+}
+
+/* The same, 0 when unknown: for limits, where 0 means "cannot". */
+static uint64_t blk_queue_limit(dev_t rdev, const char *attr)
+{
+	uint64_t v = 0;
+
+	return blk_queue_attr(rdev, attr, &v) ? 0 : v;
 }
 
 /*
@@ -123,6 +135,21 @@ static void file_probe_unmap(struct tcmur_device *dev, struct file_dev *fdev,
 		     fdev->unmap == FILE_UNMAP_DISCARD ? "discard" : "nothing");
 }
 
+/*
+ * MEDIUM ROTATION RATE of a block device: its queue/rotational in sysfs
+ * (a partition's is its disk's, one level up). 0 says non-rotating (1);
+ * a rotating disk's rpm is unknown (0, not reported), as is anything
+ * behind a regular file.
+ */
+static uint16_t file_probe_rotation(const struct stat *st)
+{
+	uint64_t rotational;
+
+	if (!S_ISBLK(st->st_mode) || blk_queue_attr(st->st_rdev, "rotational", &rotational))
+		return 0;
+	return rotational ? 0 : 1;
+}
+
 static int file_open(struct tcmur_device *dev, bool reopen)
 {
 	struct file_dev *fdev = tcmur_dev_private(dev);
@@ -147,6 +174,7 @@ static int file_open(struct tcmur_device *dev, bool reopen)
 	if (fstat(fdev->fd, &st) == 0) {
 		fdev->is_blk = S_ISBLK(st.st_mode);
 		file_probe_unmap(dev, fdev, &st);
+		fdev->rotation = file_probe_rotation(&st);
 		backing = st.st_size;
 		if (S_ISBLK(st.st_mode) && ioctl(fdev->fd, BLKGETSIZE64, &backing) < 0)
 			backing = 0;
@@ -166,6 +194,13 @@ static int file_reconfig(struct tcmur_device *dev, const struct tcmur_reconfig *
 {
 	(void)dev;
 	return rc->has_config ? -EOPNOTSUPP : 0;
+}
+
+static uint16_t file_rotation_rate(struct tcmur_device *dev)
+{
+	const struct file_dev *fdev = tcmur_dev_private(dev);
+
+	return fdev->rotation;
 }
 
 static void file_close(struct tcmur_device *dev)
@@ -401,4 +436,5 @@ TCMUR_REGISTER_HANDLER(
 	.can_unmap = file_can_unmap,
 	.unmap_zeroes = file_unmap_zeroes,
 	.lba_status = file_lba_status,
+	.rotation_rate = file_rotation_rate,
 );

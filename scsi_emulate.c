@@ -20,6 +20,7 @@ void scsi_geometry(struct tcmur_device *dev, struct scsi_geometry *g)
 	g->num_lbas = dev->size / dev->block_size;
 	g->write_cache = dev->write_cache;
 	g->d_sense = dev->d_sense;
+	g->tas = dev->tas;
 	pthread_mutex_unlock(&dev->state_lock);
 	g->can_unmap = scsi_can_unmap(dev);
 	g->unmap_zeroes = g->can_unmap && scsi_unmap_zeroes(dev);

@@ -27,6 +27,9 @@ struct scsi_op {
 	 * cannot disagree. usage[0] is the opcode.
 	 */
 	uint8_t usage[16];
+	/* When supported() says yes, in words (the README's condition
+	 * column); NULL exactly when supported is NULL. */
+	const char *cond;
 };
 
 /*
@@ -84,8 +87,9 @@ tcmu_sts scsi_read_defect_data(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_format_unit(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* scsi_inquiry.c */
 tcmu_sts scsi_inquiry(struct tcmur_device *dev, struct cmd_ctx *ctx);
-/* @dev's NAA designator (16 bytes), as VPD 0x83 reports it. */
-void scsi_dev_naa(struct tcmur_device *dev, uint8_t *naa);
+/* @dev's NAA designator (16 bytes), as VPD 0x83 reports it; false when
+ * @dev has no unit serial (yet), and so no NAA designator. */
+bool scsi_dev_naa(struct tcmur_device *dev, uint8_t *naa);
 /* The VPD pages we answer, with their names; *count of them. */
 const uint8_t *scsi_vpd_pages(size_t *count, const char *const **names);
 /* scsi_mode.c */
@@ -131,6 +135,7 @@ struct scsi_geometry {
 	uint32_t block_size;
 	bool write_cache;
 	bool d_sense;
+	bool tas;		/* control mode page TAS (emulate_tas) */
 	bool can_unmap;
 	bool unmap_zeroes;		/* LBPRZ */
 };

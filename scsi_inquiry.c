@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "scsi_alua.h"
@@ -44,7 +45,9 @@ static void pad_copy(uint8_t *dst, const char *src, size_t len)
 }
 
 /* The unit serial from configfs; targetcli writes it after enabling the
- * device, so it is looked up when first asked for, not at open. */
+ * device, so it is looked up until found, not only at open. Once found
+ * it is kept: the NAA designator made from it never changes. "" while
+ * there is none (a device made by hand in configfs). */
 static void unit_serial(struct tcmur_device *dev, char *buf, size_t len)
 {
 	char raw[256];
@@ -52,8 +55,8 @@ static void unit_serial(struct tcmur_device *dev, char *buf, size_t len)
 
 	pthread_mutex_lock(&dev->state_lock);
 	if (!dev->unit_serial[0] &&
-	    !tcmu_cfgfs_read_str(&dev->info, NULL, "wwn/vpd_unit_serial", raw,
-				 sizeof(raw))) {
+	    !tcmu_cfgfs_read_str(&dev->info, dev_cfgfs_root(dev), "wwn/vpd_unit_serial",
+				 raw, sizeof(raw))) {
 		p = strrchr(raw, ':');
 		p = p ? p + 1 : raw;
 		while (*p == ' ')
@@ -100,12 +103,15 @@ static void naa_from_serial(uint8_t *naa, const char *serial)
 	}
 }
 
-void scsi_dev_naa(struct tcmur_device *dev, uint8_t *naa)
+bool scsi_dev_naa(struct tcmur_device *dev, uint8_t *naa)
 {
 	char serial[128];
 
 	unit_serial(dev, serial, sizeof(serial));
+	if (!serial[0])
+		return false;
 	naa_from_serial(naa, serial);
+	return true;
 }
 
 static size_t vpd_00(uint8_t *buf)
@@ -151,12 +157,22 @@ static size_t vpd_83_ports(struct tcmur_device *dev, uint8_t *buf, size_t off)
 	return off + 8;
 }
 
+/*
+ * Without a unit serial there is nothing unique to name the LUN by: like
+ * the kernel (spc_emulate_evpd_83), report no NAA designator, and no T10
+ * vendor id designator either, which would read "LIO-ORG " alone for
+ * every such LUN. Multipath then finds no identifier and leaves the LUN
+ * alone instead of merging different LUNs, and EXTENDED COPY cannot name
+ * it (dev_registry skips it).
+ */
 static size_t vpd_83(struct tcmur_device *dev, uint8_t *buf)
 {
 	char serial[128];
 	size_t off = 4, n;
 
 	unit_serial(dev, serial, sizeof(serial));
+	if (!serial[0])
+		return vpd_83_ports(dev, buf, off);
 	/* NAA designator: binary code set, logical unit association. */
 	buf[off] = 0x01;
 	buf[off + 1] = 0x03;
@@ -198,9 +214,17 @@ static size_t vpd_b0(struct tcmur_device *dev, uint8_t *buf)
 	return 64;
 }
 
-static size_t vpd_b1(uint8_t *buf)
+/* MEDIUM ROTATION RATE: what the handler knows of its backing store;
+ * 0 (not reported) from a handler that does not say, or whose table
+ * (API < 1.2) ends before the field. */
+static size_t vpd_b1(struct tcmur_device *dev, uint8_t *buf)
 {
-	tcmu_put_be16(buf + 4, 1);	/* non-rotating medium */
+	const struct tcmur_handler *h = &dev->handler->ops;
+	size_t need = offsetof(struct tcmur_handler, rotation_rate) +
+		      sizeof(h->rotation_rate);
+
+	if (h->struct_size >= need && h->rotation_rate)
+		tcmu_put_be16(buf + 4, h->rotation_rate(dev));
 	return 64;
 }
 
@@ -241,7 +265,7 @@ static tcmu_sts inquiry_vpd(struct tcmur_device *dev, struct cmd_ctx *ctx,
 		len = vpd_b0(dev, buf);
 		break;
 	case 0xb1:
-		len = vpd_b1(buf);
+		len = vpd_b1(dev, buf);
 		break;
 	case 0xb2:
 		len = vpd_b2(dev, buf);

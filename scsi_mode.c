@@ -2,7 +2,8 @@
  * MODE SENSE and MODE SELECT (SPC-4 6.11-6.14) with the read-write error
  * recovery, caching and control pages. Only the control page's D_SENSE is
  * changeable; the write cache follows the kernel's emulate_write_cache
- * attribute, which the admin sets through targetcli.
+ * attribute, TAS its emulate_tas (read when the device is added), both
+ * set by the admin through targetcli.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -58,7 +59,8 @@ static size_t mode_page(uint8_t page, int pc, const struct scsi_geometry *g, uin
 			p[2] = 0x04;
 		if (pc != PC_CHANGEABLE) {
 			p[3] = 0x10;	/* unrestricted reordering allowed */
-			p[5] = 0x40;	/* TAS: aborted tasks get TASK ABORTED */
+			if (g->tas)	/* aborted tasks get TASK ABORTED */
+				p[5] = 0x40;
 			tcmu_put_be16(p + 8, 0xffff);	/* busy timeout: unlimited */
 		}
 		break;

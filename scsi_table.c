@@ -13,6 +13,7 @@
 
 #define LBA4 0xff, 0xff, 0xff, 0xff
 #define LBA8 LBA4, LBA4
+#define COND_UNMAP "handler can unmap"
 
 static bool has_unmap(struct tcmur_device *dev)
 {
@@ -59,7 +60,7 @@ static const struct scsi_op scsi_op_table[] = {
 	{ WRITE_SAME_10, -1, 10, "WRITE SAME(10)", scsi_write_same, NULL,
 	  { 0x41, 0x08, LBA4, 0x1f, 0xff, 0xff, 0 } },
 	{ UNMAP, -1, 10, "UNMAP", scsi_unmap, has_unmap,
-	  { 0x42, 0, 0, 0, 0, 0, 0x1f, 0xff, 0xff, 0 } },
+	  { 0x42, 0, 0, 0, 0, 0, 0x1f, 0xff, 0xff, 0 }, COND_UNMAP },
 	{ MODE_SELECT_10, -1, 10, "MODE SELECT(10)", scsi_mode_select, NULL,
 	  { 0x55, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0 } },
 	{ MODE_SENSE_10, -1, 10, "MODE SENSE(10)", scsi_mode_sense, NULL,
@@ -90,13 +91,15 @@ static const struct scsi_op scsi_op_table[] = {
 	  { 0x9e, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 } },
 	{ SERVICE_ACTION_IN_16, SAI_GET_LBA_STATUS, 16, "GET LBA STATUS",
 	  scsi_get_lba_status, has_unmap,
-	  { 0x9e, 0x1f, LBA8, 0xff, 0xff, 0xff, 0xff, 0, 0 } },
+	  { 0x9e, 0x1f, LBA8, 0xff, 0xff, 0xff, 0xff, 0, 0 }, COND_UNMAP },
 	{ MAINTENANCE_IN, MI_REPORT_TARGET_PGS, 12, "REPORT TARGET PORT GROUPS",
 	  scsi_rtpg, alua_enabled,
-	  { 0xa3, 0x3f, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 } },
+	  { 0xa3, 0x3f, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 },
+	  "configfs has ALUA groups" },
 	{ MAINTENANCE_OUT, MO_SET_TARGET_PGS, 12, "SET TARGET PORT GROUPS",
 	  scsi_stpg, scsi_stpg_supported,
-	  { 0xa4, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 } },
+	  { 0xa4, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 },
+	  "an ALUA group allows explicit ALUA" },
 	{ MAINTENANCE_IN, MI_REPORT_SUPPORTED_OPCODES, 12,
 	  "REPORT SUPPORTED OPERATION CODES", scsi_report_opcodes, NULL,
 	  { 0xa3, 0x1f, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0 } },

@@ -84,8 +84,7 @@ static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const 
 	if (tcmu_get_be32(d + 28) & 0xffffff &&
 	    (tcmu_get_be32(d + 28) & 0xffffff) != tcmur_dev_block_size(dev))
 		return tcmur_cmd_invalid_param(&ctx->pub, at + 29, -1);
-	scsi_dev_naa(dev, mine);
-	if (!memcmp(mine, d + 8, 16)) {
+	if (scsi_dev_naa(dev, mine) && !memcmp(mine, d + 8, 16)) {
 		*out = dev;
 		return TCMU_STS_GOOD;
 	}

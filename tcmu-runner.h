@@ -200,6 +200,14 @@ struct tcmur_handler {
 	 * WRITE SAME writes its zeros. NULL (or a 1.1 handler): true.
 	 */
 	bool (*unmap_zeroes)(struct tcmur_device *dev);
+	/*
+	 * Optional. The device's thread, answering INQUIRY (VPD 0xB1): must
+	 * not block, so answer from what open() found. The backing store's
+	 * MEDIUM ROTATION RATE (SBC-3 6.6.2): 1 for non-rotating media (an
+	 * SSD, memory), 0x0401-0xfffe its rpm, 0 not reported. NULL (or a
+	 * 1.0/1.1 handler): 0, not reported.
+	 */
+	uint16_t (*rotation_rate)(struct tcmur_device *dev);
 };
 
 /*

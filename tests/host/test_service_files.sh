@@ -62,6 +62,12 @@ check "daemon refuses an unknown option with usage" \
 	sh -c '! ./tcmu-runner --bogus 2>&1 | grep -q Usage && exit 1; ./tcmu-runner --bogus >/dev/null 2>&1; [ $? = 2 ]'
 
 check "README's SCSI table matches the code's table" tests/tools/readme_table.sh check
+tpg_labels() {	# the ALUA commands' condition is ALUA, not unmapping
+	local rows
+	rows=$(grep -E '^\| 0xa[34] \| 0x0a \| (REPORT|SET) TARGET PORT GROUPS \|' README.md)
+	[ "$(wc -l <<<"$rows")" = 2 ] && ! grep -q unmap <<<"$rows" && grep -q ALUA <<<"$rows"
+}
+check "README labels the target port group commands by ALUA" tpg_labels
 
 journal_prio() {	# under systemd, lines carry their syslog priority
 	local out

@@ -46,7 +46,7 @@ static void markdown(void)
 			printf("0x%02x", ops[i].service_action);
 		printf(" | %s | `", ops[i].name);
 		usage_hex(&ops[i]);
-		printf("` | %s |\n", ops[i].supported ? "handler can unmap" : "");
+		printf("` | %s |\n", ops[i].cond ? ops[i].cond : "");
 	}
 	pages = scsi_vpd_pages(&n, &names);
 	printf("\n| VPD page | name |\n|---|---|\n");

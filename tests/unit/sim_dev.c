@@ -53,7 +53,9 @@ int sim_dev_new(struct sim_dev **out, const struct sim_dev_cfg *cfg)
 	params.block_size = cfg->block_size ? cfg->block_size : 512;
 	params.max_xfer_blocks = cfg->max_xfer_blocks ? cfg->max_xfer_blocks : 1024;
 	params.write_cache = !cfg->write_cache_off;
-	params.unit_serial = cfg->serial ? cfg->serial : SIM_DEV_SERIAL;
+	params.unit_serial = cfg->no_serial ? NULL : cfg->serial ? cfg->serial : SIM_DEV_SERIAL;
+	params.cfgfs_root = cfg->cfgfs_root;
+	params.tas_off = cfg->tas_off;
 	params.on_failed = cfg->on_failed;
 	params.failed_opaque = cfg->failed_opaque;
 	if (!cfg->ops) {
@@ -61,8 +63,8 @@ int sim_dev_new(struct sim_dev **out, const struct sim_dev_cfg *cfg)
 		if (err)
 			goto out_free;
 	}
-	snprintf(uio_name, sizeof(uio_name), "tcm-user/1/simlun/%s/%s",
-		 sd->hd.ops.subtype,
+	snprintf(uio_name, sizeof(uio_name), "tcm-user/1/%s/%s/%s",
+		 cfg->name ? cfg->name : "simlun", sd->hd.ops.subtype,
 		 cfg->ops ? (cfg->handler_cfg ? cfg->handler_cfg : "") : sd->path);
 	err = tcmu_dev_info_parse(&info, uio_name);
 	if (err)

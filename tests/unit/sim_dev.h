@@ -24,6 +24,10 @@ struct sim_dev_cfg {
 	const char *serial;		/* NULL: SIM_DEV_SERIAL */
 	void (*on_failed)(void *opaque, unsigned int uio_minor);
 	void *failed_opaque;
+	bool no_serial;			/* none (configfs may give one later) */
+	const char *name;		/* configfs name (NULL: "simlun") */
+	const char *cfgfs_root;		/* a fake configfs tree (NULL: the real one) */
+	bool tas_off;			/* the kernel's emulate_tas is 0 */
 	struct ring_sim_cfg ring;
 };
 

@@ -2,8 +2,10 @@
  * INQUIRY through the ring, the device thread and the file handler:
  * standard data, vital product data pages, allocation lengths.
  */
+#include <stddef.h>
 #include <string.h>
 
+#include "mem_handler.h"
 #include "sim_dev.h"
 #include "unit_test.h"
 
@@ -171,7 +173,8 @@ static void test_inquiry_vpd_characteristics_and_provisioning(void **state)
 	assert_good(c);
 	assert_int_equal(c->data[1], 0xb1);
 	assert_int_equal(c->data[2] << 8 | c->data[3], 0x3c);
-	assert_int_equal(tcmu_get_be16(c->data + 4), 1);	/* non-rotating */
+	/* A regular file: the rotation rate is not reported (0). */
+	assert_int_equal(tcmu_get_be16(c->data + 4), 0);
 
 	c = inquiry(sd, true, 0xb2, 255, 255);
 	assert_good(c);
@@ -180,6 +183,41 @@ static void test_inquiry_vpd_characteristics_and_provisioning(void **state)
 	/* The file handler punches holes: LBPU, LBPWS, LBPWS10, LBPRZ, thin. */
 	assert_int_equal(c->data[5], 0xe4);
 	assert_int_equal(c->data[6], 0x02);
+}
+
+static uint16_t rpm_7200(struct tcmur_device *dev)
+{
+	(void)dev;
+	return 7200;
+}
+
+static uint16_t b1_rate(const struct tcmur_handler *ops)
+{
+	struct sim_dev_cfg cfg = { .ops = ops, .handler_cfg = "" };
+	struct sim_dev *sd;
+	struct sim_cmd *c;
+	uint16_t rate;
+
+	assert_int_equal(sim_dev_new(&sd, &cfg), 0);
+	c = inquiry(sd, true, 0xb1, 255, 255);
+	assert_good(c);
+	rate = tcmu_get_be16(c->data + 4);
+	sim_dev_free(sd);
+	return rate;
+}
+
+/* VPD 0xB1 says what the handler says (API 1.2 rotation_rate); not
+ * reported (0) without it, or from an older handler's shorter table. */
+static void test_inquiry_vpd_b1_rotation_from_handler(void **state)
+{
+	struct tcmur_handler ops = mem_handler_ops;
+
+	(void)state;
+	assert_int_equal(b1_rate(&ops), 0);
+	ops.rotation_rate = rpm_7200;
+	assert_int_equal(b1_rate(&ops), 7200);
+	ops.struct_size = offsetof(struct tcmur_handler, rotation_rate);
+	assert_int_equal(b1_rate(&ops), 0);
 }
 
 static void test_inquiry_bad_vpd_page(void **state)
@@ -217,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_inquiry_vpd_naa_from_uuid_serial),
 		T(test_inquiry_vpd_block_limits),
 		T(test_inquiry_vpd_characteristics_and_provisioning),
+		cmocka_unit_test(test_inquiry_vpd_b1_rotation_from_handler),
 		T(test_inquiry_bad_vpd_page),
 		T(test_inquiry_bad_fields),
 	};

@@ -203,6 +203,22 @@ static void test_mode_sense_short_alloc(void **state)
 		assert_int_equal(c->data[i], 0);
 }
 
+/* TAS follows the kernel's emulate_tas (dev_params.tas_off when 0). */
+static void test_mode_sense_tas_follows_emulate_tas(void **state)
+{
+	struct sim_dev_cfg cfg = { .tas_off = true };
+	struct sim_dev *sd;
+	struct sim_cmd *c;
+
+	(void)state;
+	assert_int_equal(sim_dev_new(&sd, &cfg), 0);
+	c = sense6(sd, 0x08, PC_CURRENT, 0x0a, 255);
+	assert_good(c);
+	assert_int_equal(c->data[4], 0x0a);
+	assert_int_equal(c->data[4 + 5] & 0x40, 0);	/* no TAS */
+	sim_dev_free(sd);
+}
+
 /* ---- MODE SELECT ---------------------------------------------------------- */
 
 /* The control page as MODE SENSE reports it now, with D_SENSE @on. */
@@ -372,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_mode_sense_write_cache_off),
 		T(test_mode_sense_changeable),
 		T(test_mode_sense_default),
+		cmocka_unit_test(test_mode_sense_tas_follows_emulate_tas),
 		T(test_mode_sense_saved_not_supported),
 		T(test_mode_sense_unknown_page_and_subpage),
 		T(test_mode_sense10_llbaa_and_dbd),
