@@ -25,10 +25,11 @@ CORE_OBJS    := api.o device.o dev_io.o io_queue.o handler_loader.o log.o \
 		dev_registry.o dev_ua.o
 DAEMON_OBJS  := main.o daemon_devices.o dbus_service.o dbus_gen.o module_load.o \
 		change_medium.o
-HANDLERS     := handler_file.so
+SIM_OBJS     := tcmu_sim.o sim_check.o sim_bench.o sim_device.o ring_sim.o
+HANDLERS     := handler_file.so handler_null.so
 
 .PHONY: all clean install
-all: libtcmu.so.1 libtcmu.a tcmu-runner $(HANDLERS)
+all: libtcmu.so.1 libtcmu.a tcmu-runner tcmu-sim $(HANDLERS)
 
 dbus_gen.c dbus_gen.h: org.kernel.TCMUService1.xml
 	gdbus-codegen --interface-prefix org.kernel. --c-namespace Tcmu \
@@ -48,6 +49,10 @@ libtcmu.so.1: $(LIBTCMU_OBJS)
 tcmu-runner: $(DAEMON_OBJS) $(CORE_OBJS) libtcmu.a
 	$(CC) -rdynamic -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# tcmu-sim: handlers on a simulated ring, no kernel (tcmu_sim.h).
+tcmu-sim: $(SIM_OBJS) $(CORE_OBJS) libtcmu.a
+	$(CC) -rdynamic -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 handler_%.so: handler_%.c tcmu-runner.h
 	$(CC) $(CFLAGS) -shared -o $@ $<
 
@@ -57,13 +62,14 @@ handler_%.so: handler_%.c tcmu-runner.h
 include tests/tests.mk
 
 clean: tests-clean
-	rm -f *.o *.so *.so.1 *.a tcmu-runner dbus_gen.c dbus_gen.h
+	rm -f *.o *.so *.so.1 *.a tcmu-runner tcmu-sim dbus_gen.c dbus_gen.h
 
 # Where Debian expects each piece; DESTDIR and PREFIX as usual.
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DBUSDIR    ?= $(PREFIX)/share/dbus-1
 install: all
 	install -D -m 755 tcmu-runner $(DESTDIR)$(PREFIX)/bin/tcmu-runner
+	install -m 755 tcmu-sim $(DESTDIR)$(PREFIX)/bin/tcmu-sim
 	install -d $(DESTDIR)$(HANDLERDIR)
 	install -m 755 $(HANDLERS) $(DESTDIR)$(HANDLERDIR)/
 	install -D -m 755 libtcmu.so.1 $(DESTDIR)$(LIBDIR)/libtcmu.so.1
@@ -83,6 +89,7 @@ install: all
 	sed -e 's|/usr/bin/tcmu-runner|$(PREFIX)/bin/tcmu-runner|' org.kernel.TCMUService1.service \
 		> $(DESTDIR)$(DBUSDIR)/system-services/org.kernel.TCMUService1.service
 	install -D -m 644 tcmu-runner.8 $(DESTDIR)$(PREFIX)/share/man/man8/tcmu-runner.8
+	install -D -m 644 tcmu-sim.1 $(DESTDIR)$(PREFIX)/share/man/man1/tcmu-sim.1
 
 # An external handler process built on libtcmu (see its header comment).
 examples/ext_handler_ram: examples/ext_handler_ram.c dbus_gen.o libtcmu.a

@@ -42,6 +42,9 @@ struct cmd_ctx {
 	bool exclusive;			/* no other I/O while this one runs */
 	bool io_locked;			/* holds the device's I/O lock */
 	struct sync_wait *waiter;	/* a dev_io_sync() sub-command */
+	/* 1 while a handler operation on this command may still complete
+	 * (atomic): a completion finding 0 is a stray one (dev_io.c). */
+	int op_live;
 };
 
 static inline struct cmd_ctx *cmd_ctx_of(struct tcmur_cmd *cmd)

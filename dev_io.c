@@ -84,6 +84,40 @@ void dev_io_unlock_shared(struct tcmur_device *dev)
 	dev_io_unlock(dev, &ctx);
 }
 
+unsigned int dev_stray_completions(struct tcmur_device *dev)
+{
+	return __atomic_load_n(&dev->stray_completions, __ATOMIC_RELAXED);
+}
+
+static void stray(struct tcmur_device *dev, struct cmd_ctx *ctx, const char *how)
+{
+	if (__atomic_fetch_add(&dev->stray_completions, 1, __ATOMIC_RELAXED) == 0)
+		dev_err(dev, "handler bug: cmd %u (opcode 0x%02x) completed again (%s); "
+			"ignored", ctx->rcmd->cmd_id, ctx->pub.cdb[0], how);
+}
+
+/*
+ * Call a handler operation that may complete later (tcmur_cmd_complete).
+ * It is live until its one completion: a handler that also returns a
+ * status after completing, or completes twice, is caught here and in
+ * tcmur_cmd_complete and the extra completion ignored. (A completion
+ * that comes after the command's slot was reused cannot be told from a
+ * good one: handlers must complete once.)
+ */
+static tcmu_sts call_live(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts)
+{
+	if (sts != TCMU_STS_ASYNC &&
+	    !__atomic_exchange_n(&ctx->op_live, 0, __ATOMIC_ACQ_REL)) {
+		stray(dev, ctx, "returned a status after completing it");
+		return TCMU_STS_ASYNC;	/* finished already */
+	}
+	return sts;
+}
+
+#define CALL_LIVE(dev, ctx, call)					\
+	(__atomic_store_n(&(ctx)->op_live, 1, __ATOMIC_RELEASE),	\
+	 call_live(dev, ctx, (call)))
+
 static tcmu_sts run_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	const struct tcmur_handler *h = &dev->handler->ops;
@@ -91,14 +125,16 @@ static tcmu_sts run_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx)
 
 	switch (ctx->io) {
 	case CMD_IO_READ:
-		return h->read(dev, cmd, cmd->iov, cmd->iov_cnt, ctx->len, ctx->offset);
+		return CALL_LIVE(dev, ctx, h->read(dev, cmd, cmd->iov, cmd->iov_cnt, ctx->len,
+						   ctx->offset));
 	case CMD_IO_WRITE:
-		return h->write(dev, cmd, cmd->iov, cmd->iov_cnt, ctx->len, ctx->offset);
+		return CALL_LIVE(dev, ctx, h->write(dev, cmd, cmd->iov, cmd->iov_cnt, ctx->len,
+						    ctx->offset));
 	case CMD_IO_FLUSH:
-		return h->flush(dev, cmd);
+		return CALL_LIVE(dev, ctx, h->flush(dev, cmd));
 	case CMD_IO_UNMAP:
 		if (h->unmap)
-			return h->unmap(dev, cmd, ctx->offset, ctx->len);
+			return CALL_LIVE(dev, ctx, h->unmap(dev, cmd, ctx->offset, ctx->len));
 		break;
 	case CMD_IO_CUSTOM:
 		return ctx->custom(dev, ctx);
@@ -114,7 +150,7 @@ tcmu_sts dev_run_io(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	tcmu_sts sts;
 
 	if (ctx->io == CMD_IO_HANDLER) {
-		sts = dev->handler->ops.handle_cmd(dev, &ctx->pub);
+		sts = CALL_LIVE(dev, ctx, dev->handler->ops.handle_cmd(dev, &ctx->pub));
 		if (sts != TCMU_STS_NOT_HANDLED)
 			return sts;
 		sts = scsi_emulate(dev, ctx);
@@ -141,7 +177,7 @@ void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, boo
 	if (sts == TCMU_STS_GOOD && ctx->flush_after) {
 		ctx->flush_after = false;
 		ctx->io = CMD_IO_FLUSH;
-		sts = dev->handler->ops.flush(dev, &ctx->pub);
+		sts = CALL_LIVE(dev, ctx, dev->handler->ops.flush(dev, &ctx->pub));
 		if (sts == TCMU_STS_ASYNC)
 			return;
 	}
@@ -159,6 +195,12 @@ void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, boo
 
 void tcmur_cmd_complete(struct tcmur_device *dev, struct tcmur_cmd *cmd, tcmu_sts sts)
 {
+	struct cmd_ctx *ctx = cmd_ctx_of(cmd);
+
+	if (!__atomic_exchange_n(&ctx->op_live, 0, __ATOMIC_ACQ_REL)) {
+		stray(dev, ctx, "tcmur_cmd_complete once more");
+		return;
+	}
 	/* Counted, so that removal waits until this thread is out of the
 	 * ring (the command leaves the in-flight count before the kick). */
 	__atomic_add_fetch(&dev->completing, 1, __ATOMIC_ACQ_REL);

@@ -38,6 +38,7 @@ struct tcmur_device {
 	int stop_efd;			/* eventfd that stops the thread */
 	struct io_queue *ioq;
 	int completing;			/* async completions under way (atomic) */
+	unsigned int stray_completions;	/* a handler completed twice (atomic) */
 
 	/* The I/O lock: commands share it, COMPARE AND WRITE takes it alone.
 	 * Not a pthread rwlock: an async command releases it from the
@@ -134,6 +135,9 @@ void dev_queue_io(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* Finish a command: FUA follow-up, ring completion, kick when due. */
 void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts,
 		bool kick);
+/* Completions a handler sent for commands it had already completed
+ * (ignored, and logged): a handler bug tcmu-sim check reports. */
+unsigned int dev_stray_completions(struct tcmur_device *dev);
 /* Run a command's I/O on the calling thread; it takes the I/O lock,
  * which dev_finish() (or, for a caller that finishes by itself,
  * dev_io_unlock()) gives back. */

@@ -1,6 +1,7 @@
 #!/bin/bash
 # run-check.sh - make check: every stage in turn (host unit tests, the
-# same under ASan/UBSan, host checks of the service files, 60 s of each
+# same under ASan/UBSan, host checks of the service files, tcmu-sim on
+# good and broken handlers, 60 s of each
 # fuzzer, the real kernel), each ending in "N passed, N failed"; then one
 # grand total line. Exits
 # non-zero if any stage failed or printed no summary.
@@ -36,6 +37,7 @@ stage() {	# stage NAME COMMAND...
 stage "unit tests" make --no-print-directory check-unit
 stage "unit tests under ASan/UBSan" make --no-print-directory check-sanitize
 stage "service files" tests/host/test_service_files.sh
+stage "tcmu-sim" make --no-print-directory check-sim
 stage "fuzz, 60 s per target" make --no-print-directory fuzz FUZZ_SECONDS=60
 stage "real kernel" make --no-print-directory check-vm
 

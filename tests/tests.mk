@@ -1,9 +1,21 @@
 include tests/unit.mk
 include tests/vm.mk
 
-.PHONY: check check-host
+.PHONY: check check-host check-sim
 check-host: all
 	tests/host/test_service_files.sh
+
+# tcmu-sim against the file handler and handlers broken on purpose.
+SIM_PLUGIN_DIR := tests/build/sim-plugins
+SIM_PLUGINS := $(patsubst tests/sim/plugins/%.c,$(SIM_PLUGIN_DIR)/handler_%.so,\
+		 $(wildcard tests/sim/plugins/*.c))
+$(SIM_PLUGIN_DIR)/handler_%.so: tests/sim/plugins/%.c tcmu-runner.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -I. -shared -o $@ $< -lpthread
+sim-test-build: all $(SIM_PLUGINS) tests/build/broken/handler_file.so \
+		tests/build/unit/plugins/handler_api2.so
+check-sim: sim-test-build
+	tests/host/test_tcmu_sim.sh
 
 # Everything, with one total line at the end; deps first, in its own
 # step, since pkg-config answers only once the -dev packages are there.
@@ -12,3 +24,4 @@ check: deps
 	tests/run-check.sh
 
 tests-clean: vm-clean
+	rm -rf $(SIM_PLUGIN_DIR)

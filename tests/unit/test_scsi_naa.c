@@ -50,7 +50,7 @@ static bool has_t10_vendor(const struct sim_cmd *c)
 
 static struct sim_dev *serialless(struct fake_cfgfs *fc, const char *name)
 {
-	struct sim_dev_cfg cfg = { .no_serial = true, .name = name };
+	struct sim_dev_cfg cfg = { .serial = "", .name = name };
 	struct sim_dev *sd;
 
 	assert_int_equal(fake_cfgfs_new(fc, 1, name), 0);
@@ -87,7 +87,7 @@ static void test_naa_from_serial_that_appears_later(void **state)
 	};
 	struct fake_cfgfs fc;
 	struct sim_dev *sd = serialless(&fc, "late");
-	struct sim_dev_cfg cfg = { .no_serial = true, .name = "late", .cfgfs_root = fc.root };
+	struct sim_dev_cfg cfg = { .serial = "", .name = "late", .cfgfs_root = fc.root };
 	const uint8_t *naa;
 
 	(void)state;

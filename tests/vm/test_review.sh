@@ -38,33 +38,28 @@ be64() { printf '%016x' "$1"; }
 hex() { od -An -v -tx1 | tr -d ' \n'; }
 clear_ua() { sg_turs "$1" >/dev/null 2>&1; sg_turs "$1" >/dev/null 2>&1; true; }
 
-# --- two LUNs made by hand: no serial, block sizes 512 and 4096 ------------
+# --- LUNs made by hand: no serial, or a serial; block sizes 512 and 4096 --
 
-# by_hand NAME BLOCK-SIZE HBA: a user:file device in configfs, no serial
-# written, mapped on the loopback target with targetcli (sets LUN_SD,
-# LUN_SG). One HBA each: targetcli removes a device's HBA with it.
+# by_hand NAME BLOCK-SIZE HBA [SERIAL]: a user:file device in configfs,
+# with SERIAL written (as rtslib does, after enable and before the LUN is
+# exported) or none, mapped on the loopback target with targetcli (sets
+# LUN_SD, LUN_SG). One HBA each: targetcli removes a device's HBA with it.
 by_hand() {
-	local name=$1 bs=$2 dev=$CFS/core/user_$3/$1
+	local name=$1 bs=$2 dev=$CFS/core/user_$3/$1 serial=${4:-}
 	truncate -s 16M "$IMG/$name.img"
 	mkdir -p "$dev" &&
 		echo "dev_config=file/$IMG/$name.img" >"$dev/control" &&
 		echo "dev_size=$((16 * 1024 * 1024))" >"$dev/control" &&
 		echo "hw_block_size=$bs" >"$dev/control" &&
 		echo 1 >"$dev/enable" || return 1
+	if [ -n "$serial" ]; then
+		echo "$serial" >"$dev/wwn/vpd_unit_serial" || return 1
+	fi
 	_lun_record "$name" /backstores/user:file
 	_lun_map "$name" "/backstores/user:file/$name"
 }
-tc_run "LUN made by hand, 512-byte blocks, no serial" by_hand rv512 512 7 || exit 1
-SGA=$LUN_SG
-tc_run "LUN made by hand, 4096-byte blocks, no serial" by_hand rv4k 4096 8 || exit 1
-SGB=$LUN_SG
-clear_ua "$SGA"
-clear_ua "$SGB"
-tc_run "the second LUN reports 4096-byte blocks" \
-	sh -c "sg_readcap $SGB | tee /dev/stderr | grep -q 'Logical block length=4096'"
 
-# A list naming both LUNs by their VPD 0x83 designators, straight from
-# the device (binary designator of type NAA, 16 bytes).
+# The LUN's binary NAA designator from VPD 0x83 (hex), or nothing.
 naa_hex() {
 	sc "$1" 120183040000 --in 1024 | sed -n 2p | python3 -c '
 import sys
@@ -76,6 +71,36 @@ while i + 4 <= len(d):
         print(d[i + 4:i + 20].hex()); break
     i += 4 + l'
 }
+
+tc_run "LUN made by hand without a serial (1)" by_hand rvns1 512 5 || exit 1
+SGA=$LUN_SG
+tc_run "LUN made by hand without a serial (2)" by_hand rvns2 512 6 || exit 1
+SGB=$LUN_SG
+clear_ua "$SGA"
+clear_ua "$SGB"
+distinct_ids() {
+	local a b
+	a=$(naa_hex "$SGA") && b=$(naa_hex "$SGB") || return 1
+	sg_vpd -p 0x83 "$SGA"
+	sg_vpd -p 0x83 "$SGB"
+	echo "NAA designators: '$a' and '$b'"
+	[ -z "$a" ] || [ "$a" != "$b" ]
+}
+tc_run "two LUNs without serials: different (or no) NAA designators (sg_vpd 0x83)" \
+	distinct_ids
+tc_run "serial-less LUN 1 deleted" lun_delete rvns1
+tc_run "serial-less LUN 2 deleted" lun_delete rvns2
+
+tc_run "LUN made by hand, 512-byte blocks" \
+	by_hand rv512 512 7 1111aaaa-2222-4333-8444-555566667777 || exit 1
+SGA=$LUN_SG
+tc_run "LUN made by hand, 4096-byte blocks" \
+	by_hand rv4k 4096 8 8888bbbb-9999-4aaa-8bbb-ccccddddeeee || exit 1
+SGB=$LUN_SG
+clear_ua "$SGA"
+clear_ua "$SGB"
+tc_run "the second LUN reports 4096-byte blocks" \
+	sh -c "sg_readcap $SGB | tee /dev/stderr | grep -q 'Logical block length=4096'"
 xcopy_mismatch() {
 	local a b list
 	a=$(naa_hex "$SGA") && b=$(naa_hex "$SGB") || return 1
@@ -90,16 +115,6 @@ xcopy_mismatch() {
 	sense_is "$SGA" "status=0x02 key=0x5 asc=0x26" \
 		"83000000000000000000$(be32 $((${#list} / 2)))0000" --out-hex "$list"
 }
-distinct_ids() {
-	local a b
-	a=$(naa_hex "$SGA") && b=$(naa_hex "$SGB") || return 1
-	sg_vpd -p 0x83 "$SGA"
-	sg_vpd -p 0x83 "$SGB"
-	echo "NAA designators: '$a' and '$b'"
-	[ -z "$a" ] || [ "$a" != "$b" ]
-}
-tc_run "two LUNs without serials: different (or no) NAA designators (sg_vpd 0x83)" \
-	distinct_ids
 tc_run "EXTENDED COPY between LUNs of different block sizes: refused" xcopy_mismatch
 bus_alive() {	# the main loop still answers within 10 s
 	timeout 10 gdbus call --system --dest $BUS --object-path $ROOT \

@@ -24,6 +24,9 @@
  *
  * One thread drives the simulator; the daemon's threads only touch the
  * map and the fd, as they would touch the kernel's.
+ *
+ * Part of tcmu-sim (and the unit tests): a handler's author runs the real
+ * device code on it without LIO. Licensed under the Apache License, 2.0.
  */
 #ifndef RING_SIM_H
 #define RING_SIM_H
@@ -137,6 +140,9 @@ int ring_sim_reap(struct ring_sim *sim);
 /* Wait for the daemon's kicks, collecting on each, until @cmd is done
  * (NULL: until nothing is in flight). 0, -ETIMEDOUT or -EIO. */
 int ring_sim_wait(struct ring_sim *sim, struct sim_cmd *cmd, int timeout_ms);
+/* Wait for the daemon's next kick and collect: how many completed (at
+ * least one), -ETIMEDOUT or -EIO. For closed loops (tcmu-sim bench). */
+int ring_sim_wait_any(struct ring_sim *sim, int timeout_ms);
 /* Queue, notify and wait; NULL if it could not be queued or timed out. */
 struct sim_cmd *ring_sim_run(struct ring_sim *sim, const struct sim_req *req,
 			     int timeout_ms);

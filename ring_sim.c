@@ -523,6 +523,25 @@ int ring_sim_wait(struct ring_sim *sim, struct sim_cmd *cmd, int timeout_ms)
 	}
 }
 
+int ring_sim_wait_any(struct ring_sim *sim, int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+	int n = 0;
+
+	while (n == 0) {
+		struct pollfd pfd = { .fd = sim->fd[0], .events = POLLIN };
+		long left = deadline - now_ms();
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
+			return -errno;
+		if (pfd.revents & POLLIN)
+			n = ring_sim_reap(sim);
+	}
+	return n < 0 ? -EIO : n;
+}
+
 struct sim_cmd *ring_sim_run(struct ring_sim *sim, const struct sim_req *req,
 			     int timeout_ms)
 {

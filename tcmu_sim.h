@@ -1,0 +1,45 @@
+/*
+ * tcmu-sim: run a handler plugin without the kernel. The handler is
+ * loaded as the daemon loads it (handler_loader.c) and serves a device
+ * whose ring is simulated in memory (ring_sim.c): the real device thread,
+ * SCSI emulation and I/O threads run, exactly as under LIO.
+ *   tcmu-sim check  a correctness pass, one line a case (sim_check.c)
+ *   tcmu-sim bench  a closed-loop load at a queue depth (sim_bench.c)
+ * Licensed under the Apache License, Version 2.0.
+ */
+#ifndef TCMU_SIM_H
+#define TCMU_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "handler_loader.h"
+#include "log.h"
+#include "sim_device.h"
+
+enum sim_rw { SIM_RANDREAD, SIM_RANDWRITE, SIM_READ, SIM_WRITE, SIM_RANDRW };
+
+struct sim_opts {
+	const struct handler *h;	/* loaded, validated */
+	const char *config;		/* the whole "<subtype>/<cfg>" */
+	uint64_t size;			/* bytes */
+	uint32_t block_size;
+	unsigned int qd;
+	/* bench */
+	enum sim_rw rw;
+	uint32_t bs;			/* bytes per command */
+	double seconds;
+	bool json;
+	struct log_cfg *log;
+};
+
+/* A device of @o's handler and config on a fresh simulated ring. */
+int sim_open(const struct sim_opts *o, struct sim_dev **out);
+
+/* The correctness pass; prints a line per case and the closing count.
+ * Returns the number of failed cases. */
+int sim_check(const struct sim_opts *o);
+/* The load; prints its figures. 0, or -errno if the device failed. */
+int sim_bench(const struct sim_opts *o);
+
+#endif
