@@ -71,6 +71,8 @@ static tcmu_sts param_len_error(struct cmd_ctx *ctx)
 static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const uint8_t *d,
 			   size_t at, struct tcmur_device **out)
 {
+	uint32_t disk_bs = tcmu_get_be32(d + 28) & 0xffffff, bs;
+	tcmu_sts sts = TCMU_STS_GOOD;
 	uint8_t mine[16];
 
 	if (d[0] != CSCD_ID_NAA)
@@ -81,20 +83,22 @@ static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const 
 	/* Binary NAA designator of a logical unit, 16 bytes (NAA 6). */
 	if ((d[4] & 0x0f) != 1 || (d[5] & 0x3f) != 0x03 || d[7] != 16)
 		return copy_unreachable(ctx);
-	if (tcmu_get_be32(d + 28) & 0xffffff &&
-	    (tcmu_get_be32(d + 28) & 0xffffff) != tcmur_dev_block_size(dev))
-		return tcmur_cmd_invalid_param(&ctx->pub, at + 29, -1);
 	scsi_dev_naa(dev, mine);
-	if (!memcmp(mine, d + 8, 16)) {
+	if (!memcmp(mine, d + 8, 16))
 		*out = dev;
-		return TCMU_STS_GOOD;
-	}
-	*out = dev->registry ? dev_registry_get_by_naa(dev->registry, d + 8) : NULL;
-	if (!*out)
+	else if (!dev->registry ||
+		 !(*out = dev_registry_get_by_naa(dev->registry, d + 8)))
 		return copy_unreachable(ctx);
-	if (tcmur_dev_block_size(*out) != tcmur_dev_block_size(dev))
-		return tcmur_cmd_invalid_param(&ctx->pub, at + 29, -1);
-	return TCMU_STS_GOOD;
+	/* From here on *out holds a reference (unless it is @dev): every
+	 * refusal gives it back, as plan_free only sees counted ones. */
+	bs = tcmur_dev_block_size(*out);
+	if ((disk_bs && disk_bs != bs) || bs != tcmur_dev_block_size(dev))
+		sts = tcmur_cmd_invalid_param(&ctx->pub, at + 29, -1);
+	if (sts != TCMU_STS_GOOD && *out != dev) {
+		dev_registry_put(dev->registry, *out);
+		*out = NULL;
+	}
+	return sts;
 }
 
 static tcmu_sts parse_seg(struct cmd_ctx *ctx, const struct xcopy_plan *plan,

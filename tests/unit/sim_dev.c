@@ -54,6 +54,7 @@ int sim_dev_new(struct sim_dev **out, const struct sim_dev_cfg *cfg)
 	params.max_xfer_blocks = cfg->max_xfer_blocks ? cfg->max_xfer_blocks : 1024;
 	params.write_cache = !cfg->write_cache_off;
 	params.unit_serial = cfg->serial ? cfg->serial : SIM_DEV_SERIAL;
+	params.registry = cfg->registry;
 	if (!cfg->ops) {
 		err = make_backing_file(sd, params.size);
 		if (err)

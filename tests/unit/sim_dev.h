@@ -22,6 +22,7 @@ struct sim_dev_cfg {
 	uint32_t max_xfer_blocks;	/* 0: 1024 */
 	bool write_cache_off;
 	const char *serial;		/* NULL: SIM_DEV_SERIAL */
+	struct dev_registry *registry;	/* NULL: none; the test adds/removes */
 	struct ring_sim_cfg ring;
 };
 
