@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "dev_sub.h"
 #include "device.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
@@ -36,7 +37,7 @@ void dev_queue_io(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	io_queue_push(dev->ioq, ctx);
 }
 
-static bool dev_offline(struct tcmur_device *dev)
+bool dev_is_offline(struct tcmur_device *dev)
 {
 	bool off;
 
@@ -63,7 +64,7 @@ static void dev_take_cmd(struct tcmur_device *dev, struct tcmu_cmd *rcmd)
 	ctx->sense_desc = dev->d_sense;
 	pthread_mutex_unlock(&dev->state_lock);
 
-	if (dev_offline(dev)) {
+	if (dev_is_offline(dev)) {
 		dev_finish(dev, ctx, tcmur_cmd_sense(&ctx->pub, SENSE_NOT_READY,
 						     ASC_NOT_READY_MANUAL_INTERVENTION), false);
 		return;
@@ -152,6 +153,7 @@ static int dev_resume(struct tcmur_device *dev)
 		return -err;
 	}
 	dev->thread_started = true;
+	dev_sub_open(dev);
 	{
 		/* "tcmu-uioN": an admin finds a device's thread in top -H. */
 		char tname[16];
@@ -162,27 +164,32 @@ static int dev_resume(struct tcmur_device *dev)
 	return 0;
 }
 
-/* Stop taking commands and wait until none is in flight. */
+/*
+ * Stop taking commands and other devices' EXTENDED COPY I/O, and wait
+ * until none is in flight. The I/O threads stay until then: a command's
+ * next step (dev_sub.h) is queued to them from a handler's completion.
+ */
 static void dev_pause(struct tcmur_device *dev)
 {
 	uint64_t one = 1;
 	int waited = 0;
 
+	dev_sub_close(dev);
 	if (dev->thread_started) {
 		if (write(dev->stop_efd, &one, sizeof(one)) != sizeof(one))
 			dev_err(dev, "signal device thread: %s", strerror(errno));
 		pthread_join(dev->thread, NULL);
 		dev->thread_started = false;
 	}
-	io_queue_free(dev->ioq);
-	dev->ioq = NULL;
 	while (dev_busy(dev) && waited < DEV_DRAIN_TIMEOUT_MS) {
-		usleep(10000);
-		waited += 10;
+		usleep(1000);
+		waited += 1;
 	}
 	if (tcmu_ring_inflight(dev->ring))
 		dev_err(dev, "%u commands still in flight after %d ms",
 			tcmu_ring_inflight(dev->ring), DEV_DRAIN_TIMEOUT_MS);
+	io_queue_free(dev->ioq);
+	dev->ioq = NULL;
 	tcmu_ring_kick(dev->ring);
 }
 
@@ -222,6 +229,7 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	dev->logger = log_as_tcmu_logger((struct log_cfg *)log);
 	pthread_mutex_init(&dev->state_lock, NULL);
 	dev_io_lock_init(dev);
+	dev_sub_init(dev);
 	dev->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (dev->stop_efd < 0) {
 		err = -errno;
@@ -259,6 +267,7 @@ out_hpriv:
 out_efd:
 	close(dev->stop_efd);
 out_free:
+	dev_sub_destroy(dev);
 	dev_io_lock_destroy(dev);
 	pthread_mutex_destroy(&dev->state_lock);
 	free(dev);
@@ -277,6 +286,7 @@ void dev_free(struct tcmur_device *dev)
 		tcmu_uio_close(dev->fd, dev->map, dev->map_size);
 	free(dev->hpriv);
 	close(dev->stop_efd);
+	dev_sub_destroy(dev);
 	dev_io_lock_destroy(dev);
 	pthread_mutex_destroy(&dev->state_lock);
 	free(dev);

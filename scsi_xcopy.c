@@ -3,7 +3,12 @@
  * the Third-party Copy VPD page (0x8F). A copy moves blocks between two
  * LUNs this daemon serves, named by the NAA designators of their VPD 0x83
  * pages; the data never crosses the initiator. A LUN that is not ours is
- * refused with COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE.
+ * refused with COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE; so is one
+ * that is offline (its handler closed after a failed reopen) or pausing
+ * for a reconfigure or removal: SPC-4 names no NOT READY code for a copy
+ * target, and 0D/02 is what it gives for a copy target the copy manager
+ * cannot reach. Reads and writes on another LUN run on that LUN's own I/O
+ * threads, under its thread model and I/O lock (dev_sub.h).
  * Supported: identification CSCD descriptors (0xE4) naming a block
  * device by NAA, and block-to-block segments (0x02).
  * Licensed under the Apache License, Version 2.0.
@@ -13,6 +18,7 @@
 #include <string.h>
 
 #include "dev_registry.h"
+#include "dev_sub.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
 
@@ -61,6 +67,30 @@ static tcmu_sts copy_unreachable(struct cmd_ctx *ctx)
 	return tcmur_cmd_sense(&ctx->pub, SENSE_COPY_ABORTED, ASC_COPY_TARGET_NOT_REACHABLE);
 }
 
+/*
+ * An error on a copy source or destination during the copy: COPY ABORTED
+ * with the additional sense code the device gave (SPC-4 6.4.3.x: errors
+ * while processing segments end the command with COPY ABORTED).
+ */
+static tcmu_sts copy_failed(struct cmd_ctx *ctx, tcmu_sts sts)
+{
+	const uint8_t *sense = ctx->sense;
+	uint16_t asc;
+
+	if (sts != TCMU_STS_CHECK_CONDITION)
+		return sts;
+	if ((sense[0] & 0x7f) == 0x72 || (sense[0] & 0x7f) == 0x73) {
+		if ((sense[1] & 0x0f) == SENSE_COPY_ABORTED)
+			return sts;
+		asc = sense[2] << 8 | sense[3];
+	} else {
+		if ((sense[2] & 0x0f) == SENSE_COPY_ABORTED)
+			return sts;
+		asc = sense[12] << 8 | sense[13];
+	}
+	return tcmur_cmd_sense(&ctx->pub, SENSE_COPY_ABORTED, asc);
+}
+
 static tcmu_sts param_len_error(struct cmd_ctx *ctx)
 {
 	return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
@@ -92,7 +122,9 @@ static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const 
 	/* From here on *out holds a reference (unless it is @dev): every
 	 * refusal gives it back, as plan_free only sees counted ones. */
 	bs = tcmur_dev_block_size(*out);
-	if ((disk_bs && disk_bs != bs) || bs != tcmur_dev_block_size(dev))
+	if (*out != dev && dev_is_offline(*out))
+		sts = copy_unreachable(ctx);
+	else if ((disk_bs && disk_bs != bs) || bs != tcmur_dev_block_size(dev))
 		sts = tcmur_cmd_invalid_param(&ctx->pub, at + 29, -1);
 	if (sts != TCMU_STS_GOOD && *out != dev) {
 		dev_registry_put(dev->registry, *out);
@@ -165,53 +197,93 @@ static tcmu_sts parse_list(struct tcmur_device *dev, struct cmd_ctx *ctx,
 	return TCMU_STS_GOOD;
 }
 
-/* Copy one segment through a bounce buffer, chunk by chunk. */
-static tcmu_sts copy_seg(struct tcmur_device *dev, struct cmd_ctx *ctx,
-			 const struct xcopy_plan *plan, const struct xcopy_seg *seg,
-			 uint8_t *buf)
+/*
+ * The copy: each segment through a bounce buffer, chunk by chunk, a read
+ * on the source's I/O queue, then a write on the destination's (dev_sub.h).
+ * The command takes no I/O lock of its own; each read and write takes its
+ * device's, alone, so no device's lock is held while waiting for another.
+ */
+struct xcopy_seq {
+	struct dev_seq seq;		/* must stay first */
+	struct xcopy_plan *plan;
+	uint8_t *buf;
+	unsigned int seg;		/* the segment being copied */
+	uint64_t done;			/* its bytes written */
+	size_t n;			/* the chunk in flight */
+	bool writing;			/* the chunk in flight is the write */
+	struct iovec iov;
+};
+
+static void xcopy_free(struct dev_seq *seq)
 {
-	struct tcmur_device *src = plan->devs[seg->src], *dst = plan->devs[seg->dst];
-	uint32_t bs = tcmur_dev_block_size(dev);
-	uint64_t len = (uint64_t)seg->nblocks * bs;
-	bool stable = !tcmur_dev_write_cache(dst);
-	tcmu_sts sts = TCMU_STS_GOOD;
+	struct xcopy_seq *x = (struct xcopy_seq *)seq;
 
-	/* The other device's I/O lock too, so that its COMPARE AND WRITE
-	 * stays atomic; ours is held already. */
-	if (src != dev)
-		dev_io_lock_shared(src);
-	if (dst != dev && dst != src)
-		dev_io_lock_shared(dst);
-	for (uint64_t done = 0; done < len && sts == TCMU_STS_GOOD;) {
-		size_t n = len - done < XCOPY_CHUNK ? len - done : XCOPY_CHUNK;
-		struct iovec iov = { buf, n };
+	plan_free(seq->dev, x->plan);
+	free(x->buf);
+	free(x);
+}
 
-		sts = dev_io_sync(src, ctx, CMD_IO_READ, &iov, 1,
-				  seg->src_lba * bs + done, n, false);
-		if (sts == TCMU_STS_GOOD)
-			sts = dev_io_sync(dst, ctx, CMD_IO_WRITE, &iov, 1,
-					  seg->dst_lba * bs + done, n, stable);
-		done += n;
+static tcmu_sts xcopy_io(struct xcopy_seq *x, unsigned int cscd, enum cmd_io io,
+			 uint64_t offset, bool stable)
+{
+	x->iov = (struct iovec){ x->buf, x->n };
+	if (dev_seq_io(&x->seq, x->plan->devs[cscd], io, &x->iov, 1, offset, x->n, stable,
+		       true))
+		return copy_unreachable(x->seq.ctx);
+	return TCMU_STS_ASYNC;
+}
+
+static tcmu_sts xcopy_step(struct dev_seq *seq, tcmu_sts sts)
+{
+	struct xcopy_seq *x = (struct xcopy_seq *)seq;
+	const struct xcopy_plan *plan = x->plan;
+	uint32_t bs = tcmur_dev_block_size(seq->dev);
+	const struct xcopy_seg *s;
+
+	if (sts != TCMU_STS_GOOD)
+		return copy_failed(seq->ctx, sts);
+	if (x->n && !x->writing) {
+		s = &plan->segs[x->seg];
+		x->writing = true;
+		return xcopy_io(x, s->dst, CMD_IO_WRITE, s->dst_lba * bs + x->done,
+				!tcmur_dev_write_cache(plan->devs[s->dst]));
 	}
-	if (dst != dev && dst != src)
-		dev_io_unlock_shared(dst);
-	if (src != dev)
-		dev_io_unlock_shared(src);
-	return sts;
+	if (x->writing) {
+		x->writing = false;
+		x->done += x->n;
+	}
+	for (; x->seg < plan->nseg; x->seg++, x->done = 0) {
+		uint64_t len;
+
+		s = &plan->segs[x->seg];
+		len = (uint64_t)s->nblocks * bs;
+		if (x->done >= len)
+			continue;
+		x->n = len - x->done < XCOPY_CHUNK ? len - x->done : XCOPY_CHUNK;
+		return xcopy_io(x, s->src, CMD_IO_READ, s->src_lba * bs + x->done, false);
+	}
+	return TCMU_STS_GOOD;
 }
 
 static tcmu_sts xcopy_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
-	struct xcopy_plan *plan = ctx->custom_arg;
-	uint8_t *buf = malloc(XCOPY_CHUNK);
-	tcmu_sts sts = buf ? TCMU_STS_GOOD : TCMU_STS_BUSY;
+	struct xcopy_seq *x = calloc(1, sizeof(*x));
 
-	for (unsigned int i = 0; i < plan->nseg && sts == TCMU_STS_GOOD; i++)
-		sts = copy_seg(dev, ctx, plan, &plan->segs[i], buf);
-	free(buf);
-	plan_free(dev, plan);
+	if (!x) {
+		plan_free(dev, ctx->custom_arg);
+		ctx->custom_arg = NULL;
+		return TCMU_STS_BUSY;
+	}
+	x->seq = (struct dev_seq){ .dev = dev, .ctx = ctx, .step = xcopy_step,
+				   .free = xcopy_free };
+	x->plan = ctx->custom_arg;
 	ctx->custom_arg = NULL;
-	return sts;
+	x->buf = malloc(XCOPY_CHUNK);
+	if (!x->buf) {
+		xcopy_free(&x->seq);
+		return TCMU_STS_BUSY;
+	}
+	return dev_seq_start(&x->seq);
 }
 
 tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx)
@@ -240,6 +312,7 @@ tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx)
 		return sts;
 	}
 	ctx->custom_arg = plan;
+	ctx->no_io_lock = true;
 	ctx->io = CMD_IO_CUSTOM;
 	ctx->custom = xcopy_run;
 	return TCMU_STS_ASYNC;
