@@ -69,8 +69,10 @@ static tcmu_sts copy_unreachable(struct cmd_ctx *ctx)
 
 /*
  * An error on a copy source or destination during the copy: COPY ABORTED
- * with the additional sense code the device gave (SPC-4 6.4.3.x: errors
- * while processing segments end the command with COPY ABORTED).
+ * with the additional sense code the device gave (SPC-4: an error while
+ * processing a segment ends the command with COPY ABORTED). Lists are
+ * checked whole before any block moves, and refused with ILLEGAL REQUEST
+ * (an LBA outside a LUN: LBA OUT OF RANGE).
  */
 static tcmu_sts copy_failed(struct cmd_ctx *ctx, tcmu_sts sts)
 {
@@ -110,9 +112,17 @@ static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const 
 				       ASC_UNSUPPORTED_TARGET_DESC);
 	if ((d[1] & 0x1f) != 0)		/* a direct-access block device */
 		return tcmur_cmd_invalid_param(&ctx->pub, at + 1, 4);
-	/* Binary NAA designator of a logical unit, 16 bytes (NAA 6). */
-	if ((d[4] & 0x0f) != 1 || (d[5] & 0x3f) != 0x03 || d[7] != 16)
-		return copy_unreachable(ctx);
+	/* A binary NAA designator of a logical unit, 16 bytes (NAA 6, as
+	 * our VPD 0x83 pages give): another kind is a field we do not
+	 * take; an NAA that is none of ours is a LUN we cannot reach. */
+	if ((d[4] & 0x0f) != 1)
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 4, 3);
+	if ((d[5] & 0x30) != 0)
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 5, 5);
+	if ((d[5] & 0x0f) != 0x03)
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 5, 3);
+	if (d[7] != 16)
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 7, -1);
 	scsi_dev_naa(dev, mine);
 	if (!memcmp(mine, d + 8, 16))
 		*out = dev;
@@ -166,12 +176,22 @@ static tcmu_sts parse_list(struct tcmur_device *dev, struct cmd_ctx *ctx,
 			   const uint8_t *buf, size_t len, struct xcopy_plan *plan)
 {
 	size_t cscd_len = tcmu_get_be16(buf + 2), seg_len = tcmu_get_be32(buf + 8), off;
+	size_t inline_len = tcmu_get_be32(buf + 12);
+	unsigned int usage = (buf[1] >> 3) & 3;
 	tcmu_sts sts;
 
-	if (tcmu_get_be32(buf + 12))		/* no inline data */
-		return tcmur_cmd_invalid_param(&ctx->pub, 12, -1);
-	if (XCOPY_HDR + cscd_len + seg_len > len)
+	/* LIST ID USAGE (SPC-4, EXTENDED COPY parameter list): 01b is reserved, and 11b wants a
+	 * zero LIST IDENTIFIER. Nothing is held for RECEIVE COPY STATUS, so
+	 * the identifier is not checked for uniqueness; PRIORITY and STR
+	 * are accepted as they are. */
+	if (usage == 1)
+		return tcmur_cmd_invalid_param(&ctx->pub, 1, 4);
+	if (usage == 3 && buf[0])
+		return tcmur_cmd_invalid_param(&ctx->pub, 0, -1);
+	if (XCOPY_HDR + cscd_len + seg_len + inline_len > len)
 		return param_len_error(ctx);
+	if (inline_len)				/* no inline data */
+		return tcmur_cmd_invalid_param(&ctx->pub, 12, -1);
 	if (cscd_len % CSCD_LEN)
 		return tcmur_cmd_invalid_param(&ctx->pub, 2, -1);
 	if (cscd_len / CSCD_LEN > XCOPY_MAX_CSCDS)
