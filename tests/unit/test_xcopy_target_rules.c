@@ -3,7 +3,8 @@
  * SERIAL handler never sees two of its calls at once on one LUN, even
  * with copies into it and its own commands running together; and a LUN
  * offline after a failed reopen is not written: the copy is refused with
- * COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE (0D/02).
+ * COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE (0D/02); nor is one
+ * between the close and open of a reconfigure.
  */
 #include "xcopy_list.h"
 
@@ -194,11 +195,62 @@ static void test_xcopy_to_offline_lun_refused(void **state)
 	alarm(0);
 }
 
+/* B reopened again and again while copies into it run: its handler is
+ * never called between close and open; a copy either completes or finds
+ * B pausing (COPY ABORTED, 0D/02). */
+static void test_xcopy_during_target_reconfig(void **state)
+{
+	struct tcmu_reconfig rc = { .has_config = true, .config = "mem/" };
+	struct dev_registry reg;
+	struct sim_dev *a, *b;
+	struct xlist l = { 0 };
+	int good = 0, aborted = 0;
+
+	(void)state;
+	alarm(60);
+	setup_ops(TCMUR_THREAD_PARALLEL);
+	dev_registry_init(&reg);
+	a = xl_dev(&reg, &serial_ops, "", 512, SER_A);
+	b = xl_dev(&reg, &serial_ops, "", 512, SER_B);
+	xl_cscd(&l, a->dev, 512);
+	xl_cscd(&l, b->dev, 512);
+	for (unsigned int i = 0; i < 8; i++)
+		xl_seg(&l, 0, 1, 8, i * 8, i * 8);
+	for (int r = 0; r < 10; r++) {
+		struct sim_cmd *x[4];
+
+		for (int i = 0; i < 4; i++)
+			x[i] = xl_queue(a, &l);
+		ring_sim_notify(a->sim);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(dev_reconfig(b->dev, &rc), 0);
+		assert_int_equal(ring_sim_wait(a->sim, NULL, WAIT_MS), 0);
+		for (int i = 0; i < 4; i++) {
+			if (x[i]->status == SAM_STAT_GOOD) {
+				good++;
+				continue;
+			}
+			assert_sense(x[i], SENSE_COPY_ABORTED, 0x0d, 0x02);
+			aborted++;
+		}
+	}
+	print_message("copies during reopens: %d done, %d aborted; calls while closed: %d\n",
+		      good, aborted, after_close[1]);
+	assert_int_equal(after_close[1], 0);
+	dev_registry_remove(&reg, a->dev);
+	dev_registry_remove(&reg, b->dev);
+	sim_dev_free(a);
+	sim_dev_free(b);
+	dev_registry_destroy(&reg);
+	alarm(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xcopy_serial_target_one_call_at_a_time),
 		cmocka_unit_test(test_xcopy_to_offline_lun_refused),
+		cmocka_unit_test(test_xcopy_during_target_reconfig),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
