@@ -21,7 +21,7 @@ LDLIBS  += $(PKG_LIBS) -lpthread -ldl
 LIBTCMU_OBJS := ring.o uio.o netlink.o scsi_sense.o
 CORE_OBJS    := api.o device.o dev_io.o io_queue.o handler_loader.o log.o \
 		scsi_emulate.o scsi_table.o scsi_inquiry.o scsi_mode.o \
-		scsi_verify.o scsi_provision.o scsi_opcodes.o scsi_alua.o scsi_xcopy.o dev_registry.o dev_sub.o
+		scsi_verify.o scsi_provision.o scsi_opcodes.o scsi_alua.o scsi_xcopy.o dev_registry.o dev_seq.o
 DAEMON_OBJS  := main.o daemon_devices.o dbus_service.o dbus_gen.o module_load.o \
 		change_medium.o
 HANDLERS     := handler_file.so

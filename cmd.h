@@ -36,14 +36,14 @@ struct cmd_ctx {
 	bool flush_after;		/* FUA the handler can't do itself */
 	struct cmd_ctx *next;		/* I/O queue link */
 	/* CMD_IO_CUSTOM: runs on an I/O thread and returns the final
-	 * status, or TCMU_STS_ASYNC when it has started a dev_seq (dev_sub.h)
+	 * status, or TCMU_STS_ASYNC when it has started a dev_seq (dev_seq.h)
 	 * that completes the command; it never waits for a handler. */
 	tcmu_sts (*custom)(struct tcmur_device *dev, struct cmd_ctx *ctx);
 	void *custom_arg;		/* custom's, freed by custom */
 	bool exclusive;			/* no other I/O while this one runs */
 	bool no_io_lock;		/* takes no I/O lock (its sub-ops do) */
 	bool io_locked;			/* holds the device's I/O lock */
-	bool is_sub;			/* a dev_seq's sub-op (dev_sub.h) */
+	bool is_sub;			/* a dev_seq's sub-op (dev_seq.h) */
 	bool sub_lock;			/* sub-op: takes its device's lock */
 	struct sync_wait *waiter;	/* dev_run_io_wait() waits for it */
 };

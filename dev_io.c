@@ -1,7 +1,7 @@
 /*
  * Running a device's I/O: handler calls, the I/O lock that makes COMPARE
  * AND WRITE atomic, and finishing commands into the ring (commands made
- * of several handler calls are dev_sub.c's). Lock order: dev->io_mutex is
+ * of several handler calls are dev_seq.c's). Lock order: dev->io_mutex is
  * a leaf, held only to take, park on or give back the I/O lock; nobody
  * waits while holding the I/O lock itself except for handler calls.
  * Licensed under the Apache License, Version 2.0.
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "dev_sub.h"
+#include "dev_seq.h"
 #include "device.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
@@ -152,7 +152,7 @@ tcmu_sts dev_run_io(struct tcmur_device *dev, struct cmd_ctx *ctx)
 void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, bool kick)
 {
 	if (ctx->is_sub) {
-		dev_sub_finish(dev, ctx, sts);
+		dev_seq_finish(dev, ctx, sts);
 		return;
 	}
 	if (ctx->waiter) {
@@ -224,7 +224,7 @@ void dev_io_thread_fn(void *opaque, struct cmd_ctx *ctx, bool queue_empty)
 	if (ctx->is_sub) {
 		/* Completes nothing on our ring, but a command finished
 		 * before it may have left its kick to it (below). */
-		dev_sub_run(dev, ctx);
+		dev_seq_run(dev, ctx);
 	} else {
 		sts = dev_run_io(dev, ctx);
 		if (sts != TCMU_STS_ASYNC)

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "dev_sub.h"
+#include "dev_seq.h"
 #include "device.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
@@ -153,7 +153,7 @@ static int dev_resume(struct tcmur_device *dev)
 		return -err;
 	}
 	dev->thread_started = true;
-	dev_sub_open(dev);
+	dev_seq_open(dev);
 	{
 		/* "tcmu-uioN": an admin finds a device's thread in top -H. */
 		char tname[16];
@@ -167,14 +167,14 @@ static int dev_resume(struct tcmur_device *dev)
 /*
  * Stop taking commands and other devices' EXTENDED COPY I/O, and wait
  * until none is in flight. The I/O threads stay until then: a command's
- * next step (dev_sub.h) is queued to them from a handler's completion.
+ * next step (dev_seq.h) is queued to them from a handler's completion.
  */
 static void dev_pause(struct tcmur_device *dev)
 {
 	uint64_t one = 1;
 	int waited = 0;
 
-	dev_sub_close(dev);
+	dev_seq_close(dev);
 	if (dev->thread_started) {
 		if (write(dev->stop_efd, &one, sizeof(one)) != sizeof(one))
 			dev_err(dev, "signal device thread: %s", strerror(errno));
@@ -229,7 +229,7 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	dev->logger = log_as_tcmu_logger((struct log_cfg *)log);
 	pthread_mutex_init(&dev->state_lock, NULL);
 	dev_io_lock_init(dev);
-	dev_sub_init(dev);
+	dev_seq_init(dev);
 	dev->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (dev->stop_efd < 0) {
 		err = -errno;
@@ -267,7 +267,7 @@ out_hpriv:
 out_efd:
 	close(dev->stop_efd);
 out_free:
-	dev_sub_destroy(dev);
+	dev_seq_destroy(dev);
 	dev_io_lock_destroy(dev);
 	pthread_mutex_destroy(&dev->state_lock);
 	free(dev);
@@ -286,7 +286,7 @@ void dev_free(struct tcmur_device *dev)
 		tcmu_uio_close(dev->fd, dev->map, dev->map_size);
 	free(dev->hpriv);
 	close(dev->stop_efd);
-	dev_sub_destroy(dev);
+	dev_seq_destroy(dev);
 	dev_io_lock_destroy(dev);
 	pthread_mutex_destroy(&dev->state_lock);
 	free(dev);

@@ -48,7 +48,7 @@ struct tcmur_device {
 	bool io_writer;
 	struct cmd_ctx *io_parked, *io_parked_tail;	/* waiting for it */
 
-	/* Other devices' EXTENDED COPY sub-ops queued here (dev_sub.c). */
+	/* Other devices' EXTENDED COPY sub-ops queued here (dev_seq.c). */
 	pthread_mutex_t sub_lock;
 	pthread_cond_t sub_cond;
 	bool subs_open;			/* taking them: not paused */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dev_sub.h"
+#include "dev_seq.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
 

@@ -8,7 +8,7 @@
  * for a reconfigure or removal: SPC-4 names no NOT READY code for a copy
  * target, and 0D/02 is what it gives for a copy target the copy manager
  * cannot reach. Reads and writes on another LUN run on that LUN's own I/O
- * threads, under its thread model and I/O lock (dev_sub.h).
+ * threads, under its thread model and I/O lock (dev_seq.h).
  * Supported: identification CSCD descriptors (0xE4) naming a block
  * device by NAA, and block-to-block segments (0x02).
  * Licensed under the Apache License, Version 2.0.
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "dev_registry.h"
-#include "dev_sub.h"
+#include "dev_seq.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
 
@@ -219,7 +219,7 @@ static tcmu_sts parse_list(struct tcmur_device *dev, struct cmd_ctx *ctx,
 
 /*
  * The copy: each segment through a bounce buffer, chunk by chunk, a read
- * on the source's I/O queue, then a write on the destination's (dev_sub.h).
+ * on the source's I/O queue, then a write on the destination's (dev_seq.h).
  * The command takes no I/O lock of its own; each read and write takes its
  * device's, alone, so no device's lock is held while waiting for another.
  */

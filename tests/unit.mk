@@ -15,7 +15,7 @@ UB := tests/build/$(UNIT_VARIANT)
 
 UNIT_CORE := ring uio netlink scsi_sense api device dev_io io_queue handler_loader \
 	     log scsi_emulate scsi_table scsi_inquiry scsi_mode scsi_verify \
-	     scsi_provision scsi_opcodes scsi_alua scsi_xcopy dev_registry dev_sub
+	     scsi_provision scsi_opcodes scsi_alua scsi_xcopy dev_registry dev_seq
 UNIT_SUPPORT := tests/unit/ring_sim tests/unit/sim_dev tests/unit/mem_handler \
 		tests/unit/quiet_log \
 		handler_file

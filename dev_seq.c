@@ -1,34 +1,34 @@
 /*
- * Multi-step commands as continuations; see dev_sub.h.
+ * Multi-step commands as continuations; see dev_seq.h.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 
-#include "dev_sub.h"
+#include "dev_seq.h"
 #include "device.h"
 
-void dev_sub_init(struct tcmur_device *dev)
+void dev_seq_init(struct tcmur_device *dev)
 {
 	pthread_mutex_init(&dev->sub_lock, NULL);
 	pthread_cond_init(&dev->sub_cond, NULL);
 }
 
-void dev_sub_destroy(struct tcmur_device *dev)
+void dev_seq_destroy(struct tcmur_device *dev)
 {
 	pthread_cond_destroy(&dev->sub_cond);
 	pthread_mutex_destroy(&dev->sub_lock);
 }
 
-void dev_sub_open(struct tcmur_device *dev)
+void dev_seq_open(struct tcmur_device *dev)
 {
 	pthread_mutex_lock(&dev->sub_lock);
 	dev->subs_open = true;
 	pthread_mutex_unlock(&dev->sub_lock);
 }
 
-void dev_sub_close(struct tcmur_device *dev)
+void dev_seq_close(struct tcmur_device *dev)
 {
 	pthread_mutex_lock(&dev->sub_lock);
 	dev->subs_open = false;
@@ -114,7 +114,7 @@ int dev_seq_io(struct dev_seq *seq, struct tcmur_device *dev, enum cmd_io io,
 	return 0;
 }
 
-void dev_sub_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
+void dev_seq_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	tcmu_sts sts;
 
@@ -122,10 +122,10 @@ void dev_sub_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 		return;		/* queued again once the lock is ours */
 	sts = dev_io_handler_op(dev, ctx);
 	if (sts != TCMU_STS_ASYNC)
-		dev_sub_finish(dev, ctx, sts);
+		dev_seq_finish(dev, ctx, sts);
 }
 
-void dev_sub_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts)
+void dev_seq_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts)
 {
 	struct dev_seq *seq = (struct dev_seq *)ctx;
 	bool foreign = dev != seq->dev;

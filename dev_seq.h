@@ -18,8 +18,8 @@
  * the I/O queue's lock).
  * Licensed under the Apache License, Version 2.0.
  */
-#ifndef DEV_SUB_H
-#define DEV_SUB_H
+#ifndef DEV_SEQ_H
+#define DEV_SEQ_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -69,14 +69,14 @@ int dev_seq_io(struct dev_seq *seq, struct tcmur_device *dev, enum cmd_io io,
 
 /* For dev_io.c: run a queued sub-op on an I/O thread, and finish it
  * (dev_finish of a sub-op). */
-void dev_sub_run(struct tcmur_device *dev, struct cmd_ctx *ctx);
-void dev_sub_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts);
+void dev_seq_run(struct tcmur_device *dev, struct cmd_ctx *ctx);
+void dev_seq_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts);
 
 /* For device.c: init/destroy; take other devices' sub-ops (after the I/O
  * threads start); stop taking them and wait for those in flight. */
-void dev_sub_init(struct tcmur_device *dev);
-void dev_sub_destroy(struct tcmur_device *dev);
-void dev_sub_open(struct tcmur_device *dev);
-void dev_sub_close(struct tcmur_device *dev);
+void dev_seq_init(struct tcmur_device *dev);
+void dev_seq_destroy(struct tcmur_device *dev);
+void dev_seq_open(struct tcmur_device *dev);
+void dev_seq_close(struct tcmur_device *dev);
 
 #endif
