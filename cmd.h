@@ -35,13 +35,17 @@ struct cmd_ctx {
 	uint64_t len;
 	bool flush_after;		/* FUA the handler can't do itself */
 	struct cmd_ctx *next;		/* I/O queue link */
-	/* CMD_IO_CUSTOM: runs on an I/O thread, may call dev_io_sync(),
-	 * returns the final status (never TCMU_STS_ASYNC). */
+	/* CMD_IO_CUSTOM: runs on an I/O thread and returns the final
+	 * status, or TCMU_STS_ASYNC when it has started a dev_seq (dev_seq.h)
+	 * that completes the command; it never waits for a handler. */
 	tcmu_sts (*custom)(struct tcmur_device *dev, struct cmd_ctx *ctx);
 	void *custom_arg;		/* custom's, freed by custom */
 	bool exclusive;			/* no other I/O while this one runs */
+	bool no_io_lock;		/* takes no I/O lock (its sub-ops do) */
 	bool io_locked;			/* holds the device's I/O lock */
-	struct sync_wait *waiter;	/* a dev_io_sync() sub-command */
+	bool is_sub;			/* a dev_seq's sub-op (dev_seq.h) */
+	bool sub_lock;			/* sub-op: takes its device's lock */
+	struct sync_wait *waiter;	/* dev_run_io_wait() waits for it */
 	/* 1 while a handler operation on this command may still complete
 	 * (atomic): a completion finding 0 is a stray one (dev_io.c). */
 	int op_live;

@@ -1,8 +1,9 @@
 /*
  * Running a device's I/O: handler calls, the I/O lock that makes COMPARE
- * AND WRITE atomic, commands made of several handler calls, and finishing
- * commands into the ring. Lock order: the I/O lock is taken before any
- * lock of device.h's order and released after the ring completion.
+ * AND WRITE atomic, and finishing commands into the ring (commands made
+ * of several handler calls are dev_seq.c's). Lock order: dev->io_mutex is
+ * a leaf, held only to take, park on or give back the I/O lock; nobody
+ * waits while holding the I/O lock itself except for handler calls.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -10,13 +11,14 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "dev_seq.h"
 #include "device.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
 
 #define dev_err(dev, ...) log_write((dev)->log, TCMU_LOG_ERR, (dev)->who, __func__, __VA_ARGS__)
 
-/* A dev_io_sync() caller waiting for an asynchronous handler. */
+/* A dev_run_io_wait() caller waiting for its command's end. */
 struct sync_wait {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -27,37 +29,57 @@ struct sync_wait {
 void dev_io_lock_init(struct tcmur_device *dev)
 {
 	pthread_mutex_init(&dev->io_mutex, NULL);
-	pthread_cond_init(&dev->io_cond, NULL);
 }
 
 void dev_io_lock_destroy(struct tcmur_device *dev)
 {
-	pthread_cond_destroy(&dev->io_cond);
 	pthread_mutex_destroy(&dev->io_mutex);
 }
 
-/* Shared for ordinary I/O, alone for ctx->exclusive; a waiting exclusive
- * command holds new shared ones back so that it is not starved. */
-static void io_lock(struct tcmur_device *dev, struct cmd_ctx *ctx)
+static bool lock_grantable(struct tcmur_device *dev, bool exclusive)
 {
-	pthread_mutex_lock(&dev->io_mutex);
-	if (ctx->exclusive) {
-		dev->io_writers_waiting++;
-		while (dev->io_writer || dev->io_readers)
-			pthread_cond_wait(&dev->io_cond, &dev->io_mutex);
-		dev->io_writers_waiting--;
+	return exclusive ? !dev->io_writer && !dev->io_readers : !dev->io_writer;
+}
+
+static void lock_grant(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	if (ctx->exclusive)
 		dev->io_writer = true;
-	} else {
-		while (dev->io_writer || dev->io_writers_waiting)
-			pthread_cond_wait(&dev->io_cond, &dev->io_mutex);
+	else
 		dev->io_readers++;
+	ctx->io_locked = true;
+}
+
+/*
+ * Shared for ordinary I/O, alone for ctx->exclusive. Nobody waits for it:
+ * a command that cannot have it now is parked, in arrival order, and
+ * pushed back to the I/O queue holding it once it is free (a parked
+ * exclusive command holds later shared ones back, so it is not starved).
+ */
+bool dev_io_lock_or_park(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	bool got = false;
+
+	pthread_mutex_lock(&dev->io_mutex);
+	if (!dev->io_parked && lock_grantable(dev, ctx->exclusive)) {
+		lock_grant(dev, ctx);
+		got = true;
+	} else {
+		ctx->next = NULL;
+		if (dev->io_parked_tail)
+			dev->io_parked_tail->next = ctx;
+		else
+			dev->io_parked = ctx;
+		dev->io_parked_tail = ctx;
 	}
 	pthread_mutex_unlock(&dev->io_mutex);
-	ctx->io_locked = true;
+	return got;
 }
 
 void dev_io_unlock(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
+	struct cmd_ctx *granted = NULL, **tail = &granted, *next;
+
 	if (!ctx->io_locked)
 		return;
 	ctx->io_locked = false;
@@ -66,22 +88,23 @@ void dev_io_unlock(struct tcmur_device *dev, struct cmd_ctx *ctx)
 		dev->io_writer = false;
 	else
 		dev->io_readers--;
-	pthread_cond_broadcast(&dev->io_cond);
+	while (dev->io_parked && lock_grantable(dev, dev->io_parked->exclusive)) {
+		struct cmd_ctx *c = dev->io_parked;
+
+		dev->io_parked = c->next;
+		if (!dev->io_parked)
+			dev->io_parked_tail = NULL;
+		lock_grant(dev, c);
+		c->next = NULL;
+		*tail = c;
+		tail = &c->next;
+	}
 	pthread_mutex_unlock(&dev->io_mutex);
-}
-
-void dev_io_lock_shared(struct tcmur_device *dev)
-{
-	struct cmd_ctx ctx = { .exclusive = false };
-
-	io_lock(dev, &ctx);
-}
-
-void dev_io_unlock_shared(struct tcmur_device *dev)
-{
-	struct cmd_ctx ctx = { .exclusive = false, .io_locked = true };
-
-	dev_io_unlock(dev, &ctx);
+	/* Parked commands are in flight, so the queue outlives them. */
+	for (; granted; granted = next) {
+		next = granted->next;
+		io_queue_push(dev->ioq, granted);
+	}
 }
 
 unsigned int dev_stray_completions(struct tcmur_device *dev)
@@ -118,7 +141,7 @@ static tcmu_sts call_live(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_st
 	(__atomic_store_n(&(ctx)->op_live, 1, __ATOMIC_RELEASE),	\
 	 call_live(dev, ctx, (call)))
 
-static tcmu_sts run_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx)
+tcmu_sts dev_io_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	const struct tcmur_handler *h = &dev->handler->ops;
 	struct tcmur_cmd *cmd = &ctx->pub;
@@ -157,13 +180,17 @@ tcmu_sts dev_run_io(struct tcmur_device *dev, struct cmd_ctx *ctx)
 		if (sts != TCMU_STS_ASYNC || ctx->io == CMD_IO_NONE)
 			return sts;
 	}
-	if (!ctx->io_locked && !ctx->waiter)
-		io_lock(dev, ctx);
-	return run_handler_op(dev, ctx);
+	if (!ctx->io_locked && !ctx->no_io_lock && !dev_io_lock_or_park(dev, ctx))
+		return TCMU_STS_ASYNC;
+	return dev_io_handler_op(dev, ctx);
 }
 
 void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, bool kick)
 {
+	if (ctx->is_sub) {
+		dev_seq_finish(dev, ctx, sts);
+		return;
+	}
 	if (ctx->waiter) {
 		struct sync_wait *w = ctx->waiter;
 
@@ -193,6 +220,16 @@ void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, boo
 		tcmu_ring_kick(dev->ring);
 }
 
+void dev_cmd_complete(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts)
+{
+	/* Counted, so that removal waits until this thread is out of the
+	 * ring (the command leaves the in-flight count before the kick). */
+	__atomic_add_fetch(&dev->completing, 1, __ATOMIC_ACQ_REL);
+	dev_finish(dev, ctx, sts, true);
+	__atomic_sub_fetch(&dev->completing, 1, __ATOMIC_ACQ_REL);
+}
+
+/* A handler's completion: the one its live operation owes (call_live). */
 void tcmur_cmd_complete(struct tcmur_device *dev, struct tcmur_cmd *cmd, tcmu_sts sts)
 {
 	struct cmd_ctx *ctx = cmd_ctx_of(cmd);
@@ -201,22 +238,18 @@ void tcmur_cmd_complete(struct tcmur_device *dev, struct tcmur_cmd *cmd, tcmu_st
 		stray(dev, ctx, "tcmur_cmd_complete once more");
 		return;
 	}
-	/* Counted, so that removal waits until this thread is out of the
-	 * ring (the command leaves the in-flight count before the kick). */
-	__atomic_add_fetch(&dev->completing, 1, __ATOMIC_ACQ_REL);
-	dev_finish(dev, cmd_ctx_of(cmd), sts, true);
-	__atomic_sub_fetch(&dev->completing, 1, __ATOMIC_ACQ_REL);
+	dev_cmd_complete(dev, ctx, sts);
 }
 
-static tcmu_sts io_sync_one(struct tcmur_device *dev, struct cmd_ctx *sub)
+tcmu_sts dev_run_io_wait(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	struct sync_wait w = { .done = false };
 	tcmu_sts sts;
 
 	pthread_mutex_init(&w.lock, NULL);
 	pthread_cond_init(&w.cond, NULL);
-	sub->waiter = &w;
-	sts = run_handler_op(dev, sub);
+	ctx->waiter = &w;
+	sts = dev_run_io(dev, ctx);
 	if (sts == TCMU_STS_ASYNC) {
 		pthread_mutex_lock(&w.lock);
 		while (!w.done)
@@ -224,47 +257,27 @@ static tcmu_sts io_sync_one(struct tcmur_device *dev, struct cmd_ctx *sub)
 		sts = w.sts;
 		pthread_mutex_unlock(&w.lock);
 	}
+	ctx->waiter = NULL;
 	pthread_cond_destroy(&w.cond);
 	pthread_mutex_destroy(&w.lock);
-	return sts;
-}
-
-tcmu_sts dev_io_sync(struct tcmur_device *dev, struct cmd_ctx *parent, enum cmd_io io,
-		     struct iovec *iov, size_t iov_cnt, uint64_t offset, uint64_t len,
-		     bool stable)
-{
-	const struct tcmur_handler *h = &dev->handler->ops;
-	struct cmd_ctx sub = *parent;	/* the same CDB, sense buffer, format */
-	tcmu_sts sts;
-
-	sub.pub.iov = iov;
-	sub.pub.iov_cnt = iov_cnt;
-	sub.pub.data_len = len;
-	sub.pub.hpriv = NULL;
-	sub.pub.fua = io == CMD_IO_WRITE && stable;
-	sub.io = io;
-	sub.offset = offset;
-	sub.len = len;
-	sub.flush_after = false;
-	sub.io_locked = false;
-	sts = io_sync_one(dev, &sub);
-	if (sts == TCMU_STS_GOOD && sub.pub.fua && !(h->can_fua && h->can_fua(dev))) {
-		sub.io = CMD_IO_FLUSH;
-		sub.pub.fua = false;
-		sts = io_sync_one(dev, &sub);
-	}
 	return sts;
 }
 
 void dev_io_thread_fn(void *opaque, struct cmd_ctx *ctx, bool queue_empty)
 {
 	struct tcmur_device *dev = opaque;
-	tcmu_sts sts = dev_run_io(dev, ctx);
+	tcmu_sts sts;
 
 	(void)queue_empty;
-	if (sts == TCMU_STS_ASYNC)
-		return;
-	dev_finish(dev, ctx, sts, false);
+	if (ctx->is_sub) {
+		/* Completes nothing on our ring, but a command finished
+		 * before it may have left its kick to it (below). */
+		dev_seq_run(dev, ctx);
+	} else {
+		sts = dev_run_io(dev, ctx);
+		if (sts != TCMU_STS_ASYNC)
+			dev_finish(dev, ctx, sts, false);
+	}
 	/*
 	 * Tell the kernel unless a command still waiting in the queue will
 	 * (its kick covers ours): one kick per batch. Whether the queue was

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "dev_seq.h"
 #include "device.h"
 #include "scsi_alua.h"
 #include "scsi_defs.h"
@@ -41,7 +42,7 @@ void dev_queue_io(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	io_queue_push(dev->ioq, ctx);
 }
 
-static bool dev_offline(struct tcmur_device *dev)
+bool dev_is_offline(struct tcmur_device *dev)
 {
 	bool off;
 
@@ -68,7 +69,7 @@ static void dev_take_cmd(struct tcmur_device *dev, struct tcmu_cmd *rcmd)
 	ctx->sense_desc = dev->d_sense;
 	pthread_mutex_unlock(&dev->state_lock);
 
-	if (dev_offline(dev)) {
+	if (dev_is_offline(dev)) {
 		dev_finish(dev, ctx, tcmur_cmd_sense(&ctx->pub, SENSE_NOT_READY,
 						     ASC_NOT_READY_MANUAL_INTERVENTION), false);
 		return;
@@ -176,6 +177,7 @@ static int dev_resume(struct tcmur_device *dev)
 		return -err;
 	}
 	dev->thread_started = true;
+	dev_seq_open(dev);
 	{
 		/* "tcmu-uioN": an admin finds a device's thread in top -H. */
 		char tname[16];
@@ -186,27 +188,32 @@ static int dev_resume(struct tcmur_device *dev)
 	return 0;
 }
 
-/* Stop taking commands and wait until none is in flight. */
+/*
+ * Stop taking commands and other devices' EXTENDED COPY I/O, and wait
+ * until none is in flight. The I/O threads stay until then: a command's
+ * next step (dev_seq.h) is queued to them from a handler's completion.
+ */
 static void dev_pause(struct tcmur_device *dev)
 {
 	uint64_t one = 1;
 	int waited = 0;
 
+	dev_seq_close(dev);
 	if (dev->thread_started) {
 		if (write(dev->stop_efd, &one, sizeof(one)) != sizeof(one))
 			dev_err(dev, "signal device thread: %s", strerror(errno));
 		pthread_join(dev->thread, NULL);
 		dev->thread_started = false;
 	}
-	io_queue_free(dev->ioq);
-	dev->ioq = NULL;
 	while (dev_busy(dev) && waited < DEV_DRAIN_TIMEOUT_MS) {
-		usleep(10000);
-		waited += 10;
+		usleep(1000);
+		waited += 1;
 	}
 	if (tcmu_ring_inflight(dev->ring))
 		dev_err(dev, "%u commands still in flight after %d ms",
 			tcmu_ring_inflight(dev->ring), DEV_DRAIN_TIMEOUT_MS);
+	io_queue_free(dev->ioq);
+	dev->ioq = NULL;
 	tcmu_ring_kick(dev->ring);
 }
 
@@ -251,6 +258,7 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	dev->logger = log_as_tcmu_logger((struct log_cfg *)log);
 	pthread_mutex_init(&dev->state_lock, NULL);
 	dev_io_lock_init(dev);
+	dev_seq_init(dev);
 	dev->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (dev->stop_efd < 0) {
 		err = -errno;
@@ -294,6 +302,7 @@ out_alua:
 out_efd:
 	close(dev->stop_efd);
 out_free:
+	dev_seq_destroy(dev);
 	dev_io_lock_destroy(dev);
 	pthread_mutex_destroy(&dev->state_lock);
 	free(dev);
@@ -313,6 +322,7 @@ void dev_free(struct tcmur_device *dev)
 	free(dev->hpriv);
 	alua_cache_free(dev->alua);
 	close(dev->stop_efd);
+	dev_seq_destroy(dev);
 	dev_io_lock_destroy(dev);
 	pthread_mutex_destroy(&dev->state_lock);
 	free(dev);

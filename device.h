@@ -2,8 +2,10 @@
  * A TCMU device the daemon serves: its ring, its handler, its I/O threads
  * and the SCSI state the emulation keeps for it.
  *
- * Lock order: dev->state_lock, then the ring's lock, then the I/O
- * queue's lock. The device thread owns the ring's consumer side.
+ * Lock order: dev->state_lock, then dev->sub_lock, then the ring's lock,
+ * then the I/O queue's lock; dev->io_mutex is a leaf. No lock is held
+ * while waiting for another device. The device thread owns the ring's
+ * consumer side.
  * Licensed under the Apache License, Version 2.0.
  */
 #ifndef DEVICE_H
@@ -42,12 +44,17 @@ struct tcmur_device {
 
 	/* The I/O lock: commands share it, COMPARE AND WRITE takes it alone.
 	 * Not a pthread rwlock: an async command releases it from the
-	 * handler's thread, not the one that took it. */
+	 * handler's thread, and nobody blocks on it (dev_io_lock_or_park). */
 	pthread_mutex_t io_mutex;
-	pthread_cond_t io_cond;
 	unsigned int io_readers;
-	unsigned int io_writers_waiting;
 	bool io_writer;
+	struct cmd_ctx *io_parked, *io_parked_tail;	/* waiting for it */
+
+	/* Other devices' EXTENDED COPY sub-ops queued here (dev_seq.c). */
+	pthread_mutex_t sub_lock;
+	pthread_cond_t sub_cond;
+	bool subs_open;			/* taking them: not paused */
+	unsigned int subs_inflight;
 
 	pthread_mutex_t state_lock;	/* guards the fields below */
 	uint64_t size;			/* bytes */
@@ -135,6 +142,10 @@ void dev_queue_io(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* Finish a command: FUA follow-up, ring completion, kick when due. */
 void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts,
 		bool kick);
+/* Finish a command from any thread, as the core's own asynchronous
+ * completion (a multi-step command's last step): kick, and counted for
+ * removal. Handlers use tcmur_cmd_complete. */
+void dev_cmd_complete(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts);
 /* Completions a handler sent for commands it had already completed
  * (ignored, and logged): a handler bug tcmu-sim check reports. */
 unsigned int dev_stray_completions(struct tcmur_device *dev);
@@ -143,22 +154,19 @@ unsigned int dev_stray_completions(struct tcmur_device *dev);
  * dev_io_unlock()) gives back. */
 tcmu_sts dev_run_io(struct tcmur_device *dev, struct cmd_ctx *ctx);
 void dev_io_unlock(struct tcmur_device *dev, struct cmd_ctx *ctx);
-/* Take @dev's I/O lock shared, as a command does (for EXTENDED COPY's
- * other device), and give it back. */
-void dev_io_lock_shared(struct tcmur_device *dev);
-void dev_io_unlock_shared(struct tcmur_device *dev);
+/* Take @dev's I/O lock for @ctx (true), or park @ctx to be pushed to the
+ * I/O queue holding it when it is free (false). */
+bool dev_io_lock_or_park(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* The handler operation ctx->io names (or ctx->custom), on this thread. */
+tcmu_sts dev_io_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* dev_run_io, then wait for the command's end (TCMU_STS_ASYNC included),
+ * with no ring: for the fuzzers. The caller gives the I/O lock back. */
+tcmu_sts dev_run_io_wait(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* Whether @dev is offline (handler closed after a failed reopen). */
+bool dev_is_offline(struct tcmur_device *dev);
 /* The I/O threads' work function (io_queue_fn). */
 void dev_io_thread_fn(void *opaque, struct cmd_ctx *ctx, bool queue_empty);
 
-/*
- * From a CMD_IO_CUSTOM function: one handler operation (@io) on @iov,
- * @len bytes at byte @offset, on behalf of @parent (sense goes there),
- * waiting for it if the handler completes it asynchronously. A write
- * with @stable set is on stable storage when this returns.
- */
-tcmu_sts dev_io_sync(struct tcmur_device *dev, struct cmd_ctx *parent, enum cmd_io io,
-		     struct iovec *iov, size_t iov_cnt, uint64_t offset, uint64_t len,
-		     bool stable);
 /* Set up and tear down the I/O lock (dev_new/dev_free). */
 void dev_io_lock_init(struct tcmur_device *dev);
 void dev_io_lock_destroy(struct tcmur_device *dev);

@@ -342,6 +342,7 @@ tcmu_sts scsi_emulate(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	ctx->io = CMD_IO_NONE;
 	ctx->flush_after = false;
 	ctx->exclusive = false;
+	ctx->no_io_lock = false;
 	ctx->custom = NULL;
 	ctx->custom_arg = NULL;
 	ctx->pub.fua = false;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dev_seq.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
 
@@ -86,31 +87,78 @@ fail:
 	return NULL;
 }
 
-/* With the write cache off, deallocation is as durable as a write. */
-static tcmu_sts unmap_stable(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts)
+/* UNMAP's descriptors one by one, or WRITE SAME's pieces (or its one
+ * deallocation), then a flush if deallocation must be durable. */
+struct prov_seq {
+	struct dev_seq seq;		/* must stay first */
+	uint8_t *buf;			/* UNMAP's list, or WRITE SAME's pattern */
+	size_t ndesc, next;		/* UNMAP: descriptors, the next one */
+	bool ws_unmap;			/* WRITE SAME by deallocation */
+	size_t chunk;			/* WRITE SAME: piece size */
+	uint64_t done;			/* WRITE SAME: bytes started */
+	bool flushed;
+	struct iovec iov;
+};
+
+static void prov_free(struct dev_seq *seq)
 {
-	if (sts != TCMU_STS_GOOD || tcmur_dev_write_cache(dev))
+	struct prov_seq *p = (struct prov_seq *)seq;
+
+	free(p->buf);
+	free(p);
+}
+
+/* With the write cache off, deallocation is as durable as a write. */
+static tcmu_sts unmap_stable(struct prov_seq *p)
+{
+	if (p->flushed || tcmur_dev_write_cache(p->seq.dev))
+		return TCMU_STS_GOOD;
+	p->flushed = true;
+	dev_seq_io(&p->seq, p->seq.dev, CMD_IO_FLUSH, NULL, 0, 0, 0, false, false);
+	return TCMU_STS_ASYNC;
+}
+
+static tcmu_sts unmap_step(struct dev_seq *seq, tcmu_sts sts)
+{
+	struct prov_seq *p = (struct prov_seq *)seq;
+	uint32_t bs = tcmur_dev_block_size(seq->dev);
+
+	if (sts != TCMU_STS_GOOD)
 		return sts;
-	return dev_io_sync(dev, ctx, CMD_IO_FLUSH, NULL, 0, 0, 0, false);
+	while (p->next < p->ndesc) {
+		const uint8_t *d = p->buf + UNMAP_HDR + p->next++ * UNMAP_DESC;
+		uint64_t n = tcmu_get_be32(d + 8);
+
+		if (!n)
+			continue;
+		dev_seq_io(seq, seq->dev, CMD_IO_UNMAP, NULL, 0, tcmu_get_be64(d) * bs, n * bs,
+			   false, false);
+		return TCMU_STS_ASYNC;
+	}
+	return unmap_stable(p);
+}
+
+static tcmu_sts prov_start(struct prov_seq *p, struct tcmur_device *dev,
+			   struct cmd_ctx *ctx, dev_seq_step step)
+{
+	p->seq = (struct dev_seq){ .dev = dev, .ctx = ctx, .step = step,
+				   .free = prov_free };
+	return dev_seq_start(&p->seq);
 }
 
 static tcmu_sts unmap_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
-	uint32_t bs = tcmur_dev_block_size(dev);
-	size_t ndesc = 0;
+	struct prov_seq *p = calloc(1, sizeof(*p));
 	tcmu_sts sts;
-	uint8_t *buf = unmap_params(dev, ctx, &ndesc, &sts);
 
-	for (size_t i = 0; buf && i < ndesc && sts == TCMU_STS_GOOD; i++) {
-		const uint8_t *d = buf + UNMAP_HDR + i * UNMAP_DESC;
-		uint64_t n = tcmu_get_be32(d + 8);
-
-		if (n)
-			sts = dev_io_sync(dev, ctx, CMD_IO_UNMAP, NULL, 0,
-					  tcmu_get_be64(d) * bs, n * bs, false);
+	if (!p)
+		return TCMU_STS_BUSY;
+	p->buf = unmap_params(dev, ctx, &p->ndesc, &sts);
+	if (!p->buf) {
+		free(p);
+		return sts;
 	}
-	free(buf);
-	return unmap_stable(dev, ctx, sts);
+	return prov_start(p, dev, ctx, unmap_step);
 }
 
 tcmu_sts scsi_unmap(struct tcmur_device *dev, struct cmd_ctx *ctx)
@@ -138,43 +186,59 @@ static bool all_zero(const uint8_t *p, size_t len)
 	return !len || (!p[0] && !memcmp(p, p + 1, len - 1));
 }
 
+static tcmu_sts ws_step(struct dev_seq *seq, tcmu_sts sts)
+{
+	struct prov_seq *p = (struct prov_seq *)seq;
+	struct cmd_ctx *ctx = seq->ctx;
+	size_t n;
+
+	if (sts != TCMU_STS_GOOD)
+		return sts;
+	if (p->ws_unmap) {
+		/* Deallocating zero blocks is writing them, when they read
+		 * as zeros. */
+		if (p->done)
+			return unmap_stable(p);
+		p->done = ctx->len;
+		dev_seq_io(seq, seq->dev, CMD_IO_UNMAP, NULL, 0, ctx->offset, ctx->len, false,
+			   false);
+		return TCMU_STS_ASYNC;
+	}
+	if (p->done >= ctx->len)
+		return TCMU_STS_GOOD;
+	n = ctx->len - p->done < p->chunk ? ctx->len - p->done : p->chunk;
+	p->iov = (struct iovec){ p->buf, n };
+	p->done += n;
+	dev_seq_io(seq, seq->dev, CMD_IO_WRITE, &p->iov, 1, ctx->offset + p->done - n, n,
+		   ctx->pub.fua, false);
+	return TCMU_STS_ASYNC;
+}
+
 static tcmu_sts ws_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	const uint8_t *cdb = ctx->pub.cdb;
 	bool unmap = cdb[1] & 0x08, ndob = cdb[0] == WRITE_SAME_16 && (cdb[1] & 0x01);
 	uint32_t bs = tcmur_dev_block_size(dev);
-	/* Whole blocks per piece (hw_block_size need not divide WS_CHUNK). */
-	size_t chunk = WS_CHUNK > bs ? WS_CHUNK / bs * bs : bs;
-	tcmu_sts sts = TCMU_STS_GOOD;
-	uint8_t *pat;
+	struct prov_seq *p = calloc(1, sizeof(*p));
 
-	if (ctx->len < chunk)
-		chunk = ctx->len;
-	pat = calloc(1, chunk);
-	if (!pat)
+	if (!p)
 		return TCMU_STS_BUSY;
+	/* Whole blocks per piece (hw_block_size need not divide WS_CHUNK). */
+	p->chunk = WS_CHUNK > bs ? WS_CHUNK / bs * bs : bs;
+	if (ctx->len < p->chunk)
+		p->chunk = ctx->len;
+	p->buf = calloc(1, p->chunk);
+	if (!p->buf) {
+		free(p);
+		return TCMU_STS_BUSY;
+	}
 	if (!ndob)
-		tcmu_iov_to_buf(pat, bs, ctx->pub.iov, ctx->pub.iov_cnt);
-	/* Deallocating zero blocks is writing them, when they read as zeros. */
-	if (unmap && scsi_can_unmap(dev) && scsi_unmap_zeroes(dev) && all_zero(pat, bs)) {
-		sts = dev_io_sync(dev, ctx, CMD_IO_UNMAP, NULL, 0, ctx->offset, ctx->len,
-				  false);
-		sts = unmap_stable(dev, ctx, sts);
-		goto out;
-	}
-	for (size_t off = bs; off < chunk; off += bs)
-		memcpy(pat + off, pat, bs);
-	for (uint64_t done = 0; done < ctx->len && sts == TCMU_STS_GOOD;) {
-		size_t n = ctx->len - done < chunk ? ctx->len - done : chunk;
-		struct iovec iov = { pat, n };
-
-		sts = dev_io_sync(dev, ctx, CMD_IO_WRITE, &iov, 1, ctx->offset + done, n,
-				  ctx->pub.fua);
-		done += n;
-	}
-out:
-	free(pat);
-	return sts;
+		tcmu_iov_to_buf(p->buf, bs, ctx->pub.iov, ctx->pub.iov_cnt);
+	p->ws_unmap = unmap && scsi_can_unmap(dev) && scsi_unmap_zeroes(dev) &&
+		      all_zero(p->buf, bs);
+	for (size_t off = bs; off < p->chunk && !p->ws_unmap; off += bs)
+		memcpy(p->buf + off, p->buf, bs);
+	return prov_start(p, dev, ctx, ws_step);
 }
 
 tcmu_sts scsi_write_same(struct tcmur_device *dev, struct cmd_ctx *ctx)

@@ -1,7 +1,7 @@
 /*
  * Commands that read the medium to check it: VERIFY, WRITE AND VERIFY and
- * COMPARE AND WRITE (SBC-3 5.2, 5.33, 5.34). They run on an I/O thread as
- * a series of handler calls (dev_io_sync); COMPARE AND WRITE holds the
+ * COMPARE AND WRITE (SBC-3 5.2, 5.33, 5.34). Each is a series of handler
+ * calls chained by their completions (dev_seq); COMPARE AND WRITE holds the
  * device's I/O lock alone, so no other command sees or changes its blocks
  * between the compare and the write.
  * Licensed under the Apache License, Version 2.0.
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dev_seq.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
 
@@ -52,82 +53,126 @@ static ssize_t first_diff(const uint8_t *a, const uint8_t *b, size_t len)
 	return -1;
 }
 
+struct verify_seq {
+	struct dev_seq seq;		/* must stay first */
+	int bytchk;
+	bool write_first;		/* WRITE AND VERIFY: not written yet */
+	size_t chunk, n;		/* piece size; the piece being read */
+	uint64_t done;			/* bytes compared */
+	uint8_t *medium, *want;
+	struct iovec iov;		/* the piece */
+	struct iovec *wiov;		/* WRITE AND VERIFY's copy of the iovecs */
+};
+
+static void verify_free(struct dev_seq *seq)
+{
+	struct verify_seq *v = (struct verify_seq *)seq;
+
+	free(v->medium);
+	free(v->want);
+	free(v->wiov);
+	free(v);
+}
+
+/* Compare the piece just read; 0 or MISCOMPARE. */
+static tcmu_sts verify_piece(struct verify_seq *v)
+{
+	struct cmd_ctx *ctx = v->seq.ctx;
+	uint32_t bs = tcmur_dev_block_size(v->seq.dev);
+	ssize_t diff = -1;
+
+	if (v->bytchk == 1) {
+		iov_read_at(v->want, ctx->pub.iov, ctx->pub.iov_cnt, v->done, v->n);
+		diff = first_diff(v->medium, v->want, v->n);
+		if (diff >= 0)
+			return miscompare(ctx, v->done + diff);
+	} else if (v->bytchk == 3) {
+		for (size_t b = 0; b < v->n && diff < 0; b += bs)
+			diff = first_diff(v->medium + b, v->want, bs);
+		if (diff >= 0)
+			return miscompare(ctx, diff);
+	}
+	return TCMU_STS_GOOD;
+}
+
 /*
- * Read ctx->len bytes at ctx->offset and compare them with the data-out
- * buffer: all of it (@bytchk 1), or its one block against every block
- * (@bytchk 3); @bytchk 0 only reads. MISCOMPARE carries the offset into
- * the data-out buffer of the first byte that differs.
+ * Read ctx->len bytes at ctx->offset, piece by piece, and compare them
+ * with the data-out buffer: all of it (BYTCHK 1), or its one block
+ * against every block (BYTCHK 3); BYTCHK 0 only reads. MISCOMPARE
+ * carries the offset into the data-out buffer of the first byte that
+ * differs. WRITE AND VERIFY writes (stable) first.
  */
-static tcmu_sts verify_medium(struct tcmur_device *dev, struct cmd_ctx *ctx, int bytchk)
+static tcmu_sts verify_step(struct dev_seq *seq, tcmu_sts sts)
+{
+	struct verify_seq *v = (struct verify_seq *)seq;
+	struct cmd_ctx *ctx = seq->ctx;
+
+	if (sts != TCMU_STS_GOOD)
+		return sts;
+	if (v->write_first) {
+		v->write_first = false;
+		dev_seq_io(seq, seq->dev, CMD_IO_WRITE, v->wiov, ctx->pub.iov_cnt, ctx->offset,
+			   ctx->len, true, false);
+		return TCMU_STS_ASYNC;
+	}
+	if (v->n) {
+		sts = verify_piece(v);
+		if (sts != TCMU_STS_GOOD)
+			return sts;
+		v->done += v->n;
+	}
+	if (v->done >= ctx->len)
+		return TCMU_STS_GOOD;
+	v->n = ctx->len - v->done < v->chunk ? ctx->len - v->done : v->chunk;
+	v->iov = (struct iovec){ v->medium, v->n };
+	dev_seq_io(seq, seq->dev, CMD_IO_READ, &v->iov, 1, ctx->offset + v->done, v->n, false,
+		   false);
+	return TCMU_STS_ASYNC;
+}
+
+static tcmu_sts verify_start(struct tcmur_device *dev, struct cmd_ctx *ctx, int bytchk,
+			     bool write)
 {
 	uint32_t bs = tcmur_dev_block_size(dev);
+	struct verify_seq *v = calloc(1, sizeof(*v));
+	size_t cnt = ctx->pub.iov_cnt;
+
+	if (!v)
+		return TCMU_STS_BUSY;
 	/* Whole blocks per piece: BYTCHK 3 compares block by block, and
 	 * the kernel's hw_block_size need not divide VERIFY_CHUNK. */
-	size_t chunk = VERIFY_CHUNK > bs ? VERIFY_CHUNK / bs * bs : bs;
-	uint8_t *medium, *want;
-	tcmu_sts sts = TCMU_STS_GOOD;
-
-	if (ctx->len < chunk)
-		chunk = ctx->len;
-	medium = malloc(chunk);
-	want = malloc(chunk);
-	if (!medium || !want) {
-		free(medium);
-		free(want);
+	v->chunk = VERIFY_CHUNK > bs ? VERIFY_CHUNK / bs * bs : bs;
+	if (ctx->len < v->chunk)
+		v->chunk = ctx->len;
+	v->bytchk = bytchk;
+	v->write_first = write;
+	v->medium = malloc(v->chunk);
+	v->want = malloc(v->chunk > bs ? v->chunk : bs);
+	/* The handler gets a copy of the iovecs: it may advance them (the
+	 * file handler does on a short write), and the compare reads the
+	 * data-out buffer through them again. */
+	v->wiov = calloc(cnt ? cnt : 1, sizeof(*v->wiov));
+	v->seq = (struct dev_seq){ .dev = dev, .ctx = ctx, .step = verify_step,
+				   .free = verify_free };
+	if (!v->medium || !v->want || !v->wiov) {
+		verify_free(&v->seq);
 		return TCMU_STS_BUSY;
 	}
+	if (cnt)
+		memcpy(v->wiov, ctx->pub.iov, cnt * sizeof(*v->wiov));
 	if (bytchk == 3)
-		iov_read_at(want, ctx->pub.iov, ctx->pub.iov_cnt, 0, bs);
-	for (uint64_t done = 0; done < ctx->len && sts == TCMU_STS_GOOD;) {
-		size_t n = ctx->len - done < chunk ? ctx->len - done : chunk;
-		struct iovec iov = { medium, n };
-		ssize_t diff = -1;
-
-		sts = dev_io_sync(dev, ctx, CMD_IO_READ, &iov, 1, ctx->offset + done, n, false);
-		if (sts != TCMU_STS_GOOD)
-			break;
-		if (bytchk == 1) {
-			iov_read_at(want, ctx->pub.iov, ctx->pub.iov_cnt, done, n);
-			diff = first_diff(medium, want, n);
-			if (diff >= 0)
-				sts = miscompare(ctx, done + diff);
-		} else if (bytchk == 3) {
-			for (size_t b = 0; b < n && diff < 0; b += bs)
-				diff = first_diff(medium + b, want, bs);
-			if (diff >= 0)
-				sts = miscompare(ctx, diff);
-		}
-		done += n;
-	}
-	free(medium);
-	free(want);
-	return sts;
+		iov_read_at(v->want, ctx->pub.iov, ctx->pub.iov_cnt, 0, bs);
+	return dev_seq_start(&v->seq);
 }
 
 static tcmu_sts verify_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
-	return verify_medium(dev, ctx, (ctx->pub.cdb[1] >> 1) & 3);
+	return verify_start(dev, ctx, (ctx->pub.cdb[1] >> 1) & 3, false);
 }
 
 static tcmu_sts write_verify_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
-	size_t cnt = ctx->pub.iov_cnt;
-	struct iovec *iov = calloc(cnt ? cnt : 1, sizeof(*iov));
-	tcmu_sts sts;
-
-	if (!iov)
-		return TCMU_STS_BUSY;
-	/* The handler gets a copy of the iovecs: it may advance them (the
-	 * file handler does on a short write), and the compare reads the
-	 * data-out buffer through them again. */
-	if (cnt)
-		memcpy(iov, ctx->pub.iov, cnt * sizeof(*iov));
-	/* Stable first: the verify must read what the medium holds. */
-	sts = dev_io_sync(dev, ctx, CMD_IO_WRITE, iov, cnt, ctx->offset, ctx->len, true);
-	free(iov);
-	if (sts != TCMU_STS_GOOD)
-		return sts;
-	return verify_medium(dev, ctx, (ctx->pub.cdb[1] >> 1) & 1);
+	return verify_start(dev, ctx, (ctx->pub.cdb[1] >> 1) & 1, true);
 }
 
 /* Common checks of the VERIFY and WRITE AND VERIFY CDBs, and of the
@@ -172,37 +217,68 @@ tcmu_sts scsi_write_verify(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	return verify_setup(dev, ctx, true, write_verify_run);
 }
 
-static tcmu_sts caw_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
+struct caw_seq {
+	struct dev_seq seq;		/* must stay first */
+	bool compared;
+	uint8_t *medium, *want;
+	struct iovec iov;
+	struct iovec *second;		/* the data-out buffer's second half */
+};
+
+static void caw_free(struct dev_seq *seq)
 {
+	struct caw_seq *c = (struct caw_seq *)seq;
+
+	free(c->second);
+	free(c->medium);
+	free(c->want);
+	free(c);
+}
+
+/* Read, compare, write: under the command's exclusive I/O lock. */
+static tcmu_sts caw_step(struct dev_seq *seq, tcmu_sts sts)
+{
+	struct caw_seq *c = (struct caw_seq *)seq;
+	struct cmd_ctx *ctx = seq->ctx;
 	size_t len = ctx->len, cnt = ctx->pub.iov_cnt;
-	uint8_t *medium = malloc(len), *want = malloc(len);
-	struct iovec *second = calloc(cnt ? cnt : 1, sizeof(*second));
-	struct iovec iov = { medium, len };
-	tcmu_sts sts;
 	ssize_t diff;
 
-	if (!medium || !want || !second) {
-		sts = TCMU_STS_BUSY;
-		goto out;
+	if (sts != TCMU_STS_GOOD || c->compared)
+		return sts;
+	if (!c->iov.iov_base) {
+		c->iov = (struct iovec){ c->medium, len };
+		dev_seq_io(seq, seq->dev, CMD_IO_READ, &c->iov, 1, ctx->offset, len, false,
+			   false);
+		return TCMU_STS_ASYNC;
 	}
-	sts = dev_io_sync(dev, ctx, CMD_IO_READ, &iov, 1, ctx->offset, len, false);
-	if (sts != TCMU_STS_GOOD)
-		goto out;
-	iov_read_at(want, ctx->pub.iov, cnt, 0, len);
-	diff = first_diff(medium, want, len);
-	if (diff >= 0) {
-		sts = miscompare(ctx, diff);
-		goto out;
+	iov_read_at(c->want, ctx->pub.iov, cnt, 0, len);
+	diff = first_diff(c->medium, c->want, len);
+	if (diff >= 0)
+		return miscompare(ctx, diff);
+	c->compared = true;
+	cnt = tcmu_iov_seek(ctx->pub.iov, cnt, len, c->second, cnt);
+	dev_seq_io(seq, seq->dev, CMD_IO_WRITE, c->second, cnt, ctx->offset, len,
+		   ctx->pub.fua, false);
+	return TCMU_STS_ASYNC;
+}
+
+static tcmu_sts caw_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	size_t cnt = ctx->pub.iov_cnt;
+	struct caw_seq *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return TCMU_STS_BUSY;
+	c->seq = (struct dev_seq){ .dev = dev, .ctx = ctx, .step = caw_step,
+				   .free = caw_free };
+	c->medium = malloc(ctx->len);
+	c->want = malloc(ctx->len);
+	c->second = calloc(cnt ? cnt : 1, sizeof(*c->second));
+	if (!c->medium || !c->want || !c->second) {
+		caw_free(&c->seq);
+		return TCMU_STS_BUSY;
 	}
-	/* The data-out buffer's second half is what to write. */
-	cnt = tcmu_iov_seek(ctx->pub.iov, cnt, len, second, cnt);
-	sts = dev_io_sync(dev, ctx, CMD_IO_WRITE, second, cnt, ctx->offset, len,
-			  ctx->pub.fua);
-out:
-	free(second);
-	free(medium);
-	free(want);
-	return sts;
+	return dev_seq_start(&c->seq);
 }
 
 /*

@@ -3,7 +3,12 @@
  * the Third-party Copy VPD page (0x8F). A copy moves blocks between two
  * LUNs this daemon serves, named by the NAA designators of their VPD 0x83
  * pages; the data never crosses the initiator. A LUN that is not ours is
- * refused with COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE.
+ * refused with COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE; so is one
+ * that is offline (its handler closed after a failed reopen) or pausing
+ * for a reconfigure or removal: SPC-4 names no NOT READY code for a copy
+ * target, and 0D/02 is what it gives for a copy target the copy manager
+ * cannot reach. Reads and writes on another LUN run on that LUN's own I/O
+ * threads, under its thread model and I/O lock (dev_seq.h).
  * Supported: identification CSCD descriptors (0xE4) naming a block
  * device by NAA, and block-to-block segments (0x02).
  * Licensed under the Apache License, Version 2.0.
@@ -13,6 +18,7 @@
 #include <string.h>
 
 #include "dev_registry.h"
+#include "dev_seq.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
 
@@ -61,6 +67,32 @@ static tcmu_sts copy_unreachable(struct cmd_ctx *ctx)
 	return tcmur_cmd_sense(&ctx->pub, SENSE_COPY_ABORTED, ASC_COPY_TARGET_NOT_REACHABLE);
 }
 
+/*
+ * An error on a copy source or destination during the copy: COPY ABORTED
+ * with the additional sense code the device gave (SPC-4: an error while
+ * processing a segment ends the command with COPY ABORTED). Lists are
+ * checked whole before any block moves, and refused with ILLEGAL REQUEST
+ * (an LBA outside a LUN: LBA OUT OF RANGE).
+ */
+static tcmu_sts copy_failed(struct cmd_ctx *ctx, tcmu_sts sts)
+{
+	const uint8_t *sense = ctx->sense;
+	uint16_t asc;
+
+	if (sts != TCMU_STS_CHECK_CONDITION)
+		return sts;
+	if ((sense[0] & 0x7f) == 0x72 || (sense[0] & 0x7f) == 0x73) {
+		if ((sense[1] & 0x0f) == SENSE_COPY_ABORTED)
+			return sts;
+		asc = sense[2] << 8 | sense[3];
+	} else {
+		if ((sense[2] & 0x0f) == SENSE_COPY_ABORTED)
+			return sts;
+		asc = sense[12] << 8 | sense[13];
+	}
+	return tcmur_cmd_sense(&ctx->pub, SENSE_COPY_ABORTED, asc);
+}
+
 static tcmu_sts param_len_error(struct cmd_ctx *ctx)
 {
 	return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
@@ -71,6 +103,8 @@ static tcmu_sts param_len_error(struct cmd_ctx *ctx)
 static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const uint8_t *d,
 			   size_t at, struct tcmur_device **out)
 {
+	uint32_t disk_bs = tcmu_get_be32(d + 28) & 0xffffff, bs;
+	tcmu_sts sts = TCMU_STS_GOOD;
 	uint8_t mine[16];
 
 	if (d[0] != CSCD_ID_NAA)
@@ -78,22 +112,34 @@ static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const 
 				       ASC_UNSUPPORTED_TARGET_DESC);
 	if ((d[1] & 0x1f) != 0)		/* a direct-access block device */
 		return tcmur_cmd_invalid_param(&ctx->pub, at + 1, 4);
-	/* Binary NAA designator of a logical unit, 16 bytes (NAA 6). */
-	if ((d[4] & 0x0f) != 1 || (d[5] & 0x3f) != 0x03 || d[7] != 16)
-		return copy_unreachable(ctx);
-	if (tcmu_get_be32(d + 28) & 0xffffff &&
-	    (tcmu_get_be32(d + 28) & 0xffffff) != tcmur_dev_block_size(dev))
-		return tcmur_cmd_invalid_param(&ctx->pub, at + 29, -1);
-	if (scsi_dev_naa(dev, mine) && !memcmp(mine, d + 8, 16)) {
+	/* A binary NAA designator of a logical unit, 16 bytes (NAA 6, as
+	 * our VPD 0x83 pages give): another kind is a field we do not
+	 * take; an NAA that is none of ours is a LUN we cannot reach. */
+	if ((d[4] & 0x0f) != 1)
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 4, 3);
+	if ((d[5] & 0x30) != 0)
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 5, 5);
+	if ((d[5] & 0x0f) != 0x03)
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 5, 3);
+	if (d[7] != 16)
+		return tcmur_cmd_invalid_param(&ctx->pub, at + 7, -1);
+	if (scsi_dev_naa(dev, mine) && !memcmp(mine, d + 8, 16))
 		*out = dev;
-		return TCMU_STS_GOOD;
-	}
-	*out = dev->registry ? dev_registry_get_by_naa(dev->registry, d + 8) : NULL;
-	if (!*out)
+	else if (!dev->registry ||
+		 !(*out = dev_registry_get_by_naa(dev->registry, d + 8)))
 		return copy_unreachable(ctx);
-	if (tcmur_dev_block_size(*out) != tcmur_dev_block_size(dev))
-		return tcmur_cmd_invalid_param(&ctx->pub, at + 29, -1);
-	return TCMU_STS_GOOD;
+	/* From here on *out holds a reference (unless it is @dev): every
+	 * refusal gives it back, as plan_free only sees counted ones. */
+	bs = tcmur_dev_block_size(*out);
+	if (*out != dev && dev_is_offline(*out))
+		sts = copy_unreachable(ctx);
+	else if ((disk_bs && disk_bs != bs) || bs != tcmur_dev_block_size(dev))
+		sts = tcmur_cmd_invalid_param(&ctx->pub, at + 29, -1);
+	if (sts != TCMU_STS_GOOD && *out != dev) {
+		dev_registry_put(dev->registry, *out);
+		*out = NULL;
+	}
+	return sts;
 }
 
 static tcmu_sts parse_seg(struct cmd_ctx *ctx, const struct xcopy_plan *plan,
@@ -129,12 +175,22 @@ static tcmu_sts parse_list(struct tcmur_device *dev, struct cmd_ctx *ctx,
 			   const uint8_t *buf, size_t len, struct xcopy_plan *plan)
 {
 	size_t cscd_len = tcmu_get_be16(buf + 2), seg_len = tcmu_get_be32(buf + 8), off;
+	size_t inline_len = tcmu_get_be32(buf + 12);
+	unsigned int usage = (buf[1] >> 3) & 3;
 	tcmu_sts sts;
 
-	if (tcmu_get_be32(buf + 12))		/* no inline data */
-		return tcmur_cmd_invalid_param(&ctx->pub, 12, -1);
-	if (XCOPY_HDR + cscd_len + seg_len > len)
+	/* LIST ID USAGE (SPC-4, EXTENDED COPY parameter list): 01b is reserved, and 11b wants a
+	 * zero LIST IDENTIFIER. Nothing is held for RECEIVE COPY STATUS, so
+	 * the identifier is not checked for uniqueness; PRIORITY and STR
+	 * are accepted as they are. */
+	if (usage == 1)
+		return tcmur_cmd_invalid_param(&ctx->pub, 1, 4);
+	if (usage == 3 && buf[0])
+		return tcmur_cmd_invalid_param(&ctx->pub, 0, -1);
+	if (XCOPY_HDR + cscd_len + seg_len + inline_len > len)
 		return param_len_error(ctx);
+	if (inline_len)				/* no inline data */
+		return tcmur_cmd_invalid_param(&ctx->pub, 12, -1);
 	if (cscd_len % CSCD_LEN)
 		return tcmur_cmd_invalid_param(&ctx->pub, 2, -1);
 	if (cscd_len / CSCD_LEN > XCOPY_MAX_CSCDS)
@@ -160,53 +216,93 @@ static tcmu_sts parse_list(struct tcmur_device *dev, struct cmd_ctx *ctx,
 	return TCMU_STS_GOOD;
 }
 
-/* Copy one segment through a bounce buffer, chunk by chunk. */
-static tcmu_sts copy_seg(struct tcmur_device *dev, struct cmd_ctx *ctx,
-			 const struct xcopy_plan *plan, const struct xcopy_seg *seg,
-			 uint8_t *buf)
+/*
+ * The copy: each segment through a bounce buffer, chunk by chunk, a read
+ * on the source's I/O queue, then a write on the destination's (dev_seq.h).
+ * The command takes no I/O lock of its own; each read and write takes its
+ * device's, alone, so no device's lock is held while waiting for another.
+ */
+struct xcopy_seq {
+	struct dev_seq seq;		/* must stay first */
+	struct xcopy_plan *plan;
+	uint8_t *buf;
+	unsigned int seg;		/* the segment being copied */
+	uint64_t done;			/* its bytes written */
+	size_t n;			/* the chunk in flight */
+	bool writing;			/* the chunk in flight is the write */
+	struct iovec iov;
+};
+
+static void xcopy_free(struct dev_seq *seq)
 {
-	struct tcmur_device *src = plan->devs[seg->src], *dst = plan->devs[seg->dst];
-	uint32_t bs = tcmur_dev_block_size(dev);
-	uint64_t len = (uint64_t)seg->nblocks * bs;
-	bool stable = !tcmur_dev_write_cache(dst);
-	tcmu_sts sts = TCMU_STS_GOOD;
+	struct xcopy_seq *x = (struct xcopy_seq *)seq;
 
-	/* The other device's I/O lock too, so that its COMPARE AND WRITE
-	 * stays atomic; ours is held already. */
-	if (src != dev)
-		dev_io_lock_shared(src);
-	if (dst != dev && dst != src)
-		dev_io_lock_shared(dst);
-	for (uint64_t done = 0; done < len && sts == TCMU_STS_GOOD;) {
-		size_t n = len - done < XCOPY_CHUNK ? len - done : XCOPY_CHUNK;
-		struct iovec iov = { buf, n };
+	plan_free(seq->dev, x->plan);
+	free(x->buf);
+	free(x);
+}
 
-		sts = dev_io_sync(src, ctx, CMD_IO_READ, &iov, 1,
-				  seg->src_lba * bs + done, n, false);
-		if (sts == TCMU_STS_GOOD)
-			sts = dev_io_sync(dst, ctx, CMD_IO_WRITE, &iov, 1,
-					  seg->dst_lba * bs + done, n, stable);
-		done += n;
+static tcmu_sts xcopy_io(struct xcopy_seq *x, unsigned int cscd, enum cmd_io io,
+			 uint64_t offset, bool stable)
+{
+	x->iov = (struct iovec){ x->buf, x->n };
+	if (dev_seq_io(&x->seq, x->plan->devs[cscd], io, &x->iov, 1, offset, x->n, stable,
+		       true))
+		return copy_unreachable(x->seq.ctx);
+	return TCMU_STS_ASYNC;
+}
+
+static tcmu_sts xcopy_step(struct dev_seq *seq, tcmu_sts sts)
+{
+	struct xcopy_seq *x = (struct xcopy_seq *)seq;
+	const struct xcopy_plan *plan = x->plan;
+	uint32_t bs = tcmur_dev_block_size(seq->dev);
+	const struct xcopy_seg *s;
+
+	if (sts != TCMU_STS_GOOD)
+		return copy_failed(seq->ctx, sts);
+	if (x->n && !x->writing) {
+		s = &plan->segs[x->seg];
+		x->writing = true;
+		return xcopy_io(x, s->dst, CMD_IO_WRITE, s->dst_lba * bs + x->done,
+				!tcmur_dev_write_cache(plan->devs[s->dst]));
 	}
-	if (dst != dev && dst != src)
-		dev_io_unlock_shared(dst);
-	if (src != dev)
-		dev_io_unlock_shared(src);
-	return sts;
+	if (x->writing) {
+		x->writing = false;
+		x->done += x->n;
+	}
+	for (; x->seg < plan->nseg; x->seg++, x->done = 0) {
+		uint64_t len;
+
+		s = &plan->segs[x->seg];
+		len = (uint64_t)s->nblocks * bs;
+		if (x->done >= len)
+			continue;
+		x->n = len - x->done < XCOPY_CHUNK ? len - x->done : XCOPY_CHUNK;
+		return xcopy_io(x, s->src, CMD_IO_READ, s->src_lba * bs + x->done, false);
+	}
+	return TCMU_STS_GOOD;
 }
 
 static tcmu_sts xcopy_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
-	struct xcopy_plan *plan = ctx->custom_arg;
-	uint8_t *buf = malloc(XCOPY_CHUNK);
-	tcmu_sts sts = buf ? TCMU_STS_GOOD : TCMU_STS_BUSY;
+	struct xcopy_seq *x = calloc(1, sizeof(*x));
 
-	for (unsigned int i = 0; i < plan->nseg && sts == TCMU_STS_GOOD; i++)
-		sts = copy_seg(dev, ctx, plan, &plan->segs[i], buf);
-	free(buf);
-	plan_free(dev, plan);
+	if (!x) {
+		plan_free(dev, ctx->custom_arg);
+		ctx->custom_arg = NULL;
+		return TCMU_STS_BUSY;
+	}
+	x->seq = (struct dev_seq){ .dev = dev, .ctx = ctx, .step = xcopy_step,
+				   .free = xcopy_free };
+	x->plan = ctx->custom_arg;
 	ctx->custom_arg = NULL;
-	return sts;
+	x->buf = malloc(XCOPY_CHUNK);
+	if (!x->buf) {
+		xcopy_free(&x->seq);
+		return TCMU_STS_BUSY;
+	}
+	return dev_seq_start(&x->seq);
 }
 
 tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx)
@@ -238,6 +334,7 @@ tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx)
 		return sts;
 	}
 	ctx->custom_arg = plan;
+	ctx->no_io_lock = true;
 	ctx->io = CMD_IO_CUSTOM;
 	ctx->custom = xcopy_run;
 	return TCMU_STS_ASYNC;

@@ -36,6 +36,7 @@ int sim_dev_open(struct sim_dev **out, const struct sim_dev_cfg *cfg)
 	params.max_xfer_blocks = cfg->max_xfer_blocks ? cfg->max_xfer_blocks : 1024;
 	params.write_cache = !cfg->write_cache_off;
 	params.unit_serial = cfg->serial;
+	params.registry = cfg->registry;
 	params.cfgfs_root = cfg->cfgfs_root;
 	params.tas_off = cfg->tas_off;
 	params.on_failed = cfg->on_failed;

@@ -21,6 +21,7 @@ struct sim_dev_cfg {
 	uint32_t max_xfer_blocks;	/* 0: 1024 */
 	bool write_cache_off;
 	const char *serial;		/* NULL or "": none (configfs may give one later) */
+	struct dev_registry *registry;	/* NULL: none; the caller adds/removes */
 	void (*on_failed)(void *opaque, unsigned int uio_minor);
 	void *failed_opaque;
 	const char *name;		/* configfs name (NULL: "simlun") */

@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (left > data_len)
 				abort();	/* more than the buffer holds */
 		}
-		sts = dev_run_io(dev, &ctx);
+		sts = dev_run_io_wait(dev, &ctx);
 		if (sts == TCMU_STS_GOOD && ctx.flush_after)
 			sts = dev->handler->ops.flush(dev, &ctx.pub);
 		/* As dev_finish would: a COMPARE AND WRITE left holding the

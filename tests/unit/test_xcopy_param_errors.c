@@ -1,0 +1,299 @@
+/*
+ * EXTENDED COPY (LID1) refusals, each with the sense SPC-4 names for it
+ * (6.4.3): unsupported CSCD or segment descriptor type codes (26/07,
+ * 26/09), too many of either (26/06, 26/08), a bad field with its field
+ * pointer (INVALID FIELD IN PARAMETER LIST, SKSV), a short list (1A/00),
+ * a LUN that is not ours (COPY ABORTED, 0D/02), and an error while
+ * copying (COPY ABORTED with the device's additional sense code).
+ * Nothing is written when a list is refused.
+ */
+#include "xcopy_list.h"
+
+#define SER_A "aaaa0000111122223333444455556666"
+#define SER_B "bbbb0000111122223333444455556666"
+
+struct fx {
+	struct dev_registry reg;
+	struct sim_dev *a, *b;
+	struct xlist l;
+};
+
+/* The memory handler, failing reads of LBA 1000 with MEDIUM ERROR. */
+static struct tcmur_handler bad_ops;
+
+static tcmu_sts bad_read(struct tcmur_device *dev, struct tcmur_cmd *cmd, struct iovec *iov,
+			 size_t cnt, size_t len, uint64_t off)
+{
+	if (off <= 1000 * 512 && off + len > 1000 * 512)
+		return tcmur_cmd_sense(cmd, SENSE_MEDIUM_ERROR, 0x1100);
+	return mem_handler_ops.read(dev, cmd, iov, cnt, len, off);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	bad_ops = mem_handler_ops;
+	bad_ops.read = bad_read;
+	dev_registry_init(&f->reg);
+	f->a = xl_dev(&f->reg, &bad_ops, "", 512, SER_A);
+	f->b = xl_dev(&f->reg, NULL, "", 512, SER_B);
+	sbc_fill(mem_handler_data(f->a->dev), 64 * 512, 9);
+	/* A good list to break: A[0..8) -> B[0..8). */
+	xl_cscd(&f->l, f->a->dev, 512);
+	xl_cscd(&f->l, f->b->dev, 512);
+	xl_seg(&f->l, 0, 1, 8, 0, 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	dev_registry_remove(&f->reg, f->a->dev);
+	dev_registry_remove(&f->reg, f->b->dev);
+	sim_dev_free(f->a);
+	sim_dev_free(f->b);
+	dev_registry_destroy(&f->reg);
+	free(f);
+	return 0;
+}
+
+/* Run the list as built, changed by the caller through l->buf. */
+static struct sim_cmd *run_raw(struct fx *f, size_t len)
+{
+	return xl_run_buf(f->a, f->l.buf, len);
+}
+
+static bool b_untouched(struct fx *f)
+{
+	static const uint8_t zero[8 * 512];
+
+	return !memcmp(mem_handler_data(f->b->dev), zero, sizeof(zero));
+}
+
+static void refused(struct fx *f, struct sim_cmd *c, uint8_t key, uint16_t asc)
+{
+	assert_sense(c, key, asc >> 8, asc & 0xff);
+	assert_true(b_untouched(f));
+	assert_int_equal(xl_refs(&f->reg, f->b->dev), 0);
+}
+
+static void test_good_list_copies(void **state)
+{
+	struct fx *f = *state;
+
+	/* PRIORITY and a zero LIST IDENTIFIER with LIST ID USAGE 11b are fine. */
+	size_t len = xl_build(&f->l);
+
+	f->l.buf[1] = 0x18 | 0x07;
+	assert_good(run_raw(f, len));
+	assert_memory_equal(mem_handler_data(f->b->dev), mem_handler_data(f->a->dev), 8 * 512);
+	assert_int_equal(xl_refs(&f->reg, f->b->dev), 0);
+}
+
+static void test_unsupported_cscd_type(void **state)
+{
+	struct fx *f = *state;
+	size_t len;
+
+	f->l.cscds[1][0] = 0xe0;	/* Fibre Channel N_Port_Name */
+	len = xl_build(&f->l);
+	refused(f, run_raw(f, len), SENSE_ILLEGAL_REQUEST, 0x2607);
+}
+
+static void test_unsupported_segment_type(void **state)
+{
+	struct fx *f = *state;
+	size_t len;
+
+	f->l.segs[0][0] = 0x00;		/* block to stream */
+	len = xl_build(&f->l);
+	refused(f, run_raw(f, len), SENSE_ILLEGAL_REQUEST, 0x2609);
+}
+
+static void test_too_many_cscds(void **state)
+{
+	struct fx *f = *state;
+	size_t len;
+
+	while (f->l.ncscd < 9)
+		xl_cscd(&f->l, f->a->dev, 512);
+	len = xl_build(&f->l);
+	refused(f, run_raw(f, len), SENSE_ILLEGAL_REQUEST, 0x2606);
+}
+
+static void test_too_many_segments(void **state)
+{
+	struct fx *f = *state;
+	size_t len;
+
+	while (f->l.nseg < 17)
+		xl_seg(&f->l, 0, 1, 1, 0, 0);
+	len = xl_build(&f->l);
+	refused(f, run_raw(f, len), SENSE_ILLEGAL_REQUEST, 0x2608);
+}
+
+static void test_segment_descriptor_length(void **state)
+{
+	struct fx *f = *state;
+	struct sim_cmd *c;
+	size_t len;
+
+	f->l.segs[0][3] = 0x14;
+	len = xl_build(&f->l);
+	c = run_raw(f, len);
+	refused(f, c, SENSE_ILLEGAL_REQUEST, 0x2600);
+	assert_field_ptr(c, false, xl_seg_off(&f->l, 0) + 2, -1);
+}
+
+static void test_cscd_index_out_of_range(void **state)
+{
+	struct fx *f = *state;
+	struct sim_cmd *c;
+	size_t len;
+
+	f->l.segs[0][7] = 2;		/* destination: no CSCD 2 */
+	len = xl_build(&f->l);
+	c = run_raw(f, len);
+	refused(f, c, SENSE_ILLEGAL_REQUEST, 0x2600);
+	assert_field_ptr(c, false, xl_seg_off(&f->l, 0) + 6, -1);
+	f->l.segs[0][7] = 1;
+	f->l.segs[0][4] = 0x08;		/* source: 0x0800 */
+	len = xl_build(&f->l);
+	c = run_raw(f, len);
+	refused(f, c, SENSE_ILLEGAL_REQUEST, 0x2600);
+	assert_field_ptr(c, false, xl_seg_off(&f->l, 0) + 4, -1);
+}
+
+static void test_inline_data(void **state)
+{
+	struct fx *f = *state;
+	struct sim_cmd *c;
+	size_t len = xl_build(&f->l);
+
+	f->l.buf[15] = 4;
+	c = run_raw(f, len);
+	/* The list is then 4 bytes short of what its header says. */
+	refused(f, c, SENSE_ILLEGAL_REQUEST, 0x1a00);
+	c = run_raw(f, len + 4);
+	refused(f, c, SENSE_ILLEGAL_REQUEST, 0x2600);
+	assert_field_ptr(c, false, 12, -1);
+}
+
+/* LIST ID USAGE 01b is reserved; 11b needs a zero LIST IDENTIFIER. */
+static void test_list_id_usage(void **state)
+{
+	struct fx *f = *state;
+	struct sim_cmd *c;
+	size_t len = xl_build(&f->l);
+
+	f->l.buf[1] = 0x08;
+	c = run_raw(f, len);
+	refused(f, c, SENSE_ILLEGAL_REQUEST, 0x2600);
+	assert_field_ptr(c, false, 1, 4);
+	f->l.buf[0] = 0x42;
+	f->l.buf[1] = 0x18;
+	c = run_raw(f, len);
+	refused(f, c, SENSE_ILLEGAL_REQUEST, 0x2600);
+	assert_field_ptr(c, false, 0, -1);
+}
+
+static void test_cscd_bad_fields(void **state)
+{
+	struct fx *f = *state;
+	size_t cscd1 = XL_HDR + XL_CSCD, len;
+	struct sim_cmd *c;
+
+	f->l.cscds[1][1] = 0x01;	/* a sequential-access device */
+	len = xl_build(&f->l);
+	c = run_raw(f, len);
+	refused(f, c, SENSE_ILLEGAL_REQUEST, 0x2600);
+	assert_field_ptr(c, false, cscd1 + 1, 4);
+
+	f->l.cscds[1][1] = 0;
+	f->l.cscds[1][4] = 0x02;	/* ASCII designator */
+	len = xl_build(&f->l);
+	c = run_raw(f, len);
+	refused(f, c, SENSE_ILLEGAL_REQUEST, 0x2600);
+	assert_field_ptr(c, false, cscd1 + 4, 3);
+
+	f->l.cscds[1][4] = 0x01;
+	f->l.cscds[1][5] = 0x02;	/* EUI-64, not NAA */
+	len = xl_build(&f->l);
+	c = run_raw(f, len);
+	refused(f, c, SENSE_ILLEGAL_REQUEST, 0x2600);
+	assert_field_ptr(c, false, cscd1 + 5, 3);
+
+	f->l.cscds[1][5] = 0x03;
+	f->l.cscds[1][7] = 8;		/* NAA 5, 8 bytes */
+	len = xl_build(&f->l);
+	c = run_raw(f, len);
+	refused(f, c, SENSE_ILLEGAL_REQUEST, 0x2600);
+	assert_field_ptr(c, false, cscd1 + 7, -1);
+}
+
+static void test_unknown_lun_not_reachable(void **state)
+{
+	struct fx *f = *state;
+	size_t len;
+
+	f->l.cscds[1][20] ^= 0xff;
+	len = xl_build(&f->l);
+	refused(f, run_raw(f, len), SENSE_COPY_ABORTED, 0x0d02);
+}
+
+static void test_short_list(void **state)
+{
+	struct fx *f = *state;
+	size_t len = xl_build(&f->l);
+
+	refused(f, run_raw(f, len - 1), SENSE_ILLEGAL_REQUEST, 0x1a00);
+	refused(f, run_raw(f, 15), SENSE_ILLEGAL_REQUEST, 0x1a00);
+}
+
+static void test_lba_out_of_range(void **state)
+{
+	struct fx *f = *state;
+	size_t len;
+
+	tcmu_put_be64(f->l.segs[0] + 20, 2048 - 4);	/* 8 blocks from 2044 */
+	len = xl_build(&f->l);
+	refused(f, run_raw(f, len), SENSE_ILLEGAL_REQUEST, 0x2100);
+}
+
+/* A read error on the source while copying: COPY ABORTED, its ASC. */
+static void test_error_during_copy(void **state)
+{
+	struct fx *f = *state;
+	size_t len;
+
+	tcmu_put_be64(f->l.segs[0] + 12, 996);	/* A[996..1004) hits 1000 */
+	len = xl_build(&f->l);
+	refused(f, run_raw(f, len), SENSE_COPY_ABORTED, 0x1100);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_good_list_copies),
+		T(test_unsupported_cscd_type),
+		T(test_unsupported_segment_type),
+		T(test_too_many_cscds),
+		T(test_too_many_segments),
+		T(test_segment_descriptor_length),
+		T(test_cscd_index_out_of_range),
+		T(test_inline_data),
+		T(test_list_id_usage),
+		T(test_cscd_bad_fields),
+		T(test_unknown_lun_not_reachable),
+		T(test_short_list),
+		T(test_lba_out_of_range),
+		T(test_error_during_copy),
+	};
+
+	alarm(60);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
