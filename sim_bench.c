@@ -118,14 +118,20 @@ static int bench_loop(struct bench *b, struct inflight *f, double *elapsed)
 {
 	unsigned int qd = b->o->qd, busy = 0;
 	double start = now_s(), end = start + b->o->seconds;
+	uint64_t issued = 0;
 	bool stop = false;
 
 	while (!stop || busy) {
 		for (unsigned int i = 0; !stop && i < qd; i++) {
 			if (f[i].c)
 				continue;
+			if (b->o->commands && issued == b->o->commands) {
+				stop = true;
+				break;
+			}
 			if (bench_queue(b, &f[i]))
 				return -ENOSPC;
+			issued++;
 			busy++;
 		}
 		ring_sim_notify(b->sd->sim);
@@ -141,7 +147,7 @@ static int bench_loop(struct bench *b, struct inflight *f, double *elapsed)
 			f[i].c = NULL;
 			busy--;
 		}
-		stop = stop || now_s() >= end;
+		stop = stop || (!b->o->commands && now_s() >= end);
 	}
 	*elapsed = now_s() - start;
 	return 0;

@@ -39,6 +39,7 @@ static void usage(FILE *out)
 		"                      (70%% reads; default randread)\n"
 		"  --bs N              bytes per command (default 4k)\n"
 		"  --seconds S         how long (default 5)\n"
+		"  --commands N        stop after N commands instead of a time\n"
 		"  --json              one JSON object instead of text\n"
 		"  -d, --debug         the daemon's debug log on stderr\n"
 		"  -h, --help, -V, --version\n");
@@ -93,6 +94,7 @@ static int parse_options(int argc, char **argv, struct sim_opts *o, const char *
 		{ "rw", required_argument, NULL, 'r' },
 		{ "bs", required_argument, NULL, 'B' },
 		{ "seconds", required_argument, NULL, 't' },
+		{ "commands", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
@@ -133,6 +135,10 @@ static int parse_options(int argc, char **argv, struct sim_opts *o, const char *
 			o->seconds = strtod(optarg, NULL);
 			if (!(o->seconds > 0))
 				return bad("--seconds '%s': want a time above zero", optarg);
+			break;
+		case 'n':
+			if (!(o->commands = parse_size(optarg)))
+				return bad("--commands '%s': want a count above zero", optarg);
 			break;
 		case 'j': o->json = true; break;
 		case 'd': *debug = true; break;

@@ -29,6 +29,7 @@ struct sim_opts {
 	enum sim_rw rw;
 	uint32_t bs;			/* bytes per command */
 	double seconds;
+	uint64_t commands;		/* stop after this many instead (0: time) */
 	bool json;
 	struct log_cfg *log;
 };

@@ -36,6 +36,13 @@ demo: deps
 vm-clean:
 	rm -rf tests/vm/results tests/build/broken $(VM_PLUGIN_DIR)
 
+# Figures, never pass/fail, without the kernel: tcmu-sim bench with the
+# null and file handlers, and callgrind's instructions per command.
+.PHONY: bench-host
+bench-host: deps
+	$(MAKE) all
+	tests/bench/bench_host.sh
+
 # Figures, never pass/fail: 4 KiB random IOPS, ours against the kernel's
 # fileio backstore on the same tmpfs in one boot (TCMU_BENCH_SECS each).
 .PHONY: bench
