@@ -18,7 +18,7 @@ truncate -s 1G "$tmp/lun.img"
 echo "=== tcmu-sim bench, ${SECS} s each (commands per CPU second: the whole"
 echo "    process, the simulated kernel's side included)"
 printf '%-8s %-10s %3s %10s %12s %10s %10s\n' handler rw qd IOPS "cmds/CPU-s" "mean us" "p99 us"
-for h in null "file/$tmp/lun.img"; do
+for h in null/ "file/$tmp/lun.img"; do
 	for rw in randread randwrite; do
 		for qd in 1 16; do
 			./tcmu-sim bench --handler-path . "$h" --size 1G --rw "$rw" --qd "$qd" \
