@@ -28,10 +28,12 @@ man_page() {	# the page formats without a groff warning
 	local warn
 	warn=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l tcmu-runner.8 2>&1 >/dev/null)
 	[ -z "$warn" ] || { echo "$warn"; return 1; }
-	MANPATH="$tmp/man" man -w 8 tcmu-runner
+	MANPATH="$tmp/man" man -w 8 tcmu-runner || return 1
+	warn=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l tcmu-sim.1 2>&1 >/dev/null)
+	[ -z "$warn" ] || { echo "$warn"; return 1; }
 }
 if command -v man >/dev/null; then
-	check "man page tcmu-runner(8) formats cleanly and is found by name" man_page
+	check "man pages tcmu-runner(8) and tcmu-sim(1) format cleanly" man_page
 else
 	echo "SKIP: man not installed"
 fi
@@ -86,6 +88,8 @@ installed() {
 	local d=$tmp/inst f
 	make --no-print-directory install DESTDIR="$d" PREFIX=/usr >/dev/null || return 1
 	for f in usr/bin/tcmu-runner usr/lib/tcmu-runner/handler_file.so \
+		usr/bin/tcmu-sim usr/lib/tcmu-runner/handler_null.so \
+		usr/share/man/man1/tcmu-sim.1 \
 		usr/lib/libtcmu.so.1 usr/lib/libtcmu.a usr/include/libtcmu.h \
 		usr/include/tcmu-runner.h usr/lib/pkgconfig/libtcmu.pc \
 		usr/lib/systemd/system/tcmu-runner.service \
