@@ -36,6 +36,10 @@ be16() { printf '%04x' "$1"; }
 be32() { printf '%08x' "$1"; }
 be64() { printf '%016x' "$1"; }
 hex() { od -An -v -tx1 | tr -d ' \n'; }
+bus_alive() {	# the main loop still answers within 10 s
+	timeout 10 gdbus call --system --dest $BUS --object-path $ROOT \
+		--method org.freedesktop.DBus.ObjectManager.GetManagedObjects >/dev/null
+}
 clear_ua() { sg_turs "$1" >/dev/null 2>&1; sg_turs "$1" >/dev/null 2>&1; true; }
 
 # --- LUNs made by hand: no serial, or a serial; block sizes 512 and 4096 --
@@ -90,43 +94,6 @@ tc_run "two LUNs without serials: different (or no) NAA designators (sg_vpd 0x83
 	distinct_ids
 tc_run "serial-less LUN 1 deleted" lun_delete rvns1
 tc_run "serial-less LUN 2 deleted" lun_delete rvns2
-
-tc_run "LUN made by hand, 512-byte blocks" \
-	by_hand rv512 512 7 1111aaaa-2222-4333-8444-555566667777 || exit 1
-SGA=$LUN_SG
-tc_run "LUN made by hand, 4096-byte blocks" \
-	by_hand rv4k 4096 8 8888bbbb-9999-4aaa-8bbb-ccccddddeeee || exit 1
-SGB=$LUN_SG
-clear_ua "$SGA"
-clear_ua "$SGB"
-tc_run "the second LUN reports 4096-byte blocks" \
-	sh -c "sg_readcap $SGB | tee /dev/stderr | grep -q 'Logical block length=4096'"
-xcopy_mismatch() {
-	local a b list
-	a=$(naa_hex "$SGA") && b=$(naa_hex "$SGB") || return 1
-	echo "NAA a=$a b=$b"
-	[ -n "$a" ] && [ -n "$b" ] || { echo "no NAA designator to name"; return 1; }
-	# header (list id 0, 2 CSCDs = 64 bytes, one 28-byte segment), CSCDs,
-	# a block-to-block segment: 8 blocks from LBA 0 of A to LBA 0 of B.
-	list="00000040""00000000""0000001c""00000000"
-	list+="e4000000""01030010""$a""00000000""00000200"
-	list+="e4000000""01030010""$b""00000000""00001000"
-	list+="02000018""00000001""00000008""$(be64 0)$(be64 0)"
-	sense_is "$SGA" "status=0x02 key=0x5 asc=0x26" \
-		"83000000000000000000$(be32 $((${#list} / 2)))0000" --out-hex "$list"
-}
-tc_run "EXTENDED COPY between LUNs of different block sizes: refused" xcopy_mismatch
-bus_alive() {	# the main loop still answers within 10 s
-	timeout 10 gdbus call --system --dest $BUS --object-path $ROOT \
-		--method org.freedesktop.DBus.ObjectManager.GetManagedObjects >/dev/null
-}
-# A hang here (the daemon stuck on a leaked reference) stalls the guest:
-# run-vm.sh's time-out then fails the run, console shown.
-delete_no_hang() {
-	lun_delete "$1" && bus_alive
-}
-tc_run "the 512-byte LUN deleted with targetcli, no hang" delete_no_hang rv512
-tc_run "the 4096-byte LUN deleted with targetcli, no hang" delete_no_hang rv4k
 
 # --- transfer lengths that disagree with the CDB ----------------------------
 
@@ -222,6 +189,43 @@ slow_check() {
 	grep -q "(true, 'success')" "$IMG/slow.out"
 }
 tc_run "a slow CheckConfig runs off the main loop: the bus still answers" slow_check
+
+# --- EXTENDED COPY between LUNs of different block sizes -------------------
+# Last: on a daemon that leaks the copy's reference, the second deletion
+# never returns and the guest's time-out ends the run.
+
+tc_run "LUN made by hand, 512-byte blocks" \
+	by_hand rv512 512 7 1111aaaa-2222-4333-8444-555566667777 || exit 1
+SGA=$LUN_SG
+tc_run "LUN made by hand, 4096-byte blocks" \
+	by_hand rv4k 4096 8 8888bbbb-9999-4aaa-8bbb-ccccddddeeee || exit 1
+SGB=$LUN_SG
+clear_ua "$SGA"
+clear_ua "$SGB"
+tc_run "the second LUN reports 4096-byte blocks" \
+	sh -c "sg_readcap $SGB | tee /dev/stderr | grep -q 'Logical block length=4096'"
+xcopy_mismatch() {
+	local a b list
+	a=$(naa_hex "$SGA") && b=$(naa_hex "$SGB") || return 1
+	echo "NAA a=$a b=$b"
+	[ -n "$a" ] && [ -n "$b" ] || { echo "no NAA designator to name"; return 1; }
+	# header (list id 0, 2 CSCDs = 64 bytes, one 28-byte segment), CSCDs,
+	# a block-to-block segment: 8 blocks from LBA 0 of A to LBA 0 of B.
+	list="00000040""00000000""0000001c""00000000"
+	list+="e4000000""01030010""$a""00000000""00000200"
+	list+="e4000000""01030010""$b""00000000""00001000"
+	list+="02000018""00000001""00000008""$(be64 0)$(be64 0)"
+	sense_is "$SGA" "status=0x02 key=0x5 asc=0x26" \
+		"83000000000000000000$(be32 $((${#list} / 2)))0000" --out-hex "$list"
+}
+tc_run "EXTENDED COPY between LUNs of different block sizes: refused" xcopy_mismatch
+# A hang here (the daemon stuck on a leaked reference) stalls the guest:
+# run-vm.sh's time-out then fails the run, console shown.
+delete_no_hang() {
+	lun_delete "$1" && bus_alive
+}
+tc_run "the 512-byte LUN deleted with targetcli, no hang" delete_no_hang rv512
+tc_run "the 4096-byte LUN deleted with targetcli, no hang" delete_no_hang rv4k
 
 tc_run "daemon stops cleanly" daemon_stop
 tc_summary
