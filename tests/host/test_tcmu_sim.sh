@@ -24,8 +24,9 @@ run_sim() {
 	shift
 	timeout 120 "$SIM" "$@" >"$tmp/out" 2>&1
 	rc=$?
-	cat "$tmp/out"
-	echo "exit $rc (want $want)"
+	# Indented: tcmu-sim's own lines and count are not this script's.
+	sed 's/^/    | /' "$tmp/out"
+	echo "    | exit $rc (want $want)"
 	[ "$rc" = "$want" ]
 }
 # fails_naming PATTERN ARGS...: check fails, and the failed case matches.
