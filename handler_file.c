@@ -136,16 +136,20 @@ static void file_probe_unmap(struct tcmur_device *dev, struct file_dev *fdev,
 }
 
 /*
- * MEDIUM ROTATION RATE of a block device: its queue/rotational in sysfs
- * (a partition's is its disk's, one level up). 0 says non-rotating (1);
- * a rotating disk's rpm is unknown (0, not reported), as is anything
- * behind a regular file.
+ * MEDIUM ROTATION RATE of the block device under the LUN (the device
+ * itself, or the one a file's file system is on): its queue/rotational in
+ * sysfs (a partition's is its disk's, one level up). 0 says non-rotating
+ * (1); a rotating disk's rpm is unknown (0, not reported), as is a file
+ * on a file system with no block device (tmpfs, NFS).
  */
 static uint16_t file_probe_rotation(const struct stat *st)
 {
+	/* A file: the device its file system is on, if it is a block device
+	 * (tmpfs, say, is not: nothing to report). */
+	dev_t dev = S_ISBLK(st->st_mode) ? st->st_rdev : st->st_dev;
 	uint64_t rotational;
 
-	if (!S_ISBLK(st->st_mode) || blk_queue_attr(st->st_rdev, "rotational", &rotational))
+	if (blk_queue_attr(dev, "rotational", &rotational))
 		return 0;
 	return rotational ? 0 : 1;
 }

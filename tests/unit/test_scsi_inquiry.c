@@ -3,7 +3,10 @@
  * standard data, vital product data pages, allocation lengths.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "mem_handler.h"
 #include "sim_dev.h"
@@ -165,6 +168,30 @@ static void test_inquiry_vpd_block_limits(void **state)
 	assert_zero_from(c, 64);
 }
 
+/* What VPD 0xB1 should say for a file at @path: the rotation of the
+ * block device its file system is on (1: non-rotating), else 0. */
+static uint16_t rotation_of_file(const char *path)
+{
+	char sys[128];
+	struct stat st;
+	FILE *f;
+	int rot = -1;
+
+	if (stat(path, &st) < 0)
+		return 0;
+	for (int up = 0; up < 2 && rot < 0; up++) {
+		snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/%squeue/rotational",
+			 major(st.st_dev), minor(st.st_dev), up ? "../" : "");
+		f = fopen(sys, "r");
+		if (f) {
+			if (fscanf(f, "%d", &rot) != 1)
+				rot = -1;
+			fclose(f);
+		}
+	}
+	return rot == 0 ? 1 : 0;
+}
+
 static void test_inquiry_vpd_characteristics_and_provisioning(void **state)
 {
 	struct sim_dev *sd = *state;
@@ -173,8 +200,8 @@ static void test_inquiry_vpd_characteristics_and_provisioning(void **state)
 	assert_good(c);
 	assert_int_equal(c->data[1], 0xb1);
 	assert_int_equal(c->data[2] << 8 | c->data[3], 0x3c);
-	/* A regular file: the rotation rate is not reported (0). */
-	assert_int_equal(tcmu_get_be16(c->data + 4), 0);
+	/* A regular file: what its file system's device is (or 0). */
+	assert_int_equal(tcmu_get_be16(c->data + 4), rotation_of_file(sd->path));
 
 	c = inquiry(sd, true, 0xb2, 255, 255);
 	assert_good(c);

@@ -156,10 +156,10 @@ vpdb0() {
 }
 tc_run "sg_vpd 0xb0: maximum transfer length = hw_max_sectors" vpdb0
 
-vpdb1() {
-	sg_vpd -p 0xb1 "$SG1" | tee /dev/stderr | grep -q "Non-rotating medium"
+vpdb1() {	# a file on tmpfs: no block device says how it turns
+	sg_vpd -p 0xb1 "$SG1" | tee /dev/stderr | grep -q "Medium rotation rate is not reported"
 }
-tc_run "sg_vpd 0xb1: non-rotating" vpdb1
+tc_run "sg_vpd 0xb1: rotation rate not reported for a file on tmpfs" vpdb1
 
 modes() {
 	local out
@@ -290,13 +290,24 @@ change_medium() {
 		--method $BUS.ChangeMedium lun2 $((48 * 1024 * 1024)) "file/$IMG/lun2b.img" |
 		tee /dev/stderr | grep -q "^(0," || return 1
 	grep "config is now '$IMG/lun2b.img'" "$TCMU_RESULTS/daemon.log" || return 1
-	sg_turs "$SG2" >/dev/null 2>&1	# a capacity change may raise a UNIT ATTENTION
+	# The initiator is told: MEDIUM MAY HAVE CHANGED, then CAPACITY DATA
+	# HAS CHANGED, each once, then the LUN is ready.
+	local uas="" i reply
+	for i in 1 2 3 4; do
+		reply=$(python3 "$TCMU_SRC/tests/vm/scsi_cmd.py" "$SG2" 000000000000 | head -n 1)
+		echo "TEST UNIT READY: $reply"
+		[ "$reply" = "status=0x00" ] && break
+		uas+=$(sed -nE 's/.*key=0x6 asc=(0x..) ascq=(0x..).*/ \1\/\2/p' <<<"$reply")
+	done
+	echo "unit attentions:$uas"
+	[ "$uas" = " 0x28/0x00 0x2a/0x09" ] || return 1
 	sg_readcap "$SG2" | tee /dev/stderr | grep -q "Last LBA=98303 " &&
 		blockdev --flushbufs "$SD2" &&
 		cmp /tmp/medpat <(dd if="$SD2" bs=64k skip=2 count=4 iflag=direct status=none) &&
 		has_object $ROOT/devices "file/$IMG/lun2b.img"
 }
-tc_run "ChangeMedium points lun2 at another file and size" change_medium
+tc_run "ChangeMedium points lun2 at another file and size; the initiator sees 28/00 then 2A/09" \
+	change_medium
 medium_refused() {
 	gdbus call --system --dest $BUS --object-path $ROOT/file \
 		--method $BUS.ChangeMedium lun2 1048576 "file/$IMG/nope.img" |

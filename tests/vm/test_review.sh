@@ -154,6 +154,8 @@ tc_run "null_blk device with discard and no WRITE ZEROES" nullb || exit 1
 tc_run "create user:file LUN on the block device" lun_create_user rvb 64M /dev/nullb0 || exit 1
 SGN=$LUN_SG
 clear_ua "$SGN"
+tc_run "VPD 0xB1 of a LUN on a non-rotating block device: non-rotating" \
+	sh -c "sg_vpd -p 0xb1 $SGN | tee /dev/stderr | grep -q 'Non-rotating medium'"
 tc_run "READ CAPACITY(16): thin provisioned, LBPRZ 0 (discard promises no zeros)" \
 	sh -c "sg_readcap --16 $SGN | tee /dev/stderr | grep -q 'lbpme=1, lbprz=0'"
 tc_run "UNMAP of an aligned range: GOOD" sg_unmap --lba=8 --num=64 "$SGN"
