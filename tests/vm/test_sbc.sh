@@ -382,7 +382,8 @@ def cscd(naa):
     return bytes([0xe4, 0, 0, 0, 1, 3, 0, 16]) + naa + bytes(4) + bytes([0, 0, 2, 0])
 seg = bytes([segtype, 0, 0, 24, 0, 0, 0, 1, 0, 0]) + n.to_bytes(2, "big") + \
     slba.to_bytes(8, "big") + dlba.to_bytes(8, "big")
-hdr = bytes([1, 0x18, 0, 64, 0, 0, 0, 0, 0, 0, 0, len(seg), 0, 0, 0, 0])
+# LIST ID USAGE 11b (nothing held) wants LIST IDENTIFIER 0 (SPC-4).
+hdr = bytes([0, 0x18, 0, 64, 0, 0, 0, 0, 0, 0, 0, len(seg), 0, 0, 0, 0])
 print((hdr + cscd(src) + cscd(dst) + seg).hex())
 PY
 }
