@@ -21,6 +21,10 @@ struct mem_dev {
 	int fail_err[MEM_OP_COUNT];
 	bool fixed_size;
 	struct mem_reconfig_seen seen;	/* main thread, no I/O in flight */
+	/* The medium: I/O threads copy in and out of buf at once, and an
+	 * initiator may send overlapping WRITEs; a disk keeps each sector
+	 * whole, so copies hold this (reads shared, writes alone). */
+	pthread_rwlock_t buf_lock;
 };
 
 struct mem_async {
@@ -121,7 +125,10 @@ static int mem_open(struct tcmur_device *dev, bool reopen)
 	m->fixed_size = mem_opt(cfg, "fixed_size", NULL);
 	m->size = tcmur_dev_size(dev);
 	m->buf = calloc(1, m->size ? m->size : 1);
-	return m->buf ? 0 : -ENOMEM;
+	if (!m->buf)
+		return -ENOMEM;
+	pthread_rwlock_init(&m->buf_lock, NULL);
+	return 0;
 }
 
 static void mem_close(struct tcmur_device *dev)
@@ -131,6 +138,7 @@ static void mem_close(struct tcmur_device *dev)
 	/* The daemon waited for the commands; wait for the threads too. */
 	while (__atomic_load_n(&m->async_live, __ATOMIC_ACQUIRE))
 		usleep(1000);
+	pthread_rwlock_destroy(&m->buf_lock);
 	free(m->buf);
 	m->buf = NULL;
 }
@@ -155,7 +163,9 @@ static tcmu_sts mem_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 	if (offset == 0 && m->slow_ms)
 		usleep(m->slow_ms * 1000);
 	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
+	pthread_rwlock_rdlock(&m->buf_lock);
 	tcmu_iov_from_buf(iov, iov_cnt, m->buf + offset, len);
+	pthread_rwlock_unlock(&m->buf_lock);
 	return mem_done(dev, cmd);
 }
 
@@ -171,7 +181,9 @@ static tcmu_sts mem_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 	if (err)
 		return tcmur_cmd_errno(cmd, -err, true);
 	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
+	pthread_rwlock_wrlock(&m->buf_lock);
 	tcmu_iov_to_buf(m->buf + offset, len, iov, iov_cnt);
+	pthread_rwlock_unlock(&m->buf_lock);
 	return mem_done(dev, cmd);
 }
 
