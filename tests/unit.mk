@@ -85,9 +85,13 @@ $(UB)/%.o: %.c $(UNIT_HDRS)
 $(UB)/libsupport.a: $(UNIT_SUPPORT:%=$(UB)/%.o)
 	$(AR) rcs $@ $^
 
-# -rdynamic: plugins call the daemon's API.
-$(UB)/test_%: $(UB)/tests/unit/test_%.o $(UNIT_CORE_OBJS) $(UB)/libsupport.a
-	$(UNIT_CC) $(UNIT_SAN) -rdynamic -o $@ $< $(UNIT_CORE_OBJS) $(UB)/libsupport.a $(UNIT_LIBS)
+# -rdynamic: plugins call the daemon's API. The file handler's pwritev2
+# and fdatasync go through tests/unit/file_spy.c, which counts them.
+UNIT_SPY_LD := -Wl,--wrap=pwritev2 -Wl,--wrap=fdatasync
+$(UB)/test_%: $(UB)/tests/unit/test_%.o $(UNIT_CORE_OBJS) $(UB)/libsupport.a \
+	      $(UB)/tests/unit/file_spy.o
+	$(UNIT_CC) $(UNIT_SAN) -rdynamic $(UNIT_SPY_LD) -o $@ $< $(UNIT_CORE_OBJS) \
+		$(UB)/libsupport.a $(UB)/tests/unit/file_spy.o $(UNIT_LIBS)
 
 $(UB)/test_handler_loader: $(UNIT_PLUGIN_SOS)
 

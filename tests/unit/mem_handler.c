@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +17,8 @@ struct mem_dev {
 	unsigned int slow_ms;
 	bool async, no_fua;
 	unsigned int ios, flushes;
+	unsigned int fua_writes;	/* writes told cmd->fua that we honoured */
+	unsigned int unstable;		/* other writes since the last flush */
 	unsigned int async_live;	/* completer threads not yet done */
 	unsigned int fail_in[MEM_OP_COUNT];	/* calls until the injected error */
 	int fail_err[MEM_OP_COUNT];
@@ -114,8 +117,7 @@ static int mem_open(struct tcmur_device *dev, bool reopen)
 	struct mem_dev *m = tcmur_dev_private(dev);
 	const char *cfg = tcmur_dev_config(dev);
 
-	(void)reopen;
-	if (mem_opt(cfg, "fail_open", NULL)) {
+	if (mem_opt(cfg, "fail_open", NULL) || (reopen && mem_opt(cfg, "fail_reopen", NULL))) {
 		tcmu_dev_err(dev, "open %s: refused as asked", cfg);
 		return -EIO;
 	}
@@ -183,6 +185,10 @@ static tcmu_sts mem_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
 	pthread_rwlock_wrlock(&m->buf_lock);
 	tcmu_iov_to_buf(m->buf + offset, len, iov, iov_cnt);
+	if (cmd->fua && !m->no_fua)
+		m->fua_writes++;
+	else
+		m->unstable++;
 	pthread_rwlock_unlock(&m->buf_lock);
 	return mem_done(dev, cmd);
 }
@@ -195,7 +201,11 @@ static tcmu_sts mem_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
 	if (err)
 		return tcmur_cmd_errno(cmd, -err, true);
 	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&m->flushes, 1, __ATOMIC_RELAXED);
+	/* Stable: every write that completed before this flush began. */
+	pthread_rwlock_wrlock(&m->buf_lock);
+	m->flushes++;
+	m->unstable = 0;
+	pthread_rwlock_unlock(&m->buf_lock);
 	return mem_done(dev, cmd);
 }
 
@@ -254,11 +264,30 @@ unsigned int mem_handler_ios(struct tcmur_device *dev)
 	return __atomic_load_n(&m->ios, __ATOMIC_RELAXED);
 }
 
-unsigned int mem_handler_flushes(struct tcmur_device *dev)
+static unsigned int mem_locked_count(struct tcmur_device *dev, size_t field)
 {
 	struct mem_dev *m = tcmur_dev_private(dev);
+	unsigned int n;
 
-	return __atomic_load_n(&m->flushes, __ATOMIC_RELAXED);
+	pthread_rwlock_rdlock(&m->buf_lock);
+	n = *(unsigned int *)((char *)m + field);
+	pthread_rwlock_unlock(&m->buf_lock);
+	return n;
+}
+
+unsigned int mem_handler_flushes(struct tcmur_device *dev)
+{
+	return mem_locked_count(dev, offsetof(struct mem_dev, flushes));
+}
+
+unsigned int mem_handler_fua_writes(struct tcmur_device *dev)
+{
+	return mem_locked_count(dev, offsetof(struct mem_dev, fua_writes));
+}
+
+unsigned int mem_handler_unstable(struct tcmur_device *dev)
+{
+	return mem_locked_count(dev, offsetof(struct mem_dev, unstable));
 }
 
 const struct tcmur_handler mem_handler_ops = {
@@ -266,7 +295,7 @@ const struct tcmur_handler mem_handler_ops = {
 	.api_version = TCMUR_HANDLER_API_VERSION,
 	.name = "Memory (tests)",
 	.subtype = "mem",
-	.cfg_desc = "options: fail_open, slow_ms=N, async, no_fua, fixed_size",
+	.cfg_desc = "options: fail_open, fail_reopen, slow_ms=N, async, no_fua, fixed_size",
 	.dev_private_size = sizeof(struct mem_dev),
 	.thread_model = TCMUR_THREAD_PARALLEL,
 	.nr_threads = 2,

@@ -2,6 +2,8 @@
  * mem_handler: a LUN in memory, for tests and fuzzers. Config string
  * "mem/<options>", comma separated:
  *   fail_open      open() fails with -EIO
+ *   fail_reopen    open(dev, reopen=true) fails with -EIO (a reconfigure
+ *                  that reopens leaves the device offline)
  *   slow_ms=N      reads at byte offset 0 sleep N ms first
  *   async          I/O answers TCMU_STS_ASYNC and completes from a thread
  *                  of its own (tcmur_cmd_complete) a millisecond later
@@ -25,6 +27,12 @@ uint8_t *mem_handler_data(struct tcmur_device *dev);
 /* Calls to read/write/flush so far; to flush alone. */
 unsigned int mem_handler_ios(struct tcmur_device *dev);
 unsigned int mem_handler_flushes(struct tcmur_device *dev);
+/* Durability: writes that were stable at completion because they came
+ * with cmd->fua and the handler can do FUA; and writes that were not
+ * (no FUA asked, or no_fua) and no flush has covered since. After a
+ * command that promises stability has completed, unstable must be 0. */
+unsigned int mem_handler_fua_writes(struct tcmur_device *dev);
+unsigned int mem_handler_unstable(struct tcmur_device *dev);
 
 /* Error injection: the @nth call of @op from now on (1: the next one)
  * fails with -@err, answered through tcmur_cmd_errno() as a backend
