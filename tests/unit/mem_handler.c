@@ -15,7 +15,12 @@ struct mem_dev {
 	uint8_t *buf;
 	size_t size;
 	unsigned int slow_ms;
-	bool async, no_fua;
+	bool async, no_fua, hold;
+	/* hold: async writes wait here until mem_handler_release(). */
+	pthread_mutex_t hold_lock;
+	pthread_cond_t hold_cond;
+	bool released;
+	unsigned int held;
 	unsigned int ios, flushes;
 	unsigned int fua_writes;	/* writes told cmd->fua that we honoured */
 	unsigned int unstable;		/* other writes since the last flush */
@@ -33,6 +38,7 @@ struct mem_dev {
 struct mem_async {
 	struct tcmur_device *dev;
 	struct tcmur_cmd *cmd;
+	bool held;
 };
 
 /* Complete a command from a thread of our own, as a library callback
@@ -43,13 +49,22 @@ static void *mem_completer(void *arg)
 	struct mem_dev *m = tcmur_dev_private(a->dev);
 
 	usleep(1000);
+	if (a->held) {
+		pthread_mutex_lock(&m->hold_lock);
+		m->held++;
+		pthread_cond_broadcast(&m->hold_cond);
+		while (!m->released)
+			pthread_cond_wait(&m->hold_cond, &m->hold_lock);
+		m->held--;
+		pthread_mutex_unlock(&m->hold_lock);
+	}
 	tcmur_cmd_complete(a->dev, a->cmd, TCMU_STS_GOOD);
 	free(a);
 	__atomic_sub_fetch(&m->async_live, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
-static tcmu_sts mem_done(struct tcmur_device *dev, struct tcmur_cmd *cmd)
+static tcmu_sts mem_done(struct tcmur_device *dev, struct tcmur_cmd *cmd, bool write)
 {
 	struct mem_dev *m = tcmur_dev_private(dev);
 	struct mem_async *a;
@@ -63,6 +78,7 @@ static tcmu_sts mem_done(struct tcmur_device *dev, struct tcmur_cmd *cmd)
 		return TCMU_STS_BUSY;
 	a->dev = dev;
 	a->cmd = cmd;
+	a->held = write && m->hold;
 	__atomic_add_fetch(&m->async_live, 1, __ATOMIC_RELAXED);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -122,7 +138,12 @@ static int mem_open(struct tcmur_device *dev, bool reopen)
 		return -EIO;
 	}
 	mem_opt(cfg, "slow_ms", &m->slow_ms);
-	m->async = mem_opt(cfg, "async", NULL);
+	m->hold = mem_opt(cfg, "hold", NULL);
+	m->async = m->hold || mem_opt(cfg, "async", NULL);
+	m->released = false;
+	m->held = 0;
+	pthread_mutex_init(&m->hold_lock, NULL);
+	pthread_cond_init(&m->hold_cond, NULL);
 	m->no_fua = mem_opt(cfg, "no_fua", NULL);
 	m->fixed_size = mem_opt(cfg, "fixed_size", NULL);
 	m->size = tcmur_dev_size(dev);
@@ -140,6 +161,8 @@ static void mem_close(struct tcmur_device *dev)
 	/* The daemon waited for the commands; wait for the threads too. */
 	while (__atomic_load_n(&m->async_live, __ATOMIC_ACQUIRE))
 		usleep(1000);
+	pthread_cond_destroy(&m->hold_cond);
+	pthread_mutex_destroy(&m->hold_lock);
 	pthread_rwlock_destroy(&m->buf_lock);
 	free(m->buf);
 	m->buf = NULL;
@@ -168,7 +191,7 @@ static tcmu_sts mem_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 	pthread_rwlock_rdlock(&m->buf_lock);
 	tcmu_iov_from_buf(iov, iov_cnt, m->buf + offset, len);
 	pthread_rwlock_unlock(&m->buf_lock);
-	return mem_done(dev, cmd);
+	return mem_done(dev, cmd, false);
 }
 
 static tcmu_sts mem_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
@@ -190,7 +213,7 @@ static tcmu_sts mem_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 	else
 		m->unstable++;
 	pthread_rwlock_unlock(&m->buf_lock);
-	return mem_done(dev, cmd);
+	return mem_done(dev, cmd, true);
 }
 
 static tcmu_sts mem_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
@@ -206,7 +229,7 @@ static tcmu_sts mem_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
 	m->flushes++;
 	m->unstable = 0;
 	pthread_rwlock_unlock(&m->buf_lock);
-	return mem_done(dev, cmd);
+	return mem_done(dev, cmd, false);
 }
 
 /* Main thread, no I/O in flight (the daemon paused the device). */
@@ -252,6 +275,32 @@ static bool mem_can_fua(struct tcmur_device *dev)
 	return !m->no_fua;
 }
 
+unsigned int mem_handler_held(struct tcmur_device *dev, int wait_ms)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+	unsigned int n;
+
+	pthread_mutex_lock(&m->hold_lock);
+	for (int i = 0; !m->held && i < wait_ms; i++) {
+		pthread_mutex_unlock(&m->hold_lock);
+		usleep(1000);
+		pthread_mutex_lock(&m->hold_lock);
+	}
+	n = m->held;
+	pthread_mutex_unlock(&m->hold_lock);
+	return n;
+}
+
+void mem_handler_release(struct tcmur_device *dev)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	pthread_mutex_lock(&m->hold_lock);
+	m->released = true;
+	pthread_cond_broadcast(&m->hold_cond);
+	pthread_mutex_unlock(&m->hold_lock);
+}
+
 uint8_t *mem_handler_data(struct tcmur_device *dev)
 {
 	return ((struct mem_dev *)tcmur_dev_private(dev))->buf;
@@ -295,7 +344,7 @@ const struct tcmur_handler mem_handler_ops = {
 	.api_version = TCMUR_HANDLER_API_VERSION,
 	.name = "Memory (tests)",
 	.subtype = "mem",
-	.cfg_desc = "options: fail_open, fail_reopen, slow_ms=N, async, no_fua, fixed_size",
+	.cfg_desc = "options: fail_open, fail_reopen, slow_ms=N, async, hold, no_fua, fixed_size",
 	.dev_private_size = sizeof(struct mem_dev),
 	.thread_model = TCMUR_THREAD_PARALLEL,
 	.nr_threads = 2,

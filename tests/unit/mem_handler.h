@@ -7,6 +7,8 @@
  *   slow_ms=N      reads at byte offset 0 sleep N ms first
  *   async          I/O answers TCMU_STS_ASYNC and completes from a thread
  *                  of its own (tcmur_cmd_complete) a millisecond later
+ *   hold           async, and writes never complete until
+ *                  mem_handler_release() (a stuck backend)
  *   no_fua         can_fua says no: the daemon must flush after FUA writes
  *   fixed_size     reconfig refuses a size change with -EPERM
  * Reads and writes outside the LUN abort(): the emulation must never
@@ -39,6 +41,12 @@ unsigned int mem_handler_unstable(struct tcmur_device *dev);
  * would. One pending injection per operation; a new one replaces it. */
 enum mem_op { MEM_OP_READ, MEM_OP_WRITE, MEM_OP_FLUSH, MEM_OP_COUNT };
 void mem_handler_fail(struct tcmur_device *dev, enum mem_op op, unsigned int nth, int err);
+
+/* hold: writes held now, waiting up to @wait_ms for the first; and let
+ * every held write (and any later one) complete. Release before the
+ * device is freed: closing waits for them. */
+unsigned int mem_handler_held(struct tcmur_device *dev, int wait_ms);
+void mem_handler_release(struct tcmur_device *dev);
 
 /* What reconfig was last given: calls so far, and the last has_size /
  * size and has_write_cache / write_cache it saw. */
