@@ -275,13 +275,13 @@ static bool mem_can_fua(struct tcmur_device *dev)
 	return !m->no_fua;
 }
 
-unsigned int mem_handler_held(struct tcmur_device *dev, int wait_ms)
+unsigned int mem_handler_held(struct tcmur_device *dev, unsigned int want, int wait_ms)
 {
 	struct mem_dev *m = tcmur_dev_private(dev);
 	unsigned int n;
 
 	pthread_mutex_lock(&m->hold_lock);
-	for (int i = 0; !m->held && i < wait_ms; i++) {
+	for (int i = 0; m->held < want && i < wait_ms; i++) {
 		pthread_mutex_unlock(&m->hold_lock);
 		usleep(1000);
 		pthread_mutex_lock(&m->hold_lock);

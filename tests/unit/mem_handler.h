@@ -42,10 +42,10 @@ unsigned int mem_handler_unstable(struct tcmur_device *dev);
 enum mem_op { MEM_OP_READ, MEM_OP_WRITE, MEM_OP_FLUSH, MEM_OP_COUNT };
 void mem_handler_fail(struct tcmur_device *dev, enum mem_op op, unsigned int nth, int err);
 
-/* hold: writes held now, waiting up to @wait_ms for the first; and let
+/* hold: writes held now, waiting up to @wait_ms for @want of them; and let
  * every held write (and any later one) complete. Release before the
  * device is freed: closing waits for them. */
-unsigned int mem_handler_held(struct tcmur_device *dev, int wait_ms);
+unsigned int mem_handler_held(struct tcmur_device *dev, unsigned int want, int wait_ms);
 void mem_handler_release(struct tcmur_device *dev);
 
 /* What reconfig was last given: calls so far, and the last has_size /

@@ -275,7 +275,7 @@ static void test_device_held_async_writes_do_not_block(void **state)
 		assert_int_equal(ring_sim_queue(sd->sim, &req, &w[i]), 0);
 	}
 	ring_sim_notify(sd->sim);
-	assert_int_equal(mem_handler_held(sd->dev, SIM_DEV_TIMEOUT_MS), 4);
+	assert_int_equal(mem_handler_held(sd->dev, 4, SIM_DEV_TIMEOUT_MS), 4);
 	for (int i = 0; i < 16; i++) {
 		struct sim_req req = { .cdb = rcdb[i], .cdb_len = 10, .data_len = 512 };
 
