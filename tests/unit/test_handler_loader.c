@@ -245,7 +245,9 @@ static void test_loader_reconfig_refuses_prefix_subtype(void **state)
 	struct sim_dev *sd;
 
 	(void)state;
-	assert_int_equal(sim_dev_new(&sd, &cfg), 0);
+	/* sim_dev_open, not sim_dev_new: that would link the file handler's
+	 * tcmur_handler_entry in beside the plugins' own. */
+	assert_int_equal(sim_dev_open(&sd, &cfg), 0);
 	assert_int_equal(dev_reconfig(sd->dev, &rc), -EINVAL);
 	mem_handler_reconfig_seen(sd->dev, &seen);
 	assert_int_equal(seen.calls, 0);
