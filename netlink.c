@@ -255,6 +255,51 @@ int tcmu_nl_new_detached(struct tcmu_nl **out, int family, const struct tcmu_nl_
 	return err;
 }
 
+/* Take events from it, as the group's socket does (tcmu_nl_dispatch). */
+static int nl_sock_events(struct tcmu_nl *nl)
+{
+	nl_socket_disable_seq_check(nl->sock);
+	nl_socket_modify_cb(nl->sock, NL_CB_VALID, NL_CB_CUSTOM, nl_valid_cb, nl);
+	nl_socket_modify_err_cb(nl->sock, NL_CB_CUSTOM, nl_error_cb, nl);
+	return nl_socket_set_nonblocking(nl->sock) < 0 ? -EIO : 0;
+}
+
+int tcmu_nl_new_on_socket(struct tcmu_nl **out, int family, int fd, uint32_t peer_port,
+			  const struct tcmu_nl_ops *ops, void *opaque,
+			  const struct tcmu_logger *log)
+{
+	struct tcmu_nl *nl;
+	int err;
+
+	err = nl_alloc(&nl, ops, opaque, log);
+	if (err)
+		return err;
+	nl->family = family;
+	nl->sock = nl_socket_alloc();
+	if (!nl->sock) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	if (nl_socket_set_fd(nl->sock, -1, fd) < 0) {
+		nl_err(nl, "take netlink socket %d: refused", fd);
+		err = -EINVAL;
+		goto out_sock;
+	}
+	nl_socket_set_peer_port(nl->sock, peer_port);
+	err = nl_sock_events(nl);
+	if (err)
+		goto out_sock;
+	nl->replies = true;
+	*out = nl;
+	return 0;
+
+out_sock:
+	nl_socket_free(nl->sock);
+out_free:
+	free(nl);
+	return err;
+}
+
 int tcmu_nl_new(struct tcmu_nl **out, const struct tcmu_nl_ops *ops, void *opaque,
 		const struct tcmu_logger *log)
 {
@@ -283,12 +328,8 @@ int tcmu_nl_new(struct tcmu_nl **out, const struct tcmu_nl_ops *ops, void *opaqu
 		goto out_sock;
 	}
 	nl_set_features(nl, true);
-	nl_socket_disable_seq_check(nl->sock);
-	nl_socket_modify_cb(nl->sock, NL_CB_VALID, NL_CB_CUSTOM, nl_valid_cb, nl);
-	nl_socket_modify_err_cb(nl->sock, NL_CB_CUSTOM, nl_error_cb, nl);
 	nl->group = grp;
-	if (nl_socket_add_membership(nl->sock, grp) < 0 ||
-	    nl_socket_set_nonblocking(nl->sock) < 0) {
+	if (nl_sock_events(nl) || nl_socket_add_membership(nl->sock, grp) < 0) {
 		nl_err(nl, "join group %s/%s failed", TCMU_GENL_FAMILY, TCMU_GENL_GROUP);
 		err = -EIO;
 		goto out_sock;

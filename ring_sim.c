@@ -212,15 +212,33 @@ static void segs_release(struct ring_sim *sim, struct sim_cmd *c)
 		memset(sim->block_used + c->seg[i].block, 0, c->seg[i].nblocks);
 }
 
-/* Lay out the data buffer: segments, data or poison, guards after each. */
-static int data_alloc(struct ring_sim *sim, const struct sim_req *req, struct sim_cmd *c)
+/* The iovecs @req's entry gets. */
+static unsigned int req_nseg(const struct sim_req *req)
 {
 	unsigned int n = req->iov_cnt ? req->iov_cnt : (req->data_len ? 1 : 0);
-	const uint8_t *src = req->data;
-	size_t done = 0;
 
 	if (!req->iov_lens && n > req->data_len)
 		n = req->data_len;
+	return n;
+}
+
+/* Lay out the data buffer: segments, data or poison, guards after each. */
+static int data_alloc(struct ring_sim *sim, const struct sim_req *req, struct sim_cmd *c)
+{
+	unsigned int n = req_nseg(req);
+	const uint8_t *src = req->data;
+	size_t done = 0;
+
+	if (req->iov_lens) {
+		/* The kernel's iovecs cover its buffer exactly; lengths that
+		 * add up to more would copy past the caller's data. */
+		size_t sum = 0;
+
+		for (unsigned int i = 0; i < n; i++)
+			sum += req->iov_lens[i];
+		if (sum != req->data_len)
+			return -EINVAL;
+	}
 	c->seg = calloc(n ? n : 1, sizeof(*c->seg));
 	if (!c->seg)
 		return -ENOMEM;
@@ -306,6 +324,10 @@ int ring_sim_queue(struct ring_sim *sim, const struct sim_req *req, struct sim_c
 	size_t base;
 	int id, err;
 
+	/* tcmu_queue_cmd_ring(): an entry over half the ring is refused,
+	 * it would never fit (and a caller retrying on -ENOSPC would spin). */
+	if (ring_sim_entry_size(req_nseg(req), req->cdb_len) > sim->cmdr_size / 2)
+		return -E2BIG;
 	id = id_alloc(sim);
 	if (id < 0)
 		return id;
@@ -430,6 +452,9 @@ static void complete_cmd(struct ring_sim *sim, struct sim_cmd *c,
 	c->uflags = ent->hdr.uflags;
 	c->has_read_len = c->uflags & TCMU_UFLAG_READ_LEN;
 	c->read_len = c->has_read_len ? ent->rsp.read_len : 0;
+	/* The kernel takes the smaller of the two; more than the buffer
+	 * is a daemon bug, which it would hide. */
+	c->read_len_ok = !c->has_read_len || c->read_len <= c->data_len;
 	if (c->uflags & TCMU_UFLAG_UNKNOWN_OP)
 		c->status = 0x02;	/* the kernel fails such a command */
 	if (c->status == 0x02) {

@@ -89,6 +89,7 @@ struct sim_cmd {
 	 * bytes the kernel reports, the rest of data_len being residual. */
 	bool has_read_len;
 	uint32_t read_len;
+	bool read_len_ok;		/* no READ_LEN, or one within data_len */
 	uint8_t sense[TCMU_SENSE_BUFFERSIZE];	/* when CHECK CONDITION */
 	uint8_t key, asc, ascq;		/* decoded, fixed or descriptor */
 	uint8_t *data;			/* the buffer at completion */
@@ -119,7 +120,9 @@ size_t ring_sim_data_off(struct ring_sim *sim);
 /*
  * Queue a command (not notified yet). 0 and *out (owned by the
  * simulator until ring_sim_free, or ring_sim_cmd_free once done);
- * -ENOSPC when the ring, the data area or the cmd_ids are full.
+ * -ENOSPC when the ring, the data area or the cmd_ids are full;
+ * -E2BIG for an entry (its iovec count) over half the ring, which the
+ * kernel refuses; -EINVAL when iov_lens do not add up to data_len.
  */
 int ring_sim_queue(struct ring_sim *sim, const struct sim_req *req,
 		   struct sim_cmd **out);

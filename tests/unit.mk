@@ -4,6 +4,8 @@
 #                        plus a replay of every fuzz corpus file; ends with
 #                        "N passed, N failed"
 #   make check-sanitize  the same, built with ASan+UBSan (leak checks on)
+#   make check-tsan      the same, built with ThreadSanitizer (clang); a
+#                        data race fails the binary (halt_on_error)
 #   make fuzz            libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each
 #   make fuzz-smoke      the same, 10 s each (part of `make check`)
 #
@@ -39,6 +41,12 @@ UNIT_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
 UNIT_OPT := -O1 -g
 UNIT_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1 \
 	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+else ifeq ($(UNIT_VARIANT),tsan)
+UNIT_CC := clang
+UNIT_SAN := -fsanitize=thread -fno-omit-frame-pointer
+UNIT_OPT := -O1 -g
+UNIT_ENV := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 \
+	    suppressions=$(CURDIR)/tests/unit/tsan.supp"
 else
 UNIT_CC := $(CC)
 UNIT_SAN :=
@@ -57,13 +65,16 @@ UNIT_PLUGIN_SOS := $(UNIT_PLUGINS:%=$(UB)/plugins/handler_%.so) $(UB)/handler_fi
 .PRECIOUS: $(UB)/%.o $(UB)/tests/unit/%.o $(UB)/tests/fuzz/%.o \
 	   tests/build/fuzz/%.o tests/build/fuzz/tests/fuzz/%.o
 
-.PHONY: check-unit check-sanitize unit-build fuzz fuzz-smoke fuzz-build fuzz-seeds unit-clean
+.PHONY: check-unit check-sanitize check-tsan unit-build fuzz fuzz-smoke fuzz-build fuzz-seeds unit-clean
 
 check-unit: unit-build
 	@$(UNIT_ENV) tests/unit/run.sh $(UNIT_BINS)
 
 check-sanitize:
 	@$(MAKE) --no-print-directory check-unit UNIT_VARIANT=asan
+
+check-tsan:
+	@$(MAKE) --no-print-directory check-unit UNIT_VARIANT=tsan
 
 unit-build: $(UNIT_BINS) $(UNIT_PLUGIN_SOS)
 
@@ -74,9 +85,13 @@ $(UB)/%.o: %.c $(UNIT_HDRS)
 $(UB)/libsupport.a: $(UNIT_SUPPORT:%=$(UB)/%.o)
 	$(AR) rcs $@ $^
 
-# -rdynamic: plugins call the daemon's API.
-$(UB)/test_%: $(UB)/tests/unit/test_%.o $(UNIT_CORE_OBJS) $(UB)/libsupport.a
-	$(UNIT_CC) $(UNIT_SAN) -rdynamic -o $@ $< $(UNIT_CORE_OBJS) $(UB)/libsupport.a $(UNIT_LIBS)
+# -rdynamic: plugins call the daemon's API. The file handler's pwritev2
+# and fdatasync go through tests/unit/file_spy.c, which counts them.
+UNIT_SPY_LD := -Wl,--wrap=pwritev2 -Wl,--wrap=fdatasync
+$(UB)/test_%: $(UB)/tests/unit/test_%.o $(UNIT_CORE_OBJS) $(UB)/libsupport.a \
+	      $(UB)/tests/unit/file_spy.o
+	$(UNIT_CC) $(UNIT_SAN) -rdynamic $(UNIT_SPY_LD) -o $@ $< $(UNIT_CORE_OBJS) \
+		$(UB)/libsupport.a $(UB)/tests/unit/file_spy.o $(UNIT_LIBS)
 
 $(UB)/test_handler_loader: $(UNIT_PLUGIN_SOS)
 
@@ -131,4 +146,4 @@ $(FB)/fuzz_%: $(FB)/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
 
 tests-clean: unit-clean
 unit-clean:
-	rm -rf tests/build/unit tests/build/asan tests/build/fuzz
+	rm -rf tests/build/unit tests/build/asan tests/build/tsan tests/build/fuzz

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,18 +15,30 @@ struct mem_dev {
 	uint8_t *buf;
 	size_t size;
 	unsigned int slow_ms;
-	bool async, no_fua;
+	bool async, no_fua, hold;
+	/* hold: async writes wait here until mem_handler_release(). */
+	pthread_mutex_t hold_lock;
+	pthread_cond_t hold_cond;
+	bool released;
+	unsigned int held;
 	unsigned int ios, flushes;
+	unsigned int fua_writes;	/* writes told cmd->fua that we honoured */
+	unsigned int unstable;		/* other writes since the last flush */
 	unsigned int async_live;	/* completer threads not yet done */
 	unsigned int fail_in[MEM_OP_COUNT];	/* calls until the injected error */
 	int fail_err[MEM_OP_COUNT];
 	bool fixed_size;
 	struct mem_reconfig_seen seen;	/* main thread, no I/O in flight */
+	/* The medium: I/O threads copy in and out of buf at once, and an
+	 * initiator may send overlapping WRITEs; a disk keeps each sector
+	 * whole, so copies hold this (reads shared, writes alone). */
+	pthread_rwlock_t buf_lock;
 };
 
 struct mem_async {
 	struct tcmur_device *dev;
 	struct tcmur_cmd *cmd;
+	bool held;
 };
 
 /* Complete a command from a thread of our own, as a library callback
@@ -36,13 +49,22 @@ static void *mem_completer(void *arg)
 	struct mem_dev *m = tcmur_dev_private(a->dev);
 
 	usleep(1000);
+	if (a->held) {
+		pthread_mutex_lock(&m->hold_lock);
+		m->held++;
+		pthread_cond_broadcast(&m->hold_cond);
+		while (!m->released)
+			pthread_cond_wait(&m->hold_cond, &m->hold_lock);
+		m->held--;
+		pthread_mutex_unlock(&m->hold_lock);
+	}
 	tcmur_cmd_complete(a->dev, a->cmd, TCMU_STS_GOOD);
 	free(a);
 	__atomic_sub_fetch(&m->async_live, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
-static tcmu_sts mem_done(struct tcmur_device *dev, struct tcmur_cmd *cmd)
+static tcmu_sts mem_done(struct tcmur_device *dev, struct tcmur_cmd *cmd, bool write)
 {
 	struct mem_dev *m = tcmur_dev_private(dev);
 	struct mem_async *a;
@@ -56,6 +78,7 @@ static tcmu_sts mem_done(struct tcmur_device *dev, struct tcmur_cmd *cmd)
 		return TCMU_STS_BUSY;
 	a->dev = dev;
 	a->cmd = cmd;
+	a->held = write && m->hold;
 	__atomic_add_fetch(&m->async_live, 1, __ATOMIC_RELAXED);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -110,18 +133,25 @@ static int mem_open(struct tcmur_device *dev, bool reopen)
 	struct mem_dev *m = tcmur_dev_private(dev);
 	const char *cfg = tcmur_dev_config(dev);
 
-	(void)reopen;
-	if (mem_opt(cfg, "fail_open", NULL)) {
+	if (mem_opt(cfg, "fail_open", NULL) || (reopen && mem_opt(cfg, "fail_reopen", NULL))) {
 		tcmu_dev_err(dev, "open %s: refused as asked", cfg);
 		return -EIO;
 	}
 	mem_opt(cfg, "slow_ms", &m->slow_ms);
-	m->async = mem_opt(cfg, "async", NULL);
+	m->hold = mem_opt(cfg, "hold", NULL);
+	m->async = m->hold || mem_opt(cfg, "async", NULL);
+	m->released = false;
+	m->held = 0;
+	pthread_mutex_init(&m->hold_lock, NULL);
+	pthread_cond_init(&m->hold_cond, NULL);
 	m->no_fua = mem_opt(cfg, "no_fua", NULL);
 	m->fixed_size = mem_opt(cfg, "fixed_size", NULL);
 	m->size = tcmur_dev_size(dev);
 	m->buf = calloc(1, m->size ? m->size : 1);
-	return m->buf ? 0 : -ENOMEM;
+	if (!m->buf)
+		return -ENOMEM;
+	pthread_rwlock_init(&m->buf_lock, NULL);
+	return 0;
 }
 
 static void mem_close(struct tcmur_device *dev)
@@ -131,6 +161,9 @@ static void mem_close(struct tcmur_device *dev)
 	/* The daemon waited for the commands; wait for the threads too. */
 	while (__atomic_load_n(&m->async_live, __ATOMIC_ACQUIRE))
 		usleep(1000);
+	pthread_cond_destroy(&m->hold_cond);
+	pthread_mutex_destroy(&m->hold_lock);
+	pthread_rwlock_destroy(&m->buf_lock);
 	free(m->buf);
 	m->buf = NULL;
 }
@@ -155,8 +188,10 @@ static tcmu_sts mem_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 	if (offset == 0 && m->slow_ms)
 		usleep(m->slow_ms * 1000);
 	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
+	pthread_rwlock_rdlock(&m->buf_lock);
 	tcmu_iov_from_buf(iov, iov_cnt, m->buf + offset, len);
-	return mem_done(dev, cmd);
+	pthread_rwlock_unlock(&m->buf_lock);
+	return mem_done(dev, cmd, false);
 }
 
 static tcmu_sts mem_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
@@ -171,8 +206,14 @@ static tcmu_sts mem_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 	if (err)
 		return tcmur_cmd_errno(cmd, -err, true);
 	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
+	pthread_rwlock_wrlock(&m->buf_lock);
 	tcmu_iov_to_buf(m->buf + offset, len, iov, iov_cnt);
-	return mem_done(dev, cmd);
+	if (cmd->fua && !m->no_fua)
+		m->fua_writes++;
+	else
+		m->unstable++;
+	pthread_rwlock_unlock(&m->buf_lock);
+	return mem_done(dev, cmd, true);
 }
 
 static tcmu_sts mem_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
@@ -183,8 +224,12 @@ static tcmu_sts mem_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
 	if (err)
 		return tcmur_cmd_errno(cmd, -err, true);
 	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&m->flushes, 1, __ATOMIC_RELAXED);
-	return mem_done(dev, cmd);
+	/* Stable: every write that completed before this flush began. */
+	pthread_rwlock_wrlock(&m->buf_lock);
+	m->flushes++;
+	m->unstable = 0;
+	pthread_rwlock_unlock(&m->buf_lock);
+	return mem_done(dev, cmd, false);
 }
 
 /* Main thread, no I/O in flight (the daemon paused the device). */
@@ -230,6 +275,32 @@ static bool mem_can_fua(struct tcmur_device *dev)
 	return !m->no_fua;
 }
 
+unsigned int mem_handler_held(struct tcmur_device *dev, unsigned int want, int wait_ms)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+	unsigned int n;
+
+	pthread_mutex_lock(&m->hold_lock);
+	for (int i = 0; m->held < want && i < wait_ms; i++) {
+		pthread_mutex_unlock(&m->hold_lock);
+		usleep(1000);
+		pthread_mutex_lock(&m->hold_lock);
+	}
+	n = m->held;
+	pthread_mutex_unlock(&m->hold_lock);
+	return n;
+}
+
+void mem_handler_release(struct tcmur_device *dev)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	pthread_mutex_lock(&m->hold_lock);
+	m->released = true;
+	pthread_cond_broadcast(&m->hold_cond);
+	pthread_mutex_unlock(&m->hold_lock);
+}
+
 uint8_t *mem_handler_data(struct tcmur_device *dev)
 {
 	return ((struct mem_dev *)tcmur_dev_private(dev))->buf;
@@ -242,11 +313,30 @@ unsigned int mem_handler_ios(struct tcmur_device *dev)
 	return __atomic_load_n(&m->ios, __ATOMIC_RELAXED);
 }
 
-unsigned int mem_handler_flushes(struct tcmur_device *dev)
+static unsigned int mem_locked_count(struct tcmur_device *dev, size_t field)
 {
 	struct mem_dev *m = tcmur_dev_private(dev);
+	unsigned int n;
 
-	return __atomic_load_n(&m->flushes, __ATOMIC_RELAXED);
+	pthread_rwlock_rdlock(&m->buf_lock);
+	n = *(unsigned int *)((char *)m + field);
+	pthread_rwlock_unlock(&m->buf_lock);
+	return n;
+}
+
+unsigned int mem_handler_flushes(struct tcmur_device *dev)
+{
+	return mem_locked_count(dev, offsetof(struct mem_dev, flushes));
+}
+
+unsigned int mem_handler_fua_writes(struct tcmur_device *dev)
+{
+	return mem_locked_count(dev, offsetof(struct mem_dev, fua_writes));
+}
+
+unsigned int mem_handler_unstable(struct tcmur_device *dev)
+{
+	return mem_locked_count(dev, offsetof(struct mem_dev, unstable));
 }
 
 const struct tcmur_handler mem_handler_ops = {
@@ -254,7 +344,7 @@ const struct tcmur_handler mem_handler_ops = {
 	.api_version = TCMUR_HANDLER_API_VERSION,
 	.name = "Memory (tests)",
 	.subtype = "mem",
-	.cfg_desc = "options: fail_open, slow_ms=N, async, no_fua, fixed_size",
+	.cfg_desc = "options: fail_open, fail_reopen, slow_ms=N, async, hold, no_fua, fixed_size",
 	.dev_private_size = sizeof(struct mem_dev),
 	.thread_model = TCMUR_THREAD_PARALLEL,
 	.nr_threads = 2,

@@ -2,9 +2,13 @@
  * mem_handler: a LUN in memory, for tests and fuzzers. Config string
  * "mem/<options>", comma separated:
  *   fail_open      open() fails with -EIO
+ *   fail_reopen    open(dev, reopen=true) fails with -EIO (a reconfigure
+ *                  that reopens leaves the device offline)
  *   slow_ms=N      reads at byte offset 0 sleep N ms first
  *   async          I/O answers TCMU_STS_ASYNC and completes from a thread
  *                  of its own (tcmur_cmd_complete) a millisecond later
+ *   hold           async, and writes never complete until
+ *                  mem_handler_release() (a stuck backend)
  *   no_fua         can_fua says no: the daemon must flush after FUA writes
  *   fixed_size     reconfig refuses a size change with -EPERM
  * Reads and writes outside the LUN abort(): the emulation must never
@@ -25,12 +29,24 @@ uint8_t *mem_handler_data(struct tcmur_device *dev);
 /* Calls to read/write/flush so far; to flush alone. */
 unsigned int mem_handler_ios(struct tcmur_device *dev);
 unsigned int mem_handler_flushes(struct tcmur_device *dev);
+/* Durability: writes that were stable at completion because they came
+ * with cmd->fua and the handler can do FUA; and writes that were not
+ * (no FUA asked, or no_fua) and no flush has covered since. After a
+ * command that promises stability has completed, unstable must be 0. */
+unsigned int mem_handler_fua_writes(struct tcmur_device *dev);
+unsigned int mem_handler_unstable(struct tcmur_device *dev);
 
 /* Error injection: the @nth call of @op from now on (1: the next one)
  * fails with -@err, answered through tcmur_cmd_errno() as a backend
  * would. One pending injection per operation; a new one replaces it. */
 enum mem_op { MEM_OP_READ, MEM_OP_WRITE, MEM_OP_FLUSH, MEM_OP_COUNT };
 void mem_handler_fail(struct tcmur_device *dev, enum mem_op op, unsigned int nth, int err);
+
+/* hold: writes held now, waiting up to @wait_ms for @want of them; and let
+ * every held write (and any later one) complete. Release before the
+ * device is freed: closing waits for them. */
+unsigned int mem_handler_held(struct tcmur_device *dev, unsigned int want, int wait_ms);
+void mem_handler_release(struct tcmur_device *dev);
 
 /* What reconfig was last given: calls so far, and the last has_size /
  * size and has_write_cache / write_cache it saw. */

@@ -252,6 +252,54 @@ static void test_device_tmr_between_commands(void **state)
 	assert_good(c2);
 }
 
+/*
+ * Writes a stuck async backend never completes (mem_handler "hold"), more
+ * of them than the handler has I/O threads: READs and a TEST UNIT READY
+ * behind them still complete, the writes stay in flight, and once the
+ * backend lets go they complete GOOD with their data written.
+ */
+static void test_device_held_async_writes_do_not_block(void **state)
+{
+	struct sim_dev *sd = NULL;
+	struct sim_cmd *w[4], *r[16];
+	uint8_t wcdb[4][10], rcdb[16][10], buf[4][512], tur[6] = { TEST_UNIT_READY };
+
+	(void)state;
+	assert_int_equal(mem_setup_cfg((void **)&sd, "hold", 0), 0);
+	for (int i = 0; i < 4; i++) {
+		struct sim_req req = { .cdb = wcdb[i], .cdb_len = 10, .data = buf[i],
+				       .data_len = 512 };
+
+		rw10(wcdb[i], WRITE_10, 100 + i, 1);
+		fill(buf[i], 512, i);
+		assert_int_equal(ring_sim_queue(sd->sim, &req, &w[i]), 0);
+	}
+	ring_sim_notify(sd->sim);
+	assert_int_equal(mem_handler_held(sd->dev, 4, SIM_DEV_TIMEOUT_MS), 4);
+	for (int i = 0; i < 16; i++) {
+		struct sim_req req = { .cdb = rcdb[i], .cdb_len = 10, .data_len = 512 };
+
+		rw10(rcdb[i], READ_10, i, 1);
+		assert_int_equal(ring_sim_queue(sd->sim, &req, &r[i]), 0);
+	}
+	ring_sim_notify(sd->sim);
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(ring_sim_wait(sd->sim, r[i], SIM_DEV_TIMEOUT_MS), 0);
+		assert_good(r[i]);
+	}
+	assert_good(sim_dev_run(sd, tur, 6, NULL, 0));
+	for (int i = 0; i < 4; i++)
+		assert_false(w[i]->done);
+	assert_int_equal(ring_sim_inflight(sd->sim), 4);
+	mem_handler_release(sd->dev);
+	assert_int_equal(ring_sim_wait(sd->sim, NULL, SIM_DEV_TIMEOUT_MS), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_good(w[i]);
+		assert_memory_equal(mem_handler_data(sd->dev) + (100 + i) * 512, buf[i], 512);
+	}
+	sim_dev_free(sd);
+}
+
 /* A handler that completes later, from threads of its own. */
 static void test_device_async_completions(void **state)
 {
@@ -373,6 +421,7 @@ int main(void)
 						slow_setup, sim_dev_teardown),
 		cmocka_unit_test(test_device_open_failure),
 		cmocka_unit_test(test_device_async_completions),
+		cmocka_unit_test(test_device_held_async_writes_do_not_block),
 		cmocka_unit_test(test_device_fua_flush_after),
 		cmocka_unit_test_setup_teardown(test_device_malformed_entry, mem_setup,
 						sim_dev_teardown),

@@ -1,8 +1,10 @@
 /*
  * Loading handler plugins: a good one loads and serves I/O, bad ones are
  * refused with the reason's errno, and a handler whose open fails leaves
- * dev_new failing cleanly. The plugins are the .c files of tests/unit/plugins,
- * built as handler_<name>.so into UNIT_BUILD_DIR/plugins.
+ * dev_new failing cleanly. A config string is a handler's only when its
+ * subtype is followed by '/' ("filex/..." is not "file/..."). The plugins
+ * are the .c files of tests/unit/plugins, built as handler_<name>.so into
+ * UNIT_BUILD_DIR/plugins.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 
 #include "device.h"
 #include "handler_loader.h"
+#include "mem_handler.h"
 #include "sim_dev.h"
 #include "unit_test.h"
 
@@ -215,6 +218,46 @@ static void test_loader_open_failure_dev_new_fails_cleanly(void **state)
 	ring_sim_free(sim);
 }
 
+static void test_loader_config_part_needs_the_slash(void **state)
+{
+	struct tcmur_handler file = { .subtype = "file" };
+	static const char *const not_file[] = {
+		"filex/srv/a.img", "fil/srv/a.img", "file", "file:/srv/a.img", "", "/file/a",
+		"FILE/a", "filefile/a",
+	};
+
+	(void)state;
+	assert_string_equal(handler_config_part(&file, "file//srv/a.img"), "/srv/a.img");
+	assert_string_equal(handler_config_part(&file, "file/"), "");
+	for (size_t i = 0; i < sizeof(not_file) / sizeof(not_file[0]); i++) {
+		if (handler_config_part(&file, not_file[i]))
+			fail_msg("'%s' was taken as a config for handler file\n", not_file[i]);
+	}
+}
+
+/* Through the device: a reconfigure naming another handler whose subtype
+ * starts like ours is refused, and the device keeps its config. */
+static void test_loader_reconfig_refuses_prefix_subtype(void **state)
+{
+	struct sim_dev_cfg cfg = { .ops = &mem_handler_ops, .handler_cfg = "a" };
+	struct tcmu_reconfig rc = { .has_config = true, .config = "memx/b" };
+	struct mem_reconfig_seen seen;
+	struct sim_dev *sd;
+
+	(void)state;
+	/* sim_dev_open, not sim_dev_new: that would link the file handler's
+	 * tcmur_handler_entry in beside the plugins' own. */
+	assert_int_equal(sim_dev_open(&sd, &cfg), 0);
+	assert_int_equal(dev_reconfig(sd->dev, &rc), -EINVAL);
+	mem_handler_reconfig_seen(sd->dev, &seen);
+	assert_int_equal(seen.calls, 0);
+	assert_string_equal(tcmur_dev_config(sd->dev), "a");
+	snprintf(rc.config, sizeof(rc.config), "mem/b");
+	assert_int_equal(dev_reconfig(sd->dev, &rc), 0);
+	assert_string_equal(tcmur_dev_config(sd->dev), "b");
+	sim_dev_free(sd);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -226,6 +269,8 @@ int main(void)
 		cmocka_unit_test(test_loader_validate),
 		T(test_loader_plugin_serves_io),
 		T(test_loader_open_failure_dev_new_fails_cleanly),
+		cmocka_unit_test(test_loader_config_part_needs_the_slash),
+		cmocka_unit_test(test_loader_reconfig_refuses_prefix_subtype),
 	};
 
 	return cmocka_run_group_tests_name("handler loader", tests, NULL, NULL);

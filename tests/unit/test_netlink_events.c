@@ -1,10 +1,18 @@
 /*
  * Netlink events as the kernel sends them (built with libnl's nlmsg/genlmsg
  * API), fed to a tcmu_nl with no socket: which callback runs, with what,
- * and what is refused.
+ * and what is refused. Then the replies, on a pair of netlink sockets
+ * (NETLINK_USERSOCK, which needs no privilege) standing in for the
+ * kernel's: every event sent to the daemon's socket and received by
+ * tcmu_nl_dispatch gets its *_DONE command back with the callback's
+ * status and the device id, refusals included; none for "not mine" or
+ * without a device id.
  */
 #include <limits.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
 
@@ -305,6 +313,182 @@ static void test_nl_without_callbacks(void **state)
 	tcmu_nl_free(NULL);
 }
 
+/* The kernel's end: a bound netlink socket, and the daemon's tcmu_nl on
+ * another that replies to it. */
+struct pair {
+	int kfd;
+	uint32_t kport, dport;
+	struct tcmu_nl *nl;
+	struct calls calls;
+	struct tcmu_logger quiet;
+};
+
+static int bound_socket(uint32_t *port)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_USERSOCK);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len)) {
+		close(fd);
+		return -1;
+	}
+	*port = sa.nl_pid;
+	return fd;
+}
+
+static int pair_setup(void **state)
+{
+	struct pair *p = calloc(1, sizeof(*p));
+	int dfd;
+
+	p->quiet.fn = quiet_log;
+	p->kfd = bound_socket(&p->kport);
+	dfd = bound_socket(&p->dport);
+	if (p->kfd < 0 || dfd < 0) {
+		if (p->kfd >= 0)
+			close(p->kfd);
+		if (dfd >= 0)
+			close(dfd);
+		free(p);
+		*state = NULL;	/* no netlink here: each test skips */
+		return 0;
+	}
+	if (tcmu_nl_new_on_socket(&p->nl, FAMILY, dfd, p->kport, &ops, &p->calls, &p->quiet))
+		return -1;
+	*state = p;
+	return 0;
+}
+
+static int pair_teardown(void **state)
+{
+	struct pair *p = *state;
+
+	if (!p)
+		return 0;
+	tcmu_nl_free(p->nl);
+	close(p->kfd);
+	free(p);
+	return 0;
+}
+
+/* Send @msg from the kernel's end and let the daemon take it. */
+static void pair_send(struct pair *p, struct nl_msg *msg)
+{
+	struct sockaddr_nl to = { .nl_family = AF_NETLINK, .nl_pid = p->dport };
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+
+	assert_int_equal(sendto(p->kfd, h, h->nlmsg_len, 0, (struct sockaddr *)&to, sizeof(to)),
+			 h->nlmsg_len);
+	nlmsg_free(msg);
+	assert_int_equal(tcmu_nl_dispatch(p->nl), 0);
+}
+
+struct reply {
+	int cmd;
+	bool has_status, has_id;
+	int32_t status;
+	uint32_t id;
+};
+
+/* The reply waiting at the kernel's end: 1, or 0 if none came within
+ * @ms. */
+static int pair_reply(struct pair *p, struct reply *r, int ms)
+{
+	struct pollfd pfd = { .fd = p->kfd, .events = POLLIN };
+	struct nlattr *attrs[TCMU_ATTR_MAX + 1];
+	struct sockaddr_nl from;
+	socklen_t flen = sizeof(from);
+	uint8_t buf[4096];
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	ssize_t n;
+
+	if (poll(&pfd, 1, ms) != 1)
+		return 0;
+	n = recvfrom(p->kfd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+	assert_true(n >= (ssize_t)NLMSG_HDRLEN);
+	assert_int_equal(from.nl_pid, p->dport);
+	assert_true(nlmsg_ok(h, n));
+	assert_int_equal(h->nlmsg_type, FAMILY);
+	assert_true(genlmsg_valid_hdr(h, 0));
+	assert_int_equal(genlmsg_parse(h, 0, attrs, TCMU_ATTR_MAX, NULL), 0);
+	r->cmd = ((struct genlmsghdr *)nlmsg_data(h))->cmd;
+	r->has_status = attrs[TCMU_ATTR_CMD_STATUS];
+	r->status = r->has_status ? nla_get_s32(attrs[TCMU_ATTR_CMD_STATUS]) : 0;
+	r->has_id = attrs[TCMU_ATTR_DEVICE_ID];
+	r->id = r->has_id ? nla_get_u32(attrs[TCMU_ATTR_DEVICE_ID]) : 0;
+	return 1;
+}
+
+static void test_nl_replies_on_a_socket(void **state)
+{
+	static const struct {
+		int cmd, ret, done;
+		const char *dev;
+	} cases[] = {
+		{ TCMU_CMD_ADDED_DEVICE, 0, TCMU_CMD_ADDED_DEVICE_DONE, "tcm-user/1/a/file//x" },
+		{ TCMU_CMD_ADDED_DEVICE, -ENODEV, TCMU_CMD_ADDED_DEVICE_DONE, "tcm-user/1/a/zz/x" },
+		{ TCMU_CMD_ADDED_DEVICE, -ENOENT, TCMU_CMD_ADDED_DEVICE_DONE,
+		  "tcm-user/1/a/file//gone" },
+		{ TCMU_CMD_REMOVED_DEVICE, 0, TCMU_CMD_REMOVED_DEVICE_DONE, "tcm-user/1/a/file//x" },
+		{ TCMU_CMD_REMOVED_DEVICE, -EBUSY, TCMU_CMD_REMOVED_DEVICE_DONE,
+		  "tcm-user/1/a/file//x" },
+		{ TCMU_CMD_RECONFIG_DEVICE, 0, TCMU_CMD_RECONFIG_DEVICE_DONE,
+		  "tcm-user/1/a/file//x" },
+		{ TCMU_CMD_RECONFIG_DEVICE, -EINVAL, TCMU_CMD_RECONFIG_DEVICE_DONE,
+		  "tcm-user/1/a/file//x" },
+		/* Refused before any callback: still answered. */
+		{ TCMU_CMD_ADDED_DEVICE, -EINVAL, TCMU_CMD_ADDED_DEVICE_DONE, "not-a-tcmu-name" },
+	};
+	struct pair *p = *state;
+	struct reply r;
+
+	if (!p)
+		skip();
+	assert_true(tcmu_nl_replies(p->nl));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t id = 100 + i;
+
+		p->calls.ret = cases[i].ret;
+		pair_send(p, dev_msg(cases[i].cmd, cases[i].dev, 3, id));
+		assert_int_equal(pair_reply(p, &r, 2000), 1);
+		print_message("event %d, callback %d: reply %d, status %d, device %u\n",
+			      cases[i].cmd, cases[i].ret, r.cmd, r.status, r.id);
+		assert_int_equal(r.cmd, cases[i].done);
+		assert_true(r.has_status);
+		assert_int_equal(r.status, cases[i].ret);
+		assert_true(r.has_id);
+		assert_int_equal(r.id, id);
+	}
+	assert_int_equal(p->calls.added, 3);
+	assert_int_equal(p->calls.removed, 2);
+	assert_int_equal(p->calls.reconfig, 2);
+	/* Nothing else was sent. */
+	assert_int_equal(pair_reply(p, &r, 0), 0);
+}
+
+/* Another process's device, or an event without a device id (a kernel
+ * that does not wait for replies): no reply. */
+static void test_nl_no_reply_when_not_ours_to_give(void **state)
+{
+	struct pair *p = *state;
+	struct reply r;
+
+	if (!p)
+		skip();
+	p->calls.ret = TCMU_NL_NOT_MINE;
+	pair_send(p, dev_msg(TCMU_CMD_ADDED_DEVICE, "tcm-user/1/a/ext/x", 3, 7));
+	p->calls.ret = 0;
+	pair_send(p, dev_msg(TCMU_CMD_ADDED_DEVICE, "tcm-user/1/a/file//x", 3, 0));
+	pair_send(p, dev_msg(TCMU_CMD_REMOVED_DEVICE, "tcm-user/1/a/file//x", 3, 0));
+	assert_int_equal(p->calls.added, 2);
+	assert_int_equal(p->calls.removed, 1);
+	assert_int_equal(pair_reply(p, &r, 200), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -318,6 +502,10 @@ int main(void)
 		T(test_nl_malformed_attrs),
 		T(test_nl_other_messages_ignored),
 		cmocka_unit_test(test_nl_without_callbacks),
+		cmocka_unit_test_setup_teardown(test_nl_replies_on_a_socket, pair_setup,
+						pair_teardown),
+		cmocka_unit_test_setup_teardown(test_nl_no_reply_when_not_ours_to_give,
+						pair_setup, pair_teardown),
 	};
 
 	return cmocka_run_group_tests_name("netlink events", tests, NULL, NULL);

@@ -1,7 +1,9 @@
 /*
  * The ring hands out what the kernel queued, and the kernel gets each
  * completion under the right cmd_id, in order, out of order, or from
- * another thread.
+ * another thread, with the READ_LEN residual the daemon reported. The
+ * simulator refuses entries the kernel would never build, and flags a
+ * READ_LEN longer than the buffer.
  */
 #include <pthread.h>
 
@@ -257,6 +259,79 @@ static void test_ring_new_refuses_bad_mailbox(void **state)
 	tcmu_ring_free(NULL);
 }
 
+/* READ_LEN: what the daemon says it read goes back with the flag; the
+ * rest of the buffer is the residual. More than the buffer is a bug the
+ * simulator flags (the kernel would silently take the buffer's length). */
+static void test_ring_read_len_reported(void **state)
+{
+	struct ring_fx *fx = *state;
+	static const uint32_t lens[] = { 100, 4096, 0, 4096 + 512 };
+	struct sim_cmd *c;
+	struct tcmu_cmd *r;
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		c = fx_queue(fx, READ_10, NULL, 4096, 2);
+		ring_sim_notify(fx->sim);
+		r = tcmu_ring_next(fx->ring, NULL, NULL);
+		assert_non_null(r);
+		r->has_read_len = true;
+		r->read_len = lens[i];
+		tcmu_ring_complete(fx->ring, r, SAM_STAT_GOOD);
+		tcmu_ring_kick(fx->ring);
+		assert_int_equal(ring_sim_wait(fx->sim, c, 2000), 0);
+		assert_true(c->has_read_len);
+		assert_true(c->uflags & TCMU_UFLAG_READ_LEN);
+		assert_int_equal(c->read_len, lens[i]);
+		assert_int_equal(c->read_len_ok, lens[i] <= 4096);
+		ring_sim_cmd_free(fx->sim, c);
+	}
+	/* Without it, the whole buffer was moved: no residual. */
+	c = fx_queue(fx, READ_10, NULL, 4096, 1);
+	ring_sim_notify(fx->sim);
+	r = tcmu_ring_next(fx->ring, NULL, NULL);
+	tcmu_ring_complete(fx->ring, r, SAM_STAT_GOOD);
+	tcmu_ring_kick(fx->ring);
+	assert_int_equal(ring_sim_wait(fx->sim, c, 2000), 0);
+	assert_false(c->has_read_len);
+	assert_good(c);
+}
+
+/* Entries the kernel never builds are refused at queueing, and nothing
+ * is taken from the ring or the data area. */
+static void test_ring_sim_refuses_overrunning_entries(void **state)
+{
+	struct ring_fx *fx = *state;
+	static const size_t over[] = { 512, 1024 }, under[] = { 512, 256 };
+	uint8_t cdb[10] = { WRITE_10 }, data[1024] = { 0 };
+	struct sim_req req = { .cdb = cdb, .cdb_len = 10, .data = data, .data_len = 1024,
+			       .iov_cnt = 2, .iov_lens = over };
+	uint32_t ring_free = ring_sim_ring_free(fx->sim);
+	struct sim_cmd *c = NULL;
+	unsigned int max_iovs;
+
+	/* iovec lengths running past the buffer, or short of it. */
+	assert_int_equal(ring_sim_queue(fx->sim, &req, &c), -EINVAL);
+	req.iov_lens = under;
+	assert_int_equal(ring_sim_queue(fx->sim, &req, &c), -EINVAL);
+	/* More iovecs than half the ring holds. */
+	req.iov_lens = NULL;
+	req.data_len = sizeof(data);
+	for (max_iovs = 1; ring_sim_entry_size(max_iovs + 1, 10) <= SIM_DEFAULT_CMDR_SIZE / 2;)
+		max_iovs++;
+	req.iov_cnt = max_iovs + 1;
+	req.data_len = req.iov_cnt;
+	req.data = NULL;
+	assert_int_equal(ring_sim_queue(fx->sim, &req, &c), -E2BIG);
+	assert_null(c);
+	assert_int_equal(ring_sim_inflight(fx->sim), 0);
+	assert_int_equal(ring_sim_ring_free(fx->sim), ring_free);
+	/* The largest that fits goes through. */
+	req.iov_cnt = max_iovs;
+	req.data_len = max_iovs;
+	assert_int_equal(ring_sim_queue(fx->sim, &req, &c), 0);
+	assert_int_equal(c->nseg, max_iovs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +340,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ring_kick_only_when_completed, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ring_complete_from_another_thread, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ring_kernel_flags, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ring_read_len_reported, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ring_sim_refuses_overrunning_entries, setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ring_new_refuses_bad_mailbox, setup, fx_teardown),
 	};
 

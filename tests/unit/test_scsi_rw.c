@@ -1,7 +1,8 @@
 /*
  * Data through the ring into the file handler's file and back: READ and
- * WRITE 6/10/12/16, READ CAPACITY, SYNCHRONIZE CACHE, range checks.
- * The LUN is 1 MiB of 512-byte blocks (2048 LBAs).
+ * WRITE 6/10/12/16, READ CAPACITY, SYNCHRONIZE CACHE, range checks, and
+ * a backing file shorter than the LUN (what lies past its end reads as
+ * zeros). The LUN is 1 MiB of 512-byte blocks (2048 LBAs).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -218,6 +219,42 @@ static void test_write_fua_and_write_through(void **state)
 	sim_dev_free(sd);
 }
 
+/* The file ends 300 bytes into LBA 200 (an admin shrank it, or made it
+ * sparse and short): reads across and past the end are zeros there,
+ * whatever iovecs carry them; a write past the end lands. */
+static void test_file_shorter_than_lun_reads_zeros(void **state)
+{
+	const off_t end = 200 * 512 + 300;
+	uint8_t buf[16 * 512], want[16 * 512];
+	struct sim_dev *sd = *state;
+	struct sim_cmd *c;
+
+	pattern(buf, sizeof(buf), 4);
+	assert_good(rw(sd, WRITE_16, 192, 16, buf, sizeof(buf), 1));
+	assert_int_equal(truncate(sd->path, end), 0);
+	memset(want, 0, sizeof(want));
+	memcpy(want, buf, end - 192 * 512);
+	for (unsigned int iovs = 1; iovs <= 5; iovs += 2) {
+		c = rw(sd, READ_16, 192, 16, NULL, sizeof(want), iovs);
+		assert_good(c);
+		assert_memory_equal(c->data, want, sizeof(want));
+	}
+	memset(want, 0, sizeof(want));
+	c = rw(sd, READ_10, 1000, 16, NULL, sizeof(want), 3);
+	assert_good(c);
+	assert_memory_equal(c->data, want, sizeof(want));
+	c = rw(sd, READ_16, NLBAS - 1, 1, NULL, 512, 1);
+	assert_good(c);
+	assert_memory_equal(c->data, want, 512);
+	/* Writing past the end extends the file; the gap stays zeros. */
+	assert_good(rw(sd, WRITE_16, 1500, 2, buf, 1024, 1));
+	c = rw(sd, READ_16, 1499, 4, NULL, 2048, 2);
+	assert_good(c);
+	assert_memory_equal(c->data, want, 512);
+	assert_memory_equal(c->data + 512, buf, 1024);
+	assert_memory_equal(c->data + 1536, want, 512);
+}
+
 static void test_read_capacity_10(void **state)
 {
 	uint8_t cdb[10] = { READ_CAPACITY_10 };
@@ -337,6 +374,8 @@ int main(void)
 		T(test_rw_lba_out_of_range),
 		T(test_rw_protect_field_refused),
 		cmocka_unit_test(test_write_fua_and_write_through),
+		cmocka_unit_test_setup_teardown(test_file_shorter_than_lun_reads_zeros,
+						sim_dev_setup, sim_dev_teardown),
 		T(test_read_capacity_10),
 		T(test_read_capacity_16),
 		cmocka_unit_test(test_read_capacity_big_lun),

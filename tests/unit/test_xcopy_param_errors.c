@@ -5,7 +5,9 @@
  * pointer (INVALID FIELD IN PARAMETER LIST, SKSV), a short list (1A/00),
  * a LUN that is not ours (COPY ABORTED, 0D/02), and an error while
  * copying (COPY ABORTED with the device's additional sense code).
- * Nothing is written when a list is refused.
+ * Nothing is written when a list is refused. And a good list whose
+ * segments are longer than the copy's bounce buffer (1 MiB) copies
+ * every byte, and no byte more.
  */
 #include "xcopy_list.h"
 
@@ -274,6 +276,48 @@ static void test_error_during_copy(void **state)
 	refused(f, run_raw(f, len), SENSE_COPY_ABORTED, 0x1100);
 }
 
+/* 8 MiB LUNs; segments of 5000 blocks (2.44 MiB: two full bounce
+ * buffers and a part) and of exactly 2048 (one buffer). */
+static void test_segments_longer_than_copy_buffer(void **state)
+{
+	const size_t lun = 8u << 20;
+	struct dev_registry reg;
+	struct sim_dev_cfg cfg = { .ops = &mem_handler_ops, .handler_cfg = "", .size = lun,
+				   .registry = &reg };
+	struct sim_dev *a, *b;
+	struct xlist l = { 0 };
+	uint8_t *want;
+
+	(void)state;
+	dev_registry_init(&reg);
+	cfg.serial = SER_A;
+	assert_int_equal(sim_dev_new(&a, &cfg), 0);
+	cfg.serial = SER_B;
+	assert_int_equal(sim_dev_new(&b, &cfg), 0);
+	assert_int_equal(dev_registry_add(&reg, a->dev), 0);
+	assert_int_equal(dev_registry_add(&reg, b->dev), 0);
+	sbc_fill(mem_handler_data(a->dev), lun, 4);
+	xl_cscd(&l, a->dev, 512);
+	xl_cscd(&l, b->dev, 512);
+	xl_seg(&l, 0, 1, 5000, 100, 1234);
+	xl_seg(&l, 0, 1, 2048, 6000, 9000);
+	assert_good(xl_run(a, &l));
+	want = calloc(1, lun);
+	memcpy(want + 1234 * 512, mem_handler_data(a->dev) + 100 * 512, 5000 * 512);
+	memcpy(want + 9000 * 512, mem_handler_data(a->dev) + 6000 * 512, 2048 * 512);
+	for (size_t off = 0; off < lun; off += 512)
+		if (memcmp(mem_handler_data(b->dev) + off, want + off, 512))
+			fail_msg("B's block %zu is not what the copy should leave there\n", off / 512);
+	/* In pieces: three reads for the first segment, one for the second. */
+	assert_true(mem_handler_ios(a->dev) >= 3 + 1);
+	free(want);
+	dev_registry_remove(&reg, a->dev);
+	dev_registry_remove(&reg, b->dev);
+	sim_dev_free(a);
+	sim_dev_free(b);
+	dev_registry_destroy(&reg);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -292,6 +336,7 @@ int main(void)
 		T(test_short_list),
 		T(test_lba_out_of_range),
 		T(test_error_during_copy),
+		cmocka_unit_test(test_segments_longer_than_copy_buffer),
 	};
 
 	alarm(60);

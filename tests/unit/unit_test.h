@@ -24,6 +24,7 @@
 		assert_true(c_->done);					\
 		assert_int_equal(c_->status, SAM_STAT_GOOD);		\
 		assert_true(c_->guard_ok);				\
+		assert_true(c_->read_len_ok);				\
 	} while (0)
 
 /* @c completed with CHECK CONDITION and this key, ASC and ASCQ. */
@@ -37,6 +38,7 @@
 		assert_int_equal(c_->asc, (a));				\
 		assert_int_equal(c_->ascq, (q));			\
 		assert_true(c_->guard_ok);				\
+		assert_true(c_->read_len_ok);				\
 	} while (0)
 
 /* Fixed-format sense key specific bytes: field pointer at @byte, @bit
