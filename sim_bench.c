@@ -58,10 +58,7 @@ static double cpu_s(void)
 
 static uint64_t rnd(struct bench *b)
 {
-	b->rng ^= b->rng << 13;
-	b->rng ^= b->rng >> 7;
-	b->rng ^= b->rng << 17;
-	return b->rng;
+	return sim_rand(&b->rng);
 }
 
 static int bench_queue(struct bench *b, struct inflight *f)

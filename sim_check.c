@@ -49,10 +49,7 @@ static void result(struct check *ck, bool ok, const char *name, const char *why)
 
 static uint64_t rnd(struct check *ck)
 {
-	ck->rng ^= ck->rng << 13;
-	ck->rng ^= ck->rng >> 7;
-	ck->rng ^= ck->rng << 17;
-	return ck->rng;
+	return sim_rand(&ck->rng);
 }
 
 static void cdb_rw16(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t n, bool fua)

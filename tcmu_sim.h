@@ -34,6 +34,15 @@ struct sim_opts {
 	struct log_cfg *log;
 };
 
+/* xorshift64: the same sequence on every run, so a failure repeats. */
+static inline uint64_t sim_rand(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
 /* A device of @o's handler and config on a fresh simulated ring. */
 int sim_open(const struct sim_opts *o, struct sim_dev **out);
 
