@@ -158,9 +158,9 @@ tc_run "VPD 0xB1 of a LUN on a non-rotating block device: non-rotating" \
 	sh -c "sg_vpd -p 0xb1 $SGN | tee /dev/stderr | grep -q 'Non-rotating medium'"
 tc_run "READ CAPACITY(16): thin provisioned, LBPRZ 0 (discard promises no zeros)" \
 	sh -c "sg_readcap --16 $SGN | tee /dev/stderr | grep -q 'lbpme=1, lbprz=0'"
-tc_run "UNMAP of an aligned range: GOOD" sg_unmap --lba=8 --num=64 "$SGN"
+tc_run "UNMAP of an aligned range: GOOD" sg_unmap --force --lba=8 --num=64 "$SGN"
 tc_run "UNMAP of a range not aligned to the device's 4 KiB: GOOD" \
-	sg_unmap --lba=3 --num=5 "$SGN"
+	sg_unmap --force --lba=3 --num=5 "$SGN"
 ws_unmap_zeroes() {	# WRITE SAME UNMAP of zeros must still read back zeros
 	head -c 65536 /dev/urandom | dd of="$LUN_SD" bs=512 seek=1024 oflag=direct status=none &&
 		head -c 512 /dev/zero >"$IMG/zero" &&
@@ -213,9 +213,11 @@ xcopy_mismatch() {
 	[ -n "$a" ] && [ -n "$b" ] || { echo "no NAA designator to name"; return 1; }
 	# header (list id 0, 2 CSCDs = 64 bytes, one 28-byte segment), CSCDs,
 	# a block-to-block segment: 8 blocks from LBA 0 of A to LBA 0 of B.
+	# B's DISK BLOCK LENGTH is 0 (not given): only the LUN found by its
+	# NAA says 4096, after the lookup that takes a reference.
 	list="00000040""00000000""0000001c""00000000"
 	list+="e4000000""01030010""$a""00000000""00000200"
-	list+="e4000000""01030010""$b""00000000""00001000"
+	list+="e4000000""01030010""$b""00000000""00000000"
 	list+="02000018""00000001""00000008""$(be64 0)$(be64 0)"
 	sense_is "$SGA" "status=0x02 key=0x5 asc=0x26" \
 		"83000000000000000000$(be32 $((${#list} / 2)))0000" --out-hex "$list"

@@ -197,7 +197,7 @@ dd if=/dev/urandom of="$SD" bs=1M seek=4 count=1 oflag=direct status=none
 sync
 used_before=$(stat -c %b "$IMG/lun.img")
 unmap_ok() {
-	exit_is 0 sg_unmap --lba=8192 --num=2048 "$SG" &&
+	exit_is 0 sg_unmap --force --lba=8192 --num=2048 "$SG" &&
 		cmp <(head -c 1048576 /dev/zero) <(dd if="$SD" bs=1M skip=4 count=1 iflag=direct status=none) &&
 		used=$(stat -c %b "$IMG/lun.img") &&
 		echo "512-byte blocks used: $used_before -> $used" &&
