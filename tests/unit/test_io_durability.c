@@ -124,11 +124,7 @@ static void dur_check(enum dur_cmd cmd, const char *opts, bool wc)
 		assert_int_equal(fua, 0);
 		assert_int_equal(flushes, 0);
 	}
-	dev_registry_remove(&reg, a->dev);
-	dev_registry_remove(&reg, b->dev);
-	sim_dev_free(a);
-	sim_dev_free(b);
-	dev_registry_destroy(&reg);
+	xl_pair_free(&reg, a, b);
 }
 
 static void test_durable_every_stable_path(void **state)
@@ -168,11 +164,7 @@ static void test_durable_failed_flush_fails_the_write(void **state)
 				assert_sense(dur_run(cmd, a, b), SENSE_COPY_ABORTED, 0x0c, 0x00);
 			else
 				assert_sense(dur_run(cmd, a, b), SENSE_MEDIUM_ERROR, 0x0c, 0x00);
-			dev_registry_remove(&reg, a->dev);
-			dev_registry_remove(&reg, b->dev);
-			sim_dev_free(a);
-			sim_dev_free(b);
-			dev_registry_destroy(&reg);
+			xl_pair_free(&reg, a, b);
 		}
 }
 

@@ -96,11 +96,7 @@ static void test_xcopy_crossing_with_caw(void **state)
 	assert_false(hung);
 	assert_memory_equal(mem_handler_data(b->dev) + 1000 * 512, mem_handler_data(a->dev),
 			    NSEG * 4 * 512);
-	dev_registry_remove(&reg, a->dev);
-	dev_registry_remove(&reg, b->dev);
-	sim_dev_free(a);
-	sim_dev_free(b);
-	dev_registry_destroy(&reg);
+	xl_pair_free(&reg, a, b);
 	alarm(0);
 }
 

@@ -311,11 +311,7 @@ static void test_segments_longer_than_copy_buffer(void **state)
 	/* In pieces: three reads for the first segment, one for the second. */
 	assert_true(mem_handler_ios(a->dev) >= 3 + 1);
 	free(want);
-	dev_registry_remove(&reg, a->dev);
-	dev_registry_remove(&reg, b->dev);
-	sim_dev_free(a);
-	sim_dev_free(b);
-	dev_registry_destroy(&reg);
+	xl_pair_free(&reg, a, b);
 }
 
 int main(void)

@@ -144,11 +144,7 @@ static void test_xcopy_serial_target_one_call_at_a_time(void **state)
 	print_message("most calls at once on the SERIAL LUN: %d\n", max_running[1]);
 	assert_int_equal(max_running[1], 1);
 	assert_memory_equal(mem_handler_data(b->dev), mem_handler_data(a->dev), 64 * 512);
-	dev_registry_remove(&reg, a->dev);
-	dev_registry_remove(&reg, b->dev);
-	sim_dev_free(a);
-	sim_dev_free(b);
-	dev_registry_destroy(&reg);
+	xl_pair_free(&reg, a, b);
 	alarm(0);
 }
 
@@ -187,11 +183,7 @@ static void test_xcopy_to_offline_lun_refused(void **state)
 	c = xl_run(a, &l);
 	assert_int_equal(after_close[1], 0);
 	assert_sense(c, SENSE_COPY_ABORTED, 0x0d, 0x02);
-	dev_registry_remove(&reg, a->dev);
-	dev_registry_remove(&reg, b->dev);
-	sim_dev_free(a);
-	sim_dev_free(b);
-	dev_registry_destroy(&reg);
+	xl_pair_free(&reg, a, b);
 	alarm(0);
 }
 
@@ -237,11 +229,7 @@ static void test_xcopy_during_target_reconfig(void **state)
 	print_message("copies during reopens: %d done, %d aborted; calls while closed: %d\n",
 		      good, aborted, after_close[1]);
 	assert_int_equal(after_close[1], 0);
-	dev_registry_remove(&reg, a->dev);
-	dev_registry_remove(&reg, b->dev);
-	sim_dev_free(a);
-	sim_dev_free(b);
-	dev_registry_destroy(&reg);
+	xl_pair_free(&reg, a, b);
 	alarm(0);
 }
 

@@ -179,4 +179,14 @@ static inline unsigned int xl_refs(struct dev_registry *reg, struct tcmur_device
 	return n;
 }
 
+/* Take two devices out of @reg, free them, then @reg. */
+static inline void xl_pair_free(struct dev_registry *reg, struct sim_dev *a, struct sim_dev *b)
+{
+	dev_registry_remove(reg, a->dev);
+	dev_registry_remove(reg, b->dev);
+	sim_dev_free(a);
+	sim_dev_free(b);
+	dev_registry_destroy(reg);
+}
+
 #endif
