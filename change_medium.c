@@ -27,16 +27,14 @@ struct change {
 static void change_thread(GTask *task, gpointer src, gpointer data, GCancellable *c)
 {
 	struct change *ch = data;
-	const char *cfg = handler_config_part(&ch->h->ops, ch->config);
-	char *reason = NULL;
-	char size[32];
+	char size[32], *why;
 	int err;
 
 	(void)src;
 	(void)c;
-	if (ch->h->ops.check_config && !ch->h->ops.check_config(cfg, &reason)) {
-		snprintf(ch->msg, sizeof(ch->msg), "%s", reason ? reason : "invalid config");
-		free(reason);
+	if (!handler_check_config(&ch->h->ops, ch->config, &why)) {
+		snprintf(ch->msg, sizeof(ch->msg), "%s", why ? why : "invalid config");
+		free(why);
 		ch->status = -EINVAL;
 		g_task_return_boolean(task, FALSE);
 		return;

@@ -68,19 +68,13 @@ struct check_call {
 static void check_thread(GTask *task, gpointer src, gpointer data, GCancellable *c)
 {
 	struct check_call *cc = data;
-	const char *cfg = handler_config_part(&cc->h->ops, cc->config);
-	char *reason = NULL;
+	char *why;
 
 	(void)src;
 	(void)c;
-	if (!cfg) {
-		cc->msg = g_strdup_printf("config '%s' does not start with '%s/'", cc->config,
-					  cc->h->ops.subtype);
-	} else {
-		cc->ok = cc->h->ops.check_config ? cc->h->ops.check_config(cfg, &reason) : TRUE;
-		cc->msg = g_strdup(cc->ok ? "success" : (reason ? reason : "invalid"));
-		free(reason);
-	}
+	cc->ok = handler_check_config(&cc->h->ops, cc->config, &why);
+	cc->msg = g_strdup(cc->ok ? "success" : (why ? why : "invalid config"));
+	free(why);
 	g_task_return_boolean(task, cc->ok);
 }
 

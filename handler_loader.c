@@ -159,6 +159,24 @@ const char *handler_config_part(const struct tcmur_handler *h, const char *confi
 	return config + n + 1;
 }
 
+bool handler_check_config(const struct tcmur_handler *h, const char *config, char **why)
+{
+	const char *cfg = handler_config_part(h, config);
+	char *reason = NULL;
+
+	*why = NULL;
+	if (!cfg) {
+		if (asprintf(why, "config '%s' does not start with '%s/'", config,
+			     h->subtype) < 0)
+			*why = NULL;
+		return false;
+	}
+	if (!h->check_config || h->check_config(cfg, &reason))
+		return true;
+	*why = reason ? reason : strdup("invalid config");
+	return false;
+}
+
 void handler_set_clear(struct handler_set *set)
 {
 	for (size_t i = 0; i < set->count; i++) {

@@ -39,6 +39,13 @@ int handler_validate(const struct tcmur_handler *h, size_t size, char *why,
 struct handler *handler_set_find(const struct handler_set *set, const char *subtype);
 /* The handler part of @config when it reads "<h's subtype>/...", else NULL. */
 const char *handler_config_part(const struct tcmur_handler *h, const char *config);
+/*
+ * Whether @h would open @config ("<subtype>/..."), by its check_config:
+ * true, or false with a malloc'ed reason in *why (NULL if out of memory),
+ * which the caller frees. The handler's check may block: call this off
+ * the daemon's main loop.
+ */
+bool handler_check_config(const struct tcmur_handler *h, const char *config, char **why);
 void handler_set_clear(struct handler_set *set);
 
 #endif

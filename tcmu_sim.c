@@ -207,14 +207,13 @@ static int load_handler(struct handler_set *set, const char *dir, struct sim_opt
 /* The handler's own verdict on the config, as targetcli would ask. */
 static int check_config(const struct sim_opts *o)
 {
-	const char *cfg = handler_config_part(&o->h->ops, o->config);
-	char *reason = NULL;
+	char *why;
 
-	if (!o->h->ops.check_config || o->h->ops.check_config(cfg, &reason))
+	if (handler_check_config(&o->h->ops, o->config, &why))
 		return -1;
 	fprintf(stderr, "tcmu-sim: %s: refused by the handler: %s\n", o->config,
-		reason ? reason : "invalid");
-	free(reason);
+		why ? why : "invalid config");
+	free(why);
 	return EXIT_USAGE;
 }
 
