@@ -48,7 +48,7 @@ static gboolean dev_retry(gpointer data)
 	struct tcmur_device *dev = g_hash_table_lookup(f->d->devices,
 						       GUINT_TO_POINTER(f->minor));
 
-	if (dev && !strcmp(dev_state_name(dev), "failed") && !dev_restart(dev))
+	if (dev && dev_is_failed(dev) && !dev_restart(dev))
 		dbus_service_update_device(f->d->dbus, dev);
 	return G_SOURCE_REMOVE;
 }

@@ -52,6 +52,16 @@ bool dev_is_offline(struct tcmur_device *dev)
 	return off;
 }
 
+bool dev_is_failed(struct tcmur_device *dev)
+{
+	bool failed;
+
+	pthread_mutex_lock(&dev->state_lock);
+	failed = dev->failed;
+	pthread_mutex_unlock(&dev->state_lock);
+	return failed;
+}
+
 static void dev_take_cmd(struct tcmur_device *dev, struct tcmu_cmd *rcmd)
 {
 	struct cmd_ctx *ctx = rcmd->priv;

@@ -164,6 +164,8 @@ tcmu_sts dev_io_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts dev_run_io_wait(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* Whether @dev is offline (handler closed after a failed reopen). */
 bool dev_is_offline(struct tcmur_device *dev);
+/* No thread serves the ring (see dev_restart). */
+bool dev_is_failed(struct tcmur_device *dev);
 /* The I/O threads' work function (io_queue_fn). */
 void dev_io_thread_fn(void *opaque, struct cmd_ctx *ctx, bool queue_empty);
 

@@ -66,7 +66,7 @@ static int bench_queue(struct bench *b, struct inflight *f)
 	uint32_t n = b->o->bs / b->o->block_size;
 	uint64_t slots = b->nblocks / n, lba;
 	bool write, rand = b->o->rw != SIM_READ && b->o->rw != SIM_WRITE;
-	uint8_t cdb[16] = { 0 };
+	uint8_t cdb[16];
 	struct sim_req req = { .cdb = cdb, .cdb_len = 16, .data_len = b->o->bs };
 
 	write = b->o->rw == SIM_RANDWRITE || b->o->rw == SIM_WRITE ||
@@ -77,9 +77,7 @@ static int bench_queue(struct bench *b, struct inflight *f)
 		lba = b->seq_lba;
 		b->seq_lba = (b->seq_lba + n) % (slots * n);
 	}
-	cdb[0] = write ? WRITE_16 : READ_16;
-	tcmu_put_be64(cdb + 2, lba);
-	tcmu_put_be32(cdb + 10, n);
+	sim_cdb_rw16(cdb, write ? WRITE_16 : READ_16, lba, n, false);
 	if (write)
 		req.data = b->wbuf;
 	clock_gettime(CLOCK_MONOTONIC, &f->start);

@@ -52,15 +52,6 @@ static uint64_t rnd(struct check *ck)
 	return sim_rand(&ck->rng);
 }
 
-static void cdb_rw16(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t n, bool fua)
-{
-	memset(cdb, 0, 16);
-	cdb[0] = op;
-	cdb[1] = fua ? 0x08 : 0;
-	tcmu_put_be64(cdb + 2, lba);
-	tcmu_put_be32(cdb + 10, n);
-}
-
 /* Why @c is not GOOD, or NULL. */
 static const char *not_good(const struct sim_cmd *c, char *buf, size_t len)
 {
@@ -164,7 +155,7 @@ static bool random_queue(struct check *ck, struct flight *f, unsigned int qd, ui
 			pat[i] = (uint8_t)rnd(ck);
 		req.data = pat;
 	}
-	cdb_rw16(cdb, write ? WRITE_16 : READ_16, lba, n, false);
+	sim_cdb_rw16(cdb, write ? WRITE_16 : READ_16, lba, n, false);
 	if (ring_sim_queue(ck->sd->sim, &req, &f[slot].c))
 		return false;
 	f[slot].off = lba * ck->bs;
@@ -243,7 +234,7 @@ static bool read_back(struct check *ck, char *why, size_t why_len)
 		const char *bad;
 		bool same;
 
-		cdb_rw16(cdb, READ_16, off / ck->bs, len / ck->bs, false);
+		sim_cdb_rw16(cdb, READ_16, off / ck->bs, len / ck->bs, false);
 		c = run(ck, cdb, 16, NULL, len);
 		bad = not_good(c, sb, sizeof(sb));
 		if (bad) {
@@ -277,7 +268,7 @@ static void case_stable(struct check *ck)
 	for (uint32_t i = 0; pat && i < 8 * ck->bs; i++)
 		pat[i] = (uint8_t)rnd(ck);
 	if (!bad) {
-		cdb_rw16(cdb, WRITE_16, 16, 8, true);
+		sim_cdb_rw16(cdb, WRITE_16, 16, 8, true);
 		c = run(ck, cdb, 16, pat, 8 * ck->bs);
 		bad = not_good(c, sb, sizeof(sb));
 		if (!bad)
@@ -337,7 +328,7 @@ static void case_unmap(struct check *ck)
 		uint8_t w[16];
 
 		memset(ck->shadow + lba * ck->bs, 0, n * ck->bs);
-		cdb_rw16(w, WRITE_16, lba, n, false);
+		sim_cdb_rw16(w, WRITE_16, lba, n, false);
 		ring_sim_cmd_free(ck->sd->sim, run(ck, w, 16, ck->shadow + lba * ck->bs,
 						   n * ck->bs));
 	}
@@ -374,7 +365,7 @@ static void case_past_end(struct check *ck)
 	char why[160] = "";
 	bool ok;
 
-	cdb_rw16(cdb, READ_16, ck->o->size / ck->bs - 1, 2, false);
+	sim_cdb_rw16(cdb, READ_16, ck->o->size / ck->bs - 1, 2, false);
 	c = run(ck, cdb, 16, NULL, 2 * ck->bs);
 	ok = c && c->status == SAM_STAT_CHECK_CONDITION && c->key == SENSE_ILLEGAL_REQUEST &&
 	     c->asc == 0x21 && c->ascq == 0;
@@ -435,7 +426,7 @@ int sim_check(const struct sim_opts *o)
 		for (uint64_t off = 0; off < ck.span && !err; off += 1 << 20) {
 			uint64_t len = ck.span - off < (1u << 20) ? ck.span - off : 1u << 20;
 
-			cdb_rw16(cdb, WRITE_16, off / ck.bs, len / ck.bs, false);
+			sim_cdb_rw16(cdb, WRITE_16, off / ck.bs, len / ck.bs, false);
 			ring_sim_cmd_free(ck.sd->sim, run(&ck, cdb, 16, ck.shadow + off, len));
 		}
 		case_identity(&ck);

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "handler_loader.h"
 #include "log.h"
@@ -41,6 +42,16 @@ static inline uint64_t sim_rand(uint64_t *state)
 	*state ^= *state >> 7;
 	*state ^= *state << 17;
 	return *state;
+}
+
+/* READ(16) or WRITE(16) (@op) of @n blocks at @lba into @cdb (16 bytes). */
+static inline void sim_cdb_rw16(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t n, bool fua)
+{
+	memset(cdb, 0, 16);
+	cdb[0] = op;
+	cdb[1] = fua ? 0x08 : 0;
+	tcmu_put_be64(cdb + 2, lba);
+	tcmu_put_be32(cdb + 10, n);
 }
 
 /* A device of @o's handler and config on a fresh simulated ring. */
