@@ -16,6 +16,16 @@
 /* The kernel's defaults for attributes it might not show (user backstore). */
 #define DEFAULT_BLOCK_SIZE 512
 #define DEFAULT_MAX_SECTORS 128
+/*
+ * The kernel does not hold a user backstore's commands to hw_max_sectors
+ * (it passes them through); only its data area bounds one. Left at the
+ * kernel's default of 128 blocks (64 KiB at 512 bytes), it would have the
+ * initiator cut a 1 MiB I/O into 16 commands, so a default means "unset":
+ * the LUN then takes what the kernel's own fileio backstore takes (8 MiB)
+ * or a quarter of the data area (max_data_area_mb), whichever is less.
+ * Any other hw_max_sectors is the admin's choice and is kept.
+ */
+#define DEFAULT_MAX_XFER_BYTES (8u << 20)
 
 static uint64_t cfgfs_u64(const struct tcmu_dev_info *info, const char *attr,
 			  uint64_t dflt)
@@ -25,12 +35,25 @@ static uint64_t cfgfs_u64(const struct tcmu_dev_info *info, const char *attr,
 	return tcmu_cfgfs_read_u64(info, NULL, attr, &v) ? dflt : v;
 }
 
+static uint32_t max_xfer_blocks(const struct tcmu_dev_info *info, uint32_t block_size)
+{
+	uint64_t hw = cfgfs_u64(info, "attrib/hw_max_sectors", DEFAULT_MAX_SECTORS);
+	uint64_t area = cfgfs_u64(info, "attrib/max_data_area_mb", 0) << 20;
+	uint64_t bytes = DEFAULT_MAX_XFER_BYTES;
+
+	if (hw != DEFAULT_MAX_SECTORS || !block_size)
+		return hw;
+	if (area && area / 4 < bytes)
+		bytes = area / 4;
+	return bytes / block_size > hw ? bytes / block_size : hw;
+}
+
 static void dev_params_read(const struct tcmu_dev_info *info, struct dev_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->size = cfgfs_u64(info, "attrib/dev_size", 0);
 	p->block_size = cfgfs_u64(info, "attrib/hw_block_size", DEFAULT_BLOCK_SIZE);
-	p->max_xfer_blocks = cfgfs_u64(info, "attrib/hw_max_sectors", DEFAULT_MAX_SECTORS);
+	p->max_xfer_blocks = max_xfer_blocks(info, p->block_size);
 	p->write_cache = cfgfs_u64(info, "attrib/emulate_write_cache", 0);
 	/* The kernel defaults emulate_tas to 1 (DA_EMULATE_TAS). */
 	p->tas_off = !cfgfs_u64(info, "attrib/emulate_tas", 1);
@@ -126,9 +149,9 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
 	if (dev_registry_add(&d->registry, dev))
 		log_warn(&d->log, dev->who, "not offered to EXTENDED COPY (no memory)");
 	dbus_service_add_device(d->dbus, dev);
-	log_info(&d->log, dev->who, "added uio%u config '%s' size %llu block %u",
-		 info->uio_minor, info->config, (unsigned long long)params.size,
-		 dev->block_size);
+	log_info(&d->log, dev->who, "added uio%u config '%s' size %llu block %u, "
+		 "transfers up to %u blocks", info->uio_minor, info->config,
+		 (unsigned long long)params.size, dev->block_size, params.max_xfer_blocks);
 	return 0;
 }
 

@@ -185,6 +185,35 @@ tcmu_sts dev_run_io(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	return dev_io_handler_op(dev, ctx);
 }
 
+bool dev_io_inline(const struct tcmur_device *dev, const struct cmd_ctx *ctx)
+{
+	const struct tcmur_handler *h = &dev->handler->ops;
+
+	if (!h->inline_io || h->thread_model != TCMUR_THREAD_PARALLEL ||
+	    (h->api_version & 0xffff) < 3)
+		return false;
+	/* A FUA write the handler cannot do itself ends with a flush that
+	 * dev_finish() calls as it is: not on this thread. */
+	if (ctx->flush_after)
+		return false;
+	return ctx->io == CMD_IO_READ || ctx->io == CMD_IO_WRITE || ctx->io == CMD_IO_FLUSH;
+}
+
+void dev_run_inline(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	tcmu_sts sts;
+
+	if (!ctx->io_locked && !ctx->no_io_lock && !dev_io_lock_or_park(dev, ctx))
+		return;		/* an I/O thread runs it once the lock is free */
+	ctx->pub.nowait = true;
+	sts = dev_io_handler_op(dev, ctx);
+	ctx->pub.nowait = false;
+	if (sts == TCMU_STS_AGAIN)
+		dev_queue_io(dev, ctx);		/* holding the I/O lock */
+	else if (sts != TCMU_STS_ASYNC)
+		dev_finish(dev, ctx, sts, false);
+}
+
 void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, bool kick)
 {
 	if (ctx->is_sub) {

@@ -95,7 +95,9 @@ static void dev_take_cmd(struct tcmur_device *dev, struct tcmu_cmd *rcmd)
 		return;
 	}
 	sts = scsi_emulate(dev, ctx);
-	if (sts == TCMU_STS_ASYNC && ctx->io != CMD_IO_NONE)
+	if (sts == TCMU_STS_ASYNC && dev_io_inline(dev, ctx))
+		dev_run_inline(dev, ctx);
+	else if (sts == TCMU_STS_ASYNC && ctx->io != CMD_IO_NONE)
 		dev_queue_io(dev, ctx);
 	else if (sts != TCMU_STS_ASYNC)
 		dev_finish(dev, ctx, sts, false);

@@ -154,6 +154,13 @@ unsigned int dev_stray_completions(struct tcmur_device *dev);
  * dev_io_unlock()) gives back. */
 tcmu_sts dev_run_io(struct tcmur_device *dev, struct cmd_ctx *ctx);
 void dev_io_unlock(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* Whether @ctx's I/O may first run on the device thread (the handler's
+ * inline_io: a plain read, write or flush). */
+bool dev_io_inline(const struct tcmur_device *dev, const struct cmd_ctx *ctx);
+/* On the device thread: take the I/O lock (or park), call the handler
+ * with cmd->nowait, and finish the command, or hand it to the I/O
+ * threads if the handler answers TCMU_STS_AGAIN. The caller kicks. */
+void dev_run_inline(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* Take @dev's I/O lock for @ctx (true), or park @ctx to be pushed to the
  * I/O queue holding it when it is free (false). */
 bool dev_io_lock_or_park(struct tcmur_device *dev, struct cmd_ctx *ctx);

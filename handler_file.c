@@ -5,6 +5,12 @@
  * read as zeros until written. Data moves straight between the file and
  * the kernel's ring (preadv/pwritev on its buffers); FUA writes use
  * RWF_DSYNC, SYNCHRONIZE CACHE fdatasync.
+ * Reads, writes and flushes are first tried on the device's own thread
+ * (inline_io): a file in memory (tmpfs, ramfs) never waits for a disk
+ * and runs there outright; elsewhere a read or write is tried with
+ * RWF_NOWAIT (served from the page cache, or not at all) and goes to an
+ * I/O thread when it would wait, or once the file system has said it
+ * cannot try (EOPNOTSUPP: tmpfs and most buffered writes on 6.1).
  * UNMAP punches holes in a file (they read back as zeros). On a block
  * device it asks for what the device can do, read from its queue limits:
  * WRITE ZEROES where it has them (zeros, LBPRZ), else a plain discard
@@ -23,10 +29,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 
 #include "scsi_defs.h"
 #include "tcmu-runner.h"
@@ -43,6 +51,10 @@ struct file_dev {
 	enum file_unmap unmap;
 	uint32_t blk_lbs;	/* a block device's logical block size, else 1 */
 	uint16_t rotation;	/* VPD 0xB1 MEDIUM ROTATION RATE */
+	bool in_memory;		/* tmpfs/ramfs: I/O never waits for a disk */
+	/* RWF_NOWAIT refused (EOPNOTSUPP) for reads, writes: don't try
+	 * again (atomic; set from the device thread, read there). */
+	bool no_nowait[2];
 };
 
 static bool file_check_config(const char *cfg, char **reason)
@@ -154,6 +166,17 @@ static uint16_t file_probe_rotation(const struct stat *st)
 	return rotational ? 0 : 1;
 }
 
+/* A file whose pages live in memory only: reading and writing it is a
+ * copy, never a wait for a device. */
+static bool file_in_memory(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0)
+		return false;
+	return sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
+}
+
 static int file_open(struct tcmur_device *dev, bool reopen)
 {
 	struct file_dev *fdev = tcmur_dev_private(dev);
@@ -175,6 +198,8 @@ static int file_open(struct tcmur_device *dev, bool reopen)
 		tcmu_dev_err(dev, "open %s: %s", path, strerror(errno));
 		return err;
 	}
+	fdev->in_memory = file_in_memory(fdev->fd);
+	fdev->no_nowait[0] = fdev->no_nowait[1] = false;
 	if (fstat(fdev->fd, &st) == 0) {
 		fdev->is_blk = S_ISBLK(st.st_mode);
 		file_probe_unmap(dev, fdev, &st);
@@ -245,25 +270,67 @@ static size_t iov_trim(struct iovec *iov, size_t cnt, size_t len)
 	return i;
 }
 
-static tcmu_sts file_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
-			  struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
+/*
+ * On the device thread (cmd->nowait): whether to try @write (0 read,
+ * 1 write) here, and with which extra flag. False: TCMU_STS_AGAIN.
+ */
+static bool file_try_nowait(const struct file_dev *fdev, const struct tcmur_cmd *cmd,
+			    int write, int *flags)
+{
+	*flags = 0;
+	if (!cmd->nowait || fdev->in_memory)
+		return true;
+	if (cmd->fua || __atomic_load_n(&fdev->no_nowait[write], __ATOMIC_RELAXED))
+		return false;
+	*flags = RWF_NOWAIT;
+	return true;
+}
+
+/*
+ * Move @len bytes between the file at @offset and @iov, in as many calls
+ * as it takes. With RWF_NOWAIT in @flags, a transfer that would wait
+ * (EAGAIN, or short) is left for an I/O thread: TCMU_STS_AGAIN, having
+ * done nothing that a whole retry does not redo.
+ */
+static tcmu_sts file_rw(struct tcmur_device *dev, struct tcmur_cmd *cmd, int write,
+			struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset,
+			int flags)
 {
 	struct file_dev *fdev = tcmur_dev_private(dev);
-	size_t done = 0;
+	struct iovec *start = iov;
+	size_t start_cnt, done = 0;
+	struct iovec saved[8];
+	bool nowait = flags & RWF_NOWAIT;
 
 	iov_cnt = iov_trim(iov, iov_cnt, len);
+	start_cnt = iov_cnt;
+	if (nowait) {
+		/* A retry must see the iovec as it came. */
+		if (iov_cnt > sizeof(saved) / sizeof(saved[0]))
+			return TCMU_STS_AGAIN;
+		memcpy(saved, iov, iov_cnt * sizeof(*iov));
+	}
 	while (done < len && iov_cnt) {
-		ssize_t n = preadv(fdev->fd, iov, iov_cnt > IOV_MAX ? IOV_MAX : iov_cnt,
-				   offset + done);
+		int cnt = iov_cnt > IOV_MAX ? IOV_MAX : iov_cnt;
+		ssize_t n = write ? pwritev2(fdev->fd, iov, cnt, offset + done, flags)
+				  : preadv2(fdev->fd, iov, cnt, offset + done, flags);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			tcmu_dev_err(dev, "read %zu bytes at %llu: %s", len - done,
-				     (unsigned long long)(offset + done), strerror(errno));
-			return tcmur_cmd_errno(cmd, -errno, false);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (nowait && (n < 0 ? errno == EAGAIN || errno == EOPNOTSUPP
+				     : (size_t)n < len - done)) {
+			if (n < 0 && errno == EOPNOTSUPP)
+				__atomic_store_n(&fdev->no_nowait[write], true, __ATOMIC_RELAXED);
+			memcpy(start, saved, start_cnt * sizeof(*start));
+			return TCMU_STS_AGAIN;
 		}
-		if (n == 0) {
+		if (n < 0) {
+			tcmu_dev_err(dev, "%s %zu bytes at %llu: %s", write ? "write" : "read",
+				     len - done, (unsigned long long)(offset + done),
+				     strerror(errno));
+			return tcmur_cmd_errno(cmd, -errno, write);
+		}
+		if (n == 0 && !write) {
 			/* Past the end of the file: the rest reads as zeros. */
 			tcmu_iov_zero(iov, iov_cnt);
 			break;
@@ -274,35 +341,33 @@ static tcmu_sts file_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 	return TCMU_STS_GOOD;
 }
 
+static tcmu_sts file_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			  struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
+{
+	int flags;
+
+	if (!file_try_nowait(tcmur_dev_private(dev), cmd, 0, &flags))
+		return TCMU_STS_AGAIN;
+	return file_rw(dev, cmd, 0, iov, iov_cnt, len, offset, flags);
+}
+
 static tcmu_sts file_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 			   struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
 {
-	struct file_dev *fdev = tcmur_dev_private(dev);
-	int flags = cmd->fua ? RWF_DSYNC : 0;
-	size_t done = 0;
+	int flags;
 
-	iov_cnt = iov_trim(iov, iov_cnt, len);
-	while (done < len && iov_cnt) {
-		ssize_t n = pwritev2(fdev->fd, iov, iov_cnt > IOV_MAX ? IOV_MAX : iov_cnt,
-				     offset + done, flags);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			tcmu_dev_err(dev, "write %zu bytes at %llu: %s", len - done,
-				     (unsigned long long)(offset + done), strerror(errno));
-			return tcmur_cmd_errno(cmd, -errno, true);
-		}
-		done += n;
-		iov_cnt = iov_advance(&iov, iov_cnt, n);
-	}
-	return TCMU_STS_GOOD;
+	if (!file_try_nowait(tcmur_dev_private(dev), cmd, 1, &flags))
+		return TCMU_STS_AGAIN;
+	return file_rw(dev, cmd, 1, iov, iov_cnt, len, offset,
+		       flags | (cmd->fua ? RWF_DSYNC : 0));
 }
 
 static tcmu_sts file_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
 {
 	struct file_dev *fdev = tcmur_dev_private(dev);
 
+	if (cmd->nowait && !fdev->in_memory)
+		return TCMU_STS_AGAIN;
 	if (fdatasync(fdev->fd) < 0) {
 		tcmu_dev_err(dev, "fdatasync: %s", strerror(errno));
 		return tcmur_cmd_errno(cmd, -errno, true);
@@ -441,4 +506,5 @@ TCMUR_REGISTER_HANDLER(
 	.unmap_zeroes = file_unmap_zeroes,
 	.lba_status = file_lba_status,
 	.rotation_rate = file_rotation_rate,
+	.inline_io = true,
 );

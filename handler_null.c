@@ -65,4 +65,5 @@ TCMUR_REGISTER_HANDLER(
 	.write = null_io,
 	.flush = null_flush,
 	.can_fua = null_can_fua,
+	.inline_io = true,	/* nothing to wait for */
 );

@@ -1,5 +1,8 @@
 /*
- * I/O threads; see io_queue.h. Licensed under the Apache License, 2.0.
+ * I/O threads; see io_queue.h. One thread starts with the queue; more,
+ * up to the most asked for, only when a command is pushed while none is
+ * idle, so a device whose I/O runs on its own thread (inline_io) keeps
+ * one. Licensed under the Apache License, 2.0.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,7 +18,10 @@ struct io_queue {
 	bool stopping;
 	io_queue_fn fn;
 	void *opaque;
-	unsigned int nr_threads;
+	unsigned int idle;		/* threads waiting for work */
+	unsigned int queued;		/* commands not taken yet */
+	unsigned int nr_threads;	/* started */
+	unsigned int max_threads;
 	pthread_t threads[];
 };
 
@@ -28,11 +34,15 @@ static void *io_thread(void *arg)
 		struct cmd_ctx *ctx;
 		bool empty;
 
-		while (!q->head && !q->stopping)
+		while (!q->head && !q->stopping) {
+			q->idle++;
 			pthread_cond_wait(&q->cond, &q->lock);
+			q->idle--;
+		}
 		if (!q->head)
 			break;
 		ctx = q->head;
+		q->queued--;
 		q->head = ctx->next;
 		if (!q->head)
 			q->tail = NULL;
@@ -45,13 +55,25 @@ static void *io_thread(void *arg)
 	return NULL;
 }
 
+/* Under q->lock. A thread that cannot start is no error while another
+ * serves the queue. */
+static int io_queue_spawn(struct io_queue *q)
+{
+	int err = pthread_create(&q->threads[q->nr_threads], NULL, io_thread, q);
+
+	if (!err)
+		q->nr_threads++;
+	return err;
+}
+
 int io_queue_new(struct io_queue **out, unsigned int nr_threads, io_queue_fn fn,
 		 void *opaque)
 {
 	struct io_queue *q;
-	unsigned int i;
 	int err;
 
+	if (!nr_threads)
+		nr_threads = 1;
 	q = calloc(1, sizeof(*q) + nr_threads * sizeof(pthread_t));
 	if (!q)
 		return -ENOMEM;
@@ -59,18 +81,14 @@ int io_queue_new(struct io_queue **out, unsigned int nr_threads, io_queue_fn fn,
 	pthread_cond_init(&q->cond, NULL);
 	q->fn = fn;
 	q->opaque = opaque;
-	for (i = 0; i < nr_threads; i++) {
-		err = pthread_create(&q->threads[i], NULL, io_thread, q);
-		if (err)
-			goto out_stop;
-		q->nr_threads++;
+	q->max_threads = nr_threads;
+	err = io_queue_spawn(q);
+	if (err) {
+		io_queue_free(q);
+		return -err;
 	}
 	*out = q;
 	return 0;
-
-out_stop:
-	io_queue_free(q);
-	return -err;
 }
 
 void io_queue_push(struct io_queue *q, struct cmd_ctx *ctx)
@@ -82,8 +100,23 @@ void io_queue_push(struct io_queue *q, struct cmd_ctx *ctx)
 	else
 		q->head = ctx;
 	q->tail = ctx;
-	pthread_cond_signal(&q->cond);
+	/* An idle thread may not have woken for earlier work yet: more
+	 * work than idle threads is what starts another. */
+	if (++q->queued > q->idle && q->nr_threads < q->max_threads)
+		io_queue_spawn(q);
+	else
+		pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->lock);
+}
+
+unsigned int io_queue_threads(struct io_queue *q)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&q->lock);
+	n = q->nr_threads;
+	pthread_mutex_unlock(&q->lock);
+	return n;
 }
 
 bool io_queue_empty(struct io_queue *q)

@@ -16,8 +16,12 @@ struct io_queue;
  * it may still be running; see io_queue_empty()). */
 typedef void (*io_queue_fn)(void *opaque, struct cmd_ctx *ctx, bool queue_empty);
 
+/* Up to @nr_threads threads (at least one): one starts now, the others
+ * when work is pushed while none is idle. */
 int io_queue_new(struct io_queue **out, unsigned int nr_threads, io_queue_fn fn,
 		 void *opaque);
+/* Threads started so far. */
+unsigned int io_queue_threads(struct io_queue *q);
 void io_queue_push(struct io_queue *q, struct cmd_ctx *ctx);
 /* True when no command waits to be taken (some may still be running). */
 bool io_queue_empty(struct io_queue *q);

@@ -17,7 +17,8 @@
  * Threads: open/close/reconfig run on the daemon's main thread, with no
  * I/O in flight on the device (see reconfig for what it guarantees).
  * read/write/flush/unmap run on the device's I/O threads as the
- * handler's thread_model says. A handler may also
+ * handler's thread_model says (and, with inline_io, first on the
+ * device's own thread, where they must not wait). A handler may also
  * return TCMU_STS_ASYNC from an I/O operation and complete the command
  * later with tcmur_cmd_complete(), from any thread (a library callback,
  * say); the daemon keeps the command's buffers valid until then.
@@ -38,7 +39,7 @@ extern "C" {
 #endif
 
 #define TCMUR_HANDLER_API_MAJOR 1
-#define TCMUR_HANDLER_API_MINOR 2
+#define TCMUR_HANDLER_API_MINOR 3
 #define TCMUR_HANDLER_API_VERSION \
 	((TCMUR_HANDLER_API_MAJOR << 16) | TCMUR_HANDLER_API_MINOR)
 
@@ -53,6 +54,9 @@ typedef enum {
 	TCMU_STS_TASK_SET_FULL = 0x28,
 	TCMU_STS_ASYNC = 0x100,		/* handler completes it later */
 	TCMU_STS_NOT_HANDLED = 0x101,	/* handle_cmd: use the emulation */
+	/* API 1.3: a read/write/flush called with cmd->nowait would have
+	 * to wait; the daemon calls it again on an I/O thread. */
+	TCMU_STS_AGAIN = 0x102,
 } tcmu_sts;
 
 /* A TCMU device as a handler sees it (opaque; use the accessors). */
@@ -67,6 +71,13 @@ struct tcmur_cmd {
 	size_t data_len;	/* bytes the initiator transfers */
 	bool fua;		/* write must be on stable storage at completion */
 	void *hpriv;		/* the handler's, for an async command */
+	/* API 1.3 (handlers with inline_io only): set while read, write or
+	 * flush is called on the device's own thread, which serves the
+	 * ring: the call must not wait (for a disk, a lock, the network).
+	 * It finishes at once, starts asynchronous I/O and returns
+	 * TCMU_STS_ASYNC, or returns TCMU_STS_AGAIN to be called again,
+	 * with nowait false, on an I/O thread. */
+	bool nowait;
 };
 
 enum tcmur_thread_model {
@@ -208,6 +219,22 @@ struct tcmur_handler {
 	 * 1.0/1.1 handler): 0, not reported.
 	 */
 	uint16_t (*rotation_rate)(struct tcmur_device *dev);
+
+	/* ---- API 1.3 ---- */
+
+	/*
+	 * Optional, for TCMUR_THREAD_PARALLEL handlers. True: the daemon
+	 * first calls read, write and flush on the device's own thread,
+	 * with cmd->nowait set, as it takes each command off the ring; no
+	 * thread hand-off, and the kernel is told of a batch of completions
+	 * at once. That is where small I/O is fast. An operation that would
+	 * wait answers TCMU_STS_AGAIN and runs again on an I/O thread,
+	 * which also runs everything else (unmap, handle_cmd, the steps of
+	 * COMPARE AND WRITE and the like), so the handler's operations
+	 * still run concurrently. False (or a handler older than 1.3):
+	 * every operation runs on the I/O threads.
+	 */
+	bool inline_io;
 };
 
 /*

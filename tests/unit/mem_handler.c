@@ -16,6 +16,8 @@ struct mem_dev {
 	size_t size;
 	unsigned int slow_ms;
 	bool async, no_fua, hold;
+	bool again, again_always;	/* answer TCMU_STS_AGAIN (see .h) */
+	unsigned int nowait_calls;	/* calls with cmd->nowait */
 	/* hold: async writes wait here until mem_handler_release(). */
 	pthread_mutex_t hold_lock;
 	pthread_cond_t hold_cond;
@@ -138,6 +140,9 @@ static int mem_open(struct tcmur_device *dev, bool reopen)
 		return -EIO;
 	}
 	mem_opt(cfg, "slow_ms", &m->slow_ms);
+	m->again = mem_opt(cfg, "again", NULL);
+	m->again_always = mem_opt(cfg, "again_always", NULL);
+	m->nowait_calls = 0;
 	m->hold = mem_opt(cfg, "hold", NULL);
 	m->async = m->hold || mem_opt(cfg, "async", NULL);
 	m->released = false;
@@ -174,6 +179,21 @@ static void mem_check(struct mem_dev *m, size_t len, uint64_t offset)
 		abort();	/* the emulation let an out-of-range I/O through */
 }
 
+/* Inline calls (cmd->nowait): counted, and put off when asked. */
+static bool mem_put_off(struct mem_dev *m, const struct tcmur_cmd *cmd)
+{
+	if (cmd->nowait)
+		__atomic_add_fetch(&m->nowait_calls, 1, __ATOMIC_RELAXED);
+	return m->again_always || (m->again && cmd->nowait);
+}
+
+unsigned int mem_handler_nowait_calls(struct tcmur_device *dev)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	return __atomic_load_n(&m->nowait_calls, __ATOMIC_RELAXED);
+}
+
 static tcmu_sts mem_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 			 struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
 {
@@ -181,6 +201,8 @@ static tcmu_sts mem_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 
 	int err;
 
+	if (mem_put_off(m, cmd))
+		return TCMU_STS_AGAIN;
 	mem_check(m, len, offset);
 	err = mem_injected(m, MEM_OP_READ);
 	if (err)
@@ -201,6 +223,8 @@ static tcmu_sts mem_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 
 	int err;
 
+	if (mem_put_off(m, cmd))
+		return TCMU_STS_AGAIN;
 	mem_check(m, len, offset);
 	err = mem_injected(m, MEM_OP_WRITE);
 	if (err)
@@ -219,8 +243,11 @@ static tcmu_sts mem_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 static tcmu_sts mem_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
 {
 	struct mem_dev *m = tcmur_dev_private(dev);
-	int err = mem_injected(m, MEM_OP_FLUSH);
+	int err;
 
+	if (mem_put_off(m, cmd))
+		return TCMU_STS_AGAIN;
+	err = mem_injected(m, MEM_OP_FLUSH);
 	if (err)
 		return tcmur_cmd_errno(cmd, -err, true);
 	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
@@ -339,20 +366,36 @@ unsigned int mem_handler_unstable(struct tcmur_device *dev)
 	return mem_locked_count(dev, offsetof(struct mem_dev, unstable));
 }
 
+#define MEM_HANDLER_TABLE						\
+	.struct_size = sizeof(struct tcmur_handler),			\
+	.api_version = TCMUR_HANDLER_API_VERSION,			\
+	.name = "Memory (tests)",					\
+	.subtype = "mem",						\
+	.cfg_desc = "options: fail_open, fail_reopen, slow_ms=N, async, hold, "	\
+		    "no_fua, fixed_size, again, again_always",		\
+	.dev_private_size = sizeof(struct mem_dev),			\
+	.nr_threads = 2,						\
+	.open = mem_open,						\
+	.close = mem_close,						\
+	.reconfig = mem_reconfig,					\
+	.read = mem_read,						\
+	.write = mem_write,						\
+	.flush = mem_flush,						\
+	.can_fua = mem_can_fua
+
 const struct tcmur_handler mem_handler_ops = {
-	.struct_size = sizeof(struct tcmur_handler),
-	.api_version = TCMUR_HANDLER_API_VERSION,
-	.name = "Memory (tests)",
-	.subtype = "mem",
-	.cfg_desc = "options: fail_open, fail_reopen, slow_ms=N, async, hold, no_fua, fixed_size",
-	.dev_private_size = sizeof(struct mem_dev),
+	MEM_HANDLER_TABLE,
 	.thread_model = TCMUR_THREAD_PARALLEL,
-	.nr_threads = 2,
-	.open = mem_open,
-	.close = mem_close,
-	.reconfig = mem_reconfig,
-	.read = mem_read,
-	.write = mem_write,
-	.flush = mem_flush,
-	.can_fua = mem_can_fua,
+};
+
+const struct tcmur_handler mem_inline_handler_ops = {
+	MEM_HANDLER_TABLE,
+	.thread_model = TCMUR_THREAD_PARALLEL,
+	.inline_io = true,
+};
+
+const struct tcmur_handler mem_serial_inline_handler_ops = {
+	MEM_HANDLER_TABLE,
+	.thread_model = TCMUR_THREAD_SERIAL,
+	.inline_io = true,
 };

@@ -11,6 +11,9 @@
  *                  mem_handler_release() (a stuck backend)
  *   no_fua         can_fua says no: the daemon must flush after FUA writes
  *   fixed_size     reconfig refuses a size change with -EPERM
+ *   again          read/write/flush called inline (cmd->nowait) answer
+ *                  TCMU_STS_AGAIN: a backend that would wait
+ *   again_always   they answer TCMU_STS_AGAIN on every call (a bug)
  * Reads and writes outside the LUN abort(): the emulation must never
  * send one. Thread model PARALLEL with 2 threads. reconfig resizes the
  * LUN in place (new bytes read as zeros), records the write cache
@@ -23,6 +26,13 @@
 #include "tcmu-runner.h"
 
 extern const struct tcmur_handler mem_handler_ops;
+/* The same with inline_io (API 1.3): I/O first runs on the device
+ * thread; and a SERIAL one with inline_io, which the daemon must not
+ * run inline (its one-at-a-time promise). */
+extern const struct tcmur_handler mem_inline_handler_ops;
+extern const struct tcmur_handler mem_serial_inline_handler_ops;
+/* Calls of read/write/flush made with cmd->nowait (on the device thread). */
+unsigned int mem_handler_nowait_calls(struct tcmur_device *dev);
 
 /* The LUN's bytes (size tcmur_dev_size() at open). */
 uint8_t *mem_handler_data(struct tcmur_device *dev);

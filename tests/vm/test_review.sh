@@ -98,10 +98,16 @@ tc_run "serial-less LUN 2 deleted" lun_delete rvns2
 # --- transfer lengths that disagree with the CDB ----------------------------
 
 truncate -s 16M "$IMG/xfer.img"
-tc_run "create user:file LUN for transfer lengths" lun_create_user rvx 16M "$IMG/xfer.img" ||
-	exit 1
+tc_run "create user:file LUN for transfer lengths (hw_max_sectors=256)" \
+	lun_create_user rvx 16M "$IMG/xfer.img" file hw_max_sectors=256 || exit 1
 SGX=$LUN_SG SDX=$LUN_SD
 clear_ua "$SGX"
+max_xfer_kept() {	# an hw_max_sectors the admin chose is what B0 says
+	sg_vpd -p 0xb0 "$SGX" | tee /dev/stderr |
+		grep -q "Maximum transfer length: 256 blocks" &&
+		[ "$(cat "/sys/block/${SDX#/dev/}/queue/max_sectors_kb")" -eq 128 ]
+}
+tc_run "sg_vpd 0xb0: an hw_max_sectors set at creation is the maximum transfer" max_xfer_kept
 head -c 1024 /dev/urandom >"$IMG/old"
 dd if="$IMG/old" of="$SDX" bs=512 seek=100 oflag=direct status=none
 short_write() {	# WRITE(10) of 2 blocks carrying 1 block of data
@@ -191,6 +197,31 @@ slow_check() {
 	grep -q "(true, 'success')" "$IMG/slow.out"
 }
 tc_run "a slow CheckConfig runs off the main loop: the bus still answers" slow_check
+
+# --- four LUNs at queue depth 64, data verified ------------------------------
+# The I/O path as fio drives it hardest here: reads and writes on the
+# device thread (inline) and on I/O threads, four devices at once.
+
+four_luns_qd64() {
+	local i devs=() args=() rc=0
+	for i in 1 2 3 4; do
+		truncate -s 24M "$IMG/q$i.img"
+		lun_create_user "rvq$i" 24M "$IMG/q$i.img" || return 1
+		clear_ua "$LUN_SG"
+		devs+=("$LUN_SD")
+	done
+	for i in 0 1 2 3; do
+		args+=(--name="lun$i" --filename="${devs[$i]}")
+	done
+	fio --size=16M --rw=randwrite --bsrange=4k-128k --iodepth=64 --ioengine=libaio \
+		--direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 \
+		--verify_state_save=0 --exitall_on_error=1 "${args[@]}" || rc=1
+	for i in 1 2 3 4; do
+		lun_delete "rvq$i" || rc=1
+	done
+	return $rc
+}
+tc_run "four LUNs at once, fio random writes 4k-128k qd64 each, crc32c verified" four_luns_qd64
 
 # --- EXTENDED COPY between LUNs of different block sizes -------------------
 # Last: on a daemon that leaks the copy's reference, the second deletion
