@@ -260,7 +260,8 @@ int tcmu_recover_dev(const struct tcmu_dev_info *info, const char *cfgfs_root,
  * tcmu_nl_new and unblock right after it, so no event goes unheard in
  * between. Module-wide: it also fails events another process (an
  * external handler) has not answered yet. @sysfs: NULL for /sys.
- * 0 or -errno (-ENOENT: the kernel has no such parameter), logged.
+ * 0 or -errno, logged (-ENODEV: target_core_user is not loaded, so no
+ * event can be waiting; -ENOENT: the kernel has no such parameter).
  */
 int tcmu_recover_netlink_block(const char *sysfs, const struct tcmu_logger *log);
 int tcmu_recover_netlink_unblock(const char *sysfs, const struct tcmu_logger *log);

@@ -212,8 +212,15 @@ static int param_write(const char *sysfs, const char *param, const char *val)
 
 int tcmu_recover_netlink_block(const char *sysfs, const struct tcmu_logger *log)
 {
-	int err = param_write(sysfs, "block_netlink", "1");
+	char path[512];
+	int err;
 
+	snprintf(path, sizeof(path), "%s/module/target_core_user", sysfs ? sysfs : "/sys");
+	if (access(path, F_OK)) {
+		rec_dbg(log, "netlink", "target_core_user not loaded: no event waits");
+		return -ENODEV;
+	}
+	err = param_write(sysfs, "block_netlink", "1");
 	if (err == -ENOENT) {
 		rec_warn(log, "netlink", "target_core_user has no block_netlink parameter "
 			 "(a kernel before 4.18?): device events a previous daemon left "

@@ -434,6 +434,9 @@ static void test_recover_netlink_missing_logged(void **state)
 	char sys[512];
 
 	snprintf(sys, sizeof(sys), "%s/nosys", fx->fc.root);
+	assert_int_equal(tcmu_recover_netlink_block(sys, &fx->logger), -ENODEV);
+	mkdirs(fx->fc.root, "nosys/module/target_core_user", sys, sizeof(sys));
+	snprintf(sys, sizeof(sys), "%s/nosys", fx->fc.root);
 	assert_int_equal(tcmu_recover_netlink_block(sys, &fx->logger), -ENOENT);
 	assert_non_null(strstr(fx->lines.text, "<4>[netlink]"));
 	assert_non_null(strstr(fx->lines.text, "block_netlink"));
