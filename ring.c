@@ -410,20 +410,26 @@ static void ring_check_reset(struct tcmu_ring *ring, uint32_t next)
 {
 	uint32_t tail = __atomic_load_n(&ring->mb->cmd_tail, __ATOMIC_ACQUIRE);
 	uint32_t head = __atomic_load_n(&ring->mb->cmd_head, __ATOMIC_ACQUIRE);
+	bool head_ok = head < ring->cmdr_size && !(head % TCMU_OP_ALIGN_SIZE);
 	bool reset;
 
 	tail %= ring->cmdr_size;
 	/* Only a reset moves cmd_tail but us. */
 	reset = tail != ring->tail;
 	/* The kernel never writes over slots we have not answered. */
-	if (!reset && next != UINT32_MAX && head < ring->cmdr_size &&
-	    !(head % TCMU_OP_ALIGN_SIZE))
+	if (!reset && head_ok && next != UINT32_MAX)
 		reset = ring_dist(ring, tail, next) > ring_dist(ring, tail, head);
-	if (!reset && ring->snap_ok) {
+	if (!reset && head_ok && ring->snap_ok) {
+		/* The slot was published, so cmd_head is past it unless a reset
+		 * brought it back; only past it has the kernel finished writing
+		 * it (the acquire of cmd_head), and may we read it. */
 		uint8_t fp[RING_FP_LEN];
 
-		ring_fingerprint(ring, ring->snap_at, fp);
-		reset = memcmp(fp, ring->snap, RING_FP_LEN) != 0;
+		reset = ring_dist(ring, tail, head) <= ring_dist(ring, tail, ring->snap_at);
+		if (!reset) {
+			ring_fingerprint(ring, ring->snap_at, fp);
+			reset = memcmp(fp, ring->snap, RING_FP_LEN) != 0;
+		}
 	}
 	if (!reset) {
 		if (!ring->snap_ok)
