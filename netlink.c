@@ -277,6 +277,10 @@ static int nl_request(struct tcmu_nl *nl, struct nl_msg *msg, int ms)
 			break;
 		}
 		err = nl_recvmsgs(nl->sock, cb);
+		if (w.done) {		/* an error ack ends nl_recvmsgs with it */
+			err = 0;
+			break;
+		}
 		if (err < 0 && err != -NLE_AGAIN) {
 			nl_err(nl, "receive: %s", nl_geterror(err));
 			err = -EIO;
