@@ -364,20 +364,25 @@ static struct tcmu_cmd_entry *ring_tail_slot(struct tcmu_ring *ring, uint32_t *t
 	return NULL;
 }
 
-/* What identifies the command slot at @at: its header, its CDB offset and
- * the first bytes of its CDB. */
+/*
+ * What identifies the command slot at @at: its header, its CDB offset and
+ * the first bytes of its CDB, if the CDB lies in the slot (the kernel puts
+ * it there). Nothing else: bytes outside the slot are others' to write
+ * (answers into other slots, READ data), and must not look like a reset.
+ */
 static void ring_fingerprint(const struct tcmu_ring *ring, uint32_t at, uint8_t *fp)
 {
 	const struct tcmu_cmd_entry *ent = (const void *)(ring->cmdr + at);
 	uint64_t cdb_off = ent->req.cdb_off;
+	uint64_t slot = (uint64_t)(ring->cmdr - ring->map) + at;
+	uint32_t slot_len = tcmu_hdr_get_len(ent->hdr.len_op);
 
 	memset(fp, 0, RING_FP_LEN);
 	memcpy(fp, &ent->hdr, sizeof(ent->hdr));
 	memcpy(fp + sizeof(ent->hdr), &cdb_off, sizeof(cdb_off));
-	/* The CDB alone: the bytes after a short one are the next slot's. */
-	if (range_ok(ring, cdb_off, 1, 0)) {
+	if (cdb_off >= slot && cdb_off < slot + slot_len) {
 		const uint8_t *cdb = ring->map + cdb_off;
-		size_t avail = ring->map_size - cdb_off;
+		size_t avail = slot + slot_len - cdb_off;
 		int len = tcmu_cdb_len(cdb, avail);
 
 		if (len > 16)
