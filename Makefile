@@ -18,7 +18,7 @@ CFLAGS  += $(WARN) -std=gnu11 -fPIC $(PKG_CFLAGS) \
 	   -DTCMUR_VERSION=\"$(VERSION)\" -DDEFAULT_HANDLER_PATH=\"$(HANDLERDIR)\"
 LDLIBS  += $(PKG_LIBS) -lpthread -ldl
 
-LIBTCMU_OBJS := ring.o uio.o netlink.o scsi_sense.o
+LIBTCMU_OBJS := ring.o uio.o netlink.o recover.o scsi_sense.o
 CORE_OBJS    := api.o device.o dev_io.o io_queue.o handler_loader.o log.o \
 		scsi_emulate.o scsi_table.o scsi_inquiry.o scsi_mode.o \
 		scsi_verify.o scsi_provision.o scsi_opcodes.o scsi_alua.o alua_groups.o scsi_xcopy.o \

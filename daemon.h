@@ -33,9 +33,11 @@ struct tcmur_daemon {
 /* Netlink callbacks for the daemon (opaque is the daemon). */
 extern const struct tcmu_nl_ops daemon_nl_ops;
 
-/* Serve a device the kernel has; 0 or -errno (logged with the reason). */
-int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info);
-/* Serve every TCMU device already present; returns how many. */
+/* Serve a device the kernel has; 0 or -errno (logged with the reason).
+ * @recover: found at start, maybe left by a daemon that died: block it
+ * and reset its ring first (tcmu_recover_dev). */
+int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, bool recover);
+/* Serve every TCMU device already present, recovered; returns how many. */
 int daemon_dev_scan(struct tcmur_daemon *d);
 /* Close every device (the kernel keeps them; a restart picks them up). */
 void daemon_dev_close_all(struct tcmur_daemon *d);

@@ -1,5 +1,9 @@
 /*
  * Devices coming and going: the netlink callbacks and the start-up scan.
+ * A device the scan finds may have been served by a daemon that died:
+ * it is taken over through tcmu_recover_dev (recover.c), which blocks it
+ * and resets its ring before we open it, so that nothing the old daemon
+ * left in the ring runs again. A device an ADDED event brings is new.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -108,39 +112,20 @@ static void dev_failed(void *opaque, unsigned int minor)
 	g_idle_add(dev_failed_main, f);
 }
 
-int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
+/* Serve @info on its open, mapped /dev/uioN; 0 or -errno, logged. */
+static int dev_open(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
+		    const struct handler *h, int fd, void *map, size_t map_size)
 {
 	struct tcmur_device *dev;
-	const struct handler *h;
 	struct dev_params params;
-	size_t map_size;
-	void *map;
-	int fd, err;
+	int err;
 
-	if (g_hash_table_contains(d->devices, GUINT_TO_POINTER(info->uio_minor)))
-		return 0;
-	if (dbus_service_is_external(d->dbus, info->subtype)) {
-		log_dbg(&d->log, info->name, "uio%u is for external handler %s",
-			info->uio_minor, info->subtype);
-		return TCMU_NL_NOT_MINE;
-	}
-	h = info->subtype[0] ? handler_set_find(&d->handlers, info->subtype) : NULL;
-	if (!h) {
-		log_err(&d->log, info->name, "no handler for config '%s' (subtype '%s'): refused",
-			info->config, info->subtype);
-		return -ENOENT;
-	}
 	dev_params_read(info, &params);
 	params.registry = &d->registry;
 	params.on_failed = dev_failed;
 	params.failed_opaque = d;
-	err = tcmu_uio_open(NULL, info->uio_minor, &fd, &map, &map_size, &d->logger,
-			    info->name);
-	if (err)
-		return err;
 	err = dev_new(&dev, info, h, &params, fd, map, map_size, true, &d->log);
 	if (err) {
-		tcmu_uio_close(fd, map, map_size);
 		log_err(&d->log, info->name, "refused device uio%u: %s", info->uio_minor,
 			strerror(-err));
 		return err;
@@ -155,9 +140,66 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
 	return 0;
 }
 
+/* A device found at start, opened between tcmu_recover_dev's reset and
+ * unblock. */
+struct recover_open {
+	struct tcmur_daemon *d;
+	const struct tcmu_dev_info *info;
+	const struct handler *h;
+	int fd;
+	void *map;
+	size_t map_size;
+	bool opened;
+};
+
+static int recover_open(void *opaque)
+{
+	struct recover_open *ro = opaque;
+	int err = dev_open(ro->d, ro->info, ro->h, ro->fd, ro->map, ro->map_size);
+
+	ro->opened = !err;
+	return err;
+}
+
+int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, bool recover)
+{
+	struct recover_open ro = { .d = d, .info = info };
+	int err;
+
+	if (g_hash_table_contains(d->devices, GUINT_TO_POINTER(info->uio_minor)))
+		return 0;
+	if (dbus_service_is_external(d->dbus, info->subtype)) {
+		log_dbg(&d->log, info->name, "uio%u is for external handler %s",
+			info->uio_minor, info->subtype);
+		return TCMU_NL_NOT_MINE;
+	}
+	ro.h = info->subtype[0] ? handler_set_find(&d->handlers, info->subtype) : NULL;
+	if (!ro.h) {
+		log_err(&d->log, info->name, "no handler for config '%s' (subtype '%s'): refused",
+			info->config, info->subtype);
+		return -ENOENT;
+	}
+	/* Opened first: the kernel lets one process open it, so no live
+	 * process still serves the ring that recovery resets. */
+	err = tcmu_uio_open(NULL, info->uio_minor, &ro.fd, &ro.map, &ro.map_size,
+			    &d->logger, info->name);
+	if (err)
+		return err;
+	if (recover)
+		err = tcmu_recover_dev(info, NULL, ro.map, ro.map_size, recover_open, &ro,
+				       &d->logger);
+	else
+		err = recover_open(&ro);
+	if (ro.opened)		/* served, even if left blocked (logged) */
+		return 0;
+	tcmu_uio_close(ro.fd, ro.map, ro.map_size);
+	return err;
+}
+
 static int nl_added(void *opaque, const struct tcmu_dev_info *info)
 {
-	return daemon_dev_add(opaque, info);
+	/* A new device: its ring has never been served. */
+	return daemon_dev_add(opaque, info, false);
 }
 
 static void dev_remove(struct tcmur_daemon *d, struct tcmur_device *dev)
@@ -220,7 +262,8 @@ static int scan_one(void *opaque, const struct tcmu_dev_info *info)
 {
 	struct tcmur_daemon *d = opaque;
 
-	daemon_dev_add(d, info);
+	/* Served before, maybe, by a daemon that died: recovered. */
+	daemon_dev_add(d, info, true);
 	return 0;
 }
 

@@ -2,13 +2,15 @@
  * libtcmu: the kernel interface of LIO's TCM-User backstore, for any
  * application that wants to serve TCMU devices (the tcmu-runner daemon is one).
  *
- * Three parts, usable separately:
+ * Four parts, usable separately:
  *  - netlink (tcmu_nl_*): device add/remove/reconfigure events from the
  *    generic netlink family "TCM-USER", with replies when the kernel asks;
  *  - UIO (tcmu_uio_*): finding TCMU devices in sysfs, opening /dev/uioN and
  *    mapping its mailbox, command ring and data area;
  *  - ring (tcmu_ring_*): taking SCSI commands off the command ring and
- *    completing them, in or out of order, from any thread.
+ *    completing them, in or out of order, from any thread;
+ *  - recovery (tcmu_recover_*): taking over devices and pending netlink
+ *    events from a process that died, without replaying its commands.
  *
  * The ring works on any (fd, map) pair, so a test can hand it ordinary
  * memory and a pipe instead of a UIO device: nothing else differs.
@@ -32,7 +34,7 @@ extern "C" {
 #endif
 
 #define LIBTCMU_VERSION_MAJOR 1
-#define LIBTCMU_VERSION_MINOR 0
+#define LIBTCMU_VERSION_MINOR 1	/* 1: tcmu_recover_* */
 
 /* Bytes of sense data the ring carries back to the kernel. */
 #define TCMU_SENSE_LEN 96
@@ -214,6 +216,55 @@ void tcmu_ring_kick(struct tcmu_ring *ring);
 
 /* Commands handed out and not yet completed. */
 unsigned int tcmu_ring_inflight(struct tcmu_ring *ring);
+
+/* ---- recovery after a restart ------------------------------------------ */
+
+/*
+ * Serve a TCMU device that existed before this process started (found
+ * by tcmu_uio_scan) without replaying what a previous process left in its
+ * ring: commands it had answered out of order and commands it never
+ * answered sit there mixed, and nothing tells them apart. Call it with
+ * /dev/uioN already open and mapped (tcmu_uio_open: the kernel lets one
+ * process open it, so no live process is serving the ring this resets):
+ *  1. action/block_dev 1: the kernel collects the answers already in the
+ *     ring and answers new commands BUSY;
+ *  2. action/reset_ring 1: the kernel fails every command still in the
+ *     ring with BUSY, which the initiator retries, and empties the ring;
+ *  3. @open_fn(@opaque): make the ring (tcmu_ring_new on the same map; it
+ *     starts at cmd_tail, the empty ring's) and open the backend;
+ *  4. action/block_dev 0.
+ * The attributes are under configfs (@cfgfs_root, NULL: /sys/kernel/
+ * config) at target/core/user_<hba>/<name>/. Each step is logged under
+ * the device's name. Where the kernel lacks them (before 4.16, or
+ * configfs not mounted), that is logged and the device is taken over
+ * unblocked; without reset_ring only an empty ring is served, and a ring
+ * still holding commands is refused.
+ * Returns 0; -EAGAIN when the kernel is still enabling the device (serve
+ * it on its ADDED_DEVICE event instead); -ENOTRECOVERABLE for a ring that
+ * holds commands and cannot be reset; -EIO when it stays blocked; or
+ * @open_fn's error (the device is then unblocked and not served).
+ */
+int tcmu_recover_dev(const struct tcmu_dev_info *info, const char *cfgfs_root,
+		     const void *map, size_t map_size,
+		     int (*open_fn)(void *opaque), void *opaque,
+		     const struct tcmu_logger *log);
+
+/*
+ * The kernel's wait for netlink replies (tcmu_nl_new) is global, outlives
+ * the process that asked for it, and is uninterruptible: an event a
+ * previous daemon never answered keeps targetcli or rmdir in D state.
+ * tcmu_recover_netlink_block() sets target_core_user's module parameter
+ * block_netlink (new events fail with EAGAIN) and then reset_netlink
+ * (every waiting event fails with EINTR); tcmu_recover_netlink_unblock()
+ * clears block_netlink. The system's main daemon calls block before
+ * tcmu_nl_new and unblock right after it, so no event goes unheard in
+ * between. Module-wide: it also fails events another process (an
+ * external handler) has not answered yet. @sysfs: NULL for /sys.
+ * 0 or -errno, logged (-ENODEV: target_core_user is not loaded, so no
+ * event can be waiting; -ENOENT: the kernel has no such parameter).
+ */
+int tcmu_recover_netlink_block(const char *sysfs, const struct tcmu_logger *log);
+int tcmu_recover_netlink_unblock(const char *sysfs, const struct tcmu_logger *log);
 
 /* ---- netlink ---------------------------------------------------------- */
 

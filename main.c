@@ -146,12 +146,18 @@ static int signals_setup(const struct log_cfg *log)
 	return fd;
 }
 
+/* Listen for device events. Events a daemon that died left the kernel
+ * waiting on are failed first, with new ones held off (EAGAIN) until we
+ * listen: none is then sent to nobody (recover.c). */
 static int netlink_setup(struct tcmur_daemon *d, bool modprobe)
 {
+	bool blocked = !tcmu_recover_netlink_block(NULL, &d->logger);
 	int err = tcmu_nl_new(&d->nl, &daemon_nl_ops, d, &d->logger);
 
 	if (err == -ENOENT && modprobe && module_load("target_core_user", &d->log) == 0)
 		err = tcmu_nl_new(&d->nl, &daemon_nl_ops, d, &d->logger);
+	if (blocked)
+		tcmu_recover_netlink_unblock(NULL, &d->logger);
 	if (err)
 		log_err(&d->log, NULL, "cannot listen for TCMU devices: %s", strerror(-err));
 	return err;

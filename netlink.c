@@ -11,8 +11,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
@@ -24,6 +26,8 @@
 #define TCMU_GENL_FAMILY "TCM-USER"
 #define TCMU_GENL_GROUP "config"
 #define TCMU_GENL_VERSION 2
+/* How long we wait for the kernel's ack of SET_FEATURES. */
+#define NL_REQUEST_MS 5000
 
 struct tcmu_nl {
 	struct nl_sock *sock;
@@ -202,6 +206,92 @@ static int nl_error_cb(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
 	return NL_SKIP;
 }
 
+/* Waiting for the kernel's ack of one request of ours. */
+struct nl_wait {
+	struct tcmu_nl *nl;
+	uint32_t seq;
+	bool done;
+	int error;		/* the ack's, -errno */
+};
+
+static int nl_wait_ack_cb(struct nl_msg *msg, void *arg)
+{
+	struct nl_wait *w = arg;
+
+	if (nlmsg_hdr(msg)->nlmsg_seq != w->seq)
+		return NL_OK;	/* the ack of a reply we sent meanwhile */
+	w->done = true;
+	return NL_STOP;
+}
+
+static int nl_wait_err_cb(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
+{
+	struct nl_wait *w = arg;
+
+	if (e->msg.nlmsg_seq != w->seq)
+		return nl_error_cb(who, e, w->nl);
+	w->done = true;
+	w->error = e->error;
+	return NL_STOP;
+}
+
+/*
+ * Send @msg (freed) and wait up to @ms for the kernel's ack. Events read
+ * meanwhile are handled and answered as usual: libnl's nl_send_sync would
+ * stop at the first of them, taking it for the ack, and leave it
+ * unanswered. 0, the ack's -errno, -ETIMEDOUT or -EIO.
+ */
+static int nl_request(struct tcmu_nl *nl, struct nl_msg *msg, int ms)
+{
+	struct nl_wait w = { .nl = nl };
+	struct pollfd pfd = { .fd = nl_socket_get_fd(nl->sock), .events = POLLIN };
+	struct nl_cb *cb, *sock_cb;
+	struct timespec t0, t;
+	int err;
+
+	err = nl_send_auto(nl->sock, msg);
+	w.seq = nlmsg_hdr(msg)->nlmsg_seq;
+	nlmsg_free(msg);
+	if (err < 0)
+		return -EIO;
+	sock_cb = nl_socket_get_cb(nl->sock);
+	cb = nl_cb_clone(sock_cb);
+	nl_cb_put(sock_cb);
+	if (!cb)
+		return -ENOMEM;
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, nl_wait_ack_cb, &w);
+	nl_cb_err(cb, NL_CB_CUSTOM, nl_wait_err_cb, &w);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = 0;
+	while (!w.done) {
+		long left;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		if (poll(&pfd, 1, left) < 0 && errno != EINTR) {
+			err = -errno;
+			break;
+		}
+		err = nl_recvmsgs(nl->sock, cb);
+		if (w.done) {		/* an error ack ends nl_recvmsgs with it */
+			err = 0;
+			break;
+		}
+		if (err < 0 && err != -NLE_AGAIN) {
+			nl_err(nl, "receive: %s", nl_geterror(err));
+			err = -EIO;
+			break;
+		}
+		err = 0;
+	}
+	nl_cb_put(cb);
+	return err ? err : w.error;
+}
+
 /*
  * Ask the kernel to wait for our replies (@on), or to stop waiting. Old
  * kernels say no, which is fine. The setting is global and outlives us,
@@ -209,26 +299,27 @@ static int nl_error_cb(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
  * off when we stop: else the next device enabled would hang until a
  * daemon answers.
  */
-static void nl_set_features(struct tcmu_nl *nl, bool on)
+static int nl_set_features(struct tcmu_nl *nl, bool on)
 {
 	struct nl_msg *msg = nlmsg_alloc();
 	int err;
 
 	if (!msg)
-		return;
+		return -ENOMEM;
 	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0, 0,
 			 TCMU_CMD_SET_FEATURES, TCMU_GENL_VERSION) ||
 	    nla_put_u8(msg, TCMU_ATTR_SUPP_KERN_CMD_REPLY, on) < 0) {
 		nlmsg_free(msg);
-		return;
+		return -ENOMEM;
 	}
-	err = nl_send_sync(nl->sock, msg);	/* frees msg */
-	if (!on) {
-		nl->replies = false;
-		return;
+	err = nl_request(nl, msg, NL_REQUEST_MS);
+	if (on) {
+		nl->replies = err == 0;
+		nl_info(nl, "kernel %s netlink replies", nl->replies ? "waits for" : "does not take");
+	} else if (err) {
+		nl_err(nl, "the kernel may still wait for our replies: %s", strerror(-err));
 	}
-	nl->replies = err == 0;
-	nl_info(nl, "kernel %s netlink replies", nl->replies ? "waits for" : "does not take");
+	return err;
 }
 
 static int nl_alloc(struct tcmu_nl **out, const struct tcmu_nl_ops *ops, void *opaque,
@@ -357,12 +448,21 @@ void tcmu_nl_stop_replies(struct tcmu_nl *nl)
 {
 	if (!nl->sock || !nl->replies)
 		return;
-	/* Stop taking events first: none may be handled half torn down. */
-	nl_socket_drop_membership(nl->sock, nl->group);
-	nl_socket_modify_cb(nl->sock, NL_CB_VALID, NL_CB_DEFAULT, NULL, NULL);
-	fcntl(nl_socket_get_fd(nl->sock), F_SETFL,
-	      fcntl(nl_socket_get_fd(nl->sock), F_GETFL) & ~O_NONBLOCK);
+	/*
+	 * The kernel stops waiting for replies to events it sends from now
+	 * on. The ones it sent before wait for us without end: those queued
+	 * on our socket are handled and answered while we wait for its ack,
+	 * then whatever came in meanwhile. Only then do we stop taking events.
+	 * An event sent in the instant between the kernel's check of the
+	 * switch and its multicast can still arrive after our last read: the
+	 * next daemon fails it at its start (tcmu_recover_netlink_block).
+	 */
 	nl_set_features(nl, false);
+	tcmu_nl_dispatch(nl);
+	if (nl->group)
+		nl_socket_drop_membership(nl->sock, nl->group);
+	nl_socket_modify_cb(nl->sock, NL_CB_VALID, NL_CB_DEFAULT, NULL, NULL);
+	nl->replies = false;
 }
 
 int tcmu_nl_fd(const struct tcmu_nl *nl)

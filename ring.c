@@ -14,9 +14,31 @@
  * against the map before use, and what a command needs (CDB, iovecs) is
  * copied out before its slot can be reused for another completion.
  *
- * Lock order: ring->lock is a leaf; it guards cmd_tail, the free list and
- * the counters. tcmu_ring_next() runs on one thread only and reads
- * cmd_head without the lock.
+ * A reset behind our back. An admin's write to configfs action/reset_ring
+ * (target_core_user.c, tcmu_reset_ring) fails every command in the ring
+ * (BUSY for 1, CHECK CONDITION for 2), frees their cmd_ids and data
+ * blocks, and sets cmd_head = cmd_tail = 0. Our offset is then stale: we
+ * would parse stale or half-written slots, never see the new commands,
+ * and answer cmd_ids the kernel has freed or given to new commands. We
+ * notice it, before taking a command and before writing an answer, by
+ * what nobody but a reset changes: cmd_tail not where we left it (only we
+ * write it otherwise); cmd_head behind our consumer offset (the kernel
+ * never writes over slots we have not answered); or the oldest slot we
+ * have not answered no longer holding the command the kernel put there
+ * (its header, CDB offset and CDB, kept when the kernel published it).
+ * We then start again at the new tail and drop, unwritten, the answers of
+ * commands taken before it (a "generation" per reset): the kernel has
+ * failed them already, and the initiator retries. What no daemon can
+ * tell: a new command identical to the one it replaces in that slot (same
+ * cmd_id, length, CDB offset and CDB). And a handler still filling a READ
+ * buffer writes into data blocks the kernel may have given to a new
+ * command. So an admin's reset is only safe for data once the daemon has
+ * nothing in flight; the daemon's own start-up recovery (recover.c)
+ * resets before it takes the ring, when nothing can be in flight.
+ *
+ * Lock order: ring->lock is a leaf; it guards cmd_tail, the free list, the
+ * counters and the reset generation. tcmu_ring_next() runs on one thread
+ * only, owns the consumer offset and reads cmd_head without the lock.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,9 +53,13 @@
 #include "scsi_defs.h"
 #include "scsi_sense.h"
 
+/* Bytes of a command slot's fingerprint (ring_fingerprint). */
+#define RING_FP_LEN 32
+
 struct ring_cmd {
 	struct tcmu_cmd cmd;
 	struct ring_cmd *next_free;
+	unsigned int gen;		/* ring->gen when taken off the ring */
 	unsigned int iov_cap;
 	uint8_t cdb_buf[TCMU_MAX_CDB_LEN];
 	uint8_t priv_buf[] __attribute__((aligned(16)));
@@ -56,9 +82,16 @@ struct tcmu_ring {
 	struct ring_cmd *free_list;
 	unsigned int inflight;
 	unsigned int unkicked;		/* completions not yet told */
+	uint32_t tail;			/* cmd_tail as we last wrote it */
+	unsigned int gen;		/* resets seen behind our back */
+	bool resync;			/* next must restart at tail */
+	bool snap_ok;			/* snap holds the slot at snap_at */
+	uint32_t snap_at;		/* oldest command slot not answered */
+	uint8_t snap[RING_FP_LEN];	/* its fingerprint when the kernel wrote it */
 };
 
 #define ring_err(r, ...) tcmu_log((r)->log, TCMU_LOG_ERR, (r)->who, __func__, __VA_ARGS__)
+#define ring_warn(r, ...) tcmu_log((r)->log, TCMU_LOG_WARN, (r)->who, __func__, __VA_ARGS__)
 #define ring_dbg(r, ...) tcmu_log((r)->log, TCMU_LOG_DEBUG, (r)->who, __func__, __VA_ARGS__)
 
 int tcmu_ring_new(struct tcmu_ring **out, int fd, void *map, size_t map_size,
@@ -100,9 +133,13 @@ int tcmu_ring_new(struct tcmu_ring **out, int fd, void *map, size_t map_size,
 	ring->priv_size = priv_size;
 	snprintf(ring->who, sizeof(ring->who), "%s", who ? who : "ring");
 	pthread_mutex_init(&ring->lock, NULL);
-	/* Start where the kernel's completion pointer is: after a restart of
-	 * the daemon, entries between tail and head are still owed answers. */
+	/* Start at the kernel's completion pointer and take what lies between
+	 * it and cmd_head as new. After a restart of a daemon that holds only
+	 * once the ring was reset (tcmu_recover_dev): a previous daemon's
+	 * out-of-order completions leave answered and unanswered commands
+	 * mixed there, and nothing in the ring tells them apart. */
 	ring->next = __atomic_load_n(&mb->cmd_tail, __ATOMIC_ACQUIRE) % size;
+	ring->tail = ring->next;
 	*out = ring;
 	return 0;
 }
@@ -301,16 +338,136 @@ static uint32_t ring_iov_fit(const struct tcmu_cmd_entry *ent, uint32_t len)
 	return ent->req.iov_cnt < fit ? ent->req.iov_cnt : fit;
 }
 
+/* Step cmd_tail over slots that need no answer; returns the first that
+ * does, or NULL if none is left before the kernel's head. */
+static struct tcmu_cmd_entry *ring_tail_slot(struct tcmu_ring *ring, uint32_t *tail)
+{
+	uint32_t head = __atomic_load_n(&ring->mb->cmd_head, __ATOMIC_ACQUIRE);
+
+	if (head >= ring->cmdr_size)
+		return NULL;
+	while (*tail != head) {
+		struct tcmu_cmd_entry *ent = (void *)(ring->cmdr + *tail);
+		uint32_t len, op;
+
+		if (ring->cmdr_size - *tail < sizeof(ent->hdr))
+			return NULL;
+		len = tcmu_hdr_get_len(ent->hdr.len_op);
+		op = tcmu_hdr_get_op(ent->hdr.len_op);
+		if (len < sizeof(ent->hdr) || len > ring->cmdr_size - *tail ||
+		    len > ring_dist(ring, *tail, head))
+			return NULL;
+		if (op == TCMU_OP_CMD)
+			return len >= sizeof(*ent) ? ent : NULL;
+		*tail = (*tail + len) % ring->cmdr_size;
+	}
+	return NULL;
+}
+
+/*
+ * What identifies the command slot at @at: its header, its CDB offset and
+ * the first bytes of its CDB, if the CDB lies in the slot (the kernel puts
+ * it there). Nothing else: bytes outside the slot are others' to write
+ * (answers into other slots, READ data), and must not look like a reset.
+ */
+static void ring_fingerprint(const struct tcmu_ring *ring, uint32_t at, uint8_t *fp)
+{
+	const struct tcmu_cmd_entry *ent = (const void *)(ring->cmdr + at);
+	uint64_t cdb_off = ent->req.cdb_off;
+	uint64_t slot = (uint64_t)(ring->cmdr - ring->map) + at;
+	uint32_t slot_len = tcmu_hdr_get_len(ent->hdr.len_op);
+
+	memset(fp, 0, RING_FP_LEN);
+	memcpy(fp, &ent->hdr, sizeof(ent->hdr));
+	memcpy(fp + sizeof(ent->hdr), &cdb_off, sizeof(cdb_off));
+	if (cdb_off >= slot && cdb_off < slot + slot_len) {
+		const uint8_t *cdb = ring->map + cdb_off;
+		size_t avail = slot + slot_len - cdb_off;
+		int len = tcmu_cdb_len(cdb, avail);
+
+		if (len > 16)
+			len = 16;
+		if (len > 0 && (size_t)len <= avail)
+			memcpy(fp + RING_FP_LEN - 16, cdb, len);
+	}
+}
+
+/* Lock held: fingerprint the oldest command we have not answered, if the
+ * kernel has published one. Nobody writes that slot but a reset. */
+static void ring_snap_take(struct tcmu_ring *ring)
+{
+	uint32_t at = ring->tail;
+
+	ring->snap_ok = ring_tail_slot(ring, &at) != NULL;
+	if (ring->snap_ok) {
+		ring->snap_at = at;
+		ring_fingerprint(ring, at, ring->snap);
+	}
+}
+
+/*
+ * Lock held. Has the kernel reset the ring since we last looked (see the
+ * top of this file)? @next is our consumer offset, or UINT32_MAX when the
+ * caller does not own it. A reset starts a new generation: commands taken
+ * before it are dropped when they complete.
+ */
+static void ring_check_reset(struct tcmu_ring *ring, uint32_t next)
+{
+	uint32_t tail = __atomic_load_n(&ring->mb->cmd_tail, __ATOMIC_ACQUIRE);
+	uint32_t head = __atomic_load_n(&ring->mb->cmd_head, __ATOMIC_ACQUIRE);
+	bool head_ok = head < ring->cmdr_size && !(head % TCMU_OP_ALIGN_SIZE);
+	bool reset;
+
+	tail %= ring->cmdr_size;
+	/* Only a reset moves cmd_tail but us. */
+	reset = tail != ring->tail;
+	/* The kernel never writes over slots we have not answered. */
+	if (!reset && head_ok && next != UINT32_MAX)
+		reset = ring_dist(ring, tail, next) > ring_dist(ring, tail, head);
+	if (!reset && head_ok && ring->snap_ok) {
+		/* The slot was published, so cmd_head is past it unless a reset
+		 * brought it back; only past it has the kernel finished writing
+		 * it (the acquire of cmd_head), and may we read it. */
+		uint8_t fp[RING_FP_LEN];
+
+		reset = ring_dist(ring, tail, head) <= ring_dist(ring, tail, ring->snap_at);
+		if (!reset) {
+			ring_fingerprint(ring, ring->snap_at, fp);
+			reset = memcmp(fp, ring->snap, RING_FP_LEN) != 0;
+		}
+	}
+	if (!reset) {
+		if (!ring->snap_ok)
+			ring_snap_take(ring);
+		return;
+	}
+	ring_warn(ring, "ring reset behind our back (cmd_tail %u, ours %u, cmd_head %u): "
+		  "starting again at %u; the kernel failed the %u commands we hold, "
+		  "their answers are dropped", tail, ring->tail, head, tail, ring->inflight);
+	ring->gen++;
+	ring->tail = tail;
+	ring->resync = true;
+	ring_snap_take(ring);
+}
+
 struct tcmu_cmd *tcmu_ring_next(struct tcmu_ring *ring,
 				void (*tmr_fn)(void *, const struct tcmu_tmr *),
 				void *opaque)
 {
 	for (;;) {
-		uint32_t head = __atomic_load_n(&ring->mb->cmd_head, __ATOMIC_ACQUIRE);
+		uint32_t head;
 		struct tcmu_cmd_entry *ent;
 		struct ring_cmd *rc;
 		uint32_t len, op;
 
+		pthread_mutex_lock(&ring->lock);
+		ring_check_reset(ring, ring->next);
+		if (ring->resync) {
+			ring->next = ring->tail;
+			ring->resync = false;
+		}
+		pthread_mutex_unlock(&ring->lock);
+		head = __atomic_load_n(&ring->mb->cmd_head, __ATOMIC_ACQUIRE);
 		if (head >= ring->cmdr_size || head % TCMU_OP_ALIGN_SIZE) {
 			ring_err(ring, "kernel's cmd_head %u is not in the ring", head);
 			return NULL;
@@ -352,11 +509,18 @@ struct tcmu_cmd *tcmu_ring_next(struct tcmu_ring *ring,
 			ring_err(ring, "no memory for cmd %u", ent->hdr.cmd_id);
 			return NULL;
 		}
+		pthread_mutex_lock(&ring->lock);
+		if (ring->resync) {	/* a completion saw a reset meanwhile */
+			rc->next_free = ring->free_list;
+			ring->free_list = rc;
+			pthread_mutex_unlock(&ring->lock);
+			continue;
+		}
+		ring->inflight++;
+		rc->gen = ring->gen;
+		pthread_mutex_unlock(&ring->lock);
 		ring->next = (ring->next + len) % ring->cmdr_size;
 		rc->cmd.cmd_id = ent->hdr.cmd_id;
-		pthread_mutex_lock(&ring->lock);
-		ring->inflight++;
-		pthread_mutex_unlock(&ring->lock);
 		if (!ring_parse_cmd(ring, ent, len, rc)) {
 			rc->cmd.cdb_len = 0;
 			rc->cmd.iov_cnt = 0;
@@ -370,32 +534,6 @@ struct tcmu_cmd *tcmu_ring_next(struct tcmu_ring *ring,
 	}
 }
 
-/* Step cmd_tail over slots that need no answer; returns the first that
- * does, or NULL if none is left before the kernel's head. */
-static struct tcmu_cmd_entry *ring_tail_slot(struct tcmu_ring *ring, uint32_t *tail)
-{
-	uint32_t head = __atomic_load_n(&ring->mb->cmd_head, __ATOMIC_ACQUIRE);
-
-	if (head >= ring->cmdr_size)
-		return NULL;
-	while (*tail != head) {
-		struct tcmu_cmd_entry *ent = (void *)(ring->cmdr + *tail);
-		uint32_t len, op;
-
-		if (ring->cmdr_size - *tail < sizeof(ent->hdr))
-			return NULL;
-		len = tcmu_hdr_get_len(ent->hdr.len_op);
-		op = tcmu_hdr_get_op(ent->hdr.len_op);
-		if (len < sizeof(ent->hdr) || len > ring->cmdr_size - *tail ||
-		    len > ring_dist(ring, *tail, head))
-			return NULL;
-		if (op == TCMU_OP_CMD)
-			return len >= sizeof(*ent) ? ent : NULL;
-		*tail = (*tail + len) % ring->cmdr_size;
-	}
-	return NULL;
-}
-
 void tcmu_ring_complete(struct tcmu_ring *ring, struct tcmu_cmd *cmd, uint8_t status)
 {
 	struct ring_cmd *rc = (struct ring_cmd *)cmd;
@@ -403,7 +541,15 @@ void tcmu_ring_complete(struct tcmu_ring *ring, struct tcmu_cmd *cmd, uint8_t st
 	uint32_t tail;
 
 	pthread_mutex_lock(&ring->lock);
-	tail = __atomic_load_n(&ring->mb->cmd_tail, __ATOMIC_RELAXED) % ring->cmdr_size;
+	ring_check_reset(ring, UINT32_MAX);
+	if (rc->gen != ring->gen) {
+		/* Taken before a reset: the kernel failed it and may have given
+		 * its cmd_id to a new command. Nothing is written. */
+		ring_dbg(ring, "cmd %u from before the ring's reset: answer dropped",
+			 cmd->cmd_id);
+		goto out_release;
+	}
+	tail = ring->tail;
 	ent = ring_tail_slot(ring, &tail);
 	if (!ent) {
 		ring_err(ring, "no ring slot left to complete cmd %u", cmd->cmd_id);
@@ -423,8 +569,11 @@ void tcmu_ring_complete(struct tcmu_ring *ring, struct tcmu_cmd *cmd, uint8_t st
 	}
 	/* Publish the response before the tail that makes it visible. */
 	__atomic_store_n(&ring->mb->cmd_tail, tail, __ATOMIC_RELEASE);
-	ring->inflight--;
+	ring->tail = tail;
+	ring_snap_take(ring);
 	ring->unkicked++;
+out_release:
+	ring->inflight--;
 	rc->next_free = ring->free_list;
 	ring->free_list = rc;
 	pthread_mutex_unlock(&ring->lock);

@@ -37,6 +37,7 @@ struct ring_sim {
 	unsigned int inflight;
 	unsigned int kicks;
 	bool broken;
+	bool blocked;			/* TCMU_DEV_BIT_BLOCKED */
 };
 
 uint32_t ring_sim_entry_size(unsigned int iov_cnt, size_t cdb_len)
@@ -328,6 +329,8 @@ int ring_sim_queue(struct ring_sim *sim, const struct sim_req *req, struct sim_c
 	 * it would never fit (and a caller retrying on -ENOSPC would spin). */
 	if (ring_sim_entry_size(req_nseg(req), req->cdb_len) > sim->cmdr_size / 2)
 		return -E2BIG;
+	if (sim->blocked)	/* queue_cmd_ring(): TCM_LUN_BUSY */
+		return -EBUSY;
 	id = id_alloc(sim);
 	if (id < 0)
 		return id;
@@ -593,4 +596,48 @@ void ring_sim_cmd_free(struct ring_sim *sim, struct sim_cmd *cmd)
 			return;
 		}
 	}
+}
+
+/* tcmu_block_dev(): completions first, then no new command. */
+int ring_sim_block(struct ring_sim *sim, bool on)
+{
+	int n = 0;
+
+	if (on && !sim->blocked)
+		n = ring_sim_reap(sim);
+	sim->blocked = on;
+	return n;
+}
+
+bool ring_sim_blocked(struct ring_sim *sim) { return sim->blocked; }
+
+/* tcmu_reset_ring(). */
+int ring_sim_reset(struct ring_sim *sim, int level)
+{
+	int n = 0;
+
+	if (level != 1 && level != 2)
+		return -EINVAL;
+	for (int id = 1; id <= CMD_ID_MAX; id++) {
+		struct sim_cmd *c = sim->by_id[id];
+
+		if (!c)
+			continue;
+		/* 1: "userspace was not able to start the command or it is
+		 * retryable"; 2: a hard failure. */
+		c->status = level == 1 ? 0x08 : 0x02;
+		c->reset = true;
+		c->guard_ok = true;
+		c->read_len_ok = true;
+		c->done = true;
+		segs_release(sim, c);
+		sim->by_id[id] = NULL;
+		sim->inflight--;
+		n++;
+	}
+	sim->last_cleaned = 0;
+	__atomic_store_n(&sim->mb->cmd_tail, 0, __ATOMIC_RELEASE);
+	head_set(sim, 0);
+	sim->broken = false;
+	return n;
 }

@@ -95,6 +95,7 @@ struct sim_cmd {
 	uint8_t *data;			/* the buffer at completion */
 	size_t data_len;
 	bool guard_ok;			/* nothing written past any iovec */
+	bool reset;			/* failed by ring_sim_reset, not answered */
 
 	/* simulator bookkeeping */
 	struct sim_cmd *next;
@@ -153,6 +154,22 @@ struct sim_cmd *ring_sim_run(struct ring_sim *sim, const struct sim_req *req,
 void ring_sim_cmd_free(struct ring_sim *sim, struct sim_cmd *cmd);
 
 unsigned int ring_sim_inflight(struct ring_sim *sim);
+/*
+ * configfs action/block_dev (tcmu_block_dev, tcmu_unblock_dev): blocking
+ * collects the completions already written, as the kernel does, and
+ * until unblocked ring_sim_queue refuses with -EBUSY (the kernel answers
+ * the initiator BUSY). Returns what ring_sim_reap did (0 when unblocking).
+ */
+int ring_sim_block(struct ring_sim *sim, bool on);
+bool ring_sim_blocked(struct ring_sim *sim);
+/*
+ * configfs action/reset_ring (tcmu_reset_ring): every command in flight
+ * is failed, with BUSY for @level 1 and CHECK CONDITION without sense for
+ * 2, marked ->reset, its cmd_id and data freed; cmd_head = cmd_tail = 0
+ * and the ring is no longer broken. Returns how many commands it failed,
+ * or -EINVAL for another level (the kernel refuses those).
+ */
+int ring_sim_reset(struct ring_sim *sim, int level);
 /* Hang up the daemon's end, as a vanished UIO device does (POLLHUP). */
 void ring_sim_hangup(struct ring_sim *sim);
 /* 4-byte kicks read from the daemon so far. */

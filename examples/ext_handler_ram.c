@@ -188,9 +188,18 @@ static void ramdisk_free(gpointer p)
 	g_free(rd);
 }
 
-static int dev_added(void *opaque, const struct tcmu_dev_info *info)
+static int ring_open(void *opaque)
 {
-	struct app *app = opaque;
+	struct ramdisk *rd = opaque;
+
+	return tcmu_ring_new(&rd->ring, rd->fd, rd->map, rd->map_size, 0, NULL,
+			     rd->info.name);
+}
+
+/* Serve a ram device; @recover: found at start, where a previous run of
+ * ours may have left commands in its ring (tcmu_recover_dev resets it). */
+static int ram_add(struct app *app, const struct tcmu_dev_info *info, bool recover)
+{
 	struct ramdisk *rd;
 	int err;
 
@@ -210,9 +219,10 @@ static int dev_added(void *opaque, const struct tcmu_dev_info *info)
 	}
 	err = tcmu_uio_open(NULL, info->uio_minor, &rd->fd, &rd->map, &rd->map_size, NULL,
 			    info->name);
-	if (!err)
-		err = tcmu_ring_new(&rd->ring, rd->fd, rd->map, rd->map_size, 0, NULL,
-				    info->name);
+	if (!err && recover)
+		err = tcmu_recover_dev(info, NULL, rd->map, rd->map_size, ring_open, rd, NULL);
+	else if (!err)
+		err = ring_open(rd);
 	if (err) {
 		if (rd->map)
 			tcmu_uio_close(rd->fd, rd->map, rd->map_size);
@@ -226,6 +236,11 @@ static int dev_added(void *opaque, const struct tcmu_dev_info *info)
 	       (unsigned long long)rd->size);
 	fflush(stdout);
 	return 0;
+}
+
+static int dev_added(void *opaque, const struct tcmu_dev_info *info)
+{
+	return ram_add(opaque, info, false);
 }
 
 static int dev_removed(void *opaque, const struct tcmu_dev_info *info)
@@ -267,7 +282,7 @@ static gboolean on_check_config(TcmuTCMUService1 *iface, GDBusMethodInvocation *
 
 static int scan_one(void *opaque, const struct tcmu_dev_info *info)
 {
-	dev_added(opaque, info);
+	ram_add(opaque, info, true);
 	return 0;
 }
 

@@ -15,7 +15,7 @@
 UNIT_VARIANT ?= unit
 UB := tests/build/$(UNIT_VARIANT)
 
-UNIT_CORE := ring uio netlink scsi_sense api device dev_io io_queue handler_loader \
+UNIT_CORE := ring uio netlink recover scsi_sense api device dev_io io_queue handler_loader \
 	     log scsi_emulate scsi_table scsi_inquiry scsi_mode scsi_verify \
 	     scsi_provision scsi_opcodes scsi_alua alua_groups scsi_xcopy dev_registry dev_ua \
 	     dev_seq ring_sim sim_device

@@ -1,7 +1,8 @@
 # Real-kernel tests: Debian's kernel under QEMU (tests/vm/run-vm.sh).
 # Included from the top-level Makefile; paths are relative to the top.
 
-VM_TESTS := tests/vm/test_core.sh tests/vm/test_sbc.sh tests/vm/test_review.sh
+VM_TESTS := tests/vm/test_core.sh tests/vm/test_sbc.sh tests/vm/test_review.sh \
+	    tests/vm/test_recovery.sh
 
 # The deliberately broken handler make check-vm must catch.
 tests/build/broken/handler_file.so: tests/vm/broken/handler_file_corrupt.c handler_file.c tcmu-runner.h

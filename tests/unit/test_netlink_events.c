@@ -6,10 +6,12 @@
  * kernel's: every event sent to the daemon's socket and received by
  * tcmu_nl_dispatch gets its *_DONE command back with the callback's
  * status and the device id, refusals included; none for "not mine" or
- * without a device id.
+ * without a device id. And at the daemon's stop, an event already queued
+ * is answered before it stops taking events.
  */
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -489,6 +491,88 @@ static void test_nl_no_reply_when_not_ours_to_give(void **state)
 	assert_int_equal(pair_reply(p, &r, 200), 0);
 }
 
+/* The kernel's end while the daemon stops: acks SET_FEATURES, keeps the
+ * replies it gets. */
+struct stopping_kernel {
+	struct pair *p;
+	int features;			/* SUPP_KERN_CMD_REPLY asked; -1: none */
+	struct reply done;		/* the *_DONE reply, cmd 0 if none */
+};
+
+static void *stopping_kernel_run(void *arg)
+{
+	struct stopping_kernel *k = arg;
+	struct pollfd pfd = { .fd = k->p->kfd, .events = POLLIN };
+	struct sockaddr_nl to = { .nl_family = AF_NETLINK, .nl_pid = k->p->dport };
+
+	while ((k->features < 0 || !k->done.cmd) && poll(&pfd, 1, 3000) == 1) {
+		struct nlattr *attrs[TCMU_ATTR_MAX + 1];
+		uint8_t buf[4096];
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+		struct {
+			struct nlmsghdr h;
+			struct nlmsgerr e;
+		} ack;
+		ssize_t n = recv(k->p->kfd, buf, sizeof(buf), 0);
+		int cmd;
+
+		if (n < (ssize_t)NLMSG_HDRLEN || !nlmsg_ok(h, n) || !genlmsg_valid_hdr(h, 0) ||
+		    genlmsg_parse(h, 0, attrs, TCMU_ATTR_MAX, NULL))
+			continue;
+		cmd = ((struct genlmsghdr *)nlmsg_data(h))->cmd;
+		if (cmd != TCMU_CMD_SET_FEATURES) {
+			k->done.cmd = cmd;
+			k->done.has_id = attrs[TCMU_ATTR_DEVICE_ID];
+			k->done.id = k->done.has_id ? nla_get_u32(attrs[TCMU_ATTR_DEVICE_ID]) : 0;
+			continue;
+		}
+		k->features = attrs[TCMU_ATTR_SUPP_KERN_CMD_REPLY] ?
+			      nla_get_u8(attrs[TCMU_ATTR_SUPP_KERN_CMD_REPLY]) : 2;
+		memset(&ack, 0, sizeof(ack));
+		ack.h.nlmsg_len = sizeof(ack);
+		ack.h.nlmsg_type = NLMSG_ERROR;
+		ack.h.nlmsg_seq = h->nlmsg_seq;
+		ack.e.msg = *h;
+		sendto(k->p->kfd, &ack, sizeof(ack), 0, (struct sockaddr *)&to, sizeof(to));
+	}
+	return NULL;
+}
+
+/* An event queued when the daemon stops is answered before the daemon
+ * stops taking events: else the kernel, which asked for replies, waits
+ * for this one without end. Events after the stop are not taken. */
+static void test_nl_stop_answers_queued_events(void **state)
+{
+	struct pair *p = *state;
+	struct stopping_kernel k = { .p = p, .features = -1 };
+	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+	struct nl_msg *msg;
+	struct reply r;
+	pthread_t th;
+
+	if (!p)
+		skip();
+	to.nl_pid = p->dport;
+	msg = dev_msg(TCMU_CMD_ADDED_DEVICE, "tcm-user/1/a/file//x", 3, 42);
+	assert_int_equal(sendto(p->kfd, nlmsg_hdr(msg), nlmsg_hdr(msg)->nlmsg_len, 0,
+				(struct sockaddr *)&to, sizeof(to)),
+			 nlmsg_hdr(msg)->nlmsg_len);
+	nlmsg_free(msg);
+	assert_int_equal(pthread_create(&th, NULL, stopping_kernel_run, &k), 0);
+	tcmu_nl_stop_replies(p->nl);
+	pthread_join(th, NULL);
+	assert_int_equal(k.features, 0);
+	assert_int_equal(p->calls.added, 1);
+	assert_int_equal(k.done.cmd, TCMU_CMD_ADDED_DEVICE_DONE);
+	assert_true(k.done.has_id);
+	assert_int_equal(k.done.id, 42);
+	assert_false(tcmu_nl_replies(p->nl));
+
+	pair_send(p, dev_msg(TCMU_CMD_ADDED_DEVICE, "tcm-user/1/a/file//y", 4, 43));
+	assert_int_equal(p->calls.added, 1);
+	assert_int_equal(pair_reply(p, &r, 200), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -505,6 +589,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nl_replies_on_a_socket, pair_setup,
 						pair_teardown),
 		cmocka_unit_test_setup_teardown(test_nl_no_reply_when_not_ours_to_give,
+						pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_nl_stop_answers_queued_events,
 						pair_setup, pair_teardown),
 	};
 
