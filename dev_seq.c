@@ -12,12 +12,10 @@
 void dev_seq_init(struct tcmur_device *dev)
 {
 	pthread_mutex_init(&dev->sub_lock, NULL);
-	pthread_cond_init(&dev->sub_cond, NULL);
 }
 
 void dev_seq_destroy(struct tcmur_device *dev)
 {
-	pthread_cond_destroy(&dev->sub_cond);
 	pthread_mutex_destroy(&dev->sub_lock);
 }
 
@@ -32,9 +30,17 @@ void dev_seq_close(struct tcmur_device *dev)
 {
 	pthread_mutex_lock(&dev->sub_lock);
 	dev->subs_open = false;
-	while (dev->subs_inflight)
-		pthread_cond_wait(&dev->sub_cond, &dev->sub_lock);
 	pthread_mutex_unlock(&dev->sub_lock);
+}
+
+unsigned int dev_seq_foreign(struct tcmur_device *dev)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&dev->sub_lock);
+	n = dev->subs_inflight;
+	pthread_mutex_unlock(&dev->sub_lock);
+	return n;
 }
 
 /* Count a sub-op from another device's command in flight on @dev. */
@@ -56,8 +62,7 @@ static int foreign_get(struct tcmur_device *dev)
 static void foreign_put(struct tcmur_device *dev)
 {
 	pthread_mutex_lock(&dev->sub_lock);
-	if (!--dev->subs_inflight)
-		pthread_cond_broadcast(&dev->sub_cond);
+	dev->subs_inflight--;
 	pthread_mutex_unlock(&dev->sub_lock);
 }
 

@@ -73,10 +73,12 @@ void dev_seq_run(struct tcmur_device *dev, struct cmd_ctx *ctx);
 void dev_seq_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts);
 
 /* For device.c: init/destroy; take other devices' sub-ops (after the I/O
- * threads start); stop taking them and wait for those in flight. */
+ * threads start); stop taking them; how many are still in flight (a
+ * pause waits for them as for its own commands). */
 void dev_seq_init(struct tcmur_device *dev);
 void dev_seq_destroy(struct tcmur_device *dev);
 void dev_seq_open(struct tcmur_device *dev);
 void dev_seq_close(struct tcmur_device *dev);
+unsigned int dev_seq_foreign(struct tcmur_device *dev);
 
 #endif

@@ -24,8 +24,18 @@
  * the I/O threads kick when their queue empties, and while commands are
  * in flight this thread kicks for what finished behind a slow one. */
 #define DEV_KICK_DELAY_MS 1
-/* How long removal waits for a handler's async commands. */
-#define DEV_DRAIN_TIMEOUT_MS 30000
+/*
+ * How long a pause waits for commands in flight. A handler never has a
+ * command closed or freed under it: removal waits a moment, then leaves
+ * the rest to a thread of the device's own (dev_free); a reconfigure
+ * that cannot drain is refused, the device serving on; a restart keeps
+ * the I/O threads that still run commands.
+ */
+#define DEV_FREE_GRACE_MS 200
+#define DEV_RECONFIG_DRAIN_MS 5000
+#define DEV_RESTART_DRAIN_MS 1000
+/* A removed device still waiting for its handler says so this often. */
+#define DEV_ZOMBIE_LOG_MS 30000
 
 #define dev_err(dev, ...) log_write((dev)->log, TCMU_LOG_ERR, (dev)->who, __func__, __VA_ARGS__)
 #define dev_info(dev, ...) log_write((dev)->log, TCMU_LOG_INFO, (dev)->who, __func__, __VA_ARGS__)
@@ -34,7 +44,8 @@
 static bool dev_busy(struct tcmur_device *dev)
 {
 	return tcmu_ring_inflight(dev->ring) ||
-	       __atomic_load_n(&dev->completing, __ATOMIC_ACQUIRE);
+	       __atomic_load_n(&dev->completing, __ATOMIC_ACQUIRE) ||
+	       dev_seq_foreign(dev);
 }
 
 void dev_queue_io(struct tcmur_device *dev, struct cmd_ctx *ctx)
@@ -173,10 +184,14 @@ static int dev_resume(struct tcmur_device *dev)
 	uint64_t zero = 0;
 	int err;
 
-	err = io_queue_new(&dev->ioq, dev_io_threads(&dev->handler->ops), dev_io_thread_fn, dev);
-	if (err) {
-		dev_err(dev, "start I/O threads: %s", strerror(-err));
-		return err;
+	/* Kept by a pause that did not drain: its threads run commands. */
+	if (!dev->ioq) {
+		err = io_queue_new(&dev->ioq, dev_io_threads(&dev->handler->ops),
+				   dev_io_thread_fn, dev);
+		if (err) {
+			dev_err(dev, "start I/O threads: %s", strerror(-err));
+			return err;
+		}
 	}
 	/* Drain any stop request left from a pause. */
 	if (read(dev->stop_efd, &zero, sizeof(zero)) < 0 && errno != EAGAIN)
@@ -200,15 +215,24 @@ static int dev_resume(struct tcmur_device *dev)
 	return 0;
 }
 
+/* Wait up to @wait_ms for no command in flight; true if none is. */
+static bool dev_drain(struct tcmur_device *dev, int wait_ms)
+{
+	for (int waited = 0; dev_busy(dev) && waited < wait_ms; waited++)
+		usleep(1000);
+	return !dev_busy(dev);
+}
+
 /*
- * Stop taking commands and other devices' EXTENDED COPY I/O, and wait
- * until none is in flight. The I/O threads stay until then: a command's
- * next step (dev_seq.h) is queued to them from a handler's completion.
+ * Stop taking commands and other devices' EXTENDED COPY I/O, and wait up
+ * to @wait_ms until none is in flight. True if none is: the I/O threads
+ * are stopped too. False: they stay, for the commands still running (a
+ * command's next step, dev_seq.h, is queued to them from a handler's
+ * completion), and the handler must not be closed.
  */
-static void dev_pause(struct tcmur_device *dev)
+static bool dev_pause(struct tcmur_device *dev, int wait_ms)
 {
 	uint64_t one = 1;
-	int waited = 0;
 
 	dev_seq_close(dev);
 	if (dev->thread_started) {
@@ -217,16 +241,12 @@ static void dev_pause(struct tcmur_device *dev)
 		pthread_join(dev->thread, NULL);
 		dev->thread_started = false;
 	}
-	while (dev_busy(dev) && waited < DEV_DRAIN_TIMEOUT_MS) {
-		usleep(1000);
-		waited += 1;
-	}
-	if (tcmu_ring_inflight(dev->ring))
-		dev_err(dev, "%u commands still in flight after %d ms",
-			tcmu_ring_inflight(dev->ring), DEV_DRAIN_TIMEOUT_MS);
+	if (!dev_drain(dev, wait_ms))
+		return false;
 	io_queue_free(dev->ioq);
 	dev->ioq = NULL;
 	tcmu_ring_kick(dev->ring);
+	return true;
 }
 
 static void dev_set_who(struct tcmur_device *dev)
@@ -260,6 +280,8 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	dev->registry = params->registry;
 	dev->on_failed = params->on_failed;
 	dev->failed_opaque = params->failed_opaque;
+	dev->on_freed = params->on_freed;
+	dev->freed_opaque = params->freed_opaque;
 	dev->tas = !params->tas_off;
 	snprintf(dev->cfgfs_root, sizeof(dev->cfgfs_root), "%s",
 		 params->cfgfs_root ? params->cfgfs_root : "");
@@ -321,11 +343,10 @@ out_free:
 	return err;
 }
 
-void dev_free(struct tcmur_device *dev)
+/* Paused and drained: close the handler, free everything. */
+static void dev_destroy(struct tcmur_device *dev)
 {
-	if (!dev)
-		return;
-	dev_pause(dev);
+	io_queue_free(dev->ioq);
 	if (!dev->offline)
 		dev->handler->ops.close(dev);
 	tcmu_ring_free(dev->ring);
@@ -338,6 +359,57 @@ void dev_free(struct tcmur_device *dev)
 	dev_io_lock_destroy(dev);
 	pthread_mutex_destroy(&dev->state_lock);
 	free(dev);
+}
+
+/* A removed device's own thread: wait for the handler's last command,
+ * however long it takes, then free it all. */
+static void *dev_reaper(void *arg)
+{
+	struct tcmur_device *dev = arg;
+	void (*on_freed)(void *) = dev->on_freed;
+	void *opaque = dev->freed_opaque;
+	char who[sizeof(dev->who)];
+	int waited = 0;
+
+	while (!dev_drain(dev, DEV_ZOMBIE_LOG_MS)) {
+		waited += DEV_ZOMBIE_LOG_MS / 1000;
+		dev_err(dev, "removed, still waiting for %u commands after %d s",
+			tcmu_ring_inflight(dev->ring), waited);
+	}
+	memcpy(who, dev->who, sizeof(who));
+	log_write(dev->log, TCMU_LOG_INFO, who, __func__,
+		  "the handler's last commands completed: freed");
+	dev_destroy(dev);
+	if (on_freed)
+		on_freed(opaque);
+	return NULL;
+}
+
+bool dev_free(struct tcmur_device *dev)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	int err;
+
+	if (!dev)
+		return true;
+	if (dev_pause(dev, DEV_FREE_GRACE_MS)) {
+		dev_destroy(dev);
+		return true;
+	}
+	dev_err(dev, "removed with %u commands still with the handler: freed once "
+		"they complete (the kernel fails them to the initiator at its cmd_time_out)",
+		tcmu_ring_inflight(dev->ring));
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(&th, &attr, dev_reaper, dev);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		/* No thread to wait on: wait here rather than free under them. */
+		dev_err(dev, "start reaper thread: %s; waiting here", strerror(err));
+		dev_reaper(dev);
+	}
+	return false;
 }
 
 /* What a reconfig can change: to apply, and to put back. */
@@ -494,10 +566,15 @@ int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc)
 		return err;
 	if (!hrc.has_config && !hrc.has_size && !hrc.has_write_cache)
 		return 0;
-	dev_pause(dev);
-	err = dev_reconfig_apply(dev, &hrc, &want, &old);
-	if (!err)
-		dev_reconfig_done(dev, rc, &hrc);
+	if (dev_pause(dev, DEV_RECONFIG_DRAIN_MS)) {
+		err = dev_reconfig_apply(dev, &hrc, &want, &old);
+		if (!err)
+			dev_reconfig_done(dev, rc, &hrc);
+	} else {
+		dev_err(dev, "%u commands still in flight after %d ms: change refused",
+			tcmu_ring_inflight(dev->ring), DEV_RECONFIG_DRAIN_MS);
+		err = -EBUSY;
+	}
 	if (dev_resume(dev)) {
 		dev_fail(dev, "could not restart after reconfiguring");
 		return -EIO;
@@ -520,7 +597,7 @@ int dev_restart(struct tcmur_device *dev)
 	int err;
 
 	dev->restarts++;
-	dev_pause(dev);
+	dev_pause(dev, DEV_RESTART_DRAIN_MS);
 	pthread_mutex_lock(&dev->state_lock);
 	dev->failed = false;
 	pthread_mutex_unlock(&dev->state_lock);

@@ -52,7 +52,6 @@ struct tcmur_device {
 
 	/* Other devices' EXTENDED COPY sub-ops queued here (dev_seq.c). */
 	pthread_mutex_t sub_lock;
-	pthread_cond_t sub_cond;
 	bool subs_open;			/* taking them: not paused */
 	unsigned int subs_inflight;
 
@@ -85,6 +84,8 @@ struct tcmur_device {
 
 	void (*on_failed)(void *opaque, unsigned int uio_minor);
 	void *failed_opaque;
+	void (*on_freed)(void *opaque);
+	void *freed_opaque;
 };
 
 /* Where a device's settings come from when it is made. */
@@ -104,6 +105,11 @@ struct dev_params {
 	 * shows it and may try dev_restart() on its own thread. */
 	void (*on_failed)(void *opaque, unsigned int uio_minor);
 	void *failed_opaque;
+	/* Optional: called on the device's own thread when dev_free() had
+	 * to leave the freeing to it (it returned false), once done. An
+	 * owner that does not own the UIO fd and map keeps them till then. */
+	void (*on_freed)(void *opaque);
+	void *freed_opaque;
 	const char *cfgfs_root;		/* NULL: /sys/kernel/config */
 };
 
@@ -122,8 +128,15 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	    const struct handler *handler, const struct dev_params *params,
 	    int fd, void *map, size_t map_size, bool owns_uio,
 	    const struct log_cfg *log);
-/* Stop the thread, wait for commands in flight, close the handler, free. */
-void dev_free(struct tcmur_device *dev);
+/*
+ * Stop the thread, close the handler, free; true once done. A handler
+ * never has its device closed or freed under a command it still holds:
+ * if some remain after a moment (a backend that hangs; the kernel fails
+ * them to the initiator at its cmd_time_out), a thread of the device's
+ * own frees it once the last completes, calls params->on_freed, and
+ * dev_free returns false at once. Main thread.
+ */
+bool dev_free(struct tcmur_device *dev);
 /* "running", "offline" (handler could not reopen: NOT READY) or "failed"
  * (no thread serves the ring). */
 const char *dev_state_name(struct tcmur_device *dev);

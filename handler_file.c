@@ -52,6 +52,7 @@ struct file_dev {
 	uint32_t blk_lbs;	/* a block device's logical block size, else 1 */
 	uint16_t rotation;	/* VPD 0xB1 MEDIUM ROTATION RATE */
 	bool in_memory;		/* tmpfs/ramfs: I/O never waits for a disk */
+	uint32_t phys_block;	/* the device's physical block, a file system's */
 	/* RWF_NOWAIT refused (EOPNOTSUPP) for reads, writes: don't try
 	 * again (atomic; set from the device thread, read there). */
 	bool no_nowait[2];
@@ -166,6 +167,22 @@ static uint16_t file_probe_rotation(const struct stat *st)
 	return rotational ? 0 : 1;
 }
 
+/* The block below the LUN: a block device's physical block, or the block
+ * a file's file system reads and writes in (its st_blksize). */
+static uint32_t file_probe_phys_block(int fd, const struct stat *st)
+{
+	unsigned int pbs = 0;
+
+	if (S_ISBLK(st->st_mode))
+		return ioctl(fd, BLKPBSZGET, &pbs) < 0 ? 0 : pbs;
+	return st->st_blksize > 0 ? (uint32_t)st->st_blksize : 0;
+}
+
+static uint32_t file_physical_block_size(struct tcmur_device *dev)
+{
+	return ((struct file_dev *)tcmur_dev_private(dev))->phys_block;
+}
+
 /* A file whose pages live in memory only: reading and writing it is a
  * copy, never a wait for a device. */
 static bool file_in_memory(int fd)
@@ -200,10 +217,12 @@ static int file_open(struct tcmur_device *dev, bool reopen)
 	}
 	fdev->in_memory = file_in_memory(fdev->fd);
 	fdev->no_nowait[0] = fdev->no_nowait[1] = false;
+	fdev->phys_block = 0;
 	if (fstat(fdev->fd, &st) == 0) {
 		fdev->is_blk = S_ISBLK(st.st_mode);
 		file_probe_unmap(dev, fdev, &st);
 		fdev->rotation = file_probe_rotation(&st);
+		fdev->phys_block = file_probe_phys_block(fdev->fd, &st);
 		backing = st.st_size;
 		if (S_ISBLK(st.st_mode) && ioctl(fdev->fd, BLKGETSIZE64, &backing) < 0)
 			backing = 0;
@@ -507,4 +526,5 @@ TCMUR_REGISTER_HANDLER(
 	.lba_status = file_lba_status,
 	.rotation_rate = file_rotation_rate,
 	.inline_io = true,
+	.physical_block_size = file_physical_block_size,
 );

@@ -13,6 +13,22 @@
 #include "scsi_emulate.h"
 #include "scsi_sense.h"
 
+/* log2 of the handler's physical block over the logical one (0: the
+ * same, unknown, or no power of two). */
+static uint8_t phys_exponent(struct tcmur_device *dev, uint32_t lbs)
+{
+	const struct tcmur_handler *h = &dev->handler->ops;
+	uint64_t pbs;
+	uint8_t e = 0;
+
+	if (!h->physical_block_size || !lbs)
+		return 0;
+	pbs = h->physical_block_size(dev);
+	while (e < 15 && ((uint64_t)lbs << (e + 1)) <= pbs)
+		e++;
+	return ((uint64_t)lbs << e) == pbs ? e : 0;
+}
+
 void scsi_geometry(struct tcmur_device *dev, struct scsi_geometry *g)
 {
 	pthread_mutex_lock(&dev->state_lock);
@@ -24,6 +40,7 @@ void scsi_geometry(struct tcmur_device *dev, struct scsi_geometry *g)
 	pthread_mutex_unlock(&dev->state_lock);
 	g->can_unmap = scsi_can_unmap(dev);
 	g->unmap_zeroes = g->can_unmap && scsi_unmap_zeroes(dev);
+	g->phys_exp = phys_exponent(dev, g->block_size);
 }
 
 /* The data-in is the first @len bytes of the buffer: report them, and
@@ -236,6 +253,7 @@ tcmu_sts scsi_read_capacity_16(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	scsi_geometry(dev, &g);
 	tcmu_put_be64(buf, g.num_lbas ? g.num_lbas - 1 : 0);
 	tcmu_put_be32(buf + 8, g.block_size);
+	buf[13] = g.phys_exp;
 	/* LBPME, and LBPRZ when unmapped blocks read back as zeros. */
 	if (g.can_unmap)
 		buf[14] = 0x80 | (g.unmap_zeroes ? 0x40 : 0);

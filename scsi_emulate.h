@@ -138,6 +138,7 @@ struct scsi_geometry {
 	bool tas;		/* control mode page TAS (emulate_tas) */
 	bool can_unmap;
 	bool unmap_zeroes;		/* LBPRZ */
+	uint8_t phys_exp;		/* 2^phys_exp logical blocks per physical */
 };
 void scsi_geometry(struct tcmur_device *dev, struct scsi_geometry *g);
 

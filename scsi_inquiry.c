@@ -201,7 +201,7 @@ static size_t vpd_b0(struct tcmur_device *dev, uint8_t *buf)
 	scsi_geometry(dev, &g);
 	buf[4] = 0x01;				/* WSNZ */
 	buf[5] = scsi_caw_max_blocks(dev);
-	tcmu_put_be16(buf + 6, 1);		/* optimal granularity */
+	tcmu_put_be16(buf + 6, 1u << g.phys_exp);	/* optimal granularity */
 	tcmu_put_be32(buf + 8, max_xfer);	/* maximum transfer length */
 	tcmu_put_be32(buf + 12, max_xfer);	/* optimal transfer length */
 	if (g.can_unmap) {

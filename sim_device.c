@@ -11,6 +11,11 @@
 
 #include "sim_device.h"
 
+static void sim_dev_freed(void *opaque)
+{
+	sem_post(&((struct sim_dev *)opaque)->freed);
+}
+
 int sim_dev_open(struct sim_dev **out, const struct sim_dev_cfg *cfg)
 {
 	struct tcmu_dev_info info = { 0 };
@@ -41,6 +46,9 @@ int sim_dev_open(struct sim_dev **out, const struct sim_dev_cfg *cfg)
 	params.tas_off = cfg->tas_off;
 	params.on_failed = cfg->on_failed;
 	params.failed_opaque = cfg->failed_opaque;
+	params.on_freed = sim_dev_freed;
+	params.freed_opaque = sd;
+	sem_init(&sd->freed, 0, 0);
 	snprintf(uio_name, sizeof(uio_name), "tcm-user/1/%s/%s/%s",
 		 cfg->name ? cfg->name : "simlun", sd->hd.ops.subtype,
 		 cfg->handler_cfg ? cfg->handler_cfg : "");
@@ -60,6 +68,7 @@ int sim_dev_open(struct sim_dev **out, const struct sim_dev_cfg *cfg)
 out_sim:
 	ring_sim_free(sd->sim);
 out_free:
+	sem_destroy(&sd->freed);
 	free(sd);
 	return err;
 }
@@ -68,7 +77,10 @@ void sim_dev_free(struct sim_dev *sd)
 {
 	if (!sd)
 		return;
-	dev_free(sd->dev);
+	/* The ring's map is ours: a device freed later still uses it. */
+	if (sd->dev && !dev_free(sd->dev))
+		sem_wait(&sd->freed);
+	sem_destroy(&sd->freed);
 	ring_sim_free(sd->sim);
 	if (sd->path[0])
 		unlink(sd->path);

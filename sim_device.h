@@ -11,6 +11,8 @@
 #include "device.h"
 #include "ring_sim.h"
 
+#include <semaphore.h>
+
 #define SIM_DEV_TIMEOUT_MS 5000
 
 struct sim_dev_cfg {
@@ -33,7 +35,9 @@ struct sim_dev_cfg {
 
 struct sim_dev {
 	struct ring_sim *sim;
-	struct tcmur_device *dev;
+	struct tcmur_device *dev;	/* NULL once the caller freed it */
+	/* Posted when a dev_free() that returned false has finished. */
+	sem_t freed;
 	struct handler hd;
 	struct log_cfg log;
 	char path[64];			/* a file made for the device, or "" */
@@ -41,7 +45,8 @@ struct sim_dev {
 
 /* 0 or dev_new's -errno (-EINVAL without a handler). */
 int sim_dev_open(struct sim_dev **out, const struct sim_dev_cfg *cfg);
-/* Close the device and free the simulator; unlinks sd->path if set. */
+/* Close the device (waiting for a deferred free: see dev_free) and free
+ * the simulator; unlinks sd->path if set. */
 void sim_dev_free(struct sim_dev *sd);
 
 /* Queue one command, notify, wait for it; NULL if it never completed. */

@@ -136,7 +136,9 @@ struct tcmur_handler {
 	 * -errno, having logged why with tcmu_dev_err().
 	 */
 	int (*open)(struct tcmur_device *dev, bool reopen);
-	/* Required. Main thread, no I/O in flight. Undo open. */
+	/* Required. No I/O in flight. Undo open. Main thread; or, for a
+	 * device removed while the handler still held commands, the
+	 * device's own thread once the last of them completed. */
 	void (*close)(struct tcmur_device *dev);
 
 	/*
@@ -235,6 +237,17 @@ struct tcmur_handler {
 	 * every operation runs on the I/O threads.
 	 */
 	bool inline_io;
+	/*
+	 * Optional. Main or device thread, without blocking: answer from what
+	 * open() found. The backing store's physical block in bytes (4096
+	 * under a disk's 512-byte logical blocks, a file system's block):
+	 * READ CAPACITY(16) reports it as LOGICAL BLOCKS PER PHYSICAL BLOCK
+	 * EXPONENT and the block limits page (VPD 0xB0) as OPTIMAL TRANSFER
+	 * LENGTH GRANULARITY, so that initiators align their I/O to it.
+	 * NULL, 0, or a size that is not the LUN's block times a power of
+	 * two: one logical block.
+	 */
+	uint32_t (*physical_block_size)(struct tcmur_device *dev);
 };
 
 /*

@@ -194,6 +194,48 @@ static void test_vpd_b0_other_devices(void **state)
 	sim_dev_free(mem);
 }
 
+static unsigned int rc16_exponent(struct sim_dev *sd)
+{
+	uint8_t cdb[16] = { SERVICE_ACTION_IN_16, SAI_READ_CAPACITY_16 };
+	struct sim_cmd *c;
+
+	tcmu_put_be32(cdb + 10, 32);
+	c = sim_dev_run(sd, cdb, sizeof(cdb), NULL, 32);
+	assert_good(c);
+	return c->data[13] & 0x0f;
+}
+
+/* The physical block follows the backing store: a file's file system
+ * block over 512-byte logical blocks gives READ CAPACITY(16) its
+ * exponent and VPD 0xB0 its optimal granularity; a LUN of that block
+ * size, and a handler that does not say, have one block per block. */
+static void test_physical_block_follows_backing_store(void **state)
+{
+	struct sim_dev_cfg big = { .size = 8 << 20, .block_size = 4096 };
+	struct sim_dev *sd, *mem;
+	unsigned int e = 0;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(sim_dev_new(&sd, NULL), 0);
+	assert_int_equal(stat(sd->path, &st), 0);
+	while ((512u << (e + 1)) <= (unsigned int)st.st_blksize)
+		e++;
+	assert_true(e > 0);	/* every file system here has blocks > 512 */
+	assert_int_equal(rc16_exponent(sd), e);
+	assert_int_equal(tcmu_get_be16(vpd_b0(sd)->data + 6), 1u << e);
+	sim_dev_free(sd);
+
+	assert_int_equal(sim_dev_new(&sd, &big), 0);
+	assert_int_equal(rc16_exponent(sd), st.st_blksize > 4096 ? e - 3 : 0);
+	sim_dev_free(sd);
+
+	mem = sbc_mem_dev("", 1 << 20, 0);
+	assert_int_equal(rc16_exponent(mem), 0);
+	assert_int_equal(tcmu_get_be16(vpd_b0(mem)->data + 6), 1);
+	sim_dev_free(mem);
+}
+
 /* VPD 0xB2 on a device that punches holes: LBPU, LBPWS, LBPWS10, LBPRZ,
  * thin provisioned; READ CAPACITY(16) says LBPME and LBPRZ. */
 static void test_vpd_b2_provisioning(void **state)
@@ -223,6 +265,7 @@ int main(void)
 		T(test_format_unit_refused),
 		T(test_vpd_b0_limits),
 		cmocka_unit_test(test_vpd_b0_other_devices),
+		cmocka_unit_test(test_physical_block_follows_backing_store),
 		T(test_vpd_b2_provisioning),
 	};
 

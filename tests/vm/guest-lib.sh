@@ -407,6 +407,13 @@ lun_capacity() {
 		END { if (n == "" || b == "") exit 1; printf "%.0f\n", n * b }'
 }
 
+# bus_alive: the daemon's main loop answers on the bus within 10 s.
+bus_alive() {
+	timeout 10 gdbus call --system --dest org.kernel.TCMUService1 \
+		--object-path /org/kernel/TCMUService1 \
+		--method org.freedesktop.DBus.ObjectManager.GetManagedObjects >/dev/null
+}
+
 # --- test accounting --------------------------------------------------------
 
 # A file name for a test's log.

@@ -205,5 +205,74 @@ never_broken() {
 	! dmesg | grep -i "ring is broken"
 }
 tc_run "the kernel never took an answer for a command it did not have" never_broken
+# --- a LUN grown, and a LUN removed under I/O --------------------------------
+
+clear_ua() { sg_turs "$1" >/dev/null 2>&1; sg_turs "$1" >/dev/null 2>&1; true; }
+
+# 256 MiB grown to 512 MiB through configfs: the daemon takes the new
+# size (RECONFIG) and raises CAPACITY DATA HAS CHANGED; after a rescan
+# the initiator sees 512 MiB; what was written below 256 MiB is intact.
+grow() {
+	local sd sg hctl cfs off ua
+	truncate -s 256M "$IMG/grow.img"
+	lun_create_user grow 256M "$IMG/grow.img" || return 1
+	sd=$LUN_SD sg=$LUN_SG hctl=$LUN_HCTL
+	clear_ua "$sg"
+	for off in 0 100 255; do
+		head -c 1M /dev/urandom >"$IMG/pat$off"
+		dd if="$IMG/pat$off" of="$sd" bs=1M seek=$off oflag=direct status=none ||
+			return 1
+	done
+	cfs=$(ls -d /sys/kernel/config/target/core/user_*/grow) || return 1
+	echo $((512 << 20)) >"$cfs/attrib/dev_size" || { echo "dev_size refused"; return 1; }
+	ua=$(sg_turs -v "$sg" 2>&1)
+	echo "$ua"
+	# The initiator's own I/O may take the unit attention first: then
+	# its kernel logged it.
+	echo "$ua" | grep -qi "capacity data has changed" ||
+		dmesg | grep -qi "capacity data has changed" ||
+		{ echo "no CAPACITY DATA HAS CHANGED seen"; return 1; }
+	echo 1 >"/sys/class/scsi_device/$hctl/device/rescan"
+	sleep 1
+	[ "$(blockdev --getsize64 "$sd")" = $((512 << 20)) ] ||
+		{ echo "size after rescan: $(blockdev --getsize64 "$sd")"; return 1; }
+	for off in 0 100 255; do
+		dd if="$sd" bs=1M skip=$off count=1 iflag=direct status=none |
+			cmp - "$IMG/pat$off" || { echo "data at $off MiB changed"; return 1; }
+	done
+	fio_verify "$sd" 8M --offset=400M --iodepth=4 >/dev/null || return 1
+	lun_delete grow
+}
+tc_run "a LUN grown from 256 to 512 MiB in configfs: unit attention, new size after a rescan, data intact" grow
+
+# Two LUNs under fio; one is deleted with targetcli meanwhile: its I/O
+# ends, the other's verifies, the daemon answers on the bus and logs
+# the removal.
+remove_under_io() {
+	local va vb pa pb rc=0
+	truncate -s 64M "$IMG/ra.img" "$IMG/rb.img"
+	lun_create_user ra 64M "$IMG/ra.img" || return 1
+	va=$LUN_SD
+	lun_create_user rb 64M "$IMG/rb.img" || return 1
+	vb=$LUN_SD
+	clear_ua "${LUN_SG}"
+	fio --name=victim --filename="$va" --rw=randrw --bs=4k --iodepth=16 \
+		--ioengine=libaio --direct=1 --time_based --runtime=60 >/dev/null 2>&1 &
+	pa=$!
+	fio_verify "$vb" 24M --iodepth=16 >"$IMG/rb.fio" 2>&1 &
+	pb=$!
+	sleep 3
+	lun_delete ra || { echo "deleting the LUN under I/O failed"; rc=1; }
+	wait_gone "$pa" 60 || { echo "fio on the deleted LUN did not end"; rc=1; }
+	wait "$pb" || { echo "fio verify on the other LUN failed"; cat "$IMG/rb.fio"; rc=1; }
+	bus_alive || { echo "the daemon's main loop does not answer"; rc=1; }
+	_pid_alive "$DAEMON_PID" || { echo "the daemon died"; rc=1; }
+	grep -F "removed uio" "$TCMU_RESULTS/daemon.log" | tail -n 2
+	no_stuck_process || rc=1
+	lun_delete rb || rc=1
+	return $rc
+}
+tc_run "a LUN deleted under fio: its I/O ends, the other LUN verifies, the daemon serves on" remove_under_io
+
 tc_run "daemon stops cleanly" daemon_stop
 tc_summary

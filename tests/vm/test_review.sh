@@ -36,10 +36,6 @@ be16() { printf '%04x' "$1"; }
 be32() { printf '%08x' "$1"; }
 be64() { printf '%016x' "$1"; }
 hex() { od -An -v -tx1 | tr -d ' \n'; }
-bus_alive() {	# the main loop still answers within 10 s
-	timeout 10 gdbus call --system --dest $BUS --object-path $ROOT \
-		--method org.freedesktop.DBus.ObjectManager.GetManagedObjects >/dev/null
-}
 clear_ua() { sg_turs "$1" >/dev/null 2>&1; sg_turs "$1" >/dev/null 2>&1; true; }
 
 # --- LUNs made by hand: no serial, or a serial; block sizes 512 and 4096 --
