@@ -244,6 +244,8 @@ void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, boo
 		sts = tcmur_cmd_sense(&ctx->pub, SENSE_HARDWARE_ERROR,
 				      ASC_INTERNAL_TARGET_FAILURE);
 	}
+	if (__atomic_load_n(&ctx->late, __ATOMIC_RELAXED))
+		dev_watch_done(dev, ctx, (uint8_t)sts);
 	tcmu_ring_complete(dev->ring, ctx->rcmd, (uint8_t)sts);
 	if (kick)
 		tcmu_ring_kick(dev->ring);

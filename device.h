@@ -17,6 +17,7 @@
 
 #include "cmd.h"
 #include "dev_ua.h"
+#include "dev_watch.h"
 #include "handler_loader.h"
 #include "io_queue.h"
 #include "libtcmu.h"
@@ -71,6 +72,8 @@ struct tcmur_device {
 	struct dev_ua_queue ua;		/* pending unit attentions (dev_ua.h) */
 
 	void *hpriv;			/* handler's dev_private_size bytes */
+
+	struct dev_watch watch;		/* late commands (dev_watch.h) */
 
 	/* Where configfs is mounted ("": /sys/kernel/config); a test points
 	 * it at a tree of its own. Set at creation, then read-only. */
