@@ -104,12 +104,10 @@ static void dev_take_cmd(struct tcmur_device *dev, struct tcmu_cmd *rcmd)
 		dev_finish(dev, ctx, sts, false);
 }
 
+/* tcmu_ring_next's TMR callback: abort what it names (dev_tmr.h). */
 static void dev_tmr(void *opaque, const struct tcmu_tmr *tmr)
 {
-	struct tcmur_device *dev = opaque;
-
-	dev_info(dev, "task management function %u for %u commands", tmr->type,
-		 tmr->cmd_cnt);
+	dev_tmr_handle(opaque, tmr);
 }
 
 /* The device no longer serves its ring: say so once, and tell the owner. */
@@ -296,6 +294,7 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	if (err)
 		goto out_hpriv;
 	dev_watch_init(dev);
+	dev_tmr_enable(dev);
 	err = handler->ops.open(dev, false);
 	if (err) {
 		dev_err(dev, "handler refused to open '%s': %s", dev->handler_cfg,

@@ -205,7 +205,7 @@ static void test_late_limit_sources(void **state)
 	} c[] = {
 		{ 0, "7", "-1", 7000, "qfull_time_out" },
 		{ 250, "7", "3", 250, "the handler's cmd_time_out_ms" },
-		{ 9000, "7", "0", 7000, "the kernel's cmd_time_out" },
+		{ 9000, "7", "0", 7000, "(the kernel's cmd_time_out: the initiator" },
 		{ 0, "0", "-1", DEV_WATCH_DEFAULT_MS, "the kernel never times out" },
 		{ 400, "0", "-1", 400, "cmd_time_out 0 s (never)" },
 		{ 0, NULL, NULL, 30000, "unreadable in configfs" },
