@@ -49,23 +49,21 @@ static void watch_read_kernel(struct tcmur_device *dev, struct dev_watch *w)
 	if (tcmu_cfgfs_read_u64(&dev->info, root, "attrib/cmd_time_out", &v) ||
 	    tcmu_cfgfs_read_str(&dev->info, root, "attrib/qfull_time_out", buf,
 				sizeof(buf))) {
-		watch_info(dev, "attrib/cmd_time_out or qfull_time_out unreadable in "
-			   "configfs: taking the kernel's defaults (30 s, -1)");
+		if (!w->limit_ms)	/* said once, when the device is made */
+			watch_info(dev, "attrib/cmd_time_out or qfull_time_out unreadable in "
+				   "configfs: taking the kernel's defaults (30 s, -1)");
 		return;
 	}
 	w->kernel_s = v > UINT32_MAX / 1000 ? UINT32_MAX / 1000 : (unsigned int)v;
 	w->qfull_s = atoi(buf);
 }
 
-void dev_watch_init(struct tcmur_device *dev)
+/* Work out the limit from the handler and @w's kernel values. */
+static void watch_limit(const struct tcmur_handler *h, struct dev_watch *w)
 {
-	const struct tcmur_handler *h = &dev->handler->ops;
-	struct dev_watch *w = &dev->watch;
 	unsigned int hms = (h->api_version & 0xffff) >= 3 ? h->cmd_time_out_ms : 0;
 	uint64_t every;
-	char qfull[48];
 
-	watch_read_kernel(dev, w);
 	w->limit_ms = w->kernel_s * 1000;
 	w->limit_from = "the kernel's cmd_time_out: the initiator has had its error";
 	if (hms && (!w->limit_ms || hms < w->limit_ms)) {
@@ -82,14 +80,61 @@ void dev_watch_init(struct tcmur_device *dev)
 	if (every > 1000000000)
 		every = 1000000000;
 	w->scan_every_ns = every;
-	w->next_scan_ns = 0;
+}
+
+static void watch_say(struct tcmur_device *dev, const char *what)
+{
+	const struct dev_watch *w = &dev->watch;
+	char qfull[48];
+
 	if (w->qfull_s < 0)
 		snprintf(qfull, sizeof(qfull), "%d (as cmd_time_out)", w->qfull_s);
 	else
 		snprintf(qfull, sizeof(qfull), "%d s%s", w->qfull_s, w->qfull_s ? "" : " (at once)");
-	watch_info(dev, "commands late after %u ms (%s); the kernel's cmd_time_out %u s%s, "
-		   "qfull_time_out %s", w->limit_ms, w->limit_from, w->kernel_s,
+	watch_info(dev, "%scommands late after %u ms (%s); the kernel's cmd_time_out %u s%s, "
+		   "qfull_time_out %s", what, w->limit_ms, w->limit_from, w->kernel_s,
 		   w->kernel_s ? "" : " (never)", qfull);
+}
+
+void dev_watch_init(struct tcmur_device *dev)
+{
+	struct dev_watch *w = &dev->watch;
+
+	watch_read_kernel(dev, w);
+	watch_limit(&dev->handler->ops, w);
+	w->next_scan_ns = 0;
+	w->idle_since_ns = 0;
+	watch_say(dev, "");
+}
+
+/* Busy again after a while: the admin may have set new timeouts. */
+static void watch_reread(struct tcmur_device *dev)
+{
+	struct dev_watch *w = &dev->watch, old = *w;
+
+	watch_read_kernel(dev, w);
+	if (w->kernel_s == old.kernel_s && w->qfull_s == old.qfull_s)
+		return;
+	watch_limit(&dev->handler->ops, w);
+	watch_say(dev, "timeouts changed in configfs: ");
+}
+
+void dev_watch_idle(struct tcmur_device *dev)
+{
+	if (!dev->watch.idle_since_ns)
+		dev->watch.idle_since_ns = dev_watch_now_ns();
+}
+
+void dev_watch_take(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	struct dev_watch *w = &dev->watch;
+
+	ctx->taken_ns = dev_watch_now_ns();
+	if (!w->idle_since_ns)
+		return;
+	if (ctx->taken_ns - w->idle_since_ns >= 1000000000)
+		watch_reread(dev);
+	w->idle_since_ns = 0;
 }
 
 /* Under the ring's lock: note @rcmd if it just became late. */

@@ -9,7 +9,12 @@
  * the handler still has its buffers (tcmu-runner.h, cmd_time_out_ms).
  *
  * The limit is the smaller of the handler's cmd_time_out_ms and the
- * device's attrib/cmd_time_out in configfs, both if set; else 30 s. What
+ * device's attrib/cmd_time_out in configfs, both if set; else 30 s. The
+ * attributes are read when the device is made, and again when it turns
+ * busy after a second or more of idleness: the kernel refuses a new
+ * cmd_time_out while the device is exported (tcmu_cmd_time_out_store),
+ * so one set after the device was added takes effect with its next
+ * export, and a device with no export gets no commands. What
  * the kernel does at its cmd_time_out (target_core_user.c): each command
  * gets a deadline when queued (tcmu_setup_cmd_timer); once past it
  * (tcmu_check_expired_ring_cmd) the kernel sets TCMU_CMD_BIT_EXPIRED and
@@ -54,6 +59,7 @@ struct dev_watch {
 	int qfull_s;			/* attrib/qfull_time_out (-1: as cmd_time_out) */
 	uint64_t scan_every_ns;
 	uint64_t next_scan_ns;
+	uint64_t idle_since_ns;		/* nothing in flight since (0: busy) */
 	unsigned int late;		/* commands logged late so far (atomic) */
 };
 
@@ -75,6 +81,11 @@ void dev_watch_init(struct tcmur_device *dev);
 /* The device thread, with commands in flight: log those newly late (at
  * most every tenth of the limit, between 1 ms and 1 s). */
 void dev_watch_scan(struct tcmur_device *dev);
+/* The device thread, with none in flight. */
+void dev_watch_idle(struct tcmur_device *dev);
+/* The device thread, taking @ctx off the ring: note when (and, the
+ * first after a second of idleness, read the timeouts again). */
+void dev_watch_take(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* Any thread, from dev_finish, for a command dev_watch_scan logged late:
  * say it completed, with @status, once its answer is on its way. */
 void dev_watch_done(struct tcmur_device *dev, const struct cmd_ctx *ctx, uint8_t status);

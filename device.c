@@ -75,7 +75,7 @@ static void dev_take_cmd(struct tcmur_device *dev, struct tcmu_cmd *rcmd)
 	ctx->rcmd = rcmd;
 	ctx->dev = dev;
 	ctx->sense = rcmd->sense;
-	ctx->taken_ns = dev_watch_now_ns();
+	dev_watch_take(dev, ctx);
 	pthread_mutex_lock(&dev->state_lock);
 	ctx->sense_desc = dev->d_sense;
 	pthread_mutex_unlock(&dev->state_lock);
@@ -141,6 +141,8 @@ static void *dev_thread(void *arg)
 		inflight = tcmu_ring_inflight(dev->ring);
 		if (inflight)
 			dev_watch_scan(dev);	/* late commands (dev_watch.h) */
+		else
+			dev_watch_idle(dev);
 		if (poll(pfd, 2, inflight ? DEV_KICK_DELAY_MS : -1) < 0) {
 			if (errno == EINTR)
 				continue;

@@ -223,6 +223,34 @@ static void test_late_limit_sources(void **state)
 	}
 }
 
+/* cmd_time_out set after the device was added (the admin, before the
+ * LUN is exported): taken when the device turns busy after a second of
+ * idleness, and a held write is then late at the kernel's limit. */
+static void test_late_limit_reread_when_busy_again(void **state)
+{
+	struct fx *fx = fx_new("hold", 0, "30", "-1");
+	struct tcmur_device *dev = fx->sd->dev;
+	uint8_t data[512] = { 3 };
+	struct sim_cmd *w;
+
+	(void)state;
+	assert_int_equal(dev_watch_limit_ms(dev), 30000);
+	assert_int_equal(fake_cfgfs_write(&fx->fc, "attrib/cmd_time_out", "1\n"), 0);
+	usleep(1100 * 1000);
+	assert_good(sim_dev_run(fx->sd, (const uint8_t[6]){ 0 }, 6, NULL, 0));
+	assert_int_equal(log_capture_count(&fx->lc, "timeouts changed in configfs: commands "
+					   "late after 1000 ms"), 1);
+	assert_int_equal(dev_watch_limit_ms(dev), 1000);
+	w = queue_rw(fx, WRITE_10, 1, data);
+	assert_int_equal(wait_lines(fx, "(the kernel's cmd_time_out: the initiator has had its "
+				    "error); in the handler", 1, 3000), 1);
+	mem_handler_release(dev);
+	assert_int_equal(ring_sim_wait(fx->sd->sim, w, SIM_DEV_TIMEOUT_MS), 0);
+	assert_good(w);
+	assert_int_equal(wait_lines(fx, "the kernel has failed it already", 1, 2000), 1);
+	fx_free(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_late_several_each_once),
 		cmocka_unit_test(test_late_not_for_prompt_commands),
 		cmocka_unit_test(test_late_limit_sources),
+		cmocka_unit_test(test_late_limit_reread_when_busy_again),
 	};
 
 	return cmocka_run_group_tests_name("device late commands", tests, NULL, NULL);
