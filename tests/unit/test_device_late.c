@@ -176,7 +176,7 @@ static void test_late_several_each_once(void **state)
 /* Commands that finish in time are never called late. */
 static void test_late_not_for_prompt_commands(void **state)
 {
-	struct fx *fx = fx_new("async", LIMIT_MS, NULL, NULL);
+	struct fx *fx = fx_new("async", 10 * LIMIT_MS, NULL, NULL);
 	uint8_t data[512] = { 2 };
 
 	(void)state;
