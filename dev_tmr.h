@@ -41,11 +41,13 @@
  * revert to the saved or default values; we save none). Not cleared:
  * the daemon's pending unit attentions (dev_ua.h), which report changes
  * that still stand (capacity, mode parameters, medium). LIO establishes
- * 29h/03h BUS DEVICE RESET FUNCTION OCCURRED itself (target_tmr_work,
- * target_ua_allocate_lun) and reports it, TCMU or not, before a command
- * can reach us (target_scsi3_ua_check in __target_execute_cmd), so the
- * daemon does not raise it again. Reservations are LIO's
- * (core_tmr_lun_reset releases an SPC-2 one); the daemon keeps no ACA.
+ * 29h/03h BUS DEVICE RESET FUNCTION OCCURRED itself once the reset is
+ * done (target_tmr_work: target_ua_allocate_lun for the I_T nexus that
+ * sent it, target_dev_ua_allocate for all in some kernels) and reports
+ * it, TCMU or not, before a command can reach us (target_scsi3_ua_check
+ * in __target_execute_cmd), so the daemon does not raise it again.
+ * Reservations are LIO's (core_tmr_lun_reset releases an SPC-2 one); the
+ * daemon keeps no ACA.
  *
  * Licensed under the Apache License, Version 2.0.
  */
