@@ -104,17 +104,6 @@ no_stuck_process() {
 	! grep -qv "(kernel thread)" <<<"$stuck"
 }
 
-# wait_gone PID SECS: the process has ended within SECS seconds (reaped).
-wait_gone() {
-	local deadline=$((SECONDS + $2))
-	while _pid_alive "$1"; do
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.2
-	done
-	wait "$1" 2>/dev/null
-	return 0
-}
-
 # --- (i) a backend that stops answering -----------------------------------
 
 tc_run "user:hang LUN with cmd_time_out 5 s" hang_lun tmo 5 || exit 1
@@ -223,7 +212,7 @@ fi
 # --- (iii) LUN reset under load ----------------------------------------------
 
 resets_under_load() {
-	local sd=$1 sg=$2 rc n0 n1
+	local sd=$1 sg=$2 rc n0 n1 deadline
 	# Commands a reset leaves unanswered on the initiator's side time
 	# out here, and are retried, in 10 s rather than 30.
 	echo 10 >"/sys/block/${sd#/dev/}/device/timeout"
@@ -237,11 +226,15 @@ resets_under_load() {
 	sg_reset -N -d "$sg" || echo "sg_reset: exit $?"
 	sleep 3
 	sg_reset -N -d "$sg" || echo "sg_reset: exit $?"
-	if ! wait_gone "$FIO_PID" 120; then
-		echo "fio did not end within 120 s"
-		dstate_now
-		return 1
-	fi
+	deadline=$((SECONDS + 120))
+	while _pid_alive "$FIO_PID"; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "fio did not end within 120 s"
+			dstate_now
+			return 1
+		fi
+		sleep 0.5
+	done
 	wait "$FIO_PID"
 	rc=$?
 	FIO_PID=""
