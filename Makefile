@@ -22,7 +22,7 @@ LIBTCMU_OBJS := ring.o uio.o netlink.o recover.o scsi_sense.o
 CORE_OBJS    := api.o device.o dev_io.o io_queue.o handler_loader.o log.o \
 		scsi_emulate.o scsi_table.o scsi_inquiry.o scsi_mode.o \
 		scsi_verify.o scsi_provision.o scsi_opcodes.o scsi_alua.o alua_groups.o scsi_xcopy.o \
-		dev_registry.o dev_ua.o dev_seq.o
+		dev_registry.o dev_ua.o dev_seq.o dev_watch.o dev_tmr.o
 DAEMON_OBJS  := main.o daemon_devices.o dbus_service.o dbus_gen.o module_load.o \
 		change_medium.o
 SIM_OBJS     := tcmu_sim.o sim_check.o sim_bench.o sim_device.o ring_sim.o

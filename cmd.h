@@ -24,6 +24,14 @@ enum cmd_io {
 
 struct sync_wait;
 
+/* cmd_ctx.op_live: where a handler operation on the command stands. */
+enum cmd_op_state {
+	OP_IDLE,		/* none, or it has completed */
+	OP_LIVE,		/* running, or answered TCMU_STS_ASYNC */
+	OP_ABORTING,		/* live, and its abort callback is running */
+	OP_DONE_ABORTING,	/* completed while abort ran: deferred_sts */
+};
+
 struct cmd_ctx {
 	struct tcmur_cmd pub;		/* must stay first */
 	struct tcmu_cmd *rcmd;		/* the ring's command */
@@ -46,9 +54,15 @@ struct cmd_ctx {
 	bool is_sub;			/* a dev_seq's sub-op (dev_seq.h) */
 	bool sub_lock;			/* sub-op: takes its device's lock */
 	struct sync_wait *waiter;	/* dev_run_io_wait() waits for it */
-	/* 1 while a handler operation on this command may still complete
-	 * (atomic): a completion finding 0 is a stray one (dev_io.c). */
+	/* enum cmd_op_state (atomic): a completion finding OP_IDLE is a
+	 * stray one; one during the handler's abort callback is deferred
+	 * until it returns (dev_io.c). */
 	int op_live;
+	int deferred_sts;		/* tcmu_sts, for OP_DONE_ABORTING (atomic) */
+	/* Timeouts and task management (dev_watch.h, dev_tmr.h). */
+	uint64_t taken_ns;		/* taken off the ring (CLOCK_MONOTONIC) */
+	int late;			/* logged as late (atomic) */
+	int aborted;			/* named by a TMR (atomic): never runs again */
 };
 
 static inline struct cmd_ctx *cmd_ctx_of(struct tcmur_cmd *cmd)

@@ -36,6 +36,14 @@ void dev_io_lock_destroy(struct tcmur_device *dev)
 	pthread_mutex_destroy(&dev->io_mutex);
 }
 
+/* Whether the kernel aborted @ctx's command (a sub-op: its command's). */
+static bool cmd_aborted(const struct cmd_ctx *ctx)
+{
+	const struct cmd_ctx *cmd = ctx->is_sub ? ((const struct dev_seq *)ctx)->ctx : ctx;
+
+	return __atomic_load_n(&cmd->aborted, __ATOMIC_ACQUIRE);
+}
+
 static bool lock_grantable(struct tcmur_device *dev, bool exclusive)
 {
 	return exclusive ? !dev->io_writer && !dev->io_readers : !dev->io_writer;
@@ -107,6 +115,27 @@ void dev_io_unlock(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	}
 }
 
+struct cmd_ctx *dev_io_unpark_aborted(struct tcmur_device *dev)
+{
+	struct cmd_ctx *out = NULL, **tail = &out, **pp, *c;
+
+	pthread_mutex_lock(&dev->io_mutex);
+	dev->io_parked_tail = NULL;
+	for (pp = &dev->io_parked; (c = *pp);) {
+		if (cmd_aborted(c)) {
+			*pp = c->next;
+			c->next = NULL;
+			*tail = c;
+			tail = &c->next;
+		} else {
+			dev->io_parked_tail = c;
+			pp = &c->next;
+		}
+	}
+	pthread_mutex_unlock(&dev->io_mutex);
+	return out;
+}
+
 unsigned int dev_stray_completions(struct tcmur_device *dev)
 {
 	return __atomic_load_n(&dev->stray_completions, __ATOMIC_RELAXED);
@@ -119,33 +148,89 @@ static void stray(struct tcmur_device *dev, struct cmd_ctx *ctx, const char *how
 			"ignored", ctx->rcmd->cmd_id, ctx->pub.cdb[0], how);
 }
 
+/* How a handler operation's completion (a status returned, or
+ * tcmur_cmd_complete) stands with cmd_ctx.op_live. */
+enum op_end {
+	OP_END_NOW,		/* the op was live: finish the command */
+	OP_END_DEFERRED,	/* abort() is running: the device thread finishes */
+	OP_END_STRAY,		/* it had completed already: a handler bug */
+};
+
+static enum op_end op_end(struct cmd_ctx *ctx, tcmu_sts sts)
+{
+	for (;;) {
+		int s = OP_LIVE;
+
+		if (__atomic_compare_exchange_n(&ctx->op_live, &s, OP_IDLE, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return OP_END_NOW;
+		if (s != OP_ABORTING)
+			return OP_END_STRAY;
+		__atomic_store_n(&ctx->deferred_sts, sts, __ATOMIC_RELAXED);
+		if (__atomic_compare_exchange_n(&ctx->op_live, &s, OP_DONE_ABORTING, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return OP_END_DEFERRED;
+		/* abort() returned meanwhile: live again, try once more. */
+	}
+}
+
 /*
  * Call a handler operation that may complete later (tcmur_cmd_complete).
  * It is live until its one completion: a handler that also returns a
  * status after completing, or completes twice, is caught here and in
  * tcmur_cmd_complete and the extra completion ignored. (A completion
  * that comes after the command's slot was reused cannot be told from a
- * good one: handlers must complete once.)
+ * good one: handlers must complete once.) A completion while the
+ * handler's abort callback runs is left to the device thread, which
+ * finishes the command once abort returns (dev_io_abort_live).
  */
 static tcmu_sts call_live(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts)
 {
-	if (sts != TCMU_STS_ASYNC &&
-	    !__atomic_exchange_n(&ctx->op_live, 0, __ATOMIC_ACQ_REL)) {
+	if (sts == TCMU_STS_ASYNC)
+		return sts;
+	switch (op_end(ctx, sts)) {
+	case OP_END_NOW:
+		return sts;
+	case OP_END_DEFERRED:
+		return TCMU_STS_ASYNC;	/* finished by the device thread */
+	default:
 		stray(dev, ctx, "returned a status after completing it");
 		return TCMU_STS_ASYNC;	/* finished already */
 	}
-	return sts;
 }
 
 #define CALL_LIVE(dev, ctx, call)					\
-	(__atomic_store_n(&(ctx)->op_live, 1, __ATOMIC_RELEASE),	\
+	(__atomic_store_n(&(ctx)->op_live, OP_LIVE, __ATOMIC_RELEASE),	\
 	 call_live(dev, ctx, (call)))
+
+bool dev_io_abort_live(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	void (*abort_fn)(struct tcmur_device *, struct tcmur_cmd *) = dev->handler->ops.abort;
+	int s = OP_LIVE;
+
+	if (!abort_fn || (dev->handler->ops.api_version & 0xffff) < 3 ||
+	    !__atomic_compare_exchange_n(&ctx->op_live, &s, OP_ABORTING, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return false;
+	abort_fn(dev, &ctx->pub);
+	s = OP_ABORTING;
+	if (__atomic_compare_exchange_n(&ctx->op_live, &s, OP_LIVE, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		return true;
+	/* Completed while abort ran (OP_DONE_ABORTING): the completer left
+	 * the rest to us. Whatever it was, the command ends here. */
+	__atomic_store_n(&ctx->op_live, OP_IDLE, __ATOMIC_RELEASE);
+	dev_finish(dev, ctx, __atomic_load_n(&ctx->deferred_sts, __ATOMIC_RELAXED), false);
+	return true;
+}
 
 tcmu_sts dev_io_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	const struct tcmur_handler *h = &dev->handler->ops;
 	struct tcmur_cmd *cmd = &ctx->pub;
 
+	if (cmd_aborted(ctx))
+		return TCMU_STS_TASK_ABORTED;	/* never reaches the handler */
 	switch (ctx->io) {
 	case CMD_IO_READ:
 		return CALL_LIVE(dev, ctx, h->read(dev, cmd, cmd->iov, cmd->iov_cnt, ctx->len,
@@ -172,6 +257,8 @@ tcmu_sts dev_run_io(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	tcmu_sts sts;
 
+	if (cmd_aborted(ctx))
+		return TCMU_STS_TASK_ABORTED;
 	if (ctx->io == CMD_IO_HANDLER) {
 		sts = CALL_LIVE(dev, ctx, dev->handler->ops.handle_cmd(dev, &ctx->pub));
 		if (sts != TCMU_STS_NOT_HANDLED)
@@ -230,6 +317,11 @@ void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, boo
 		pthread_mutex_unlock(&w->lock);
 		return;
 	}
+	if (__atomic_load_n(&ctx->aborted, __ATOMIC_ACQUIRE)) {
+		/* The kernel drops its status; no FUA flush is owed either. */
+		sts = TCMU_STS_TASK_ABORTED;
+		ctx->flush_after = false;
+	}
 	if (sts == TCMU_STS_GOOD && ctx->flush_after) {
 		ctx->flush_after = false;
 		ctx->io = CMD_IO_FLUSH;
@@ -244,6 +336,8 @@ void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, boo
 		sts = tcmur_cmd_sense(&ctx->pub, SENSE_HARDWARE_ERROR,
 				      ASC_INTERNAL_TARGET_FAILURE);
 	}
+	if (__atomic_load_n(&ctx->late, __ATOMIC_RELAXED))
+		dev_watch_done(dev, ctx, (uint8_t)sts);
 	tcmu_ring_complete(dev->ring, ctx->rcmd, (uint8_t)sts);
 	if (kick)
 		tcmu_ring_kick(dev->ring);
@@ -263,11 +357,16 @@ void tcmur_cmd_complete(struct tcmur_device *dev, struct tcmur_cmd *cmd, tcmu_st
 {
 	struct cmd_ctx *ctx = cmd_ctx_of(cmd);
 
-	if (!__atomic_exchange_n(&ctx->op_live, 0, __ATOMIC_ACQ_REL)) {
+	switch (op_end(ctx, sts)) {
+	case OP_END_NOW:
+		dev_cmd_complete(dev, ctx, sts);
+		break;
+	case OP_END_DEFERRED:
+		break;		/* the device thread finishes it after abort() */
+	default:
 		stray(dev, ctx, "tcmur_cmd_complete once more");
-		return;
+		break;
 	}
-	dev_cmd_complete(dev, ctx, sts);
 }
 
 tcmu_sts dev_run_io_wait(struct tcmur_device *dev, struct cmd_ctx *ctx)

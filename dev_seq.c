@@ -134,8 +134,9 @@ void dev_seq_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts)
 {
 	struct dev_seq *seq = (struct dev_seq *)ctx;
 	bool foreign = dev != seq->dev;
+	bool aborted = __atomic_load_n(&seq->ctx->aborted, __ATOMIC_ACQUIRE);
 
-	if (sts == TCMU_STS_GOOD && seq->flush_pending) {
+	if (sts == TCMU_STS_GOOD && seq->flush_pending && !aborted) {
 		/* On @dev's I/O threads again, under its thread model. */
 		seq->flush_pending = false;
 		ctx->io = CMD_IO_FLUSH;
@@ -144,7 +145,8 @@ void dev_seq_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts)
 		return;
 	}
 	dev_io_unlock(dev, ctx);
-	sts = seq->step(seq, sts);
+	/* An aborted command (dev_tmr.h) starts no further step. */
+	sts = aborted ? TCMU_STS_TASK_ABORTED : seq->step(seq, sts);
 	if (sts != TCMU_STS_ASYNC)
 		seq_end(seq, sts);
 	if (foreign)

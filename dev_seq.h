@@ -8,6 +8,10 @@
  * ever called from that device's own I/O threads, under its own thread
  * model.
  *
+ * A command the kernel aborts (dev_tmr.h) starts no further step: the
+ * sub-op in the handler's hands finishes, and the command ends with TASK
+ * ABORTED (queued or parked sub-ops never reach the handler).
+ *
  * A sub-op on another device (EXTENDED COPY) is counted in flight there
  * and refused once that device pauses (reconfigure, removal) or goes
  * offline, so that its handler is never called while closed. It takes

@@ -86,6 +86,7 @@ static void dev_take_cmd(struct tcmur_device *dev, struct tcmu_cmd *rcmd)
 	ctx->rcmd = rcmd;
 	ctx->dev = dev;
 	ctx->sense = rcmd->sense;
+	dev_watch_take(dev, ctx);
 	pthread_mutex_lock(&dev->state_lock);
 	ctx->sense_desc = dev->d_sense;
 	pthread_mutex_unlock(&dev->state_lock);
@@ -114,12 +115,10 @@ static void dev_take_cmd(struct tcmur_device *dev, struct tcmu_cmd *rcmd)
 		dev_finish(dev, ctx, sts, false);
 }
 
+/* tcmu_ring_next's TMR callback: abort what it names (dev_tmr.h). */
 static void dev_tmr(void *opaque, const struct tcmu_tmr *tmr)
 {
-	struct tcmur_device *dev = opaque;
-
-	dev_info(dev, "task management function %u for %u commands", tmr->type,
-		 tmr->cmd_cnt);
+	dev_tmr_handle(opaque, tmr);
 }
 
 /* The device no longer serves its ring: say so once, and tell the owner. */
@@ -144,12 +143,18 @@ static void *dev_thread(void *arg)
 
 	for (;;) {
 		struct tcmu_cmd *rcmd;
+		unsigned int inflight;
 		uint32_t count;
 
 		while ((rcmd = tcmu_ring_next(dev->ring, dev_tmr, dev)))
 			dev_take_cmd(dev, rcmd);
 		tcmu_ring_kick(dev->ring);	/* a no-op when nothing finished */
-		if (poll(pfd, 2, tcmu_ring_inflight(dev->ring) ? DEV_KICK_DELAY_MS : -1) < 0) {
+		inflight = tcmu_ring_inflight(dev->ring);
+		if (inflight)
+			dev_watch_scan(dev);	/* late commands (dev_watch.h) */
+		else
+			dev_watch_idle(dev);
+		if (poll(pfd, 2, inflight ? DEV_KICK_DELAY_MS : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			dev_err(dev, "poll: %s", strerror(errno));
@@ -312,6 +317,8 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 			    &dev->logger, dev->who);
 	if (err)
 		goto out_hpriv;
+	dev_watch_init(dev);
+	dev_tmr_enable(dev);
 	err = handler->ops.open(dev, false);
 	if (err) {
 		dev_err(dev, "handler refused to open '%s': %s", dev->handler_cfg,

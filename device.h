@@ -16,7 +16,9 @@
 #include <stdint.h>
 
 #include "cmd.h"
+#include "dev_tmr.h"
 #include "dev_ua.h"
+#include "dev_watch.h"
 #include "handler_loader.h"
 #include "io_queue.h"
 #include "libtcmu.h"
@@ -70,6 +72,9 @@ struct tcmur_device {
 	struct dev_ua_queue ua;		/* pending unit attentions (dev_ua.h) */
 
 	void *hpriv;			/* handler's dev_private_size bytes */
+
+	struct dev_watch watch;		/* late commands (dev_watch.h) */
+	struct dev_tmr_stats tmr_stats;	/* task management (dev_tmr.h), atomic */
 
 	/* Where configfs is mounted ("": /sys/kernel/config); a test points
 	 * it at a tree of its own. Set at creation, then read-only. */
@@ -177,6 +182,15 @@ void dev_run_inline(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* Take @dev's I/O lock for @ctx (true), or park @ctx to be pushed to the
  * I/O queue holding it when it is free (false). */
 bool dev_io_lock_or_park(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* Take the parked commands (and sub-ops) whose command the kernel has
+ * aborted off the parked list, linked by ->next, for the caller to
+ * finish (dev_finish, TASK ABORTED); they hold no lock. */
+struct cmd_ctx *dev_io_unpark_aborted(struct tcmur_device *dev);
+/* The device thread, for an aborted command: if a handler operation has
+ * it, call the handler's abort callback (API 1.3) and return true; a
+ * completion meanwhile is held back until it returns, then finished
+ * here. False: no operation has it, or the handler has no callback. */
+bool dev_io_abort_live(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* The handler operation ctx->io names (or ctx->custom), on this thread. */
 tcmu_sts dev_io_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* dev_run_io, then wait for the command's end (TCMU_STS_ASYNC included),

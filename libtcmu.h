@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define LIBTCMU_VERSION_MAJOR 1
-#define LIBTCMU_VERSION_MINOR 1	/* 1: tcmu_recover_* */
+#define LIBTCMU_VERSION_MINOR 2	/* 1: tcmu_recover_*; 2: tcmu_ring_find/for_each */
 
 /* Bytes of sense data the ring carries back to the kernel. */
 #define TCMU_SENSE_LEN 96
@@ -216,6 +216,26 @@ void tcmu_ring_kick(struct tcmu_ring *ring);
 
 /* Commands handed out and not yet completed. */
 unsigned int tcmu_ring_inflight(struct tcmu_ring *ring);
+
+/*
+ * The command with @cmd_id taken off the ring and not yet completed, or
+ * NULL; one taken before the ring was last reset behind our back does
+ * not count (its cmd_id is the kernel's to give again). For task
+ * management (struct tcmu_tmr names commands by cmd_id). Call it on the
+ * thread that calls tcmu_ring_next: only that call reuses a completed
+ * command's memory, so the command stays valid memory until then, though
+ * another thread may complete it meanwhile.
+ */
+struct tcmu_cmd *tcmu_ring_find(struct tcmu_ring *ring, uint16_t cmd_id);
+
+/*
+ * Call @fn for every command taken off the ring and not yet completed,
+ * oldest first (a watchdog's walk). @fn runs under the ring's lock: it
+ * must not call into the ring nor wait, and the command stays in flight
+ * while it runs.
+ */
+void tcmu_ring_for_each(struct tcmu_ring *ring,
+			void (*fn)(void *opaque, struct tcmu_cmd *cmd), void *opaque);
 
 /* ---- recovery after a restart ------------------------------------------ */
 

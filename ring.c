@@ -36,9 +36,14 @@
  * nothing in flight; the daemon's own start-up recovery (recover.c)
  * resets before it takes the ring, when nothing can be in flight.
  *
- * Lock order: ring->lock is a leaf; it guards cmd_tail, the free list, the
- * counters and the reset generation. tcmu_ring_next() runs on one thread
- * only, owns the consumer offset and reads cmd_head without the lock.
+ * Commands in flight are kept on a list, oldest first, for task
+ * management (tcmu_ring_find: a TMR names commands by cmd_id) and a
+ * watchdog's walk (tcmu_ring_for_each).
+ *
+ * Lock order: ring->lock is a leaf; it guards cmd_tail, the free list,
+ * the in-flight list, the counters and the reset generation.
+ * tcmu_ring_next() runs on one thread only, owns the consumer offset and
+ * reads cmd_head without the lock.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +64,8 @@
 struct ring_cmd {
 	struct tcmu_cmd cmd;
 	struct ring_cmd *next_free;
+	/* In flight: on ring->live, oldest first (tcmu_ring_find/for_each). */
+	struct ring_cmd *live_prev, *live_next;
 	unsigned int gen;		/* ring->gen when taken off the ring */
 	unsigned int iov_cap;
 	uint8_t cdb_buf[TCMU_MAX_CDB_LEN];
@@ -80,6 +87,7 @@ struct tcmu_ring {
 
 	pthread_mutex_t lock;
 	struct ring_cmd *free_list;
+	struct ring_cmd *live, *live_tail;	/* commands in flight, oldest first */
 	unsigned int inflight;
 	unsigned int unkicked;		/* completions not yet told */
 	uint32_t tail;			/* cmd_tail as we last wrote it */
@@ -206,6 +214,54 @@ static struct ring_cmd *ring_cmd_get(struct tcmu_ring *ring, unsigned int iov_cn
 	memset(rc->priv_buf, 0, ring->priv_size);
 	memset(rc->cmd.sense, 0, sizeof(rc->cmd.sense));
 	return rc;
+}
+
+/* Lock held: @rc was taken off the ring / is released. */
+static void ring_live_link(struct tcmu_ring *ring, struct ring_cmd *rc)
+{
+	rc->live_next = NULL;
+	rc->live_prev = ring->live_tail;
+	if (ring->live_tail)
+		ring->live_tail->live_next = rc;
+	else
+		ring->live = rc;
+	ring->live_tail = rc;
+}
+
+static void ring_live_unlink(struct tcmu_ring *ring, struct ring_cmd *rc)
+{
+	if (rc->live_prev)
+		rc->live_prev->live_next = rc->live_next;
+	else
+		ring->live = rc->live_next;
+	if (rc->live_next)
+		rc->live_next->live_prev = rc->live_prev;
+	else
+		ring->live_tail = rc->live_prev;
+	rc->live_prev = rc->live_next = NULL;
+}
+
+struct tcmu_cmd *tcmu_ring_find(struct tcmu_ring *ring, uint16_t cmd_id)
+{
+	struct ring_cmd *rc;
+
+	pthread_mutex_lock(&ring->lock);
+	for (rc = ring->live; rc; rc = rc->live_next)
+		if (rc->cmd.cmd_id == cmd_id && rc->gen == ring->gen)
+			break;
+	pthread_mutex_unlock(&ring->lock);
+	return rc ? &rc->cmd : NULL;
+}
+
+void tcmu_ring_for_each(struct tcmu_ring *ring,
+			void (*fn)(void *opaque, struct tcmu_cmd *cmd), void *opaque)
+{
+	struct ring_cmd *rc;
+
+	pthread_mutex_lock(&ring->lock);
+	for (rc = ring->live; rc; rc = rc->live_next)
+		fn(opaque, &rc->cmd);
+	pthread_mutex_unlock(&ring->lock);
 }
 
 int tcmu_cdb_len(const uint8_t *cdb, size_t avail)
@@ -516,11 +572,12 @@ struct tcmu_cmd *tcmu_ring_next(struct tcmu_ring *ring,
 			pthread_mutex_unlock(&ring->lock);
 			continue;
 		}
+		rc->cmd.cmd_id = ent->hdr.cmd_id;
 		ring->inflight++;
 		rc->gen = ring->gen;
+		ring_live_link(ring, rc);
 		pthread_mutex_unlock(&ring->lock);
 		ring->next = (ring->next + len) % ring->cmdr_size;
-		rc->cmd.cmd_id = ent->hdr.cmd_id;
 		if (!ring_parse_cmd(ring, ent, len, rc)) {
 			rc->cmd.cdb_len = 0;
 			rc->cmd.iov_cnt = 0;
@@ -574,6 +631,7 @@ void tcmu_ring_complete(struct tcmu_ring *ring, struct tcmu_cmd *cmd, uint8_t st
 	ring->unkicked++;
 out_release:
 	ring->inflight--;
+	ring_live_unlink(ring, rc);
 	rc->next_free = ring->free_list;
 	ring->free_list = rc;
 	pthread_mutex_unlock(&ring->lock);

@@ -13,6 +13,7 @@
 #define SAM_STAT_BUSY			0x08
 #define SAM_STAT_RESERVATION_CONFLICT	0x18
 #define SAM_STAT_TASK_SET_FULL		0x28
+#define SAM_STAT_TASK_ABORTED		0x40
 
 /* Operation codes */
 #define TEST_UNIT_READY			0x00

@@ -7,7 +7,7 @@
  * writes of random sizes at the queue depth, with reads of blocks whose
  * writes were acknowledged issued while other commands are in flight;
  * then a full read-back; then the same after closing and opening the
- * device again. Writes in flight never overlap each other or a read in
+ * device again. Between, an ABORT TASK for commands in flight. Writes in flight never overlap each other or a read in
  * flight, since SCSI leaves their order undefined.
  * Licensed under the Apache License, Version 2.0.
  */
@@ -376,6 +376,66 @@ static void case_past_end(struct check *ck)
 	       c ? why : "no answer");
 }
 
+/*
+ * ABORT TASK, as the kernel reports it (a TMR entry naming commands in
+ * flight), for half the commands of a burst at the queue depth: reads,
+ * and writes of what the LUN holds already. Every command must end; the
+ * ones not named GOOD (reads with the data), the named ones with any
+ * status, since the kernel drops it; none twice (case_ring). A handler
+ * with an abort callback (API 1.3) hears of those it has.
+ */
+static void case_abort(struct check *ck)
+{
+	unsigned int qd = ck->o->qd < 2 ? 2 : ck->o->qd, n, nn = 0;
+	struct sim_cmd **c = calloc(qd, sizeof(*c)), **named = calloc(qd, sizeof(*c));
+	char why[160] = "", sb[96];
+	uint8_t cdb[16];
+	bool ok = c && named;
+
+	for (n = 0; ok && n < qd; n++) {
+		uint64_t lba = n * 8;
+		struct sim_req req = { .cdb = cdb, .cdb_len = 16, .data_len = 8 * ck->bs };
+
+		if ((lba + 8) * ck->bs > ck->span)
+			break;
+		if (n & 1)
+			req.data = ck->shadow + lba * ck->bs;
+		sim_cdb_rw16(cdb, n & 1 ? WRITE_16 : READ_16, lba, 8, false);
+		if (ring_sim_queue(ck->sd->sim, &req, &c[n]))
+			break;
+		if (n % 4 < 2)		/* a read and a write of every four */
+			named[nn++] = c[n];
+	}
+	if (ok && ring_sim_queue_tmr(ck->sd->sim, TCMU_TMR_ABORT_TASK,
+				     (const struct sim_cmd *const *)named, nn)) {
+		snprintf(why, sizeof(why), "no room in the ring for the TMR");
+		ok = false;
+	}
+	ring_sim_notify(ck->sd->sim);
+	if (ok && ring_sim_wait(ck->sd->sim, NULL, CHECK_TIMEOUT_MS)) {
+		snprintf(why, sizeof(why), "aborted commands never ended (or the ring broke)");
+		ok = false;
+	}
+	for (unsigned int i = 0; ok && i < n; i++) {
+		const char *bad = i % 4 < 2 ? NULL : not_good(c[i], sb, sizeof(sb));
+
+		if (bad) {
+			snprintf(why, sizeof(why), "a command not aborted: %s", bad);
+			ok = false;
+		} else if (i % 4 == 2) {	/* a read not aborted: the data */
+			ok = same_as_shadow(ck, c[i]->data, i * 8 * (uint64_t)ck->bs,
+					    8 * ck->bs, why, sizeof(why));
+		}
+	}
+	result(ck, ok, "ABORT TASK for commands in flight: each ends, once; the others GOOD",
+	       why);
+	ring_sim_wait(ck->sd->sim, NULL, CHECK_TIMEOUT_MS);
+	for (unsigned int i = 0; c && i < n; i++)
+		ring_sim_cmd_free(ck->sd->sim, c[i]);
+	free(named);
+	free(c);
+}
+
 static void case_reopen(struct check *ck)
 {
 	char why[160] = "";
@@ -436,6 +496,7 @@ int sim_check(const struct sim_opts *o)
 		case_unmap(&ck);
 		case_write_same(&ck);
 		case_past_end(&ck);
+		case_abort(&ck);
 		case_ring(&ck);
 		case_reopen(&ck);
 	}

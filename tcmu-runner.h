@@ -21,7 +21,8 @@
  * device's own thread, where they must not wait). A handler may also
  * return TCMU_STS_ASYNC from an I/O operation and complete the command
  * later with tcmur_cmd_complete(), from any thread (a library callback,
- * say); the daemon keeps the command's buffers valid until then.
+ * say); the daemon keeps the command's buffers valid until then. abort
+ * (API 1.3) runs on the device's own thread and must not block.
  *
  * Licensed under the Apache License, Version 2.0.
  */
@@ -52,6 +53,9 @@ typedef enum {
 	TCMU_STS_CHECK_CONDITION = 0x02,	/* sense data set in the cmd */
 	TCMU_STS_BUSY = 0x08,
 	TCMU_STS_TASK_SET_FULL = 0x28,
+	/* API 1.3: an aborted command's end (see abort); the kernel drops
+	 * the status of an aborted command whatever it is. */
+	TCMU_STS_TASK_ABORTED = 0x40,
 	TCMU_STS_ASYNC = 0x100,		/* handler completes it later */
 	TCMU_STS_NOT_HANDLED = 0x101,	/* handle_cmd: use the emulation */
 	/* API 1.3: a read/write/flush called with cmd->nowait would have
@@ -248,6 +252,46 @@ struct tcmur_handler {
 	 * two: one logical block.
 	 */
 	uint32_t (*physical_block_size)(struct tcmur_device *dev);
+	/*
+	 * Optional. Milliseconds a command may stay in flight (taken off the
+	 * ring, not yet completed) before the daemon logs it as late: once,
+	 * naming the device, the command and its CDB and age, and once more
+	 * when it completes. The daemon takes the smaller of this and the
+	 * device's attrib/cmd_time_out in configfs (seconds: when the kernel
+	 * fails the command to the initiator; 30 by default), so a handler
+	 * whose backend should answer far sooner hears of a stuck one sooner,
+	 * and the admin's per-device setting still bounds it. 0 (or a handler
+	 * older than 1.3): the device's cmd_time_out; if that is 0 too (the
+	 * kernel never times out), 30 s. The daemon never completes a late
+	 * command itself: it stays the handler's to complete, however late
+	 * (by then the kernel has failed it and drops the answer, which it
+	 * still needs to free the command's ring slot and data).
+	 */
+	unsigned int cmd_time_out_ms;
+	/*
+	 * Optional. The device's own thread, as the kernel reports task
+	 * management (TCMU_OP_TMR entries, sent while the device's
+	 * attrib/tmr_notification is 1, which the daemon sets when it adds
+	 * the device): the initiator aborted @cmd (ABORT TASK, LOGICAL UNIT
+	 * RESET, PREEMPT AND ABORT) while one of your operations has it,
+	 * still running or answered TCMU_STS_ASYNC. Must not block. Hasten
+	 * its end: cancel what you can and complete it, from inside abort or
+	 * later from any thread, with any status (TCMU_STS_TASK_ABORTED says
+	 * what happened): the kernel drops an aborted command's status (the
+	 * initiator gets TASK ABORTED or nothing, as the control mode page's
+	 * TAS says), and answers the abort only once the command is complete.
+	 * Complete it exactly once, as always, and only when you are done
+	 * with its buffers. Until abort returns the daemon keeps @cmd and its
+	 * buffers valid and sends no answer for it, even if you complete it
+	 * meanwhile on another thread: guard your own per-command state
+	 * (cmd->hpriv) against that race. Not called for commands the daemon
+	 * runs as several operations (COMPARE AND WRITE, WRITE SAME, VERIFY,
+	 * UNMAP, EXTENDED COPY): it starts no further step of an aborted one
+	 * and lets the operation you have finish. Aborted commands not yet in
+	 * your hands never reach you. NULL: the operation runs to its end,
+	 * and the kernel's abort waits for it.
+	 */
+	void (*abort)(struct tcmur_device *dev, struct tcmur_cmd *cmd);
 };
 
 /*

@@ -2,7 +2,7 @@
 # Included from the top-level Makefile; paths are relative to the top.
 
 VM_TESTS := tests/vm/test_core.sh tests/vm/test_sbc.sh tests/vm/test_review.sh \
-	    tests/vm/test_recovery.sh
+	    tests/vm/test_recovery.sh tests/vm/test_timeout_tmr.sh
 
 # The deliberately broken handler make check-vm must catch.
 tests/build/broken/handler_file.so: tests/vm/broken/handler_file_corrupt.c handler_file.c tcmu-runner.h
@@ -10,7 +10,8 @@ tests/build/broken/handler_file.so: tests/vm/broken/handler_file_corrupt.c handl
 	$(CC) $(CFLAGS) -shared -o $@ $<
 
 # Test plugins for the VM tests, beside the real file handler, in one
-# handler folder (test_review.sh starts the daemon on it).
+# handler folder (test_review.sh and test_timeout_tmr.sh start the daemon
+# on it).
 VM_PLUGIN_DIR := tests/build/vm-plugins
 $(VM_PLUGIN_DIR)/handler_%.so: tests/vm/plugins/handler_%.c tcmu-runner.h
 	@mkdir -p $(@D)
@@ -18,7 +19,8 @@ $(VM_PLUGIN_DIR)/handler_%.so: tests/vm/plugins/handler_%.c tcmu-runner.h
 $(VM_PLUGIN_DIR)/handler_file.so: handler_file.so
 	@mkdir -p $(@D)
 	ln -sf ../../../handler_file.so $@
-VM_PLUGINS := $(VM_PLUGIN_DIR)/handler_slowcheck.so $(VM_PLUGIN_DIR)/handler_file.so
+VM_PLUGINS := $(VM_PLUGIN_DIR)/handler_slowcheck.so $(VM_PLUGIN_DIR)/handler_hang.so \
+	      $(VM_PLUGIN_DIR)/handler_file.so
 
 .PHONY: deps check-vm demo vm-clean
 deps:

@@ -4,7 +4,8 @@
  * map's mailbox is). The ring must refuse or serve it without touching a
  * byte outside: every command it hands out has its CDB and iovecs read
  * and written, and is completed (in batches, newest first, as a parallel
- * handler might).
+ * handler might). The commands a TMR names are looked up, and the
+ * in-flight walk must see as many commands as are in flight.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -20,12 +21,23 @@ static void quiet(void *opaque, enum tcmu_log_prio prio, const char *who,
 {
 }
 
+/* A TMR's cmd_ids, looked up as the daemon does: what is found is in
+ * flight under that id. */
 static void on_tmr(void *opaque, const struct tcmu_tmr *tmr)
 {
-	volatile uint32_t sum = 0;
+	struct tcmu_ring *ring = *(struct tcmu_ring **)opaque;
 
-	for (uint32_t i = 0; i < tmr->cmd_cnt; i++)
-		sum += tmr->cmd_ids[i];
+	for (uint32_t i = 0; i < tmr->cmd_cnt; i++) {
+		struct tcmu_cmd *cmd = tcmu_ring_find(ring, tmr->cmd_ids[i]);
+
+		if (cmd && cmd->cmd_id != tmr->cmd_ids[i])
+			abort();
+	}
+}
+
+static void count_live(void *opaque, struct tcmu_cmd *cmd)
+{
+	(*(unsigned int *)opaque)++;
 }
 
 static void touch(struct tcmu_cmd *cmd)
@@ -63,7 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	for (;;) {
-		struct tcmu_cmd *cmd = tcmu_ring_next(ring, on_tmr, NULL);
+		struct tcmu_cmd *cmd = tcmu_ring_next(ring, on_tmr, &ring);
+		unsigned int live = 0;
 
 		if (cmd) {
 			touch(cmd);
@@ -71,6 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (++total > 1 << 20)
 				abort();	/* the ring went round and round */
 		}
+		tcmu_ring_for_each(ring, count_live, &live);
+		if (live != tcmu_ring_inflight(ring))
+			abort();	/* the in-flight list lost or kept one */
 		if (n == HOLD || (!cmd && n)) {
 			while (n--) {
 				held[n]->sense[0] = 0x70;

@@ -16,6 +16,8 @@ struct mem_dev {
 	size_t size;
 	unsigned int slow_ms;
 	bool async, no_fua, hold;
+	bool abort_wake, abort_inline;	/* what abort() does (see .h) */
+	unsigned int aborts, aborts_found;	/* abort() calls; for a live command */
 	bool again, again_always;	/* answer TCMU_STS_AGAIN (see .h) */
 	unsigned int nowait_calls;	/* calls with cmd->nowait */
 	/* hold: async writes wait here until mem_handler_release(). */
@@ -37,10 +39,14 @@ struct mem_dev {
 	pthread_rwlock_t buf_lock;
 };
 
+/* An async command, found through cmd->hpriv (under hold_lock) until
+ * its completer lets go of it. */
 struct mem_async {
 	struct tcmur_device *dev;
 	struct tcmur_cmd *cmd;
 	bool held;
+	bool aborted;		/* abort_wake: end it now, TASK ABORTED */
+	bool done;		/* abort_inline: abort() completed it */
 };
 
 /* Complete a command from a thread of our own, as a library callback
@@ -49,18 +55,25 @@ static void *mem_completer(void *arg)
 {
 	struct mem_async *a = arg;
 	struct mem_dev *m = tcmur_dev_private(a->dev);
+	bool aborted, done;
 
 	usleep(1000);
+	pthread_mutex_lock(&m->hold_lock);
 	if (a->held) {
-		pthread_mutex_lock(&m->hold_lock);
 		m->held++;
 		pthread_cond_broadcast(&m->hold_cond);
-		while (!m->released)
+		while (!m->released && !a->aborted && !a->done)
 			pthread_cond_wait(&m->hold_cond, &m->hold_lock);
 		m->held--;
-		pthread_mutex_unlock(&m->hold_lock);
 	}
-	tcmur_cmd_complete(a->dev, a->cmd, TCMU_STS_GOOD);
+	aborted = a->aborted;
+	done = a->done;
+	if (!done)	/* else abort() did, and the command may be another's now */
+		a->cmd->hpriv = NULL;	/* abort() no longer finds it */
+	pthread_mutex_unlock(&m->hold_lock);
+	if (!done)
+		tcmur_cmd_complete(a->dev, a->cmd,
+				   aborted ? TCMU_STS_TASK_ABORTED : TCMU_STS_GOOD);
 	free(a);
 	__atomic_sub_fetch(&m->async_live, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -81,11 +94,18 @@ static tcmu_sts mem_done(struct tcmur_device *dev, struct tcmur_cmd *cmd, bool w
 	a->dev = dev;
 	a->cmd = cmd;
 	a->held = write && m->hold;
+	a->aborted = a->done = false;
+	pthread_mutex_lock(&m->hold_lock);
+	cmd->hpriv = a;
+	pthread_mutex_unlock(&m->hold_lock);
 	__atomic_add_fetch(&m->async_live, 1, __ATOMIC_RELAXED);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&th, &attr, mem_completer, a)) {
 		__atomic_sub_fetch(&m->async_live, 1, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&m->hold_lock);
+		cmd->hpriv = NULL;
+		pthread_mutex_unlock(&m->hold_lock);
 		free(a);
 		pthread_attr_destroy(&attr);
 		return TCMU_STS_BUSY;
@@ -144,6 +164,9 @@ static int mem_open(struct tcmur_device *dev, bool reopen)
 	m->again_always = mem_opt(cfg, "again_always", NULL);
 	m->nowait_calls = 0;
 	m->hold = mem_opt(cfg, "hold", NULL);
+	m->abort_wake = mem_opt(cfg, "abort_wake", NULL);
+	m->abort_inline = mem_opt(cfg, "abort_inline", NULL);
+	m->aborts = m->aborts_found = 0;
 	m->async = m->hold || mem_opt(cfg, "async", NULL);
 	m->released = false;
 	m->held = 0;
@@ -318,6 +341,42 @@ unsigned int mem_handler_held(struct tcmur_device *dev, unsigned int want, int w
 	return n;
 }
 
+/* The device thread: the kernel aborted @cmd, which we hold or are about
+ * to complete. */
+static void mem_abort(struct tcmur_device *dev, struct tcmur_cmd *cmd)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+	struct mem_async *a;
+	bool complete = false;
+
+	pthread_mutex_lock(&m->hold_lock);
+	m->aborts++;
+	a = cmd->hpriv;
+	if (a) {
+		m->aborts_found++;
+		if (m->abort_inline) {
+			a->done = complete = true;
+			cmd->hpriv = NULL;
+		} else if (m->abort_wake) {
+			a->aborted = true;
+		}
+		pthread_cond_broadcast(&m->hold_cond);
+	}
+	pthread_mutex_unlock(&m->hold_lock);
+	if (complete)	/* from inside abort: the daemon answers once we return */
+		tcmur_cmd_complete(dev, cmd, TCMU_STS_TASK_ABORTED);
+}
+
+void mem_handler_aborts(struct tcmur_device *dev, unsigned int *calls, unsigned int *found)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	pthread_mutex_lock(&m->hold_lock);
+	*calls = m->aborts;
+	*found = m->aborts_found;
+	pthread_mutex_unlock(&m->hold_lock);
+}
+
 void mem_handler_release(struct tcmur_device *dev)
 {
 	struct mem_dev *m = tcmur_dev_private(dev);
@@ -372,7 +431,7 @@ unsigned int mem_handler_unstable(struct tcmur_device *dev)
 	.name = "Memory (tests)",					\
 	.subtype = "mem",						\
 	.cfg_desc = "options: fail_open, fail_reopen, slow_ms=N, async, hold, "	\
-		    "no_fua, fixed_size, again, again_always",		\
+		    "no_fua, fixed_size, again, again_always, abort_wake, abort_inline",		\
 	.dev_private_size = sizeof(struct mem_dev),			\
 	.nr_threads = 2,						\
 	.open = mem_open,						\
@@ -381,7 +440,8 @@ unsigned int mem_handler_unstable(struct tcmur_device *dev)
 	.read = mem_read,						\
 	.write = mem_write,						\
 	.flush = mem_flush,						\
-	.can_fua = mem_can_fua
+	.can_fua = mem_can_fua,						\
+	.abort = mem_abort
 
 const struct tcmur_handler mem_handler_ops = {
 	MEM_HANDLER_TABLE,

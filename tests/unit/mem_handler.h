@@ -14,6 +14,12 @@
  *   again          read/write/flush called inline (cmd->nowait) answer
  *                  TCMU_STS_AGAIN: a backend that would wait
  *   again_always   they answer TCMU_STS_AGAIN on every call (a bug)
+ *   abort_wake     abort() (API 1.3) has the completer thread of an async
+ *                  command (held or not) complete it at once, TASK ABORTED
+ *   abort_inline   abort() completes the command itself, from inside the
+ *                  callback (the daemon must answer once it returns)
+ *                  Without either, abort() only counts: held writes wait
+ *                  for mem_handler_release() all the same.
  * Reads and writes outside the LUN abort(): the emulation must never
  * send one. Thread model PARALLEL with 2 threads. reconfig resizes the
  * LUN in place (new bytes read as zeros), records the write cache
@@ -57,6 +63,10 @@ void mem_handler_fail(struct tcmur_device *dev, enum mem_op op, unsigned int nth
  * device is freed: closing waits for them. */
 unsigned int mem_handler_held(struct tcmur_device *dev, unsigned int want, int wait_ms);
 void mem_handler_release(struct tcmur_device *dev);
+
+/* abort() calls so far, and those that found the command in our hands
+ * (an async one not yet completed). */
+void mem_handler_aborts(struct tcmur_device *dev, unsigned int *calls, unsigned int *found);
 
 /* What reconfig was last given: calls so far, and the last has_size /
  * size and has_write_cache / write_cache it saw. */

@@ -43,7 +43,7 @@ int sim_dev_new(struct sim_dev **out, const struct sim_dev_cfg *cfg)
 
 	if (!c.serial)
 		c.serial = SIM_DEV_SERIAL;
-	if (getenv("TEST_LOG")) {
+	if (getenv("TEST_LOG") && !c.log) {
 		log_init(&verbose, true);
 		c.log = &verbose;
 	}

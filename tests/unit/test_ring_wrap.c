@@ -205,6 +205,77 @@ static void test_ring_tmr_wraps(void **state)
 	assert_int_equal(fx->errors, 0);
 }
 
+struct live_seen {
+	unsigned int n;
+	uint16_t ids[8];
+};
+
+static void live_cb(void *opaque, struct tcmu_cmd *cmd)
+{
+	struct live_seen *seen = opaque;
+
+	if (seen->n < 8)
+		seen->ids[seen->n] = cmd->cmd_id;
+	seen->n++;
+}
+
+/* The commands a TMR names are found by cmd_id while in flight, and the
+ * in-flight walk sees them oldest first; after a reset behind our back
+ * the old ones are no longer found (their ids are the kernel's again),
+ * though they are still walked until completed. */
+static void test_ring_find_and_walk_in_flight(void **state)
+{
+	struct ring_fx *fx = *state;
+	struct sim_cmd *c1 = fx_queue(fx, READ_10, NULL, 512, 1);
+	struct sim_cmd *c2 = fx_queue(fx, READ_10, NULL, 512, 1);
+	struct sim_cmd *c3 = fx_queue(fx, TEST_UNIT_READY, NULL, 0, 0);
+	struct live_seen seen = { 0 };
+	struct tcmu_cmd *r1, *r2, *r3, *r4;
+
+	r1 = tcmu_ring_next(fx->ring, NULL, NULL);
+	r2 = tcmu_ring_next(fx->ring, NULL, NULL);
+	r3 = tcmu_ring_next(fx->ring, NULL, NULL);
+	assert_ptr_equal(tcmu_ring_find(fx->ring, c2->cmd_id), r2);
+	assert_ptr_equal(tcmu_ring_find(fx->ring, c1->cmd_id), r1);
+	assert_null(tcmu_ring_find(fx->ring, 999));
+	tcmu_ring_for_each(fx->ring, live_cb, &seen);
+	assert_int_equal(seen.n, 3);
+	assert_int_equal(seen.ids[0], c1->cmd_id);
+	assert_int_equal(seen.ids[2], c3->cmd_id);
+
+	tcmu_ring_complete(fx->ring, r2, SAM_STAT_GOOD);
+	assert_null(tcmu_ring_find(fx->ring, c2->cmd_id));
+	seen.n = 0;
+	tcmu_ring_for_each(fx->ring, live_cb, &seen);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.ids[0], c1->cmd_id);
+	assert_int_equal(seen.ids[1], c3->cmd_id);
+	tcmu_ring_kick(fx->ring);
+	assert_int_equal(ring_sim_wait_any(fx->sim, 2000), 1);	/* c2's answer */
+
+	/* An admin's reset_ring: c1 and c3 failed by the kernel, a new
+	 * command may get c1's id. */
+	assert_int_equal(ring_sim_reset(fx->sim, 1), 2);
+	c1 = fx_queue(fx, TEST_UNIT_READY, NULL, 0, 0);
+	r4 = tcmu_ring_next(fx->ring, NULL, NULL);
+	assert_non_null(r4);
+	assert_ptr_equal(tcmu_ring_find(fx->ring, c1->cmd_id), r4);
+	assert_null(tcmu_ring_find(fx->ring, c3->cmd_id));
+	seen.n = 0;
+	tcmu_ring_for_each(fx->ring, live_cb, &seen);
+	assert_int_equal(seen.n, 3);
+	tcmu_ring_complete(fx->ring, r1, SAM_STAT_GOOD);	/* dropped: before the reset */
+	tcmu_ring_complete(fx->ring, r3, SAM_STAT_GOOD);
+	tcmu_ring_complete(fx->ring, r4, SAM_STAT_GOOD);
+	seen.n = 0;
+	tcmu_ring_for_each(fx->ring, live_cb, &seen);
+	assert_int_equal(seen.n, 0);
+	tcmu_ring_kick(fx->ring);
+	assert_int_equal(ring_sim_wait(fx->sim, NULL, 2000), 0);
+	assert_good(c1);
+	assert_false(ring_sim_broken(fx->sim));
+}
+
 /* An entry of a type we don't know is flagged UNKNOWN_OP and passed. */
 static void test_ring_unknown_entry_type(void **state)
 {
@@ -241,6 +312,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ring_tmr_reported_and_skipped, setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ring_tmr_wraps, setup_small, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ring_unknown_entry_type, setup_small, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ring_find_and_walk_in_flight, setup_small,
+						fx_teardown),
 	};
 
 	return cmocka_run_group_tests_name("ring wrap", tests, NULL, NULL);

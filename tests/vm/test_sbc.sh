@@ -185,14 +185,16 @@ vpd_b0() {
 	out=$(sg_vpd -p 0xb0 "$SG")
 	echo "$out"
 	grep -q "Write same non-zero (WSNZ): 1" <<<"$out" &&
-		grep -q "Maximum compare and write length: 64 blocks" <<<"$out" &&
+		grep -q "Maximum compare and write length: 128 blocks" <<<"$out" &&
+		grep -q "Optimal transfer length granularity: 8 blocks" <<<"$out" &&
 		grep -q "Maximum unmap LBA count: 4194304" <<<"$out" &&
 		grep -q "Maximum unmap block descriptor count: 256" <<<"$out" &&
 		grep -q "Maximum write same length: 0x10000 blocks" <<<"$out"
 }
-tc_run "VPD 0xB0: WSNZ, COMPARE AND WRITE and unmap limits" vpd_b0
-tc_run "READ CAPACITY(16): lbpme=1, lbprz=1" \
-	sh -c "sg_readcap --16 $SG | tee /dev/stderr | grep -q 'lbpme=1, lbprz=1'"
+tc_run "VPD 0xB0: WSNZ, COMPARE AND WRITE and unmap limits; granularity of tmpfs's 4 KiB" vpd_b0
+tc_run "READ CAPACITY(16): lbpme=1, lbprz=1; 8 blocks per physical block (tmpfs's 4 KiB)" \
+	sh -c "sg_readcap --16 $SG | tee /dev/stderr | grep -q 'lbpme=1, lbprz=1' &&
+		sg_readcap --16 $SG | grep -q 'Logical blocks per physical block exponent=3'"
 dd if=/dev/urandom of="$SD" bs=1M seek=4 count=1 oflag=direct status=none
 sync
 used_before=$(stat -c %b "$IMG/lun.img")
