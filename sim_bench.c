@@ -129,6 +129,8 @@ static int bench_loop(struct bench *b, struct inflight *f, double *elapsed)
 			issued++;
 			busy++;
 		}
+		if (!busy)
+			break;	/* the last command counted: nothing to wait for */
 		ring_sim_notify(b->sd->sim);
 		if (ring_sim_wait_any(b->sd->sim, BENCH_TIMEOUT_MS) < 0)
 			return -ETIMEDOUT;
