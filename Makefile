@@ -28,6 +28,17 @@ DAEMON_OBJS  := main.o daemon_devices.o dbus_service.o dbus_gen.o module_load.o 
 SIM_OBJS     := tcmu_sim.o sim_check.o sim_bench.o sim_device.o ring_sim.o
 HANDLERS     := handler_file.so handler_null.so
 
+# handler_rbd.so only where librbd is: pkg-config if it knows librbd, else
+# its header (Debian's librbd-dev 16.2 ships no librbd.pc). RBD=0 skips it.
+RBD_LIBS := $(shell pkg-config --libs librbd librados 2>/dev/null || \
+	      { echo '\#include <rbd/librbd.h>' | $(CC) -E -x c - >/dev/null 2>&1 && \
+		echo -lrbd -lrados; })
+ifneq ($(RBD),0)
+ifneq ($(RBD_LIBS),)
+HANDLERS     += handler_rbd.so
+endif
+endif
+
 .PHONY: all clean install
 all: libtcmu.so.1 libtcmu.a tcmu-runner tcmu-sim $(HANDLERS)
 
@@ -55,6 +66,10 @@ tcmu-sim: $(SIM_OBJS) $(CORE_OBJS) libtcmu.a
 
 handler_%.so: handler_%.c tcmu-runner.h
 	$(CC) $(CFLAGS) -shared -o $@ $<
+
+handler_rbd.so: handler_rbd.c tcmu-runner.h
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags librbd librados 2>/dev/null) \
+		-shared -o $@ $< $(RBD_LIBS)
 
 %.o: %.c $(wildcard *.h)
 	$(CC) $(CFLAGS) -c -o $@ $<

@@ -1,0 +1,487 @@
+/*
+ * handler_rbd: a LUN backed by a Ceph RBD image, through librbd's C API.
+ * Config string: "rbd/<pool>/<image>[;osd_op_timeout=N][;conf=<path>]
+ * [;id=<client id>]" (ceph-iscsi's options). The image must exist and hold
+ * at least the LUN's size. N (seconds, default 30) bounds every wait on
+ * the cluster: librados's OSD and monitor op timeouts and the connect
+ * (client_mount_timeout); without them librbd waits forever on a dead OSD
+ * or monitor. A timed-out op fails its command with -ETIMEDOUT, which the
+ * daemon turns into a retryable NOT READY.
+ * Data moves straight between the kernel's ring and librbd: reads and
+ * writes are rbd_aio_readv/rbd_aio_writev on the command's iovec, flush
+ * rbd_aio_flush, UNMAP rbd_aio_discard; each completes from librbd's
+ * callback thread with tcmur_cmd_complete(). Submission does not wait for
+ * the cluster, so reads, writes and flushes run inline on the device's own
+ * thread (inline_io), many in flight at once.
+ * Not yet (issue 19): write-same and compare-and-write on librbd's calls,
+ * exclusive lock and ALUA, reconnect after the cluster comes back, health
+ * counters.
+ * Licensed under the Apache License, Version 2.0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+
+#include "scsi_defs.h"
+#include "tcmu-runner.h"
+
+#define RBD_DEFAULT_TIMEOUT 30		/* seconds */
+#define RBD_MAX_TIMEOUT 3600
+/* check_config runs with no device and before the LUN exists: never
+ * longer than this, whatever osd_op_timeout says. */
+#define RBD_CHECK_TIMEOUT 10
+
+/* A parsed config string; the strings point into buf. */
+struct rbd_cfg {
+	char *buf;
+	const char *pool, *image;
+	const char *conf;	/* NULL: $CEPH_CONF or librados's defaults */
+	const char *id;		/* client id without "client." (NULL: admin) */
+	unsigned int timeout;	/* seconds */
+};
+
+struct rbd_dev {
+	rados_t cluster;
+	rados_ioctx_t io;
+	rbd_image_t image;
+	/* aio submitted, callback not yet past its last touch of us
+	 * (atomic): close waits for 0 before freeing librbd's state. */
+	unsigned int inflight;
+};
+
+/* One aio in flight; freed by its callback. */
+struct rbd_aio {
+	struct tcmur_device *dev;
+	struct rbd_dev *rdev;
+	struct tcmur_cmd *cmd;
+	const char *op;
+	uint64_t offset, len;
+	bool write;
+};
+
+enum rbd_op { RBD_OP_READ, RBD_OP_WRITE, RBD_OP_FLUSH, RBD_OP_DISCARD };
+
+static const char *const rbd_op_name[] = { "read", "write", "flush", "discard" };
+
+static void rbdh_cfg_free(struct rbd_cfg *c)
+{
+	free(c->buf);
+	c->buf = NULL;
+}
+
+/* One ";key=value" option into @c; 0 or -EINVAL with *why set. */
+static int rbdh_cfg_option(struct rbd_cfg *c, char *opt, const char **why)
+{
+	char *val = strchr(opt, '='), *end;
+	unsigned long n;
+
+	if (!val || val == opt || !val[1]) {
+		*why = "options are ;key=value";
+		return -EINVAL;
+	}
+	*val++ = '\0';
+	if (!strcmp(opt, "osd_op_timeout")) {
+		errno = 0;
+		n = strtoul(val, &end, 10);
+		if (errno || *end || n == 0 || n > RBD_MAX_TIMEOUT) {
+			*why = "osd_op_timeout must be 1..3600 seconds";
+			return -EINVAL;
+		}
+		c->timeout = n;
+	} else if (!strcmp(opt, "conf")) {
+		c->conf = val;
+	} else if (!strcmp(opt, "id")) {
+		c->id = strncmp(val, "client.", 7) ? val : val + 7;
+		if (!*c->id) {
+			*why = "empty client id";
+			return -EINVAL;
+		}
+	} else {
+		*why = "unknown option (known: osd_op_timeout, conf, id)";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "<pool>/<image>[;opt=val]..." into @c (rbdh_cfg_free it); 0 or -errno
+ * with *why set. */
+static int rbdh_cfg_parse(const char *cfg, struct rbd_cfg *c, const char **why)
+{
+	char *opts, *slash, *opt, *save;
+
+	memset(c, 0, sizeof(*c));
+	c->timeout = RBD_DEFAULT_TIMEOUT;
+	if (!cfg || !*cfg) {
+		*why = "no <pool>/<image>";
+		return -EINVAL;
+	}
+	c->buf = strdup(cfg);
+	if (!c->buf) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	opts = strchr(c->buf, ';');
+	if (opts)
+		*opts++ = '\0';
+	slash = strchr(c->buf, '/');
+	if (!slash || slash == c->buf || !slash[1] || strchr(slash + 1, '/')) {
+		*why = "expected <pool>/<image>";
+		goto out_free;
+	}
+	*slash = '\0';
+	c->pool = c->buf;
+	c->image = slash + 1;
+	for (opt = opts ? strtok_r(opts, ";", &save) : NULL; opt;
+	     opt = strtok_r(NULL, ";", &save))
+		if (rbdh_cfg_option(c, opt, why))
+			goto out_free;
+	return 0;
+
+out_free:
+	rbdh_cfg_free(c);
+	return -EINVAL;
+}
+
+/*
+ * Connect to the cluster @c names, every wait bounded by @timeout
+ * seconds. Returns 0 and *cl, or -errno with *step naming what failed.
+ */
+static int rbdh_connect(const struct rbd_cfg *c, unsigned int timeout, rados_t *cl,
+		       const char **step)
+{
+	static const char *const knobs[] = { "rados_osd_op_timeout",
+					     "rados_mon_op_timeout",
+					     "client_mount_timeout" };
+	char secs[16];
+	int err;
+
+	*step = "rados_create";
+	err = rados_create(cl, c->id ? c->id : "admin");
+	if (err < 0)
+		return err;
+	*step = "read ceph config";
+	err = rados_conf_read_file(*cl, c->conf);
+	if (err < 0)
+		goto out_shutdown;
+	snprintf(secs, sizeof(secs), "%u", timeout);
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		*step = knobs[i];
+		err = rados_conf_set(*cl, knobs[i], secs);
+		if (err < 0)
+			goto out_shutdown;
+	}
+	*step = "rados_connect";
+	err = rados_connect(*cl);
+	if (err < 0)
+		goto out_shutdown;
+	return 0;
+
+out_shutdown:
+	rados_shutdown(*cl);
+	return err;
+}
+
+static bool rbdh_check_config(const char *cfg, char **reason)
+{
+	struct rbd_cfg c;
+	const char *why = NULL, *step = NULL;
+	rados_t cl;
+	rados_ioctx_t io;
+	rbd_image_t img;
+	int err;
+
+	err = rbdh_cfg_parse(cfg, &c, &why);
+	if (err)
+		goto out;
+	err = rbdh_connect(&c, c.timeout < RBD_CHECK_TIMEOUT ? c.timeout : RBD_CHECK_TIMEOUT,
+			  &cl, &step);
+	if (err)
+		goto out_cfg;
+	step = "pool";
+	err = rados_ioctx_create(cl, c.pool, &io);
+	if (err < 0)
+		goto out_shutdown;
+	step = "image";
+	err = rbd_open_read_only(io, c.image, &img, NULL);
+	if (!err)
+		rbd_close(img);
+	rados_ioctx_destroy(io);
+out_shutdown:
+	rados_shutdown(cl);
+out_cfg:
+	if (err && reason &&
+	    asprintf(reason, "%s/%s (conf %s, client.%s): %s: %s", c.pool, c.image,
+		     c.conf ? c.conf : "default", c.id ? c.id : "admin", step,
+		     strerror(-err)) < 0)
+		*reason = NULL;
+	rbdh_cfg_free(&c);
+	return !err;
+out:
+	if (reason && asprintf(reason, "%s: %s", cfg ? cfg : "(none)", why) < 0)
+		*reason = NULL;
+	return false;
+}
+
+static int rbdh_open_dev(struct tcmur_device *dev, bool reopen)
+{
+	struct rbd_dev *rdev = tcmur_dev_private(dev);
+	const char *why = NULL, *step = NULL;
+	struct rbd_cfg c;
+	uint64_t size;
+	int err;
+
+	(void)reopen;
+	err = rbdh_cfg_parse(tcmur_dev_config(dev), &c, &why);
+	if (err) {
+		tcmu_dev_err(dev, "config %s: %s", tcmur_dev_config(dev), why);
+		return err;
+	}
+	err = rbdh_connect(&c, c.timeout, &rdev->cluster, &step);
+	if (err) {
+		tcmu_dev_err(dev, "%s (conf %s, client.%s): %s", step,
+			     c.conf ? c.conf : "default", c.id ? c.id : "admin",
+			     strerror(-err));
+		goto out_cfg;
+	}
+	err = rados_ioctx_create(rdev->cluster, c.pool, &rdev->io);
+	if (err < 0) {
+		tcmu_dev_err(dev, "open pool %s: %s", c.pool, strerror(-err));
+		goto out_shutdown;
+	}
+	err = rbd_open(rdev->io, c.image, &rdev->image, NULL);
+	if (err < 0) {
+		tcmu_dev_err(dev, "open image %s/%s: %s", c.pool, c.image, strerror(-err));
+		goto out_ioctx;
+	}
+	err = rbd_get_size(rdev->image, &size);
+	if (err < 0) {
+		tcmu_dev_err(dev, "size of image %s/%s: %s", c.pool, c.image, strerror(-err));
+		goto out_image;
+	}
+	if (size < tcmur_dev_size(dev)) {
+		tcmu_dev_err(dev, "image %s/%s holds %llu bytes, less than the LUN's %llu: "
+			     "grow it (rbd resize) or make the LUN smaller", c.pool, c.image,
+			     (unsigned long long)size,
+			     (unsigned long long)tcmur_dev_size(dev));
+		err = -ENOSPC;
+		goto out_image;
+	}
+	tcmu_dev_dbg(dev, "opened %s/%s (%llu bytes, timeouts %u s)", c.pool, c.image,
+		     (unsigned long long)size, c.timeout);
+	rbdh_cfg_free(&c);
+	return 0;
+
+out_image:
+	rbd_close(rdev->image);
+out_ioctx:
+	rados_ioctx_destroy(rdev->io);
+out_shutdown:
+	rados_shutdown(rdev->cluster);
+out_cfg:
+	rbdh_cfg_free(&c);
+	memset(rdev, 0, sizeof(*rdev));
+	return err;
+}
+
+static void rbdh_close_dev(struct tcmur_device *dev)
+{
+	struct rbd_dev *rdev = tcmur_dev_private(dev);
+	unsigned int waited = 0;
+
+	if (!rdev->cluster)
+		return;
+	/* The daemon has seen every command complete; a callback may still
+	 * be on its way out of our code. */
+	while (__atomic_load_n(&rdev->inflight, __ATOMIC_ACQUIRE)) {
+		if (++waited == 1000)
+			tcmu_dev_warn(dev, "%u aio still in flight at close",
+				      __atomic_load_n(&rdev->inflight, __ATOMIC_RELAXED));
+		usleep(1000);
+	}
+	rbd_close(rdev->image);
+	rados_ioctx_destroy(rdev->io);
+	rados_shutdown(rdev->cluster);
+	memset(rdev, 0, sizeof(*rdev));
+}
+
+/* A new config string means another image: the daemon reopens. A new
+ * size must still fit in the image; the write cache needs nothing. */
+static int rbdh_reconfig(struct tcmur_device *dev, const struct tcmur_reconfig *rc)
+{
+	struct rbd_dev *rdev = tcmur_dev_private(dev);
+	uint64_t size;
+	int err;
+
+	if (rc->has_config)
+		return -EOPNOTSUPP;
+	if (!rc->has_size)
+		return 0;
+	err = rbd_get_size(rdev->image, &size);
+	if (err < 0) {
+		tcmu_dev_err(dev, "image size: %s", strerror(-err));
+		return err;
+	}
+	if (size < rc->size) {
+		tcmu_dev_err(dev, "image holds %llu bytes, less than the new size %llu",
+			     (unsigned long long)size, (unsigned long long)rc->size);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* librbd's thread: the aio ended. The last touch of rdev is the
+ * decrement that lets close go on. */
+static void rbdh_aio_done(rbd_completion_t comp, void *arg)
+{
+	struct rbd_aio *a = arg;
+	struct rbd_dev *rdev = a->rdev;
+	ssize_t r = rbd_aio_get_return_value(comp);
+	tcmu_sts sts = TCMU_STS_GOOD;
+
+	rbd_aio_release(comp);
+	if (r < 0) {
+		if (r == -ETIMEDOUT)
+			tcmu_dev_warn(a->dev, "%s %llu bytes at %llu: timed out", a->op,
+				      (unsigned long long)a->len,
+				      (unsigned long long)a->offset);
+		else
+			tcmu_dev_err(a->dev, "%s %llu bytes at %llu: %s", a->op,
+				     (unsigned long long)a->len,
+				     (unsigned long long)a->offset, strerror((int)-r));
+		sts = tcmur_cmd_errno(a->cmd, (int)r, a->write);
+	}
+	tcmur_cmd_complete(a->dev, a->cmd, sts);
+	free(a);
+	__atomic_sub_fetch(&rdev->inflight, 1, __ATOMIC_RELEASE);
+}
+
+/* Cut an iovec array to its first @len bytes in place (the buffer may be
+ * longer than the transfer); returns the entries left. */
+static size_t iov_trim(struct iovec *iov, size_t cnt, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < cnt && len; i++) {
+		if (iov[i].iov_len > len)
+			iov[i].iov_len = len;
+		len -= iov[i].iov_len;
+	}
+	return i;
+}
+
+/*
+ * Start @op; librbd's submission queues and returns, so this is fine on
+ * the device's own thread (cmd->nowait). TCMU_STS_ASYNC, or the status
+ * of a submission that failed.
+ */
+static tcmu_sts rbdh_submit(struct tcmur_device *dev, struct tcmur_cmd *cmd, enum rbd_op op,
+			   struct iovec *iov, size_t iov_cnt, uint64_t len, uint64_t offset)
+{
+	struct rbd_dev *rdev = tcmur_dev_private(dev);
+	bool write = op != RBD_OP_READ;
+	rbd_completion_t comp;
+	struct rbd_aio *a;
+	int err;
+
+	if (op == RBD_OP_READ || op == RBD_OP_WRITE) {
+		iov_cnt = iov_trim(iov, iov_cnt, len);
+		if (iov_cnt > IOV_MAX) {
+			tcmu_dev_err(dev, "%s %llu bytes in %zu buffers: librbd takes at most %d",
+				     rbd_op_name[op], (unsigned long long)len, iov_cnt, IOV_MAX);
+			return tcmur_cmd_sense(cmd, SENSE_HARDWARE_ERROR,
+					       ASC_INTERNAL_TARGET_FAILURE);
+		}
+	}
+	a = malloc(sizeof(*a));
+	if (!a)
+		return tcmur_cmd_errno(cmd, -ENOMEM, write);
+	*a = (struct rbd_aio){ .dev = dev, .rdev = rdev, .cmd = cmd, .op = rbd_op_name[op],
+			       .offset = offset, .len = len, .write = write };
+	err = rbd_aio_create_completion(a, rbdh_aio_done, &comp);
+	if (err < 0)
+		goto out_free;
+	__atomic_add_fetch(&rdev->inflight, 1, __ATOMIC_RELAXED);
+	switch (op) {
+	case RBD_OP_READ:
+		err = rbd_aio_readv(rdev->image, iov, (int)iov_cnt, offset, comp);
+		break;
+	case RBD_OP_WRITE:
+		err = rbd_aio_writev(rdev->image, iov, (int)iov_cnt, offset, comp);
+		break;
+	case RBD_OP_FLUSH:
+		err = rbd_aio_flush(rdev->image, comp);
+		break;
+	case RBD_OP_DISCARD:
+		err = rbd_aio_discard(rdev->image, offset, len, comp);
+		break;
+	}
+	if (err >= 0)
+		return TCMU_STS_ASYNC;
+	__atomic_sub_fetch(&rdev->inflight, 1, __ATOMIC_RELAXED);
+	rbd_aio_release(comp);
+out_free:
+	free(a);
+	tcmu_dev_err(dev, "%s %llu bytes at %llu: submit: %s", rbd_op_name[op],
+		     (unsigned long long)len, (unsigned long long)offset, strerror(-err));
+	return tcmur_cmd_errno(cmd, err, write);
+}
+
+static tcmu_sts rbdh_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			 struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
+{
+	return rbdh_submit(dev, cmd, RBD_OP_READ, iov, iov_cnt, len, offset);
+}
+
+static tcmu_sts rbdh_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			  struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
+{
+	return rbdh_submit(dev, cmd, RBD_OP_WRITE, iov, iov_cnt, len, offset);
+}
+
+static tcmu_sts rbdh_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
+{
+	return rbdh_submit(dev, cmd, RBD_OP_FLUSH, NULL, 0, 0, 0);
+}
+
+static tcmu_sts rbdh_unmap(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			  uint64_t offset, uint64_t len)
+{
+	return rbdh_submit(dev, cmd, RBD_OP_DISCARD, NULL, 0, len, offset);
+}
+
+/* librbd skips discards smaller than its granularity (rbd_skip_partial_
+ * discard): unmapped blocks need not read back as zeros. */
+static bool rbdh_unmap_zeroes(struct tcmur_device *dev)
+{
+	(void)dev;
+	return false;
+}
+
+TCMUR_REGISTER_HANDLER(
+	.name = "Ceph RBD image (librbd)",
+	.subtype = "rbd",
+	.cfg_desc = "<pool>/<image>[;osd_op_timeout=N][;conf=<path>][;id=<client id>]: "
+		    "an existing RBD image at least as large as the LUN. N seconds "
+		    "(default 30) bound every wait on the cluster; conf defaults to "
+		    "$CEPH_CONF or /etc/ceph/ceph.conf, id to admin.",
+	.dev_private_size = sizeof(struct rbd_dev),
+	.thread_model = TCMUR_THREAD_PARALLEL,
+	.nr_threads = 4,
+	.check_config = rbdh_check_config,
+	.open = rbdh_open_dev,
+	.close = rbdh_close_dev,
+	.reconfig = rbdh_reconfig,
+	.read = rbdh_read,
+	.write = rbdh_write,
+	.flush = rbdh_flush,
+	.unmap = rbdh_unmap,
+	.unmap_zeroes = rbdh_unmap_zeroes,
+	.inline_io = true,	/* aio submission never waits for the cluster */
+);
