@@ -170,6 +170,11 @@ static int rbdh_connect(const struct rbd_cfg *c, unsigned int timeout, rados_t *
 	err = rados_conf_read_file(*cl, c->conf);
 	if (err < 0)
 		goto out_shutdown;
+	/* $CEPH_ARGS, as the ceph tools take it; our timeouts win. */
+	*step = "parse CEPH_ARGS";
+	err = rados_conf_parse_env(*cl, NULL);
+	if (err < 0)
+		goto out_shutdown;
 	snprintf(secs, sizeof(secs), "%u", timeout);
 	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
 		*step = knobs[i];
