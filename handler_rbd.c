@@ -13,6 +13,15 @@
  * callback thread with tcmur_cmd_complete(). Submission does not wait for
  * the cluster, so reads, writes and flushes run inline on the device's own
  * thread (inline_io), many in flight at once.
+ * Known limit (measured, tests/host/test_rbd.sh's cluster): an OSD killed
+ * under writes fails them after osd_op_timeout with -ETIMEDOUT, as meant;
+ * but writes queued behind librbd's exclusive-lock acquisition (an image
+ * whose previous owner died holding the lock, then the OSD lost) are not
+ * bounded by it: librbd retries the lock and they waited ~70 s, until the
+ * OSD was back. A deadline of the handler's own is still to come.
+ * librbd's cache is left as configured (by default writethrough until
+ * the first flush, then writeback; SYNCHRONIZE CACHE is rbd_aio_flush,
+ * and with the write cache off the daemon flushes after each write).
  * Not yet (issue 19): write-same and compare-and-write on librbd's calls,
  * exclusive lock and ALUA, reconnect after the cluster comes back, health
  * counters.
