@@ -196,6 +196,18 @@ size_t tcmu_iov_seek(const struct iovec *iov, size_t iov_cnt, size_t skip,
 	return n;
 }
 
+size_t tcmu_iov_trim(struct iovec *iov, size_t iov_cnt, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < iov_cnt && len; i++) {
+		if (iov[i].iov_len > len)
+			iov[i].iov_len = len;
+		len -= iov[i].iov_len;
+	}
+	return i;
+}
+
 uint16_t tcmu_get_be16(const uint8_t *p)
 {
 	return (uint16_t)p[0] << 8 | p[1];

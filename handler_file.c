@@ -275,20 +275,6 @@ static size_t iov_advance(struct iovec **iov, size_t cnt, size_t n)
 	return cnt;
 }
 
-/* Cut an iovec array to its first @len bytes in place (the buffer may be
- * longer than the transfer); returns the entries left. */
-static size_t iov_trim(struct iovec *iov, size_t cnt, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < cnt && len; i++) {
-		if (iov[i].iov_len > len)
-			iov[i].iov_len = len;
-		len -= iov[i].iov_len;
-	}
-	return i;
-}
-
 /*
  * On the device thread (cmd->nowait): whether to try @write (0 read,
  * 1 write) here, and with which extra flag. False: TCMU_STS_AGAIN.
@@ -321,7 +307,7 @@ static tcmu_sts file_rw(struct tcmur_device *dev, struct tcmur_cmd *cmd, int wri
 	struct iovec saved[8];
 	bool nowait = flags & RWF_NOWAIT;
 
-	iov_cnt = iov_trim(iov, iov_cnt, len);
+	iov_cnt = tcmu_iov_trim(iov, iov_cnt, len);
 	start_cnt = iov_cnt;
 	if (nowait) {
 		/* A retry must see the iovec as it came. */

@@ -376,20 +376,6 @@ static void rbdh_aio_done(rbd_completion_t comp, void *arg)
 	__atomic_sub_fetch(&rdev->inflight, 1, __ATOMIC_RELEASE);
 }
 
-/* Cut an iovec array to its first @len bytes in place (the buffer may be
- * longer than the transfer); returns the entries left. */
-static size_t iov_trim(struct iovec *iov, size_t cnt, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < cnt && len; i++) {
-		if (iov[i].iov_len > len)
-			iov[i].iov_len = len;
-		len -= iov[i].iov_len;
-	}
-	return i;
-}
-
 /*
  * Start @op; librbd's submission queues and returns, so this is fine on
  * the device's own thread (cmd->nowait). TCMU_STS_ASYNC, or the status
@@ -405,7 +391,7 @@ static tcmu_sts rbdh_submit(struct tcmur_device *dev, struct tcmur_cmd *cmd, enu
 	int err;
 
 	if (op == RBD_OP_READ || op == RBD_OP_WRITE) {
-		iov_cnt = iov_trim(iov, iov_cnt, len);
+		iov_cnt = tcmu_iov_trim(iov, iov_cnt, len);
 		if (iov_cnt > IOV_MAX) {
 			tcmu_dev_err(dev, "%s %llu bytes in %zu buffers: librbd takes at most %d",
 				     rbd_op_name[op], (unsigned long long)len, iov_cnt, IOV_MAX);

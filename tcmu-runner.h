@@ -361,6 +361,9 @@ ssize_t tcmu_iov_compare(const struct iovec *iov, size_t iov_cnt,
 /* Advance @iov past @skip bytes, into @out (at most @out_max entries). */
 size_t tcmu_iov_seek(const struct iovec *iov, size_t iov_cnt, size_t skip,
 		     struct iovec *out, size_t out_max);
+/* API 1.3: cut @iov to its first @len bytes in place (the kernel's
+ * buffer may be longer than the transfer); returns the entries left. */
+size_t tcmu_iov_trim(struct iovec *iov, size_t iov_cnt, size_t len);
 
 uint16_t tcmu_get_be16(const uint8_t *p);
 uint32_t tcmu_get_be32(const uint8_t *p);
