@@ -7,6 +7,8 @@
 #ifndef SIM_DEV_H
 #define SIM_DEV_H
 
+#include <string.h>
+
 #include "sim_device.h"
 
 /* Unit serial every test device gets unless told otherwise. */
@@ -18,6 +20,15 @@
  * is SIM_DEV_SERIAL ("" for none). 0 or -errno.
  */
 int sim_dev_new(struct sim_dev **out, const struct sim_dev_cfg *cfg);
+
+/* A READ(10)/WRITE(10)-shaped CDB: @op, @n blocks at @lba, flags 0. */
+static inline void sim_rw10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t n)
+{
+	memset(cdb, 0, 10);
+	cdb[0] = op;
+	tcmu_put_be32(cdb + 2, lba);
+	tcmu_put_be16(cdb + 7, n);
+}
 
 /* A log for tests: silent unless TEST_LOG is set in the environment. */
 void sim_log_init(struct log_cfg *log);

@@ -37,14 +37,6 @@ static int mem_setup_small_ring(void **state)
 	return mem_setup_cfg(state, "", 4096);
 }
 
-static void rw10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t n)
-{
-	memset(cdb, 0, 10);
-	cdb[0] = op;
-	tcmu_put_be32(cdb + 2, lba);
-	tcmu_put_be16(cdb + 7, n);
-}
-
 static void fill(uint8_t *buf, size_t len, unsigned int seed)
 {
 	for (size_t i = 0; i < len; i++)
@@ -64,7 +56,7 @@ static void test_device_ring_full_of_commands(void **state)
 		struct sim_req req = { .cdb = cdb, .cdb_len = 10, .data = buf,
 				       .data_len = sizeof(buf), .iov_cnt = 2 };
 
-		rw10(cdb, WRITE_10, n * 2, 2);
+		sim_rw10(cdb, WRITE_10, n * 2, 2);
 		fill(buf, sizeof(buf), n);
 		if (ring_sim_queue(sd->sim, &req, &c[n]))
 			break;
@@ -89,7 +81,7 @@ static void test_device_ring_full_of_commands(void **state)
 		struct sim_req req = { .cdb = cdb, .cdb_len = 10, .data_len = 1024,
 				       .iov_cnt = 2 };
 
-		rw10(cdb, READ_10, nr * 2, 2);
+		sim_rw10(cdb, READ_10, nr * 2, 2);
 		if (ring_sim_queue(sd->sim, &req, &c[nr]))
 			break;
 	}
@@ -126,7 +118,7 @@ static void test_device_many_commands(void **state)
 			lba[i] = i * 160 + (seed >> 8) % 152;
 			nb[i] = 1 + (seed >> 4) % 8;
 			wr[i] = (seed >> 20) & 1;
-			rw10(cdb, wr[i] ? WRITE_10 : READ_10, lba[i], nb[i]);
+			sim_rw10(cdb, wr[i] ? WRITE_10 : READ_10, lba[i], nb[i]);
 			req.data_len = nb[i] * 512;
 			req.iov_cnt = 1 + (seed >> 12) % 5;
 			if (wr[i]) {
@@ -169,7 +161,7 @@ static void test_device_last_completion_is_kicked(void **state)
 			struct sim_req req = { .cdb = cdb, .cdb_len = 10, .data_len = 512 };
 
 			/* The fifth reads LBA 0, which the handler makes slow. */
-			rw10(cdb, READ_10, i == 4 ? 0 : 100 + i, 1);
+			sim_rw10(cdb, READ_10, i == 4 ? 0 : 100 + i, 1);
 			assert_int_equal(ring_sim_queue(sd->sim, &req, &c[i]), 0);
 		}
 		ring_sim_notify(sd->sim);
@@ -225,7 +217,7 @@ static void test_device_malformed_entry(void **state)
 			       .corrupt = SIM_CORRUPT_IOV_PAST_MAP };
 	struct sim_cmd *cb, *cg;
 
-	rw10(cdb, READ_10, 0, 1);
+	sim_rw10(cdb, READ_10, 0, 1);
 	assert_int_equal(ring_sim_queue(sd->sim, &bad, &cb), 0);
 	cg = sim_dev_run(sd, tur, 6, NULL, 0);
 	assert_good(cg);
@@ -270,7 +262,7 @@ static void test_device_held_async_writes_do_not_block(void **state)
 		struct sim_req req = { .cdb = wcdb[i], .cdb_len = 10, .data = buf[i],
 				       .data_len = 512 };
 
-		rw10(wcdb[i], WRITE_10, 100 + i, 1);
+		sim_rw10(wcdb[i], WRITE_10, 100 + i, 1);
 		fill(buf[i], 512, i);
 		assert_int_equal(ring_sim_queue(sd->sim, &req, &w[i]), 0);
 	}
@@ -279,7 +271,7 @@ static void test_device_held_async_writes_do_not_block(void **state)
 	for (int i = 0; i < 16; i++) {
 		struct sim_req req = { .cdb = rcdb[i], .cdb_len = 10, .data_len = 512 };
 
-		rw10(rcdb[i], READ_10, i, 1);
+		sim_rw10(rcdb[i], READ_10, i, 1);
 		assert_int_equal(ring_sim_queue(sd->sim, &req, &r[i]), 0);
 	}
 	ring_sim_notify(sd->sim);
@@ -317,7 +309,7 @@ static void test_device_async_completions(void **state)
 					       .data_len = 2048, .iov_cnt = 1 + i % 3 };
 
 			fill(buf, 2048, round * 16 + i);
-			rw10(cdb, WRITE_10, i * 4, 4);
+			sim_rw10(cdb, WRITE_10, i * 4, 4);
 			assert_int_equal(ring_sim_queue(sd->sim, &req, &c[i]), 0);
 		}
 		ring_sim_notify(sd->sim);
@@ -328,7 +320,7 @@ static void test_device_async_completions(void **state)
 
 			assert_good(c[i]);
 			ring_sim_cmd_free(sd->sim, c[i]);
-			rw10(cdb, READ_10, i * 4, 4);
+			sim_rw10(cdb, READ_10, i * 4, 4);
 			r = sim_dev_run(sd, cdb, 10, NULL, 2048);
 			assert_good(r);
 			fill(buf, 2048, round * 16 + i);
@@ -352,7 +344,7 @@ static void test_device_fua_flush_after(void **state)
 		unsigned int flushes;
 
 		assert_int_equal(mem_setup_cfg((void **)&sd, opts[i], 0), 0);
-		rw10(cdb, WRITE_10, 1, 1);
+		sim_rw10(cdb, WRITE_10, 1, 1);
 		assert_good(sim_dev_run(sd, cdb, 10, buf, 512));
 		assert_int_equal(mem_handler_flushes(sd->dev), 0);
 		cdb[1] = 0x08;	/* FUA */
@@ -386,7 +378,7 @@ static void test_device_reconfig_new_file(void **state)
 	snprintf(rc.config, sizeof(rc.config), "file/%s", other);
 	assert_int_equal(dev_reconfig(sd->dev, &rc), 0);
 	assert_string_equal(tcmur_dev_config(sd->dev), other);
-	rw10(cdb, READ_10, 3, 1);
+	sim_rw10(cdb, READ_10, 3, 1);
 	/* MEDIUM MAY HAVE CHANGED, once (test_device_unit_attention.c). */
 	assert_sense(sim_dev_run(sd, cdb, 10, NULL, 512), SENSE_UNIT_ATTENTION, 0x28, 0x00);
 	c = sim_dev_run(sd, cdb, 10, NULL, 512);

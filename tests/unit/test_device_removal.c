@@ -74,14 +74,6 @@ static double now_s(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static void rw10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t n)
-{
-	memset(cdb, 0, 10);
-	cdb[0] = op;
-	tcmu_put_be32(cdb + 2, lba);
-	tcmu_put_be16(cdb + 7, n);
-}
-
 /* Queue @n one-block writes of byte @val at LBA 10..; wait till held. */
 static void hold_writes(struct sim_dev *sd, struct sim_cmd **w, int n, uint8_t val)
 {
@@ -92,7 +84,7 @@ static void hold_writes(struct sim_dev *sd, struct sim_cmd **w, int n, uint8_t v
 		struct sim_req req = { .cdb = cdb, .cdb_len = 10, .data = buf,
 				       .data_len = sizeof(buf) };
 
-		rw10(cdb, WRITE_10, 10 + i, 1);
+		sim_rw10(cdb, WRITE_10, 10 + i, 1);
 		assert_int_equal(ring_sim_queue(sd->sim, &req, &w[i]), 0);
 	}
 	ring_sim_notify(sd->sim);
@@ -152,7 +144,7 @@ static void test_reconfig_refused_while_commands_held(void **state)
 	assert_int_equal(tcmur_dev_size(sd->dev), 1 << 20);
 	/* It serves on: the held write stays held, others run. */
 	assert_good(sim_dev_run(sd, tur, sizeof(tur), NULL, 0));
-	rw10(rd, READ_10, 0, 1);
+	sim_rw10(rd, READ_10, 0, 1);
 	r = sim_dev_run(sd, rd, sizeof(rd), NULL, 512);
 	assert_good(r);
 	assert_false(w[0]->done);

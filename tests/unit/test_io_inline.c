@@ -66,14 +66,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void rw10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t n)
-{
-	memset(cdb, 0, 10);
-	cdb[0] = op;
-	tcmu_put_be32(cdb + 2, lba);
-	tcmu_put_be16(cdb + 7, n);
-}
-
 static void fill(uint8_t *buf, size_t len, unsigned int seed)
 {
 	for (size_t i = 0; i < len; i++)
@@ -108,7 +100,7 @@ static unsigned int mixed_io(struct sim_dev *sd)
 				memset(cdb, 0, sizeof(cdb));
 				cdb[0] = SYNCHRONIZE_CACHE_10;
 			} else {
-				rw10(cdb, kind[i] ? WRITE_10 : READ_10, lba[i], nb[i]);
+				sim_rw10(cdb, kind[i] ? WRITE_10 : READ_10, lba[i], nb[i]);
 				req.data_len = nb[i] * 512;
 				req.iov_cnt = 1 + (seed >> 12) % 4;
 			}
@@ -170,7 +162,7 @@ static void test_io_threads_start_when_work_waits(void **state)
 	struct sim_cmd *slow[3];
 
 	assert_int_equal(io_queue_threads(sd->dev->ioq), 1);
-	rw10(cdb, READ_10, 0, 1);	/* LBA 0: mem sleeps 200 ms */
+	sim_rw10(cdb, READ_10, 0, 1);	/* LBA 0: mem sleeps 200 ms */
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(ring_sim_queue(sd->sim, &req, &slow[i]), 0);
 	ring_sim_notify(sd->sim);
@@ -190,7 +182,7 @@ static void test_again_off_device_thread_fails_command(void **state)
 	uint8_t cdb[10], tur[6] = { TEST_UNIT_READY };
 	struct sim_cmd *c;
 
-	rw10(cdb, READ_10, 8, 1);
+	sim_rw10(cdb, READ_10, 8, 1);
 	c = sim_dev_run(sd, cdb, sizeof(cdb), NULL, 512);
 	assert_sense(c, SENSE_HARDWARE_ERROR, 0x44, 0x00);
 	assert_good(sim_dev_run(sd, tur, sizeof(tur), NULL, 0));
