@@ -12,6 +12,8 @@
 #                lun_create_fileio NAME SIZE PATH, lun_delete NAME [SUBTYPE]
 #                (create sets LUN_SD=/dev/sdX, LUN_SG=/dev/sgN, LUN_HCTL=h:c:t:l)
 #   I/O:         fio_verify DEV [SIZE [FIO-ARGS...]], lun_capacity DEV
+#   Health:      bus_alive, dstate_now, no_stuck_process (nothing but kernel
+#                threads in D state over 3 s)
 #   Accounting:  tc_run, tc_expect_eq, tc_pass, tc_fail, tc_skip, tc_summary
 #   Teardown:    cleanup_all (safe to call twice; use `trap cleanup_all EXIT`)
 #
@@ -405,6 +407,35 @@ lun_capacity() {
 		/Logical block length=/ { for (i = 1; i < NF; i++)
 			if ($i == "length") b = $(i + 1) }
 		END { if (n == "" || b == "") exit 1; printf "%.0f\n", n * b }'
+}
+
+# Processes in D state now, one "pid comm (kernel thread)" a line.
+dstate_now() {
+	local f st pid kind
+	for f in /proc/[0-9]*/stat; do
+		st=$(sed 's/^.*) //' "$f" 2>/dev/null | cut -d' ' -f1)
+		[ "$st" = D ] || continue
+		pid=${f#/proc/}
+		pid=${pid%/stat}
+		kind=""
+		[ -s "/proc/$pid/cmdline" ] || kind=" (kernel thread)"
+		echo "$pid $(cat "/proc/$pid/comm" 2>/dev/null)$kind"
+	done | sort
+}
+
+# No process other than a kernel thread stays in D state over 3 samples
+# a second apart (one may pass through it); the kernel threads that do are
+# shown, not failed: ours to wait on are the initiator's processes.
+no_stuck_process() {
+	local a b c stuck
+	a=$(dstate_now); sleep 1
+	b=$(dstate_now); sleep 1
+	c=$(dstate_now)
+	stuck=$(comm -12 <(echo "$a") <(echo "$b") | comm -12 - <(echo "$c") | grep -v '^$')
+	[ -z "$stuck" ] && return 0
+	echo "in D state throughout:"
+	echo "$stuck"
+	! grep -qv "(kernel thread)" <<<"$stuck"
 }
 
 # bus_alive: the daemon's main loop answers on the bus within 10 s.

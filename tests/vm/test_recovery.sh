@@ -89,35 +89,6 @@ wait_gone() {
 	return 0
 }
 
-# Processes in D state now, one "pid comm (kernel thread)" a line.
-dstate_now() {
-	local f st pid kind
-	for f in /proc/[0-9]*/stat; do
-		st=$(sed 's/^.*) //' "$f" 2>/dev/null | cut -d' ' -f1)
-		[ "$st" = D ] || continue
-		pid=${f#/proc/}
-		pid=${pid%/stat}
-		kind=""
-		[ -s "/proc/$pid/cmdline" ] || kind=" (kernel thread)"
-		echo "$pid $(cat "/proc/$pid/comm" 2>/dev/null)$kind"
-	done | sort
-}
-
-# No process other than a kernel thread stays in D state over 3 samples
-# a second apart (one may pass through it); the kernel threads that do are
-# shown, not failed: ours to wait on are the initiator's processes.
-no_stuck_process() {
-	local a b c stuck
-	a=$(dstate_now); sleep 1
-	b=$(dstate_now); sleep 1
-	c=$(dstate_now)
-	stuck=$(comm -12 <(echo "$a") <(echo "$b") | comm -12 - <(echo "$c") | grep -v '^$')
-	[ -z "$stuck" ] && return 0
-	echo "in D state throughout:"
-	echo "$stuck"
-	! grep -qv "(kernel thread)" <<<"$stuck"
-}
-
 logged() { grep -cF -- "$1" "$TCMU_RESULTS/daemon.log"; }
 REC_LINE="[rec] tcmu_recover_dev: recovered: blocked; ring reset"
 NL_LINE="netlink blocked; events waiting for a reply failed"

@@ -76,34 +76,6 @@ late_ids() {
 	dlog "$1" "$2: late command: cmd " | sed -E 's/.*late command: cmd ([0-9]+) .*/\1/'
 }
 
-# Processes in D state now, one "pid comm (kernel thread)" a line.
-dstate_now() {
-	local f st pid kind
-	for f in /proc/[0-9]*/stat; do
-		st=$(sed 's/^.*) //' "$f" 2>/dev/null | cut -d' ' -f1)
-		[ "$st" = D ] || continue
-		pid=${f#/proc/}
-		pid=${pid%/stat}
-		kind=""
-		[ -s "/proc/$pid/cmdline" ] || kind=" (kernel thread)"
-		echo "$pid $(cat "/proc/$pid/comm" 2>/dev/null)$kind"
-	done | sort
-}
-
-# No process but a kernel thread in D state over 3 samples a second apart
-# (as test_recovery.sh checks).
-no_stuck_process() {
-	local a b c stuck
-	a=$(dstate_now); sleep 1
-	b=$(dstate_now); sleep 1
-	c=$(dstate_now)
-	stuck=$(comm -12 <(echo "$a") <(echo "$b") | comm -12 - <(echo "$c") | grep -v '^$')
-	[ -z "$stuck" ] && return 0
-	echo "in D state throughout:"
-	echo "$stuck"
-	! grep -qv "(kernel thread)" <<<"$stuck"
-}
-
 # --- (i) a backend that stops answering -----------------------------------
 
 tc_run "user:hang LUN with cmd_time_out 5 s" hang_lun tmo 5 || exit 1
