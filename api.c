@@ -33,6 +33,12 @@ tcmu_sts tcmur_cmd_sense_info(struct tcmur_cmd *cmd, uint8_t key, uint16_t asc,
 	return cmd_sense(cmd, key, asc, true, info, NULL);
 }
 
+tcmu_sts tcmur_cmd_miscompare(struct tcmur_cmd *cmd, uint64_t offset)
+{
+	return cmd_sense(cmd, SENSE_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY, true, offset,
+			 NULL);
+}
+
 tcmu_sts tcmur_cmd_invalid_cdb(struct tcmur_cmd *cmd, uint16_t byte, int bit)
 {
 	struct scsi_field_ptr fp = { .valid = true, .in_cdb = true, .byte = byte,

@@ -20,6 +20,8 @@ enum cmd_io {
 	CMD_IO_UNMAP,
 	CMD_IO_HANDLER,		/* handler's handle_cmd sees it first */
 	CMD_IO_CUSTOM,		/* ctx->custom runs handler calls in turn */
+	CMD_IO_WRITE_SAME,	/* the handler's write_same (API 1.4) */
+	CMD_IO_CAW,		/* the handler's compare_and_write (API 1.4) */
 };
 
 struct sync_wait;

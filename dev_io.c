@@ -246,6 +246,13 @@ tcmu_sts dev_io_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx)
 		break;
 	case CMD_IO_CUSTOM:
 		return ctx->custom(dev, ctx);
+	case CMD_IO_WRITE_SAME:
+		return CALL_LIVE(dev, ctx, h->write_same(dev, cmd, cmd->iov, cmd->iov_cnt,
+							 ctx->len, ctx->offset));
+	case CMD_IO_CAW:
+		return CALL_LIVE(dev, ctx, h->compare_and_write(dev, cmd, cmd->iov,
+								cmd->iov_cnt, ctx->len,
+								ctx->offset));
 	default:
 		break;
 	}

@@ -34,6 +34,16 @@ int handler_validate(const struct tcmur_handler *h, size_t size, char *why,
 			 h->struct_size, (size_t)HANDLER_V1_0_SIZE);
 		return -EPROTO;
 	}
+	/* API 1.4: a handler may say it needs a newer daemon than us. */
+	if ((h->api_version & 0xffff) >= 4 &&
+	    h->struct_size >= offsetof(struct tcmur_handler, needs_api_minor) +
+			      sizeof(h->needs_api_minor) &&
+	    h->needs_api_minor > TCMUR_HANDLER_API_MINOR) {
+		snprintf(why, why_len, "handler %s needs handler API 1.%u, daemon speaks 1.%u",
+			 h->subtype ? h->subtype : "?", h->needs_api_minor,
+			 TCMUR_HANDLER_API_MINOR);
+		return -EPROTO;
+	}
 	if (!h->name || !h->subtype || !*h->subtype || strchr(h->subtype, '/') ||
 	    !h->cfg_desc) {
 		snprintf(why, why_len, "handler has no name, subtype or cfg_desc");

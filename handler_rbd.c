@@ -22,8 +22,11 @@
  * librbd's cache is left as configured (by default writethrough until
  * the first flush, then writeback; SYNCHRONIZE CACHE is rbd_aio_flush,
  * and with the write cache off the daemon flushes after each write).
- * Not yet (issue 19): write-same and compare-and-write on librbd's calls,
- * exclusive lock and ALUA, reconnect after the cluster comes back, health
+ * WRITE SAME is rbd_aio_writesame; COMPARE AND WRITE is
+ * rbd_aio_compare_and_write, atomic on the OSD and so across gateways;
+ * librbd 16 takes one 512-byte sector, so the LUN reports a MAXIMUM
+ * COMPARE AND WRITE LENGTH of one block (none with 4096-byte blocks).
+ * Not yet (issue 19): exclusive lock and ALUA, reconnect after the cluster comes back, health
  * counters.
  * Licensed under the Apache License, Version 2.0.
  */
@@ -60,6 +63,7 @@ struct rbd_dev {
 	rados_t cluster;
 	rados_ioctx_t io;
 	rbd_image_t image;
+	uint64_t stripe_unit;	/* bytes (for compare-and-write's miscompare) */
 	/* aio submitted, callback not yet past its last touch of us
 	 * (atomic): close waits for 0 before freeing librbd's state. */
 	unsigned int inflight;
@@ -73,11 +77,18 @@ struct rbd_aio {
 	const char *op;
 	uint64_t offset, len;
 	bool write;
+	char *bounce;		/* write-same's block, compare-and-write's halves */
+	uint64_t mismatch;	/* compare-and-write: librbd's miscompare offset */
 };
 
-enum rbd_op { RBD_OP_READ, RBD_OP_WRITE, RBD_OP_FLUSH, RBD_OP_DISCARD };
+enum rbd_op {
+	RBD_OP_READ, RBD_OP_WRITE, RBD_OP_FLUSH, RBD_OP_DISCARD, RBD_OP_WRITE_SAME,
+	RBD_OP_CAW,
+};
 
-static const char *const rbd_op_name[] = { "read", "write", "flush", "discard" };
+static const char *const rbd_op_name[] = {
+	"read", "write", "flush", "discard", "write same", "compare and write",
+};
 
 static void rbdh_cfg_free(struct rbd_cfg *c)
 {
@@ -287,6 +298,8 @@ static int rbdh_open_dev(struct tcmur_device *dev, bool reopen)
 		err = -ENOSPC;
 		goto out_image;
 	}
+	if (rbd_get_stripe_unit(rdev->image, &rdev->stripe_unit) < 0 || !rdev->stripe_unit)
+		rdev->stripe_unit = 4 << 20;
 	tcmu_dev_dbg(dev, "opened %s/%s (%llu bytes, timeouts %u s)", c.pool, c.image,
 		     (unsigned long long)size, c.timeout);
 	rbdh_cfg_free(&c);
@@ -350,6 +363,26 @@ static int rbdh_reconfig(struct tcmur_device *dev, const struct tcmur_reconfig *
 	return 0;
 }
 
+/*
+ * Compare-and-write's miscompare. Where librbd says the first differing
+ * byte is: at its image offset (as documented), or, measured with librbd
+ * 16, at its offset from the compare's start taken as an offset in the
+ * compare's stripe unit (the image offset when the compare starts there).
+ */
+static tcmu_sts rbdh_miscompare(struct rbd_aio *a)
+{
+	uint64_t su_start = a->offset - a->offset % a->rdev->stripe_unit;
+
+	if (a->mismatch >= a->offset && a->mismatch < a->offset + a->len)
+		return tcmur_cmd_miscompare(a->cmd, a->mismatch - a->offset);
+	if (a->mismatch >= su_start && a->mismatch < su_start + a->len)
+		return tcmur_cmd_miscompare(a->cmd, a->mismatch - su_start);
+	tcmu_dev_warn(a->dev, "%s %llu bytes at %llu: miscompare at %llu, outside it",
+		      a->op, (unsigned long long)a->len, (unsigned long long)a->offset,
+		      (unsigned long long)a->mismatch);
+	return tcmur_cmd_miscompare(a->cmd, 0);
+}
+
 /* librbd's thread: the aio ended. The last touch of rdev is the
  * decrement that lets close go on. */
 static void rbdh_aio_done(rbd_completion_t comp, void *arg)
@@ -360,7 +393,9 @@ static void rbdh_aio_done(rbd_completion_t comp, void *arg)
 	tcmu_sts sts = TCMU_STS_GOOD;
 
 	rbd_aio_release(comp);
-	if (r < 0) {
+	if (r == -EILSEQ && a->op == rbd_op_name[RBD_OP_CAW]) {
+		sts = rbdh_miscompare(a);
+	} else if (r < 0) {
 		if (r == -ETIMEDOUT)
 			tcmu_dev_warn(a->dev, "%s %llu bytes at %llu: timed out", a->op,
 				      (unsigned long long)a->len,
@@ -372,8 +407,30 @@ static void rbdh_aio_done(rbd_completion_t comp, void *arg)
 		sts = tcmur_cmd_errno(a->cmd, (int)r, a->write);
 	}
 	tcmur_cmd_complete(a->dev, a->cmd, sts);
+	free(a->bounce);
 	free(a);
 	__atomic_sub_fetch(&rdev->inflight, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * librbd takes write-same's pattern and compare-and-write's two halves
+ * as flat buffers: copy them out of the command's iovec (one block, and
+ * at most twice the compare-and-write limit). 0 or -ENOMEM.
+ */
+static int rbdh_bounce(struct tcmur_device *dev, struct rbd_aio *a, enum rbd_op op,
+		       const struct iovec *iov, size_t iov_cnt)
+{
+	size_t n = op == RBD_OP_WRITE_SAME ? tcmur_dev_block_size(dev)
+		 : op == RBD_OP_CAW ? 2 * a->len : 0;
+
+	if (!n)
+		return 0;
+	a->bounce = malloc(n);
+	if (!a->bounce)
+		return -ENOMEM;
+	if (tcmu_iov_to_buf(a->bounce, n, iov, iov_cnt) != n)
+		return -EINVAL;		/* the daemon checked the length */
+	return 0;
 }
 
 /*
@@ -404,6 +461,9 @@ static tcmu_sts rbdh_submit(struct tcmur_device *dev, struct tcmur_cmd *cmd, enu
 		return tcmur_cmd_errno(cmd, -ENOMEM, write);
 	*a = (struct rbd_aio){ .dev = dev, .rdev = rdev, .cmd = cmd, .op = rbd_op_name[op],
 			       .offset = offset, .len = len, .write = write };
+	err = rbdh_bounce(dev, a, op, iov, iov_cnt);
+	if (err < 0)
+		goto out_free;
 	err = rbd_aio_create_completion(a, rbdh_aio_done, &comp);
 	if (err < 0)
 		goto out_free;
@@ -421,12 +481,21 @@ static tcmu_sts rbdh_submit(struct tcmur_device *dev, struct tcmur_cmd *cmd, enu
 	case RBD_OP_DISCARD:
 		err = rbd_aio_discard(rdev->image, offset, len, comp);
 		break;
+	case RBD_OP_WRITE_SAME:
+		err = rbd_aio_writesame(rdev->image, offset, len, a->bounce,
+					tcmur_dev_block_size(dev), comp, 0);
+		break;
+	case RBD_OP_CAW:
+		err = (int)rbd_aio_compare_and_write(rdev->image, offset, len, a->bounce,
+						     a->bounce + len, comp, &a->mismatch, 0);
+		break;
 	}
 	if (err >= 0)
 		return TCMU_STS_ASYNC;
 	__atomic_sub_fetch(&rdev->inflight, 1, __ATOMIC_RELAXED);
 	rbd_aio_release(comp);
 out_free:
+	free(a->bounce);
 	free(a);
 	tcmu_dev_err(dev, "%s %llu bytes at %llu: submit: %s", rbd_op_name[op],
 		     (unsigned long long)len, (unsigned long long)offset, strerror(-err));
@@ -454,6 +523,30 @@ static tcmu_sts rbdh_unmap(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 			  uint64_t offset, uint64_t len)
 {
 	return rbdh_submit(dev, cmd, RBD_OP_DISCARD, NULL, 0, len, offset);
+}
+
+static tcmu_sts rbdh_write_same(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			       struct iovec *iov, size_t iov_cnt, size_t len,
+			       uint64_t offset)
+{
+	return rbdh_submit(dev, cmd, RBD_OP_WRITE_SAME, iov, iov_cnt, len, offset);
+}
+
+/* Atomic on the OSD, so against every gateway's writes. */
+static tcmu_sts rbdh_compare_and_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+				       struct iovec *iov, size_t iov_cnt, size_t len,
+				       uint64_t offset)
+{
+	return rbdh_submit(dev, cmd, RBD_OP_CAW, iov, iov_cnt, len, offset);
+}
+
+/* librbd 16 (Debian 12) refuses a compare-and-write that leaves one
+ * 512-byte sector (later ones take a stripe unit): one block of a
+ * 512-byte LUN, none of a 4096-byte one. */
+static uint32_t rbdh_compare_and_write_max(struct tcmur_device *dev)
+{
+	(void)dev;
+	return 512;
 }
 
 /* librbd skips discards smaller than its granularity (rbd_skip_partial_
@@ -484,4 +577,9 @@ TCMUR_REGISTER_HANDLER(
 	.unmap = rbdh_unmap,
 	.unmap_zeroes = rbdh_unmap_zeroes,
 	.inline_io = true,	/* aio submission never waits for the cluster */
+	/* COMPARE AND WRITE must be the OSD's, never a read and a write. */
+	.needs_api_minor = 4,
+	.write_same = rbdh_write_same,
+	.compare_and_write = rbdh_compare_and_write,
+	.compare_and_write_max = rbdh_compare_and_write_max,
 );

@@ -123,6 +123,19 @@ static bool handler_can_fua(struct tcmur_device *dev)
 	return h->can_fua && h->can_fua(dev);
 }
 
+bool scsi_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx, enum cmd_io io)
+{
+	const struct tcmur_handler *h = &dev->handler->ops;
+	bool has = io == CMD_IO_WRITE_SAME ? h->write_same != NULL
+					   : h->compare_and_write != NULL;
+
+	if (!has || (h->api_version & 0xffff) < 4)
+		return false;
+	ctx->io = io;
+	ctx->flush_after = ctx->pub.fua && !handler_can_fua(dev);
+	return true;
+}
+
 tcmu_sts scsi_read_write(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	const uint8_t *cdb = ctx->pub.cdb;

@@ -108,6 +108,11 @@ uint32_t scsi_caw_max_blocks(struct tcmur_device *dev);
 tcmu_sts scsi_unmap(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_write_same(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_get_lba_status(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* WRITE SAME or COMPARE AND WRITE (@io) as one call of the handler's own
+ * operation (API 1.4), if it has one: routes @ctx to it (offset, len and
+ * pub.fua set first; a flush after it if the handler cannot FUA) and
+ * returns true. False: the daemon emulates the command. */
+bool scsi_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx, enum cmd_io io);
 bool scsi_can_unmap(struct tcmur_device *dev);
 /* Unmapped blocks read back as zeros (the handler's unmap_zeroes). */
 bool scsi_unmap_zeroes(struct tcmur_device *dev);

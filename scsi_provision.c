@@ -267,6 +267,9 @@ tcmu_sts scsi_write_same(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	ctx->offset = lba * g.block_size;
 	ctx->len = n * g.block_size;
 	ctx->pub.fua = !g.write_cache;
+	/* UNMAP and NDOB stay ours: they may unmap, and NDOB has no block. */
+	if (!ndob && !(cdb[1] & 0x08) && scsi_handler_op(dev, ctx, CMD_IO_WRITE_SAME))
+		return TCMU_STS_ASYNC;
 	ctx->io = CMD_IO_CUSTOM;
 	ctx->custom = ws_run;
 	return TCMU_STS_ASYNC;

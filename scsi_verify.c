@@ -38,8 +38,7 @@ static void iov_read_at(uint8_t *dst, const struct iovec *iov, size_t cnt, size_
 
 static tcmu_sts miscompare(struct cmd_ctx *ctx, uint64_t offset)
 {
-	return tcmur_cmd_sense_info(&ctx->pub, SENSE_MISCOMPARE,
-				    ASC_MISCOMPARE_DURING_VERIFY, offset);
+	return tcmur_cmd_miscompare(&ctx->pub, offset);
 }
 
 /* First differing byte of two buffers, or -1. */
@@ -288,12 +287,19 @@ static tcmu_sts caw_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
  */
 uint32_t scsi_caw_max_blocks(struct tcmur_device *dev)
 {
-	uint32_t max_xfer;
+	const struct tcmur_handler *h = &dev->handler->ops;
+	uint32_t max_xfer, max, hmax = 0;
 
 	pthread_mutex_lock(&dev->state_lock);
 	max_xfer = dev->max_xfer_blocks;
 	pthread_mutex_unlock(&dev->state_lock);
-	return max_xfer / 2 < SCSI_MAX_CAW_BLOCKS ? max_xfer / 2 : SCSI_MAX_CAW_BLOCKS;
+	max = max_xfer / 2 < SCSI_MAX_CAW_BLOCKS ? max_xfer / 2 : SCSI_MAX_CAW_BLOCKS;
+	/* A handler's own COMPARE AND WRITE may take less (API 1.4). */
+	if ((h->api_version & 0xffff) >= 4 && h->compare_and_write && h->compare_and_write_max)
+		hmax = h->compare_and_write_max(dev);
+	if (hmax && hmax / tcmur_dev_block_size(dev) < max)
+		max = hmax / tcmur_dev_block_size(dev);
+	return max;
 }
 
 tcmu_sts scsi_compare_and_write(struct tcmur_device *dev, struct cmd_ctx *ctx)
@@ -315,6 +321,8 @@ tcmu_sts scsi_compare_and_write(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	ctx->offset = lba * g.block_size;
 	ctx->len = n * g.block_size;
 	ctx->pub.fua = (cdb[1] & 0x08) || !g.write_cache;
+	if (scsi_handler_op(dev, ctx, CMD_IO_CAW))
+		return TCMU_STS_ASYNC;		/* atomic in the handler's store */
 	ctx->exclusive = true;
 	ctx->io = CMD_IO_CUSTOM;
 	ctx->custom = caw_run;

@@ -358,6 +358,103 @@ static void case_write_same(struct check *ck)
 	free(blk);
 }
 
+/* COMPARE AND WRITE of @n blocks at @lba: compare with @cmp, write @data. */
+static struct sim_cmd *caw(struct check *ck, uint64_t lba, uint8_t n, const uint8_t *cmp,
+			   const uint8_t *data, uint8_t *buf)
+{
+	uint8_t cdb[16] = { COMPARE_AND_WRITE };
+
+	tcmu_put_be64(cdb + 2, lba);
+	cdb[13] = n;
+	memcpy(buf, cmp, n * ck->bs);
+	memcpy(buf + n * ck->bs, data, n * ck->bs);
+	return run(ck, cdb, sizeof(cdb), buf, 2 * n * ck->bs);
+}
+
+/* MAXIMUM COMPARE AND WRITE LENGTH (VPD 0xB0), or 0. */
+static uint64_t caw_max_blocks(struct check *ck)
+{
+	uint8_t inq[6] = { INQUIRY, 0x01, 0xb0, 0, 64, 0 };
+	struct sim_cmd *c = run(ck, inq, sizeof(inq), NULL, 64);
+	uint64_t n = c && c->status == SAM_STAT_GOOD ? c->data[5] : 0;
+
+	ring_sim_cmd_free(ck->sd->sim, c);
+	return n;
+}
+
+/* The miscompare's INFORMATION (fixed format sense), or -1. */
+static long long miscompare_info(const struct sim_cmd *c)
+{
+	if ((c->sense[0] & 0x7f) != 0x70 || !(c->sense[0] & 0x80))
+		return -1;
+	return tcmu_get_be32(c->sense + 3);
+}
+
+/*
+ * COMPARE AND WRITE (SBC-3 5.2): a match writes the second half; a
+ * miscompare is MISCOMPARE naming the first differing byte, and leaves
+ * the blocks as they were.
+ */
+static void case_caw(struct check *ck)
+{
+	const uint64_t lba = 600, off = lba * ck->bs;
+	uint64_t n = caw_max_blocks(ck), at;
+	uint8_t *cmp, *data, *buf;
+	char why[160] = "", sb[96];
+	const char *bad;
+	struct sim_cmd *c = NULL;
+
+	if (!n) {
+		printf("SKIP: COMPARE AND WRITE (MAXIMUM COMPARE AND WRITE LENGTH is 0)\n");
+		return;
+	}
+	n = n < 2 ? n : 2;
+	at = (n - 1) * ck->bs + 17;
+	cmp = malloc(n * ck->bs);
+	data = malloc(n * ck->bs);
+	buf = malloc(2 * n * ck->bs);
+	bad = cmp && data && buf ? NULL : "no memory";
+	for (uint64_t i = 0; !bad && i < n * ck->bs; i++)
+		data[i] = (uint8_t)rnd(ck);
+	if (!bad) {
+		memcpy(cmp, ck->shadow + off, n * ck->bs);
+		c = caw(ck, lba, n, cmp, data, buf);
+		bad = not_good(c, sb, sizeof(sb));
+		ring_sim_cmd_free(ck->sd->sim, c);
+	}
+	if (!bad) {
+		memcpy(ck->shadow + off, data, n * ck->bs);
+		if (!read_back(ck, why, sizeof(why)))
+			bad = why;
+	}
+	result(ck, !bad, "COMPARE AND WRITE: a match writes the second half", bad);
+	if (!cmp || !data || !buf)
+		goto out;
+	memcpy(cmp, data, n * ck->bs);
+	cmp[at] ^= 0x40;
+	c = caw(ck, lba, n, cmp, cmp, buf);
+	bad = NULL;
+	if (!c)
+		bad = "no answer";
+	else if (c->status != SAM_STAT_CHECK_CONDITION || c->key != SENSE_MISCOMPARE ||
+		 c->asc != 0x1d || c->ascq != 0)
+		snprintf(why, sizeof(why), "status 0x%02x, sense %x/%02x/%02x, not "
+			 "MISCOMPARE 0e/1d/00", c->status, c->key, c->asc, c->ascq), bad = why;
+	else if (miscompare_info(c) != (long long)at)
+		snprintf(why, sizeof(why), "INFORMATION %lld, not %llu (the first "
+			 "differing byte)", miscompare_info(c), (unsigned long long)at),
+			bad = why;
+	ring_sim_cmd_free(ck->sd->sim, c);
+	if (!bad && !read_back(ck, why, sizeof(why)))
+		bad = why;
+	result(ck, !bad, "COMPARE AND WRITE: a miscompare names its byte and writes nothing",
+	       bad);
+out:
+	free(cmp);
+	free(data);
+	free(buf);
+}
+
 static void case_past_end(struct check *ck)
 {
 	uint8_t cdb[16];
@@ -495,6 +592,7 @@ int sim_check(const struct sim_opts *o)
 		case_stable(&ck);
 		case_unmap(&ck);
 		case_write_same(&ck);
+		case_caw(&ck);
 		case_past_end(&ck);
 		case_abort(&ck);
 		case_ring(&ck);

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define TCMUR_HANDLER_API_MAJOR 1
-#define TCMUR_HANDLER_API_MINOR 3
+#define TCMUR_HANDLER_API_MINOR 4
 #define TCMUR_HANDLER_API_VERSION \
 	((TCMUR_HANDLER_API_MAJOR << 16) | TCMUR_HANDLER_API_MINOR)
 
@@ -285,13 +285,66 @@ struct tcmur_handler {
 	 * buffers valid and sends no answer for it, even if you complete it
 	 * meanwhile on another thread: guard your own per-command state
 	 * (cmd->hpriv) against that race. Not called for commands the daemon
-	 * runs as several operations (COMPARE AND WRITE, WRITE SAME, VERIFY,
-	 * UNMAP, EXTENDED COPY): it starts no further step of an aborted one
+	 * runs as several operations (COMPARE AND WRITE and WRITE SAME when the
+	 * handler has no operation of its own for them, VERIFY, UNMAP,
+	 * EXTENDED COPY): it starts no further step of an aborted one
 	 * and lets the operation you have finish. Aborted commands not yet in
 	 * your hands never reach you. NULL: the operation runs to its end,
 	 * and the kernel's abort waits for it.
 	 */
 	void (*abort)(struct tcmur_device *dev, struct tcmur_cmd *cmd);
+
+	/* ---- API 1.4 ---- */
+
+	/*
+	 * Optional. The oldest minor version of this API the handler runs
+	 * correctly under: a daemon older than that refuses to load it,
+	 * saying so, instead of leaving the newer fields it relies on
+	 * unused (a 1.3 daemon would emulate COMPARE AND WRITE with a read
+	 * and a write, which a handler whose store is shared between
+	 * gateways cannot accept). Daemons from 1.4 on check it; 0 (or a
+	 * handler older than 1.4): any 1.x daemon.
+	 */
+	uint16_t needs_api_minor;
+	/*
+	 * Optional. I/O threads. WRITE SAME: write the LUN's block that
+	 * starts @iov (its first tcmur_dev_block_size() bytes) over and
+	 * over to the @len bytes at byte @offset (whole blocks). Return a
+	 * status, or TCMU_STS_ASYNC and complete later. A write with
+	 * cmd->fua set must be stable at completion, as for write. NULL
+	 * (or a handler older than 1.4): the daemon writes the pattern in
+	 * pieces with write. WRITE SAME with the UNMAP bit, and with NDOB,
+	 * still go through unmap and write as before.
+	 */
+	tcmu_sts (*write_same)(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			       struct iovec *iov, size_t iov_cnt, size_t len,
+			       uint64_t offset);
+	/*
+	 * Optional. I/O threads. COMPARE AND WRITE, atomically against
+	 * every other write to those bytes, including writes from other
+	 * daemons if the store is shared: compare the @len bytes at byte
+	 * @offset with the first @len bytes of @iov and, only if all are
+	 * equal, write the next @len bytes of @iov there. On a difference
+	 * write nothing and answer tcmur_cmd_miscompare() with the offset
+	 * of the first differing byte. Return a status, or TCMU_STS_ASYNC
+	 * and complete later; cmd->fua as for write. The daemon no longer
+	 * holds other I/O of the device back while it runs. NULL (or a
+	 * handler older than 1.4): the daemon reads, compares and writes,
+	 * holding the device's other I/O back meanwhile (atomic within
+	 * this daemon only).
+	 */
+	tcmu_sts (*compare_and_write)(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+				      struct iovec *iov, size_t iov_cnt, size_t len,
+				      uint64_t offset);
+	/*
+	 * Optional, with compare_and_write. Main or device thread, without
+	 * blocking. The most bytes one compare_and_write can take (each
+	 * half): the LUN reports it, in whole blocks, as MAXIMUM COMPARE AND
+	 * WRITE LENGTH (VPD 0xB0), and refuses longer commands itself. Less
+	 * than one block: the LUN has no COMPARE AND WRITE. NULL or 0: the
+	 * daemon's own limit.
+	 */
+	uint32_t (*compare_and_write_max)(struct tcmur_device *dev);
 };
 
 /*
@@ -341,6 +394,10 @@ tcmu_sts tcmur_cmd_invalid_param(struct tcmur_cmd *cmd, uint16_t byte, int bit);
  * PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT. Anything else (-EIO):
  * MEDIUM ERROR, unrecovered read error or write error as @write says. */
 tcmu_sts tcmur_cmd_errno(struct tcmur_cmd *cmd, int err, bool write);
+/* API 1.4: MISCOMPARE, MISCOMPARE DURING VERIFY OPERATION, with the
+ * byte @offset of the first difference as INFORMATION (COMPARE AND
+ * WRITE, VERIFY); returns TCMU_STS_CHECK_CONDITION. */
+tcmu_sts tcmur_cmd_miscompare(struct tcmur_cmd *cmd, uint64_t offset);
 /* The sense bytes set so far (96 bytes). */
 const uint8_t *tcmur_cmd_sense_buf(const struct tcmur_cmd *cmd);
 

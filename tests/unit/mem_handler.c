@@ -20,6 +20,8 @@ struct mem_dev {
 	unsigned int aborts, aborts_found;	/* abort() calls; for a live command */
 	bool again, again_always;	/* answer TCMU_STS_AGAIN (see .h) */
 	unsigned int nowait_calls;	/* calls with cmd->nowait */
+	unsigned int native_calls;	/* write_same/compare_and_write calls */
+	unsigned int caw_max;		/* compare_and_write_max's answer */
 	/* hold: async writes wait here until mem_handler_release(). */
 	pthread_mutex_t hold_lock;
 	pthread_cond_t hold_cond;
@@ -160,6 +162,8 @@ static int mem_open(struct tcmur_device *dev, bool reopen)
 		return -EIO;
 	}
 	mem_opt(cfg, "slow_ms", &m->slow_ms);
+	m->caw_max = 0;
+	mem_opt(cfg, "caw_max", &m->caw_max);
 	m->again = mem_opt(cfg, "again", NULL);
 	m->again_always = mem_opt(cfg, "again_always", NULL);
 	m->nowait_calls = 0;
@@ -392,6 +396,79 @@ uint8_t *mem_handler_data(struct tcmur_device *dev)
 	return ((struct mem_dev *)tcmur_dev_private(dev))->buf;
 }
 
+/* API 1.4 operations (mem_native_handler_ops): the medium's lock held
+ * across the whole command, which makes compare and write atomic. */
+static tcmu_sts mem_write_same(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			       struct iovec *iov, size_t iov_cnt, size_t len,
+			       uint64_t offset)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+	uint32_t bs = tcmur_dev_block_size(dev);
+	int err;
+
+	mem_check(m, len, offset);
+	err = mem_injected(m, MEM_OP_WRITE);
+	if (err)
+		return tcmur_cmd_errno(cmd, -err, true);
+	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&m->native_calls, 1, __ATOMIC_RELAXED);
+	pthread_rwlock_wrlock(&m->buf_lock);
+	tcmu_iov_to_buf(m->buf + offset, bs, iov, iov_cnt);
+	for (size_t off = bs; off < len; off += bs)
+		memcpy(m->buf + offset + off, m->buf + offset, bs);
+	if (cmd->fua && !m->no_fua)
+		m->fua_writes++;
+	else
+		m->unstable++;
+	pthread_rwlock_unlock(&m->buf_lock);
+	return mem_done(dev, cmd, true);
+}
+
+static tcmu_sts mem_compare_and_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+				      struct iovec *iov, size_t iov_cnt, size_t len,
+				      uint64_t offset)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+	struct iovec *second = calloc(iov_cnt, sizeof(*second));
+	ssize_t diff;
+	size_t cnt;
+
+	if (!second)
+		return TCMU_STS_BUSY;
+	mem_check(m, len, offset);
+	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&m->native_calls, 1, __ATOMIC_RELAXED);
+	pthread_rwlock_wrlock(&m->buf_lock);
+	diff = tcmu_iov_compare(iov, iov_cnt, m->buf + offset, len);
+	if (diff < 0) {
+		cnt = tcmu_iov_seek(iov, iov_cnt, len, second, iov_cnt);
+		tcmu_iov_to_buf(m->buf + offset, len, second, cnt);
+		if (cmd->fua && !m->no_fua)
+			m->fua_writes++;
+		else
+			m->unstable++;
+	}
+	pthread_rwlock_unlock(&m->buf_lock);
+	free(second);
+	if (diff >= 0)
+		return tcmur_cmd_miscompare(cmd, diff);
+	return mem_done(dev, cmd, true);
+}
+
+static uint32_t mem_compare_and_write_max(struct tcmur_device *dev)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	return m->caw_max;
+}
+
+unsigned int mem_handler_native_calls(struct tcmur_device *dev)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	return __atomic_load_n(&m->native_calls, __ATOMIC_RELAXED);
+}
+
 unsigned int mem_handler_ios(struct tcmur_device *dev)
 {
 	struct mem_dev *m = tcmur_dev_private(dev);
@@ -431,7 +508,8 @@ unsigned int mem_handler_unstable(struct tcmur_device *dev)
 	.name = "Memory (tests)",					\
 	.subtype = "mem",						\
 	.cfg_desc = "options: fail_open, fail_reopen, slow_ms=N, async, hold, "	\
-		    "no_fua, fixed_size, again, again_always, abort_wake, abort_inline",		\
+		    "no_fua, fixed_size, again, again_always, abort_wake, abort_inline, "	\
+		    "caw_max=N",						\
 	.dev_private_size = sizeof(struct mem_dev),			\
 	.nr_threads = 2,						\
 	.open = mem_open,						\
@@ -458,4 +536,13 @@ const struct tcmur_handler mem_serial_inline_handler_ops = {
 	MEM_HANDLER_TABLE,
 	.thread_model = TCMUR_THREAD_SERIAL,
 	.inline_io = true,
+};
+
+const struct tcmur_handler mem_native_handler_ops = {
+	MEM_HANDLER_TABLE,
+	.thread_model = TCMUR_THREAD_PARALLEL,
+	.needs_api_minor = 4,
+	.write_same = mem_write_same,
+	.compare_and_write = mem_compare_and_write,
+	.compare_and_write_max = mem_compare_and_write_max,
 };

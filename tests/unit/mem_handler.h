@@ -20,6 +20,8 @@
  *                  callback (the daemon must answer once it returns)
  *                  Without either, abort() only counts: held writes wait
  *                  for mem_handler_release() all the same.
+ *   caw_max=N      mem_native_handler_ops: compare_and_write_max answers N
+ *                  bytes (0 or absent: no limit of the handler's)
  * Reads and writes outside the LUN abort(): the emulation must never
  * send one. Thread model PARALLEL with 2 threads. reconfig resizes the
  * LUN in place (new bytes read as zeros), records the write cache
@@ -37,6 +39,11 @@ extern const struct tcmur_handler mem_handler_ops;
  * run inline (its one-at-a-time promise). */
 extern const struct tcmur_handler mem_inline_handler_ops;
 extern const struct tcmur_handler mem_serial_inline_handler_ops;
+/* The same with API 1.4's write_same and compare_and_write (atomic: the
+ * medium's lock is held across compare and write), which count in
+ * mem_handler_ios and in mem_handler_native_calls. */
+extern const struct tcmur_handler mem_native_handler_ops;
+unsigned int mem_handler_native_calls(struct tcmur_device *dev);
 /* Calls of read/write/flush made with cmd->nowait (on the device thread). */
 unsigned int mem_handler_nowait_calls(struct tcmur_device *dev);
 

@@ -144,6 +144,15 @@ static void test_loader_validate(void **state)
 	bad = h;
 	bad.api_version = TCMUR_HANDLER_API_VERSION + 1;	/* newer minor: fine */
 	assert_int_equal(handler_validate(&bad, sizeof(bad), why, sizeof(why)), 0);
+	/* API 1.4: a handler that needs a newer daemon is refused, saying so. */
+	bad = h;
+	bad.needs_api_minor = TCMUR_HANDLER_API_MINOR;
+	assert_int_equal(handler_validate(&bad, sizeof(bad), why, sizeof(why)), 0);
+	bad.needs_api_minor = TCMUR_HANDLER_API_MINOR + 1;
+	assert_int_equal(handler_validate(&bad, sizeof(bad), why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "needs handler API 1."));
+	bad.api_version = (TCMUR_HANDLER_API_MAJOR << 16) | 3;	/* 1.3 had no such field */
+	assert_int_equal(handler_validate(&bad, sizeof(bad), why, sizeof(why)), 0);
 	bad = h;
 	bad.api_version = 0;
 	assert_int_equal(handler_validate(&bad, sizeof(bad), why, sizeof(why)), -EPROTO);
