@@ -38,6 +38,10 @@ valgrind"
 # registration; sg3-utils/lsscsi/fio poke the resulting SCSI disk).
 VM_PKGS="qemu-system-x86 busybox-static cpio kmod targetcli-fb python3-rtslib-fb
 dbus sg3-utils lsscsi fio qemu-utils"
+# Real clusters: a single-node Ceph (tests/cluster/ceph.sh) for handler_rbd,
+# on the host and inside the guest, and librbd to build the handler.
+CLUSTER_PKGS="ceph-mon ceph-mgr ceph-mgr-modules-core ceph-osd ceph-common
+librbd-dev uuid-runtime"
 PEER_PKGS="tcmu-runner"
 
 # No prompts ever: CI has no stdin.
@@ -155,7 +159,7 @@ main() {
 	[ "$(id -u)" = 0 ] || die "must run as root (apt-get, depmod)"
 
 	if [ "$kernel_only" = 0 ]; then
-		pkgs="$BUILD_PKGS $VM_PKGS"
+		pkgs="$BUILD_PKGS $VM_PKGS $CLUSTER_PKGS"
 		[ "$with_peer" = 1 ] && pkgs="$pkgs $PEER_PKGS"
 		# shellcheck disable=SC2086
 		install_missing $pkgs

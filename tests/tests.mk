@@ -17,12 +17,19 @@ sim-test-build: all $(SIM_PLUGINS) tests/build/broken/handler_file.so \
 check-sim: sim-test-build
 	tests/host/test_tcmu_sim.sh
 
-# handler_rbd against a real single-node Ceph cluster started and torn
-# down here (needs ceph-mon, ceph-mgr, ceph-osd, librbd-dev; about 1 min).
-# Not in `make check` yet (issue 19).
-.PHONY: check-rbd
-check-rbd: all
+# handler_rbd against a real single-node Ceph cluster (tests/cluster/
+# ceph.sh), started and torn down by each part: on the host through
+# tcmu-sim (about 2 min), then inside a real-kernel guest through a LUN
+# (about 6 min). Each part ends "N passed, N failed"; make check runs
+# them as two stages.
+.PHONY: check-rbd check-rbd-host check-rbd-vm
+check-rbd-host: deps
+	$(MAKE) all
 	tests/host/test_rbd.sh
+check-rbd-vm: deps
+	$(MAKE) all
+	TCMU_VM_HANG_CHECK=0 tests/vm/run-all.sh tests/vm/test_rbd.sh
+check-rbd: check-rbd-host check-rbd-vm
 
 # Everything, with one total line at the end; deps first, in its own
 # step, since pkg-config answers only once the -dev packages are there.

@@ -5,7 +5,8 @@
 # Each script ends with guest-lib's "N passed, N failed" line; a script
 # whose VM fails (timeout, panic, no summary) counts as one failure. Also
 # checks the harness itself: a guest that hangs must be reported as a
-# failure (TCMU_VM_HANG_CHECK=0 skips that 40 s check).
+# failure (TCMU_VM_HANG_CHECK=0 skips that 40 s check). A script with a
+# line "# vm-mem: MiB" gets a guest of that size.
 # Ends with one line "N passed, N failed"; exits non-zero on any failure.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,7 +15,9 @@ passed=0 failed=0 skipped=0
 for script in "$@"; do
 	echo "=== VM: $script"
 	out=$(mktemp)
-	"$HERE/run-vm.sh" "$script" 2>&1 | tee "$out"
+	# A script may ask for a larger guest: a line "# vm-mem: MiB".
+	mem=$(sed -n 's/^# vm-mem: *\([0-9][0-9]*\).*/\1/p' "$script" | head -n 1)
+	TCMU_VM_MEM=${mem:-${TCMU_VM_MEM:-2048}} "$HERE/run-vm.sh" "$script" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
 	rm -f "$out"
