@@ -22,9 +22,10 @@ LIBTCMU_OBJS := ring.o uio.o netlink.o recover.o scsi_sense.o
 CORE_OBJS    := api.o device.o dev_io.o io_queue.o handler_loader.o log.o \
 		scsi_emulate.o scsi_table.o scsi_inquiry.o scsi_mode.o \
 		scsi_verify.o scsi_provision.o scsi_opcodes.o scsi_alua.o alua_groups.o scsi_xcopy.o \
-		dev_registry.o dev_ua.o dev_seq.o dev_watch.o dev_tmr.o
+		dev_registry.o dev_ua.o dev_seq.o dev_watch.o dev_tmr.o dev_stats.o \
+		log_sink.o log_limit.o
 DAEMON_OBJS  := main.o daemon_devices.o dbus_service.o dbus_gen.o module_load.o \
-		change_medium.o
+		change_medium.o config.o config_live.o status_cmd.o status_fmt.o
 SIM_OBJS     := tcmu_sim.o sim_check.o sim_bench.o sim_device.o ring_sim.o
 HANDLERS     := handler_file.so handler_null.so
 
@@ -47,7 +48,7 @@ dbus_gen.c dbus_gen.h: org.kernel.TCMUService1.xml
 		--generate-c-code dbus_gen --c-generate-object-manager $<
 
 dbus_gen.o: CFLAGS += -Wno-unused-parameter
-dbus_service.o: dbus_gen.h
+dbus_service.o status_cmd.o: dbus_gen.h
 
 libtcmu.a: $(LIBTCMU_OBJS)
 	$(AR) rcs $@ $^
