@@ -95,12 +95,28 @@ installed() {
 		usr/lib/systemd/system/tcmu-runner.service \
 		usr/share/dbus-1/system.d/org.kernel.TCMUService1.conf \
 		usr/share/dbus-1/system-services/org.kernel.TCMUService1.service \
-		usr/share/man/man8/tcmu-runner.8; do
+		usr/share/man/man8/tcmu-runner.8 etc/tcmu/tcmu.conf \
+		usr/share/doc/tcmu-runner/tcmu.conf.example; do
 		[ -e "$d/$f" ] || { echo "missing $f"; return 1; }
 	done
 	PKG_CONFIG_PATH=$d/usr/lib/pkgconfig pkg-config --libs libtcmu | grep -q -- -ltcmu
 }
 check "make install DESTDIR puts every piece in place" installed
+
+example_config() {	# the example file reads cleanly: every key commented, all known
+	local out
+	out=$(./tcmu-runner --config tcmu.conf --handler-path "$tmp/none" --no-dbus \
+		--no-modprobe 2>&1)
+	echo "$out"
+	! grep -q 'tcmu.conf:' <<<"$out" || return 1
+	# Uncommented, every key it documents is one the daemon knows.
+	sed -E 's/^#([a-z_]+ =|\[)/\1/' tcmu.conf >"$tmp/all.conf"
+	out=$(./tcmu-runner --config "$tmp/all.conf" --handler-path "$tmp/none" --no-dbus \
+		--no-modprobe 2>&1)
+	echo "$out"
+	! grep -q 'all.conf:' <<<"$out"
+}
+check "the example tcmu.conf is read without a complaint, commented or not" example_config
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
