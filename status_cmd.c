@@ -31,40 +31,56 @@ static void say_error(const char *what, GError *error)
 	g_free(remote);
 }
 
+/* @method on the daemon's @path, @iface: its one result (of @type), or
+ * NULL with @error set. */
+static GVariant *call_one(GDBusConnection *bus, const char *path, const char *iface,
+			  const char *method, const char *type, GError **error)
+{
+	GVariant *ret = g_dbus_connection_call_sync(bus, BUS_NAME, path, iface, method, NULL,
+						    G_VARIANT_TYPE(type), G_DBUS_CALL_FLAGS_NONE,
+						    CALL_TIMEOUT_MS, NULL, error);
+	GVariant *one;
+
+	if (!ret)
+		return NULL;
+	one = g_variant_get_child_value(ret, 0);
+	g_variant_unref(ret);
+	return one;
+}
+
 /* GetManagedObjects under @path: a{oa{sa{sv}}}, or NULL (said). */
 static GVariant *managed_objects(GDBusConnection *bus, const char *path)
 {
 	GError *error = NULL;
-	GVariant *ret = g_dbus_connection_call_sync(
-		bus, BUS_NAME, path, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
-		NULL, G_VARIANT_TYPE("(a{oa{sa{sv}}})"), G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
-		NULL, &error);
-	GVariant *objs;
+	GVariant *objs = call_one(bus, path, "org.freedesktop.DBus.ObjectManager",
+				  "GetManagedObjects", "(a{oa{sa{sv}}})", &error);
 
-	if (!ret) {
+	if (!objs) {
 		say_error("list objects", error);
 		g_error_free(error);
-		return NULL;
 	}
-	objs = g_variant_get_child_value(ret, 0);
-	g_variant_unref(ret);
 	return objs;
 }
 
-static int read_handlers(GDBusConnection *bus, struct status_view *v)
+/* Call @fn for each object under @path that has @iface, with its
+ * properties; -1 if the objects could not be listed (said). */
+static int for_each_object(GDBusConnection *bus, const char *path, const char *iface,
+			   void (*fn)(GDBusConnection *bus, struct status_view *v,
+				      const char *path, GVariant *props),
+			   struct status_view *v)
 {
-	GVariant *objs = managed_objects(bus, ROOT_PATH), *ifaces;
+	GVariant *objs = managed_objects(bus, path), *ifaces;
 	GVariantIter it;
-	const char *path;
+	const char *obj;
 
 	if (!objs)
 		return -1;
 	g_variant_iter_init(&it, objs);
-	while (g_variant_iter_next(&it, "{&o@a{sa{sv}}}", &path, &ifaces)) {
-		GVariant *props = g_variant_lookup_value(ifaces, BUS_NAME, NULL);
+	while (g_variant_iter_next(&it, "{&o@a{sa{sv}}}", &obj, &ifaces)) {
+		GVariant *props = g_variant_lookup_value(ifaces, iface, NULL);
 
 		if (props) {
-			g_ptr_array_add(v->handlers, g_strdup(strrchr(path, '/') + 1));
+			fn(bus, v, obj, props);
 			g_variant_unref(props);
 		}
 		g_variant_unref(ifaces);
@@ -73,23 +89,24 @@ static int read_handlers(GDBusConnection *bus, struct status_view *v)
 	return 0;
 }
 
+static void read_handler(GDBusConnection *bus, struct status_view *v, const char *path,
+			 GVariant *props)
+{
+	(void)bus;
+	(void)props;
+	g_ptr_array_add(v->handlers, g_strdup(strrchr(path, '/') + 1));
+}
+
 static GVariant *get_stats(GDBusConnection *bus, const char *path, char **why)
 {
 	GError *error = NULL;
-	GVariant *ret = g_dbus_connection_call_sync(bus, BUS_NAME, path, DEVICE_IFACE,
-						    "GetStats", NULL, G_VARIANT_TYPE("(a{sv})"),
-						    G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL,
-						    &error);
-	GVariant *stats;
+	GVariant *stats = call_one(bus, path, DEVICE_IFACE, "GetStats", "(a{sv})", &error);
 
-	if (!ret) {
+	if (!stats) {
 		g_dbus_error_strip_remote_error(error);
 		*why = g_strdup(error->message);
 		g_error_free(error);
-		return NULL;
 	}
-	stats = g_variant_get_child_value(ret, 0);
-	g_variant_unref(ret);
 	return stats;
 }
 
@@ -115,28 +132,6 @@ static void read_device(GDBusConnection *bus, struct status_view *v, const char 
 		g_variant_unref(stats);
 }
 
-static int read_devices(GDBusConnection *bus, struct status_view *v)
-{
-	GVariant *objs = managed_objects(bus, DEVICES_PATH), *ifaces;
-	GVariantIter it;
-	const char *path;
-
-	if (!objs)
-		return -1;
-	g_variant_iter_init(&it, objs);
-	while (g_variant_iter_next(&it, "{&o@a{sa{sv}}}", &path, &ifaces)) {
-		GVariant *props = g_variant_lookup_value(ifaces, DEVICE_IFACE, NULL);
-
-		if (props) {
-			read_device(bus, v, path, props);
-			g_variant_unref(props);
-		}
-		g_variant_unref(ifaces);
-	}
-	g_variant_unref(objs);
-	return 0;
-}
-
 int status_cmd_run(bool json)
 {
 	struct status_view v;
@@ -152,7 +147,8 @@ int status_cmd_run(bool json)
 		return 1;
 	}
 	status_view_init(&v);
-	if (!read_handlers(bus, &v) && !read_devices(bus, &v)) {
+	if (!for_each_object(bus, ROOT_PATH, BUS_NAME, read_handler, &v) &&
+	    !for_each_object(bus, DEVICES_PATH, DEVICE_IFACE, read_device, &v)) {
 		text = json ? status_format_json(&v) : status_format_text(&v);
 		fputs(text, stdout);
 		g_free(text);

@@ -10,11 +10,7 @@
 #   - --config with bad lines: each named by file and line.
 # Ends "N passed, N failed".
 set -u
-cd "$(dirname "$0")/../.."
-passed=0 failed=0
-ok() { echo "PASS: $1"; passed=$((passed + 1)); }
-ko() { echo "FAIL: $1"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
+. "$(dirname "$0")/check_lib.sh"
 
 tmp=$(mktemp -d)
 bus_pid=
@@ -114,5 +110,4 @@ check "--config: each bad line named by file and line" bad_config
 
 check "--json alone is refused" sh -c './tcmu-runner --json >/dev/null 2>&1; [ $? = 2 ]'
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -3,11 +3,7 @@
 # host: the unit passes systemd-analyze verify, the bus policy and the
 # activation file say what the daemon needs. Ends "N passed, N failed".
 set -u
-cd "$(dirname "$0")/../.."
-passed=0 failed=0
-ok() { echo "PASS: $1"; passed=$((passed + 1)); }
-ko() { echo "FAIL: $1"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
+. "$(dirname "$0")/check_lib.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -118,5 +114,4 @@ example_config() {	# the example file reads cleanly: every key commented, all kn
 }
 check "the example tcmu.conf is read without a complaint, commented or not" example_config
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

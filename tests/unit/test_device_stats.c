@@ -19,11 +19,9 @@
 
 static int mem_setup(void **state)
 {
-	struct sim_dev_cfg cfg = { .ops = &mem_handler_ops, .handler_cfg = "",
-				   .size = MEM_SIZE };
 	struct sim_dev *sd;
 
-	if (sim_dev_new(&sd, &cfg))
+	if (sim_dev_mem_new(&sd, "", MEM_SIZE))
 		return -1;
 	*state = sd;
 	return 0;
@@ -90,13 +88,11 @@ static void test_stats_all_read_write_opcodes(void **state)
 /* The latency of a slow read shows at the top of the percentiles. */
 static void test_stats_latency_slow_read(void **state)
 {
-	struct sim_dev_cfg cfg = { .ops = &mem_handler_ops, .handler_cfg = "slow_ms=30",
-				   .size = MEM_SIZE };
 	struct dev_stats_snap s;
 	struct sim_dev *sd;
 
 	(void)state;
-	assert_int_equal(sim_dev_new(&sd, &cfg), 0);
+	assert_int_equal(sim_dev_mem_new(&sd, "slow_ms=30", MEM_SIZE), 0);
 	for (unsigned int i = 0; i < 9; i++)
 		assert_good(rw(sd, READ_10, 8 + i, 1));		/* fast: not at 0 */
 	assert_good(rw(sd, READ_10, 0, 1));			/* 30 ms */
