@@ -17,7 +17,8 @@
  *                                (dev_tunables.h)
  *
  *   [handler.<subtype>]          options for one handler, kept as strings
- *   <key> = <value>              (config_handler_opt)
+ *   <key> = <value>              (config_handler_opt; no handler reads
+ *                                them until tcmu-runner.h offers a call)
  *
  * Every value is checked. A bad one is reported with the file's name and
  * its line number, and the key keeps the value it had before (its

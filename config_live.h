@@ -7,7 +7,8 @@
  * reload, which changes the level atomically and the sink under its own
  * lock (log_sink.h), so no command is held or dropped. The [device]
  * defaults apply to devices added from then on; the [handler.*] options
- * are read by handlers when they open a device.
+ * are kept (config_handler_opt) for handlers, which have no call to read
+ * them yet: the handler API (tcmu-runner.h) is to offer one.
  *
  * A bad value keeps the value in force; a destination file that cannot
  * be opened keeps the destination in force (both logged with the file's
