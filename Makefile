@@ -22,9 +22,11 @@ LIBTCMU_OBJS := ring.o uio.o netlink.o recover.o scsi_sense.o
 CORE_OBJS    := api.o device.o dev_io.o io_queue.o handler_loader.o log.o \
 		scsi_emulate.o scsi_table.o scsi_inquiry.o scsi_mode.o \
 		scsi_verify.o scsi_provision.o scsi_opcodes.o scsi_alua.o alua_groups.o scsi_xcopy.o \
-		dev_registry.o dev_ua.o dev_seq.o dev_watch.o dev_tmr.o
+		dev_registry.o dev_ua.o dev_seq.o dev_watch.o dev_tmr.o dev_stats.o \
+		log_sink.o log_limit.o
 DAEMON_OBJS  := main.o daemon_devices.o dbus_service.o dbus_gen.o module_load.o \
-		change_medium.o
+		change_medium.o config.o config_live.o status_cmd.o status_fmt.o \
+		dev_tunables.o
 SIM_OBJS     := tcmu_sim.o sim_check.o sim_bench.o sim_device.o ring_sim.o
 HANDLERS     := handler_file.so handler_null.so
 
@@ -47,7 +49,7 @@ dbus_gen.c dbus_gen.h: org.kernel.TCMUService1.xml
 		--generate-c-code dbus_gen --c-generate-object-manager $<
 
 dbus_gen.o: CFLAGS += -Wno-unused-parameter
-dbus_service.o: dbus_gen.h
+dbus_service.o status_cmd.o: dbus_gen.h
 
 libtcmu.a: $(LIBTCMU_OBJS)
 	$(AR) rcs $@ $^
@@ -82,6 +84,8 @@ clean: tests-clean
 # Where Debian expects each piece; DESTDIR and PREFIX as usual.
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DBUSDIR    ?= $(PREFIX)/share/dbus-1
+SYSCONFDIR ?= /etc
+DOCDIR     ?= $(PREFIX)/share/doc/tcmu-runner
 install: all
 	install -D -m 755 tcmu-runner $(DESTDIR)$(PREFIX)/bin/tcmu-runner
 	install -m 755 tcmu-sim $(DESTDIR)$(PREFIX)/bin/tcmu-sim
@@ -104,6 +108,10 @@ install: all
 	sed -e 's|/usr/bin/tcmu-runner|$(PREFIX)/bin/tcmu-runner|' org.kernel.TCMUService1.service \
 		> $(DESTDIR)$(DBUSDIR)/system-services/org.kernel.TCMUService1.service
 	install -D -m 644 tcmu-runner.8 $(DESTDIR)$(PREFIX)/share/man/man8/tcmu-runner.8
+	install -D -m 644 tcmu.conf $(DESTDIR)$(DOCDIR)/tcmu.conf.example
+	# The example as the configuration, unless the admin has one.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/tcmu/tcmu.conf ] || \
+		install -D -m 644 tcmu.conf $(DESTDIR)$(SYSCONFDIR)/tcmu/tcmu.conf
 	install -D -m 644 tcmu-sim.1 $(DESTDIR)$(PREFIX)/share/man/man1/tcmu-sim.1
 
 # An external handler process built on libtcmu (see its header comment).

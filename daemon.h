@@ -9,6 +9,7 @@
 
 #include <glib.h>
 
+#include "config_live.h"
 #include "dev_registry.h"
 #include "device.h"
 #include "handler_loader.h"
@@ -19,6 +20,7 @@ struct dbus_service;
 
 struct tcmur_daemon {
 	struct log_cfg log;
+	struct config_live config;	/* the configuration file, applied */
 	struct tcmu_logger logger;
 	const char *handler_path;
 	struct handler_set handlers;

@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "dbus_service.h"
+#include "dev_tunables.h"
 
 /* A failed device is restarted this often, a second apart, then left
  * failed (on the bus and in the log) for the admin. */
@@ -120,6 +121,7 @@ static int dev_open(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
 	struct dev_params params;
 	int err;
 
+	dev_tunables_apply(&d->config.cfg.dev, info, NULL, &d->log);
 	dev_params_read(info, &params);
 	params.registry = &d->registry;
 	params.on_failed = dev_failed;

@@ -12,17 +12,14 @@
 #include "daemon.h"
 #include "dbus_gen.h"
 #include "dbus_service.h"
+#include "status_fmt.h"
 
-#define BUS_NAME "org.kernel.TCMUService1"
-#define ROOT_PATH "/org/kernel/TCMUService1"
-#define DEVICES_PATH ROOT_PATH "/devices"
 
 #define MANAGER_PATH ROOT_PATH "/HandlerManager1"
 
 struct dbus_service {
 	struct tcmur_daemon *d;
-	guint owner_id;
-	GDBusConnection *conn;
+	GDBusConnection *conn;		/* NULL: no system bus */
 	GDBusObjectManagerServer *handlers;
 	GDBusObjectManagerServer *devices;
 	TcmuTCMUService1HandlerManager1 *manager;
@@ -362,12 +359,12 @@ bool dbus_service_is_external(const struct dbus_service *ds, const char *subtype
 	return ds && g_hash_table_contains(ds->externals, subtype);
 }
 
-static void on_bus_acquired(GDBusConnection *conn, const gchar *name, gpointer data)
+/* Export the objects on @conn before the name is ours, so that whoever
+ * sees the name appear finds them. */
+static void export_all(struct dbus_service *ds, GDBusConnection *conn)
 {
-	struct dbus_service *ds = data;
 	GError *error = NULL;
 
-	(void)name;
 	ds->conn = conn;
 	g_dbus_object_manager_server_set_connection(ds->handlers, conn);
 	g_dbus_object_manager_server_set_connection(ds->devices, conn);
@@ -378,32 +375,92 @@ static void on_bus_acquired(GDBusConnection *conn, const gchar *name, gpointer d
 	}
 }
 
-static void on_name_acquired(GDBusConnection *conn, const gchar *name, gpointer data)
+/* The pid of the name's owner, or 0. */
+static guint32 owner_pid(GDBusConnection *conn)
 {
-	struct dbus_service *ds = data;
+	GVariant *ret = g_dbus_connection_call_sync(
+		conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+		"GetConnectionUnixProcessID", g_variant_new("(s)", BUS_NAME),
+		G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
+	guint32 pid = 0;
 
-	(void)conn;
-	log_info(&ds->d->log, NULL, "bus name %s acquired", name);
+	if (ret) {
+		g_variant_get(ret, "(u)", &pid);
+		g_variant_unref(ret);
+	}
+	return pid;
 }
 
-static void on_name_lost(GDBusConnection *conn, const gchar *name, gpointer data)
+/* The bus said no: what is true, and what to do. */
+static int name_refused(struct dbus_service *ds, GError *error)
 {
-	struct dbus_service *ds = data;
+	char *remote = g_dbus_error_get_remote_error(error);
+	int err = -EIO;
 
-	if (!conn) {
-		log_warn(&ds->d->log, NULL, "no system bus: serving devices without %s", name);
-		return;
+	g_dbus_error_strip_remote_error(error);
+	if (remote && !strcmp(remote, "org.freedesktop.DBus.Error.AccessDenied")) {
+		log_err(&ds->d->log, NULL,
+			"the system bus does not allow this process to own %s (AccessDenied: "
+			"%s). The bus policy is not installed: copy %s.conf into "
+			"/etc/dbus-1/system.d/ or /usr/share/dbus-1/system.d/ (make install "
+			"does) and reload the bus (systemctl reload dbus), or run with "
+			"--no-dbus; exiting", BUS_NAME, error->message, BUS_NAME);
+		err = -EACCES;
+	} else {
+		log_err(&ds->d->log, NULL, "asking the system bus for %s failed: %s%s%s; "
+			"exiting (--no-dbus runs without the bus)", BUS_NAME, error->message,
+			remote ? " " : "", remote ? remote : "");
+	}
+	g_free(remote);
+	return err;
+}
+
+/* Own the name now: 0, or -errno with the reason logged. */
+static int claim_name(struct dbus_service *ds, GDBusConnection *conn)
+{
+	GError *error = NULL;
+	GVariant *ret;
+	guint32 reply;
+
+	ret = g_dbus_connection_call_sync(conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+					  "org.freedesktop.DBus", "RequestName",
+					  g_variant_new("(su)", BUS_NAME, 4 /* DO_NOT_QUEUE */),
+					  G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+					  &error);
+	if (!ret) {
+		int err = name_refused(ds, error);
+
+		g_error_free(error);
+		return err;
+	}
+	g_variant_get(ret, "(u)", &reply);
+	g_variant_unref(ret);
+	if (reply == 1 || reply == 4) {		/* PRIMARY_OWNER, ALREADY_OWNER */
+		log_info(&ds->d->log, NULL, "bus name %s acquired", BUS_NAME);
+		return 0;
 	}
 	/* Another daemon owns the name: two would fight over the devices. */
-	log_err(&ds->d->log, NULL, "bus name %s is owned by another process; exiting", name);
-	ds->d->exit_code = 1;
-	g_main_loop_quit(ds->d->loop);
+	log_err(&ds->d->log, NULL, "bus name %s is owned by another process (pid %u): "
+		"another tcmu-runner runs; stop it first; exiting", BUS_NAME, owner_pid(conn));
+	return -EEXIST;
 }
 
 int dbus_service_new(struct dbus_service **out, struct tcmur_daemon *d)
 {
-	struct dbus_service *ds = g_new0(struct dbus_service, 1);
+	struct dbus_service *ds;
+	GDBusConnection *conn;
+	GError *error = NULL;
+	int err;
 
+	*out = NULL;
+	conn = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &error);
+	if (!conn) {
+		log_warn(&d->log, NULL, "no system bus (%s): serving devices without %s; "
+			 "targetcli will not list the handlers", error->message, BUS_NAME);
+		g_error_free(error);
+		return 0;
+	}
+	ds = g_new0(struct dbus_service, 1);
 	ds->d = d;
 	ds->externals = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, ext_handler_free);
 	ds->manager = tcmu_tcmuservice1_handler_manager1_skeleton_new();
@@ -414,9 +471,12 @@ int dbus_service_new(struct dbus_service **out, struct tcmur_daemon *d)
 	ds->devices = g_dbus_object_manager_server_new(DEVICES_PATH);
 	for (size_t i = 0; i < d->handlers.count; i++)
 		export_handler(ds, d->handlers.items[i]);
-	ds->owner_id = g_bus_own_name(G_BUS_TYPE_SYSTEM, BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
-				      on_bus_acquired, on_name_acquired, on_name_lost, ds,
-				      NULL);
+	export_all(ds, conn);
+	err = claim_name(ds, conn);
+	if (err) {
+		dbus_service_free(ds);
+		return err;
+	}
 	*out = ds;
 	return 0;
 }
@@ -428,9 +488,10 @@ void dbus_service_free(struct dbus_service *ds)
 	g_hash_table_destroy(ds->externals);
 	g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(ds->manager));
 	g_object_unref(ds->manager);
-	g_bus_unown_name(ds->owner_id);
 	g_object_unref(ds->devices);
 	g_object_unref(ds->handlers);
+	if (ds->conn)
+		g_object_unref(ds->conn);
 	g_free(ds);
 }
 
@@ -450,6 +511,30 @@ static void device_props(TcmuTCMUService1Device *iface, struct tcmur_device *dev
 	tcmu_tcmuservice1_device_set_state(iface, dev_state_name(dev));
 }
 
+/* GetStats on /org/kernel/TCMUService1/devices/uioN (main thread, as
+ * removal: the device is there while its object is). */
+static gboolean on_get_stats(TcmuTCMUService1Device *iface, GDBusMethodInvocation *inv,
+			     gpointer user_data)
+{
+	struct dbus_service *ds = user_data;
+	const char *path = g_dbus_method_invocation_get_object_path(inv);
+	struct tcmur_device *dev = NULL;
+	struct dev_stats_snap snap;
+	unsigned int minor;
+
+	if (sscanf(path, DEVICES_PATH "/uio%u", &minor) == 1)
+		dev = g_hash_table_lookup(ds->d->devices, GUINT_TO_POINTER(minor));
+	if (!dev) {
+		g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR,
+						      G_DBUS_ERROR_UNKNOWN_OBJECT,
+						      "%s: no such device", path);
+		return TRUE;
+	}
+	dev_stats_snapshot(dev, &snap);
+	tcmu_tcmuservice1_device_complete_get_stats(iface, inv, status_stats_variant(&snap));
+	return TRUE;
+}
+
 void dbus_service_add_device(struct dbus_service *ds, struct tcmur_device *dev)
 {
 	char *path;
@@ -462,6 +547,7 @@ void dbus_service_add_device(struct dbus_service *ds, struct tcmur_device *dev)
 	obj = tcmu_object_skeleton_new(path);
 	iface = tcmu_tcmuservice1_device_skeleton_new();
 	device_props(iface, dev);
+	g_signal_connect(iface, "handle-get-stats", G_CALLBACK(on_get_stats), ds);
 	tcmu_object_skeleton_set_tcmuservice1_device(obj, iface);
 	g_dbus_object_manager_server_export(ds->devices, G_DBUS_OBJECT_SKELETON(obj));
 	g_object_unref(iface);

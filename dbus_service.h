@@ -12,14 +12,22 @@
 
 #include <stdbool.h>
 
+#define BUS_NAME "org.kernel.TCMUService1"
+#define ROOT_PATH "/org/kernel/TCMUService1"
+#define DEVICES_PATH ROOT_PATH "/devices"
+#define DEVICE_IFACE BUS_NAME ".Device"
+
 struct dbus_service;
 struct tcmur_daemon;
 struct tcmur_device;
 
 /*
- * Export the handlers and claim the bus name (asynchronously, from the
- * main loop). No system bus is not an error: the daemon serves devices
- * without it, and says so in the log.
+ * Export the handlers and claim the bus name, before any device is
+ * touched. No system bus is not an error: *out is NULL (every call below
+ * takes it), the daemon serves devices without the bus and says so. A
+ * bus that refuses the name is: -EACCES (no policy lets us own it: the
+ * log says which file to install, or --no-dbus), -EEXIST (another
+ * daemon owns it), -EIO; each logged with what to do.
  */
 int dbus_service_new(struct dbus_service **out, struct tcmur_daemon *d);
 void dbus_service_free(struct dbus_service *ds);

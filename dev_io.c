@@ -345,6 +345,7 @@ void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, boo
 	}
 	if (__atomic_load_n(&ctx->late, __ATOMIC_RELAXED))
 		dev_watch_done(dev, ctx, (uint8_t)sts);
+	dev_stats_done(dev, ctx, sts);
 	tcmu_ring_complete(dev->ring, ctx->rcmd, (uint8_t)sts);
 	if (kick)
 		tcmu_ring_kick(dev->ring);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "cmd.h"
+#include "dev_stats.h"
 #include "dev_tmr.h"
 #include "dev_ua.h"
 #include "dev_watch.h"
@@ -75,6 +76,7 @@ struct tcmur_device {
 
 	struct dev_watch watch;		/* late commands (dev_watch.h) */
 	struct dev_tmr_stats tmr_stats;	/* task management (dev_tmr.h), atomic */
+	struct dev_stats stats;		/* I/O statistics (dev_stats.h), atomic */
 
 	/* Where configfs is mounted ("": /sys/kernel/config); a test points
 	 * it at a tree of its own. Set at creation, then read-only. */

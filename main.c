@@ -1,10 +1,13 @@
 /*
  * tcmu-runner: serves LIO TCM-User devices through handler plugins.
  *
- * The main thread runs a GLib main loop with three sources: the netlink
- * socket (devices added, removed, reconfigured), the system bus, and a
- * signalfd (SIGTERM/SIGINT stop the daemon). Each device has its own
- * thread for its ring (device.c).
+ * The main thread runs a GLib main loop with four sources: the netlink
+ * socket (devices added, removed, reconfigured), the system bus, a
+ * signalfd (SIGTERM/SIGINT stop the daemon, SIGHUP reads the
+ * configuration again) and a watch on the configuration file
+ * (config_live.h). Each device has its own thread for its ring
+ * (device.c). `tcmu-runner --status` is a client of a running daemon
+ * instead (status_cmd.h).
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -21,6 +24,7 @@
 #include "daemon.h"
 #include "dbus_service.h"
 #include "module_load.h"
+#include "status_cmd.h"
 
 #ifndef TCMUR_VERSION
 #define TCMUR_VERSION "0.1.0"
@@ -31,9 +35,12 @@
 
 struct options {
 	const char *handler_path;
+	const char *config_path;
 	bool debug;
 	bool no_dbus;
 	bool no_modprobe;
+	bool status;
+	bool json;
 };
 
 static void usage(FILE *out, const char *prog)
@@ -43,9 +50,13 @@ static void usage(FILE *out, const char *prog)
 		"Serve LIO TCM-User (target_core_user) devices through handler plugins.\n\n"
 		"  --handler-path DIR  load handler_<subtype>.so plugins from DIR\n"
 		"                      (default " DEFAULT_HANDLER_PATH ")\n"
+		"  --config PATH       read settings from PATH\n"
+		"                      (default " CONFIG_DEFAULT_PATH ")\n"
 		"  -d, --debug         log debug messages too\n"
 		"  --no-dbus           do not publish org.kernel.TCMUService1\n"
 		"  --no-modprobe       do not load target_core_user when it is missing\n"
+		"  --status [--json]   show a running daemon's handlers, devices and their\n"
+		"                      I/O statistics (over the system bus), and exit\n"
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n",
 		prog);
@@ -56,6 +67,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "handler-path", required_argument, NULL, 'H' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "status", no_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'J' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "no-dbus", no_argument, NULL, 'N' },
 		{ "no-modprobe", no_argument, NULL, 'M' },
@@ -66,10 +80,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 	int c;
 
 	o->handler_path = DEFAULT_HANDLER_PATH;
+	o->config_path = CONFIG_DEFAULT_PATH;
 	while ((c = getopt_long(argc, argv, "dVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'H':
 			o->handler_path = optarg;
+			break;
+		case 'C':
+			o->config_path = optarg;
+			break;
+		case 'S':
+			o->status = true;
+			break;
+		case 'J':
+			o->json = true;
 			break;
 		case 'd':
 			o->debug = true;
@@ -91,6 +115,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 			usage(stderr, argv[0]);
 			return 2;
 		}
+	}
+	if (o->json && !o->status) {
+		fprintf(stderr, "%s: --json goes with --status\n", argv[0]);
+		return 2;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], argv[optind]);
@@ -123,12 +151,16 @@ static gboolean on_signal(gint fd, GIOCondition cond, gpointer data)
 	(void)cond;
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return G_SOURCE_CONTINUE;
+	if (si.ssi_signo == SIGHUP) {
+		config_live_reload(&d->config, "SIGHUP");
+		return G_SOURCE_CONTINUE;
+	}
 	log_info(&d->log, NULL, "signal %s: shutting down", strsignal(si.ssi_signo));
 	g_main_loop_quit(d->loop);
 	return G_SOURCE_CONTINUE;
 }
 
-/* Block the stop signals in every thread and read them from a signalfd. */
+/* Block our signals in every thread and read them from a signalfd. */
 static int signals_setup(const struct log_cfg *log)
 {
 	sigset_t set;
@@ -174,14 +206,15 @@ static int run(struct tcmur_daemon *d, const struct options *o)
 	loaded = handler_set_load_dir(&d->handlers, o->handler_path, &d->log);
 	if (loaded < 0)
 		goto out_sfd;
-	if (netlink_setup(d, !o->no_modprobe))
+	/* The bus first: a daemon that may not serve it touches no device. */
+	if (!o->no_dbus && dbus_service_new(&d->dbus, d))
 		goto out_handlers;
+	if (netlink_setup(d, !o->no_modprobe))
+		goto out_dbus;
 	d->loop = g_main_loop_new(NULL, FALSE);
 	found = daemon_dev_scan(d);
 	log_info(&d->log, NULL, "tcmu-runner %s: %d handlers from %s, %d devices",
 		 TCMUR_VERSION, loaded, o->handler_path, found);
-	if (!o->no_dbus)
-		dbus_service_new(&d->dbus, d);
 	nl_src = g_unix_fd_add(tcmu_nl_fd(d->nl), G_IO_IN | G_IO_ERR | G_IO_HUP,
 			       on_netlink, d);
 	sig_src = g_unix_fd_add(sfd, G_IO_IN, on_signal, d);
@@ -200,6 +233,8 @@ static int run(struct tcmur_daemon *d, const struct options *o)
 	log_info(&d->log, NULL, "stopped");
 	return d->exit_code;
 
+out_dbus:
+	dbus_service_free(d->dbus);
 out_handlers:
 	handler_set_clear(&d->handlers);
 out_sfd:
@@ -216,7 +251,11 @@ int main(int argc, char **argv)
 	ret = parse_options(argc, argv, &o);
 	if (ret >= 0)
 		return ret;
+	if (o.status)
+		return status_cmd_run(o.json);
 	log_init(&d.log, o.debug);
+	if (config_live_start(&d.config, o.config_path, o.debug, &d.log, true) < 0)
+		return 1;
 	d.logger = log_as_tcmu_logger(&d.log);
 	d.handler_path = o.handler_path;
 	d.devices = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -224,5 +263,6 @@ int main(int argc, char **argv)
 	ret = run(&d, &o);
 	dev_registry_destroy(&d.registry);
 	g_hash_table_destroy(d.devices);
+	config_live_stop(&d.config);
 	return ret;
 }

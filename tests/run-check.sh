@@ -1,10 +1,10 @@
 #!/bin/bash
 # run-check.sh - make check: every stage in turn (host unit tests, the
 # same under ASan/UBSan and under ThreadSanitizer, host checks of the
-# service files, tcmu-sim on good and broken handlers, 60 s of each
-# fuzzer, the real kernel, handler_rbd on a real Ceph cluster), each
-# ending in "N passed, N failed"; then one grand total line. Exits
-# non-zero if any stage failed or printed no summary.
+# service files and of what a first run says, tcmu-sim on good and
+# broken handlers, 60 s of each fuzzer, the real kernel, handler_rbd on a
+# real Ceph cluster), each ending in "N passed, N failed"; then one grand
+# total line. Exits non-zero if any stage failed or printed no summary.
 set -u
 cd "$(dirname "$0")/.."
 total_p=0 total_f=0 total_s=0 bad=0
@@ -38,6 +38,7 @@ stage "unit tests" make --no-print-directory check-unit
 stage "unit tests under ASan/UBSan" make --no-print-directory check-sanitize
 stage "unit tests under ThreadSanitizer" make --no-print-directory check-tsan
 stage "service files" tests/host/test_service_files.sh
+stage "first contact" tests/host/test_first_contact.sh
 stage "tcmu-sim" make --no-print-directory check-sim
 stage "fuzz, 60 s per target" make --no-print-directory fuzz FUZZ_SECONDS=60
 stage "real kernel" make --no-print-directory check-vm

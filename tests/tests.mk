@@ -4,6 +4,7 @@ include tests/vm.mk
 .PHONY: check check-host check-sim
 check-host: all
 	tests/host/test_service_files.sh
+	tests/host/test_first_contact.sh
 
 # tcmu-sim against the file handler and handlers broken on purpose.
 SIM_PLUGIN_DIR := tests/build/sim-plugins

@@ -3,11 +3,7 @@
 # host: the unit passes systemd-analyze verify, the bus policy and the
 # activation file say what the daemon needs. Ends "N passed, N failed".
 set -u
-cd "$(dirname "$0")/../.."
-passed=0 failed=0
-ok() { echo "PASS: $1"; passed=$((passed + 1)); }
-ko() { echo "FAIL: $1"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
+. "$(dirname "$0")/check_lib.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -95,12 +91,27 @@ installed() {
 		usr/lib/systemd/system/tcmu-runner.service \
 		usr/share/dbus-1/system.d/org.kernel.TCMUService1.conf \
 		usr/share/dbus-1/system-services/org.kernel.TCMUService1.service \
-		usr/share/man/man8/tcmu-runner.8; do
+		usr/share/man/man8/tcmu-runner.8 etc/tcmu/tcmu.conf \
+		usr/share/doc/tcmu-runner/tcmu.conf.example; do
 		[ -e "$d/$f" ] || { echo "missing $f"; return 1; }
 	done
 	PKG_CONFIG_PATH=$d/usr/lib/pkgconfig pkg-config --libs libtcmu | grep -q -- -ltcmu
 }
 check "make install DESTDIR puts every piece in place" installed
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+example_config() {	# the example file reads cleanly: every key commented, all known
+	local out
+	out=$(./tcmu-runner --config tcmu.conf --handler-path "$tmp/none" --no-dbus \
+		--no-modprobe 2>&1)
+	echo "$out"
+	! grep -q 'tcmu.conf:' <<<"$out" || return 1
+	# Uncommented, every key it documents is one the daemon knows.
+	sed -E 's/^#([a-z_]+ =|\[)/\1/' tcmu.conf >"$tmp/all.conf"
+	out=$(./tcmu-runner --config "$tmp/all.conf" --handler-path "$tmp/none" --no-dbus \
+		--no-modprobe 2>&1)
+	echo "$out"
+	! grep -q 'all.conf:' <<<"$out"
+}
+check "the example tcmu.conf is read without a complaint, commented or not" example_config
+
+finish

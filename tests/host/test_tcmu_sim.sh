@@ -5,11 +5,7 @@
 # twice); bad input gets one line and exit 2; bench prints its figures.
 # Ends "N passed, N failed".
 set -u
-cd "$(dirname "$0")/../.."
-passed=0 failed=0
-ok() { echo "PASS: $1"; passed=$((passed + 1)); }
-ko() { echo "FAIL: $1"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
+. "$(dirname "$0")/check_lib.sh"
 
 SIM=./tcmu-sim
 PLUG=tests/build/sim-plugins
@@ -75,5 +71,4 @@ bench_json() {
 }
 check "bench --json: one object with the figures (file handler, randrw)" bench_json
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mem_handler.h"
 #include "sim_dev.h"
 
 /* handler_file.c's table, linked in. */
@@ -62,6 +63,14 @@ int sim_dev_new(struct sim_dev **out, const struct sim_dev_cfg *cfg)
 	}
 	snprintf((*out)->path, sizeof((*out)->path), "%s", path);
 	return 0;
+}
+
+int sim_dev_mem_new(struct sim_dev **out, const char *opts, uint64_t size)
+{
+	struct sim_dev_cfg cfg = { .ops = &mem_handler_ops, .handler_cfg = opts,
+				   .size = size };
+
+	return sim_dev_new(out, &cfg);
 }
 
 /* cmocka fixtures (declared in unit_test.h). */

@@ -21,6 +21,10 @@
  */
 int sim_dev_new(struct sim_dev **out, const struct sim_dev_cfg *cfg);
 
+/* The memory handler (mem_handler.h) with options @opts ("" for none)
+ * on a LUN of @size bytes. 0 or -errno. */
+int sim_dev_mem_new(struct sim_dev **out, const char *opts, uint64_t size);
+
 /* A READ(10)/WRITE(10)-shaped CDB: @op, @n blocks at @lba, flags 0. */
 static inline void sim_rw10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t n)
 {

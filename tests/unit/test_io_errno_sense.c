@@ -47,11 +47,9 @@ static const struct errno_case cases[] = {
 
 static int mem_setup(void **state)
 {
-	struct sim_dev_cfg cfg = { .ops = &mem_handler_ops, .handler_cfg = "",
-				   .size = MEM_SIZE };
 	struct sim_dev *sd;
 
-	if (sim_dev_new(&sd, &cfg))
+	if (sim_dev_mem_new(&sd, "", MEM_SIZE))
 		return -1;
 	*state = sd;
 	return 0;
