@@ -127,15 +127,28 @@ int dev_stats_add_extra(struct dev_stats_snap *s, const char *source, const char
 }
 
 /*
- * Figures from outside the core go here. Today: none from handlers
- * (tcmu-runner.h has no call for them yet; issue 19 adds one, whose
- * answers this function passes to dev_stats_add_extra as
- * "<subtype>.<name>"). The core's own rarer counters come along.
+ * Figures from outside the core: the handler's health figures (API 1.4,
+ * tcmur_handler.health) as "<subtype>.<name>", and the core's own rarer
+ * counters.
  */
 static void dev_stats_extras(struct tcmur_device *dev, struct dev_stats_snap *s)
 {
-	unsigned int stray = dev_stray_completions(dev);
+	const struct tcmur_handler *h = &dev->handler->ops;
+	unsigned int stray = dev_stray_completions(dev), n = 0;
+	struct tcmur_health hl[DEV_STATS_MAX_EXTRA - 1];
 
+	if ((h->api_version & 0xffff) >= 4 && h->health) {
+		memset(hl, 0, sizeof(hl));
+		n = h->health(dev, hl, sizeof(hl) / sizeof(hl[0]));
+		if (n > sizeof(hl) / sizeof(hl[0]))
+			n = sizeof(hl) / sizeof(hl[0]);
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		hl[i].name[sizeof(hl[i].name) - 1] = '\0';
+		hl[i].text[sizeof(hl[i].text) - 1] = '\0';
+		dev_stats_add_extra(s, h->subtype, hl[i].name, hl[i].value,
+				    hl[i].text[0] ? hl[i].text : NULL);
+	}
 	if (stray)
 		dev_stats_add_extra(s, "core", "stray_completions", stray, NULL);
 }

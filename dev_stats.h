@@ -17,9 +17,9 @@
  * quarter-octave buckets (within 25 %, never below the true value).
  * In flight is the ring's count of commands taken and not answered.
  *
- * Handlers' own health counters (issue 19: lock owner, locks lost,
- * connections lost) join the snapshot through dev_stats_add_extra, named
- * "<subtype>.<name>"; dev_stats_extras() is where they are asked for.
+ * Handlers' own health figures (API 1.4, tcmur_handler.health: rbd's
+ * lock owner, locks lost, connections lost, ops timed out) join the
+ * snapshot through dev_stats_add_extra, named "<subtype>.<name>".
  *
  * struct dev_stats lives in struct tcmur_device; any thread.
  * Licensed under the Apache License, Version 2.0.

@@ -64,6 +64,11 @@ struct rbd_dev {
 	rados_ioctx_t io;
 	rbd_image_t image;
 	uint64_t stripe_unit;	/* bytes (for compare-and-write's miscompare) */
+	/* Health (atomic): whether we held the exclusive lock when last
+	 * seen, around writes; its gains and losses; ops that timed out;
+	 * ops refused for a lost connection (blocklisted, shut down). */
+	int lock_owner;
+	uint64_t locks_acquired, locks_lost, timed_out, conn_lost;
 	/* aio submitted, callback not yet past its last touch of us
 	 * (atomic): close waits for 0 before freeing librbd's state. */
 	unsigned int inflight;
@@ -383,6 +388,34 @@ static tcmu_sts rbdh_miscompare(struct rbd_aio *a)
 	return tcmur_cmd_miscompare(a->cmd, 0);
 }
 
+/*
+ * Note whether we hold the image's exclusive lock now, counting each
+ * change: librbd takes it for a write and hands it to another client
+ * (another gateway) that asks. Seen before and after each write, so a
+ * lock lost and taken back between two writes counts both ways.
+ */
+static void rbdh_lock_note(struct rbd_dev *rdev)
+{
+	int owner = 0, was;
+
+	if (rbd_is_exclusive_lock_owner(rdev->image, &owner) < 0)
+		return;
+	owner = !!owner;
+	was = __atomic_exchange_n(&rdev->lock_owner, owner, __ATOMIC_RELAXED);
+	if (owner && !was)
+		__atomic_add_fetch(&rdev->locks_acquired, 1, __ATOMIC_RELAXED);
+	else if (!owner && was)
+		__atomic_add_fetch(&rdev->locks_lost, 1, __ATOMIC_RELAXED);
+}
+
+static void rbdh_count_error(struct rbd_dev *rdev, ssize_t r)
+{
+	if (r == -ETIMEDOUT)
+		__atomic_add_fetch(&rdev->timed_out, 1, __ATOMIC_RELAXED);
+	else if (r == -ESHUTDOWN || r == -ENOTCONN)	/* ESHUTDOWN: blocklisted */
+		__atomic_add_fetch(&rdev->conn_lost, 1, __ATOMIC_RELAXED);
+}
+
 /* librbd's thread: the aio ended. The last touch of rdev is the
  * decrement that lets close go on. */
 static void rbdh_aio_done(rbd_completion_t comp, void *arg)
@@ -406,6 +439,10 @@ static void rbdh_aio_done(rbd_completion_t comp, void *arg)
 				     (unsigned long long)a->offset, strerror((int)-r));
 		sts = tcmur_cmd_errno(a->cmd, (int)r, a->write);
 	}
+	if (r < 0)
+		rbdh_count_error(rdev, r);
+	else if (a->write && a->op != rbd_op_name[RBD_OP_FLUSH])
+		rbdh_lock_note(rdev);
 	tcmur_cmd_complete(a->dev, a->cmd, sts);
 	free(a->bounce);
 	free(a);
@@ -464,6 +501,8 @@ static tcmu_sts rbdh_submit(struct tcmur_device *dev, struct tcmur_cmd *cmd, enu
 	err = rbdh_bounce(dev, a, op, iov, iov_cnt);
 	if (err < 0)
 		goto out_free;
+	if (write && op != RBD_OP_FLUSH)
+		rbdh_lock_note(rdev);
 	err = rbd_aio_create_completion(a, rbdh_aio_done, &comp);
 	if (err < 0)
 		goto out_free;
@@ -557,6 +596,31 @@ static bool rbdh_unmap_zeroes(struct tcmur_device *dev)
 	return false;
 }
 
+static unsigned int rbdh_health(struct tcmur_device *dev, struct tcmur_health *out,
+				unsigned int max)
+{
+	struct rbd_dev *rdev = tcmur_dev_private(dev);
+	const struct { const char *name; uint64_t *v; } c[] = {
+		{ "locks_acquired", &rdev->locks_acquired },
+		{ "locks_lost", &rdev->locks_lost },
+		{ "ops_timed_out", &rdev->timed_out },
+		{ "connections_lost", &rdev->conn_lost },
+	};
+	int owner = 0;
+	unsigned int n = 0;
+
+	if (!rdev->image || max < 1)
+		return 0;
+	rbd_is_exclusive_lock_owner(rdev->image, &owner);
+	snprintf(out[n].name, sizeof(out[n].name), "lock_owner");
+	out[n++].value = !!owner;
+	for (unsigned int i = 0; i < sizeof(c) / sizeof(c[0]) && n < max; i++, n++) {
+		snprintf(out[n].name, sizeof(out[n].name), "%s", c[i].name);
+		out[n].value = __atomic_load_n(c[i].v, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
 TCMUR_REGISTER_HANDLER(
 	.name = "Ceph RBD image (librbd)",
 	.subtype = "rbd",
@@ -582,4 +646,5 @@ TCMUR_REGISTER_HANDLER(
 	.write_same = rbdh_write_same,
 	.compare_and_write = rbdh_compare_and_write,
 	.compare_and_write_max = rbdh_compare_and_write_max,
+	.health = rbdh_health,
 );

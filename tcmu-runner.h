@@ -105,6 +105,13 @@ struct tcmur_reconfig {
 	bool write_cache;
 };
 
+/* API 1.4: one of a handler's health figures (see tcmur_handler.health). */
+struct tcmur_health {
+	char name[32];
+	uint64_t value;
+	char text[64];
+};
+
 struct tcmur_handler {
 	/* Filled by TCMUR_REGISTER_HANDLER; the loader checks both. */
 	uint32_t struct_size;
@@ -345,6 +352,17 @@ struct tcmur_handler {
 	 * daemon's own limit.
 	 */
 	uint32_t (*compare_and_write_max)(struct tcmur_device *dev);
+	/*
+	 * Optional. Any thread, without blocking (an admin or a gateway asks
+	 * over the bus, on the device's object): the handler's own health
+	 * figures for @dev, such as who holds a lock, locks lost,
+	 * connections lost, operations timed out. Fill at most @max entries
+	 * of @out (zeroed by the daemon) and return how many. A name is
+	 * lower case, digits and '_', shown as "<subtype>.<name>"; a figure
+	 * is @value, or @text when text[0] is set. NULL: none.
+	 */
+	unsigned int (*health)(struct tcmur_device *dev, struct tcmur_health *out,
+			       unsigned int max);
 };
 
 /*

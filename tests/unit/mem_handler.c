@@ -462,6 +462,21 @@ static uint32_t mem_compare_and_write_max(struct tcmur_device *dev)
 	return m->caw_max;
 }
 
+/* Health (API 1.4): the native calls so far, and a text figure. */
+static unsigned int mem_health(struct tcmur_device *dev, struct tcmur_health *out,
+			       unsigned int max)
+{
+	struct mem_dev *m = tcmur_dev_private(dev);
+
+	if (max < 2)
+		return 0;
+	snprintf(out[0].name, sizeof(out[0].name), "native_calls");
+	out[0].value = __atomic_load_n(&m->native_calls, __ATOMIC_RELAXED);
+	snprintf(out[1].name, sizeof(out[1].name), "medium");
+	snprintf(out[1].text, sizeof(out[1].text), "%s", m->async ? "async" : "sync");
+	return 2;
+}
+
 unsigned int mem_handler_native_calls(struct tcmur_device *dev)
 {
 	struct mem_dev *m = tcmur_dev_private(dev);
@@ -545,4 +560,5 @@ const struct tcmur_handler mem_native_handler_ops = {
 	.write_same = mem_write_same,
 	.compare_and_write = mem_compare_and_write,
 	.compare_and_write_max = mem_compare_and_write_max,
+	.health = mem_health,
 };

@@ -41,7 +41,9 @@ extern const struct tcmur_handler mem_inline_handler_ops;
 extern const struct tcmur_handler mem_serial_inline_handler_ops;
 /* The same with API 1.4's write_same and compare_and_write (atomic: the
  * medium's lock is held across compare and write), which count in
- * mem_handler_ios and in mem_handler_native_calls. */
+ * mem_handler_ios and in mem_handler_native_calls; and health, which
+ * answers "native_calls" (that count) and "medium" (text: "async" or
+ * "sync"). */
 extern const struct tcmur_handler mem_native_handler_ops;
 unsigned int mem_handler_native_calls(struct tcmur_device *dev);
 /* Calls of read/write/flush made with cmd->nowait (on the device thread). */

@@ -6,6 +6,7 @@
  * NDOB). A store shared between gateways needs these: only the store can
  * make COMPARE AND WRITE atomic against another daemon's writes.
  */
+#include "dev_stats.h"
 #include "sbc_cmds.h"
 
 static struct sim_dev *native_dev_bs(const char *opts, bool write_cache_off, uint32_t bs)
@@ -194,6 +195,33 @@ static void test_caw_handler_limit(void **state)
 	sim_dev_free(sd);
 }
 
+/* A handler's health figures join the device's statistics (what GetStats
+ * sends on the bus) as "<subtype>.<name>", numbers and text. */
+static void test_health_in_stats(void **state)
+{
+	struct sim_dev *sd = native_dev("async", false);
+	uint8_t blk[512] = { 3 };
+	struct dev_stats_snap snap;
+	bool num = false, text = false;
+
+	(void)state;
+	assert_good(write_same16(sd, 0, 0, 8, blk));
+	assert_good(write_same16(sd, 0, 8, 8, blk));
+	dev_stats_snapshot(sd->dev, &snap);
+	for (unsigned int i = 0; i < snap.n_extra; i++) {
+		if (!strcmp(snap.extra[i].name, "mem.native_calls")) {
+			assert_int_equal(snap.extra[i].value, 2);
+			assert_string_equal(snap.extra[i].str, "");
+			num = true;
+		} else if (!strcmp(snap.extra[i].name, "mem.medium")) {
+			assert_string_equal(snap.extra[i].str, "async");
+			text = true;
+		}
+	}
+	assert_true(num && text);
+	sim_dev_free(sd);
+}
+
 /* The handler's errors reach the initiator as its sense. */
 static void test_native_errors(void **state)
 {
@@ -221,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_caw_native),
 		cmocka_unit_test(test_caw_handler_limit),
 		cmocka_unit_test(test_native_errors),
+		cmocka_unit_test(test_health_in_stats),
 	};
 
 	return cmocka_run_group_tests_name("sbc on handler operations", tests, NULL, NULL);
