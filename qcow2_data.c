@@ -264,17 +264,52 @@ static int cow_fill(struct qcow2_image *img, const struct qcow2_map *m, struct i
 	return err;
 }
 
-/* Write to a guest cluster with no data cluster of its own (or a
- * compressed one): a new cluster, stable before the L2 entry names it;
- * the old compressed data freed once the new entry is stable. */
-static int cow_write(struct qcow2_image *img, const struct qcow2_map *m, struct iovec *sl,
-		     size_t k, size_t n, uint64_t off)
-{
-	uint64_t host = m->host;
-	bool reuse = m->kind == QCOW2_ZERO && m->host;	/* preallocated zeros */
-	int err = 0;
+/* A guest cluster written to a new host cluster, not yet in its L2. */
+struct pending {
+	uint64_t off, host;
+	struct qcow2_map old;
+};
 
-	if (!reuse) {
+/* Lock (@lock) or unlock the stripes of guest [off, off + len), in
+ * ascending order: two writes never wait for each other in a circle. */
+static void stripes_hold(struct qcow2_image *img, uint64_t off, size_t len, bool lock)
+{
+	uint64_t first = off >> img->cluster_bits;
+	uint64_t last = (off + len - 1) >> img->cluster_bits;
+	bool all = last - first + 1 >= QCOW2_STRIPES;
+
+	for (unsigned int i = 0; i < QCOW2_STRIPES; i++) {
+		/* stripe i is in the range if some cluster c in it has c % N == i */
+		uint64_t c = first + (i + QCOW2_STRIPES - first % QCOW2_STRIPES) % QCOW2_STRIPES;
+
+		if (!all && c > last)
+			continue;
+		if (lock)
+			pthread_rwlock_wrlock(&img->stripes[i]);
+		else
+			pthread_rwlock_unlock(&img->stripes[i]);
+	}
+}
+
+/*
+ * One guest cluster's part of a write: in place if it has a data
+ * cluster; else into a new cluster (or its preallocated zero cluster)
+ * filled copy-on-write, recorded in @p for commit_pending.
+ */
+static int write_piece(struct qcow2_image *img, struct iovec *sl, size_t k, size_t n,
+		       uint64_t off, struct pending *p, bool *queued)
+{
+	struct qcow2_map m;
+	uint64_t host;
+	int err = qcow2_map_get(img, off, &m);
+
+	*queued = false;
+	if (err)
+		return err;
+	if (m.kind == QCOW2_NORMAL)
+		return rw_full(img->fd, true, sl, k, m.host + (off & (img->cluster_size - 1)));
+	host = m.host;
+	if (!(m.kind == QCOW2_ZERO && m.host)) {
 		pthread_mutex_lock(&img->meta);
 		err = qcow2_l2_ensure(img, off);
 		if (!err)
@@ -282,63 +317,72 @@ static int cow_write(struct qcow2_image *img, const struct qcow2_map *m, struct 
 		pthread_mutex_unlock(&img->meta);
 	}
 	if (!err)
-		err = cow_fill(img, m, sl, k, n, off, host);
-	if (!err)
-		err = qcow2_sync(img);
+		err = cow_fill(img, &m, sl, k, n, off, host);
 	if (err)
 		return err;	/* a new cluster leaks: never corruption */
+	p->off = off;
+	p->host = host;
+	p->old = m;
+	*queued = true;
+	return 0;
+}
+
+/* Point the L2 entries at the new clusters once their data is stable;
+ * free the compressed clusters they replace once that is stable. */
+static int commit_pending(struct qcow2_image *img, const struct pending *p, size_t np)
+{
+	bool compressed = false;
+	int err = qcow2_sync(img);
+
 	pthread_mutex_lock(&img->meta);
-	err = qcow2_l2_set(img, off, host | QCOW2_OFLAG_COPIED);
+	for (size_t i = 0; i < np && !err; i++) {
+		err = qcow2_l2_set(img, p[i].off, p[i].host | QCOW2_OFLAG_COPIED);
+		compressed |= p[i].old.kind == QCOW2_COMPRESSED;
+	}
 	pthread_mutex_unlock(&img->meta);
-	if (err || m->kind != QCOW2_COMPRESSED)
+	if (err || !compressed)
 		return err;
 	err = qcow2_sync(img);
 	pthread_mutex_lock(&img->meta);
-	if (!err)
-		err = qcow2_free_host(img, m);
+	for (size_t i = 0; i < np && !err; i++)
+		if (p[i].old.kind == QCOW2_COMPRESSED)
+			err = qcow2_free_host(img, &p[i].old);
 	pthread_mutex_unlock(&img->meta);
 	return err;
 }
 
-/* One guest cluster's part of a write; the caller holds its stripe. */
-static int write_cluster_locked(struct qcow2_image *img, struct iovec *sl, size_t k,
-				size_t n, uint64_t off)
+/* A write to a qcow2 image, cluster by cluster, its clusters' stripes
+ * held throughout; one sync for all the clusters it allocates. */
+static int write_qcow2(struct qcow2_image *img, const struct iovec *iov, size_t iov_cnt,
+		       size_t len, uint64_t off)
 {
-	struct qcow2_map m;
-	int err = qcow2_map_get(img, off, &m);
-
-	if (err)
-		return err;
-	if (m.kind == QCOW2_NORMAL)
-		return rw_full(img->fd, true, sl, k, m.host + (off & (img->cluster_size - 1)));
-	return cow_write(img, &m, sl, k, n, off);
-}
-
-/* Split [off, off + len) of @iov by cluster and call @fn with each
- * piece, its stripe held exclusively. */
-static int for_each_cluster(struct qcow2_image *img, const struct iovec *iov,
-			    size_t iov_cnt, size_t len, uint64_t off,
-			    int (*fn)(struct qcow2_image *, struct iovec *, size_t, size_t,
-				      uint64_t))
-{
+	size_t nr = ((off & (img->cluster_size - 1)) + len + img->cluster_size - 1) >>
+		    img->cluster_bits;
 	struct iovec *sl = malloc((iov_cnt ? iov_cnt : 1) * sizeof(*sl));
-	size_t done = 0;
-	int err = 0;
+	struct pending *p = malloc((nr ? nr : 1) * sizeof(*p));
+	size_t done = 0, np = 0;
+	int err = sl && p ? 0 : -ENOMEM;
 
-	if (!sl)
-		return -ENOMEM;
+	if (!len || err)
+		goto out;
+	stripes_hold(img, off, len, true);
 	while (done < len && !err) {
 		uint64_t cur = off + done;
 		size_t n = img->cluster_size - (cur & (img->cluster_size - 1)), k;
+		bool queued;
 
 		if (n > len - done)
 			n = len - done;
 		k = iov_slice(iov, iov_cnt, done, n, sl);
-		pthread_rwlock_wrlock(stripe_of(img, cur));
-		err = fn(img, sl, k, n, cur);
-		pthread_rwlock_unlock(stripe_of(img, cur));
+		err = write_piece(img, sl, k, n, cur, &p[np], &queued);
+		np += queued;
 		done += n;
 	}
+	if (!err && np)
+		err = commit_pending(img, p, np);
+	stripes_hold(img, off, len, false);
+out:
+	free(p);
 	free(sl);
 	return err;
 }
@@ -350,7 +394,7 @@ int qcow2_write(struct qcow2_image *img, const struct iovec *iov, size_t iov_cnt
 	int err;
 
 	if (img->format == QCOW2_FMT_QCOW2)
-		return for_each_cluster(img, iov, iov_cnt, len, off, write_cluster_locked);
+		return write_qcow2(img, iov, iov_cnt, len, off);
 	v = malloc((iov_cnt ? iov_cnt : 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
