@@ -212,6 +212,13 @@ static int hdr_open_backing(struct qcow2_image *img, const uint8_t *c, const cha
 		return hdr_why(why, -ENOMEM, img->path, "out of memory");
 	err = open_chain(&img->backing, full, bf, false, img->dev, depth + 1, why);
 	free(full);
+	if (err && why) {	/* say which image wanted it */
+		char *inner = *why;
+
+		hdr_why(why, err, img->path, "backing file %s: %s", name,
+			inner ? inner : strerror(-err));
+		free(inner);
+	}
 	return err;
 }
 
