@@ -32,6 +32,12 @@ static int l2_entry_get(struct qcow2_image *img, uint64_t off, uint64_t *entry)
 	l2 = img->l1[i1] & QCOW2_OFFSET_MASK;
 	if (!l2)
 		return 0;
+	if (l2 & (img->cluster_size - 1)) {
+		tcmu_dev_err(img->dev, "%s: corrupt L1 entry %llu: L2 table at %llu not "
+			     "cluster aligned", img->path, (unsigned long long)i1,
+			     (unsigned long long)l2);
+		return -EIO;
+	}
 	t = qcow2_cache_get(&img->l2_cache, img->fd, l2, &err);
 	if (!t) {
 		tcmu_dev_err(img->dev, "%s: read L2 table at %llu: %s", img->path,
@@ -69,9 +75,17 @@ int qcow2_map_get(struct qcow2_image *img, uint64_t off, struct qcow2_map *m)
 	pthread_mutex_lock(&img->meta);
 	err = l2_entry_get(img, off, &e);
 	pthread_mutex_unlock(&img->meta);
-	if (!err)
-		l2_decode(img, e, m);
-	return err;
+	if (err)
+		return err;
+	l2_decode(img, e, m);
+	if (m->kind != QCOW2_COMPRESSED && (m->host & (img->cluster_size - 1))) {
+		/* never write where a corrupt entry points: it may be metadata */
+		tcmu_dev_err(img->dev, "%s: corrupt L2 entry 0x%llx for guest offset %llu: "
+			     "host offset not cluster aligned", img->path,
+			     (unsigned long long)e, (unsigned long long)off);
+		return -EIO;
+	}
+	return 0;
 }
 
 int qcow2_l2_ensure(struct qcow2_image *img, uint64_t off)

@@ -95,11 +95,15 @@ struct sim_dev *qfx_dev(struct qfx *f, const char *name, uint64_t size,
 			const struct log_cfg *log)
 {
 	char cfg[256];
-	struct sim_dev_cfg c = { .ops = f->ops, .handler_cfg = cfg, .size = size, .log = log };
+	struct sim_dev_cfg c = { .ops = f->ops, .handler_cfg = cfg, .size = size,
+				 .serial = SIM_DEV_SERIAL, .log = log ? log : &f->log };
 	struct sim_dev *sd;
 
+	/* sim_device.c's own open, not sim_dev_new: that one links in
+	 * handler_file.c, whose tcmur_handler_entry would clash with the
+	 * plugin's (ASan's ODR check). */
 	snprintf(cfg, sizeof(cfg), "%s/%s", f->dir, name);
-	return sim_dev_new(&sd, &c) ? NULL : sd;
+	return sim_dev_open(&sd, &c) ? NULL : sd;
 }
 
 bool qfx_check(struct qfx *f, const char *name, char **why)
