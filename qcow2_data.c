@@ -73,20 +73,6 @@ static size_t iov_slice(const struct iovec *iov, size_t cnt, size_t skip, size_t
 	return tcmu_iov_trim(out, tcmu_iov_seek(iov, cnt, skip, out, cnt), len);
 }
 
-static size_t iov_advance(struct iovec **iov, size_t cnt, size_t n)
-{
-	while (cnt && n >= (*iov)->iov_len) {
-		n -= (*iov)->iov_len;
-		(*iov)++;
-		cnt--;
-	}
-	if (cnt && n) {
-		(*iov)->iov_base = (char *)(*iov)->iov_base + n;
-		(*iov)->iov_len -= n;
-	}
-	return cnt;
-}
-
 /* Move all of @iov (consumed) to or from @fd at @off; reads past the end
  * of the file are zeros. */
 static int rw_full(int fd, bool write, struct iovec *iov, size_t cnt, uint64_t off)
@@ -106,7 +92,7 @@ static int rw_full(int fd, bool write, struct iovec *iov, size_t cnt, uint64_t o
 			return 0;
 		}
 		off += n;
-		cnt = iov_advance(&iov, cnt, n);
+		cnt = tcmu_iov_seek(iov, cnt, n, iov, cnt);	/* in place: moves down */
 	}
 	return 0;
 }

@@ -45,6 +45,27 @@ void qfx_fini(struct qfx *f)
 	f->out = NULL;
 }
 
+int qfx_setup(void **state)
+{
+	struct qfx *f = calloc(1, sizeof(*f));
+
+	if (!f || qfx_init(f)) {
+		if (f)
+			qfx_fini(f);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+int qfx_teardown(void **state)
+{
+	qfx_fini(*state);
+	free(*state);
+	return 0;
+}
+
 int qfx_sh(struct qfx *f, const char *fmt, ...)
 {
 	char *cmd = NULL, *full = NULL;

@@ -26,6 +26,11 @@ struct qfx {
 int qfx_init(struct qfx *f);
 /* Remove the directory and unload the handler. */
 void qfx_fini(struct qfx *f);
+/* cmocka fixtures: a struct qfx, initialised, in *state; and its end. */
+int qfx_setup(void **state);
+int qfx_teardown(void **state);
+/* A cmocka test with those fixtures. */
+#define QFX_TEST(fn) cmocka_unit_test_setup_teardown(fn, qfx_setup, qfx_teardown)
 /* Run a shell command in f->dir; its output (stdout and stderr) in
  * f->out. Returns its exit status (127: not found, -1: no shell). */
 int qfx_sh(struct qfx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -5,10 +5,10 @@
  * copied) and writes to fresh clusters, reporting each write once it is
  * acknowledged; the test kills it with SIGKILL mid-way (some acks, then
  * a delay that differs from round to round, so that the kill lands at
- * different steps of a write), six times, on the same image. After each kill qemu-img check finds no corruption
- * (leaked clusters are allowed: exit 0 or 3) and every acknowledged
- * write reads back through QEMU. The next round serves the crashed image
- * again.
+ * different steps of a write), six times, on the same image. After each
+ * kill qemu-img check finds no corruption (leaked clusters are allowed:
+ * exit 0 or 3) and every acknowledged write reads back through QEMU. The
+ * next round serves the crashed image again.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -145,28 +145,10 @@ static void test_qcow_crash_sigkill_mid_write(void **state)
 		      ROUNDS);
 }
 
-static int setup(void **state)
-{
-	struct qfx *f = calloc(1, sizeof(*f));
-
-	if (!f || qfx_init(f))
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	qfx_fini(*state);
-	free(*state);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_qcow_crash_sigkill_mid_write, setup,
-						teardown),
+		QFX_TEST(test_qcow_crash_sigkill_mid_write),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

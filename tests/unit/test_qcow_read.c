@@ -15,23 +15,6 @@
 
 #define MiB (1024 * 1024)
 
-static int setup(void **state)
-{
-	struct qfx *f = calloc(1, sizeof(*f));
-
-	if (!f || qfx_init(f))
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	qfx_fini(*state);
-	free(*state);
-	return 0;
-}
-
 /* The LUN on @img reads as qemu-img convert -O raw of it. */
 static void assert_reads_as_qemu(struct qfx *f, const char *img, uint64_t size)
 {
@@ -176,14 +159,12 @@ static void test_qcow_read_raw_only_when_asked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_qcow_read_v2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_read_v3, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_read_backing_chain_relative_raw,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_read_compressed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_read_zero_clusters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_read_raw_only_when_asked, setup,
-						teardown),
+		QFX_TEST(test_qcow_read_v2),
+		QFX_TEST(test_qcow_read_v3),
+		QFX_TEST(test_qcow_read_backing_chain_relative_raw),
+		QFX_TEST(test_qcow_read_compressed),
+		QFX_TEST(test_qcow_read_zero_clusters),
+		QFX_TEST(test_qcow_read_raw_only_when_asked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,23 +17,6 @@
 #include "qcow_fixture.h"
 #include "unit_test.h"
 
-static int setup(void **state)
-{
-	struct qfx *f = calloc(1, sizeof(*f));
-
-	if (!f || qfx_init(f))
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	qfx_fini(*state);
-	free(*state);
-	return 0;
-}
-
 /* Overwrite bytes of x.qcow2 at @off with @bytes (octal: sh's printf has no \\x). */
 #define PATCH(off, bytes) "printf '" bytes "' | dd of=x.qcow2 bs=1 seek=" #off \
 	" conv=notrunc status=none"
@@ -143,11 +126,10 @@ static void test_qcow_refuse_dirty_untouched(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_qcow_refuse_with_reason, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_refuse_relative_path, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_refuse_bad_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_refuse_dirty_untouched, setup,
-						teardown),
+		QFX_TEST(test_qcow_refuse_with_reason),
+		QFX_TEST(test_qcow_refuse_relative_path),
+		QFX_TEST(test_qcow_refuse_bad_size),
+		QFX_TEST(test_qcow_refuse_dirty_untouched),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

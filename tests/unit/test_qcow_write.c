@@ -19,23 +19,6 @@
 #define KiB 1024
 #define MiB (1024 * 1024)
 
-static int setup(void **state)
-{
-	struct qfx *f = calloc(1, sizeof(*f));
-
-	if (!f || qfx_init(f))
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	qfx_fini(*state);
-	free(*state);
-	return 0;
-}
-
 /* Write @len bytes of pattern @seed at @off to the LUN and to ref.raw. */
 static void write_both(struct qfx *f, struct sim_dev *sd, uint64_t off, size_t len,
 		       unsigned int seed)
@@ -310,17 +293,14 @@ static void test_qcow_write_concurrent(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_qcow_write_unaligned_cow_v2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_write_unaligned_cow_v3, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_write_over_compressed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_write_over_zero_clusters, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_write_new_refcount_blocks, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_write_refcount_table_full, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_unmap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qcow_write_concurrent, setup, teardown),
+		QFX_TEST(test_qcow_write_unaligned_cow_v2),
+		QFX_TEST(test_qcow_write_unaligned_cow_v3),
+		QFX_TEST(test_qcow_write_over_compressed),
+		QFX_TEST(test_qcow_write_over_zero_clusters),
+		QFX_TEST(test_qcow_write_new_refcount_blocks),
+		QFX_TEST(test_qcow_write_refcount_table_full),
+		QFX_TEST(test_qcow_unmap),
+		QFX_TEST(test_qcow_write_concurrent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
