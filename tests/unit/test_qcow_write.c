@@ -8,7 +8,14 @@
  * leak and qemu-img compare finds the image equal to a raw file the test
  * wrote the same bytes to. A write past what the refcount table can
  * count fails with SPACE ALLOCATION FAILED and leaves the image sound.
+ * Where the file system refuses fallocate (tmpfs, NFS: EOPNOTSUPP;
+ * faked here by interposing it), UNMAP still leaves zeros, by writing
+ * them.
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +25,25 @@
 
 #define KiB 1024
 #define MiB (1024 * 1024)
+
+/* Set: fallocate(2) fails with EOPNOTSUPP, as on a file system without
+ * it. The handler (a plugin) binds to this definition: the test binary
+ * exports it (-rdynamic) and comes first in the lookup order. */
+static bool no_fallocate;
+static unsigned int fallocate_refused;
+
+int fallocate(int fd, int mode, off_t off, off_t len)
+{
+	int (*real)(int, int, off_t, off_t);
+
+	if (__atomic_load_n(&no_fallocate, __ATOMIC_RELAXED)) {
+		__atomic_add_fetch(&fallocate_refused, 1, __ATOMIC_RELAXED);
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	real = (int (*)(int, int, off_t, off_t))dlsym(RTLD_NEXT, "fallocate");
+	return real ? real(fd, mode, off, len) : (errno = ENOSYS, -1);
+}
 
 /* Write @len bytes of pattern @seed at @off to the LUN and to ref.raw. */
 static void write_both(struct qfx *f, struct sim_dev *sd, uint64_t off, size_t len,
@@ -243,6 +269,54 @@ static void test_qcow_unmap(void **state)
 	unmap_case(*state, "0.10", true);	/* no zero flag: zeros written */
 }
 
+/* No fallocate: UNMAP of a raw image (;format=raw) writes zeros; a
+ * qcow2 image frees its clusters all the same (their holes are only a
+ * saving). Both read zeros and QEMU agrees. */
+static void test_qcow_unmap_without_fallocate(void **state)
+{
+	struct qfx *f = *state;
+	uint8_t *zero = calloc(1, 256 * KiB);
+	struct sim_dev *sd;
+
+	assert_int_equal(qfx_sh(f, "qemu-img create -q -f raw r.raw 1M && "
+				"qemu-io -f raw -c 'write -P 0x6b 0 1M' r.raw && cp r.raw ref.raw && "
+				"qemu-img create -q -f qcow2 q.qcow2 1M && "
+				"qemu-io -f qcow2 -c 'write -P 0x6b 0 1M' q.qcow2"), 0);
+	__atomic_store_n(&no_fallocate, true, __ATOMIC_RELAXED);
+	sd = qfx_dev(f, "r.raw;format=raw", MiB, NULL);
+	assert_non_null(sd);
+	assert_good(qfx_unmap(sd, 64 * KiB + 512, 200 * KiB));
+	assert_int_equal(qfx_ref_write(f, "ref.raw", 64 * KiB + 512, zero, 200 * KiB), 0);
+	sim_dev_free(sd);
+	sd = qfx_dev(f, "q.qcow2", MiB, NULL);
+	assert_non_null(sd);
+	assert_good(qfx_unmap(sd, 64 * KiB + 512, 200 * KiB));
+	assert_int_equal(qfx_lun_vs_file(f, sd, "ref.raw", MiB), -1);
+	sim_dev_free(sd);
+	__atomic_store_n(&no_fallocate, false, __ATOMIC_RELAXED);
+	print_message("fallocate refused %u times\n", fallocate_refused);
+	assert_true(fallocate_refused >= 2);
+	assert_int_equal(qfx_sh(f, "cmp r.raw ref.raw"), 0);
+	assert_qemu_agrees(f, "q.qcow2");
+	free(zero);
+}
+
+/* A v3 image made with lazy_refcounts=on but clean (no dirty bit) is
+ * served; we keep its refcounts exact all the same. */
+static void test_qcow_write_lazy_refcounts_clean(void **state)
+{
+	struct qfx *f = *state;
+	struct sim_dev *sd;
+
+	assert_int_equal(qfx_sh(f, "qemu-img create -q -f qcow2 -o lazy_refcounts=on l.qcow2 1M && "
+				"qemu-img create -q -f raw ref.raw 1M"), 0);
+	sd = qfx_dev(f, "l.qcow2", MiB, NULL);
+	assert_non_null(sd);
+	write_both(f, sd, 3 * 512, 100 * KiB, 9);
+	sim_dev_free(sd);
+	assert_qemu_agrees(f, "l.qcow2");
+}
+
 /* Batches of writes queued at once, run on the handler's I/O threads:
  * two halves of one unallocated cluster each (both must allocate it
  * once and both land), spread over several L2 tables (4 KiB clusters:
@@ -300,6 +374,8 @@ int main(void)
 		QFX_TEST(test_qcow_write_new_refcount_blocks),
 		QFX_TEST(test_qcow_write_refcount_table_full),
 		QFX_TEST(test_qcow_unmap),
+		QFX_TEST(test_qcow_unmap_without_fallocate),
+		QFX_TEST(test_qcow_write_lazy_refcounts_clean),
 		QFX_TEST(test_qcow_write_concurrent),
 	};
 
