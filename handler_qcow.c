@@ -15,7 +15,9 @@
  * Refused, with the reason: encryption, external data files, extended
  * L2 entries, zstd compression, unknown incompatible features, the
  * dirty and corrupt bits (repair with qemu-img check -r all), internal
- * snapshots, and a LUN size other than the image's. The refcount table
+ * snapshots, and a LUN size other than the image's. GET LBA STATUS
+ * reports zero clusters, and unallocated ones with no backing file, as
+ * deallocated; everything else as mapped. The refcount table
  * is never grown: a write that needs it to grow fails (ENOSPC, logged).
  * The format lives in qcow2_*.c behind qcow2.h.
  * Licensed under the Apache License, Version 2.0.
@@ -195,6 +197,14 @@ static tcmu_sts qcow_unmap(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 	return err ? qcow_fail(dev, cmd, "unmap", len, offset, err) : TCMU_STS_GOOD;
 }
 
+static int qcow_lba_status(struct tcmur_device *dev, uint64_t offset, uint64_t *len,
+			   bool *mapped)
+{
+	struct qcow_dev *q = tcmur_dev_private(dev);
+
+	return qcow2_lba_status(q->img, offset, len, mapped);
+}
+
 TCMUR_REGISTER_HANDLER(
 	.name = "qcow2 image",
 	.subtype = "qcow",
@@ -212,4 +222,5 @@ TCMUR_REGISTER_HANDLER(
 	.write = qcow_write,
 	.flush = qcow_flush,
 	.unmap = qcow_unmap,
+	.lba_status = qcow_lba_status,
 );

@@ -164,6 +164,9 @@ int qcow2_write(struct qcow2_image *img, const struct iovec *iov, size_t iov_cnt
 		size_t len, uint64_t off);
 /* Make [off, off + len) read zeros, freeing whole clusters. */
 int qcow2_discard(struct qcow2_image *img, uint64_t off, uint64_t len);
+/* GET LBA STATUS: whether @off is mapped and for how many bytes (at
+ * most *len, whole clusters); deallocated only where zeros are sure. */
+int qcow2_lba_status(struct qcow2_image *img, uint64_t off, uint64_t *len, bool *mapped);
 /* fdatasync(2) of the image; 0 or -errno. */
 int qcow2_sync(struct qcow2_image *img);
 

@@ -496,3 +496,41 @@ int qcow2_discard(struct qcow2_image *img, uint64_t off, uint64_t len)
 	free(b);
 	return err;
 }
+
+/* Whether guest @off surely reads zeros without data (a zero cluster, or
+ * unallocated with no backing file): else it counts as mapped (data here
+ * or in a backing file, which we do not look into). */
+static int cluster_deallocated(struct qcow2_image *img, uint64_t off, bool *dealloc)
+{
+	struct qcow2_map m;
+	int err = qcow2_map_get(img, off, &m);
+
+	*dealloc = !err && (m.kind == QCOW2_ZERO ||
+			    (m.kind == QCOW2_UNALLOCATED && !img->backing));
+	return err;
+}
+
+int qcow2_lba_status(struct qcow2_image *img, uint64_t off, uint64_t *len, bool *mapped)
+{
+	uint64_t end = off + *len, cur;
+	bool first, d;
+	int err;
+
+	*mapped = true;
+	if (img->format == QCOW2_FMT_RAW)
+		return 0;
+	err = cluster_deallocated(img, off, &first);
+	cur = (off | (img->cluster_size - 1)) + 1;
+	while (!err && cur < end && cur < img->size) {
+		err = cluster_deallocated(img, cur, &d);
+		if (err || d != first)
+			break;
+		cur += img->cluster_size;
+	}
+	if (err)
+		return err;
+	*mapped = !first;
+	if (cur < end)
+		*len = cur - off;
+	return 0;
+}

@@ -269,6 +269,54 @@ static void test_qcow_unmap(void **state)
 	unmap_case(*state, "0.10", true);	/* no zero flag: zeros written */
 }
 
+/* GET LBA STATUS: one descriptor at byte @off: its length, and whether
+ * deallocated. */
+static void lba_status(struct sim_dev *sd, uint64_t off, uint64_t *len, bool *dealloc)
+{
+	uint8_t cdb[16] = { SERVICE_ACTION_IN_16, SAI_GET_LBA_STATUS };
+	struct sim_cmd *c;
+
+	tcmu_put_be64(cdb + 2, off / 512);
+	tcmu_put_be32(cdb + 10, 24);
+	c = sim_dev_run(sd, cdb, 16, NULL, 24);
+	assert_good(c);
+	assert_int_equal(tcmu_get_be64(c->data + 8), off / 512);
+	*len = (uint64_t)tcmu_get_be32(c->data + 16) * 512;
+	*dealloc = (c->data[20] & 0x0f) == 1;
+	ring_sim_cmd_free(sd->sim, c);
+}
+
+/* Written [0, 192k), unmapped [64k, 128k), never written after: GET LBA
+ * STATUS says so, by whole clusters, as qemu-img map does. */
+static void test_qcow_lba_status(void **state)
+{
+	struct qfx *f = *state;
+	struct sim_dev *sd;
+	uint64_t len;
+	bool dealloc;
+
+	assert_int_equal(qfx_sh(f, "qemu-img create -q -f qcow2 s.qcow2 1M && "
+				"qemu-io -f qcow2 -c 'write -P 1 0 192k' s.qcow2"), 0);
+	sd = qfx_dev(f, "s.qcow2", MiB, NULL);
+	assert_non_null(sd);
+	assert_good(qfx_unmap(sd, 64 * KiB, 64 * KiB));
+	lba_status(sd, 0, &len, &dealloc);
+	assert_false(dealloc);
+	assert_int_equal(len, 64 * KiB);
+	lba_status(sd, 64 * KiB, &len, &dealloc);
+	assert_true(dealloc);
+	assert_int_equal(len, 64 * KiB);
+	lba_status(sd, 128 * KiB + 512, &len, &dealloc);
+	assert_false(dealloc);
+	assert_int_equal(len, 64 * KiB - 512);
+	lba_status(sd, 192 * KiB, &len, &dealloc);
+	assert_true(dealloc);
+	assert_int_equal(len, MiB - 192 * KiB);
+	sim_dev_free(sd);
+	assert_int_equal(qfx_sh(f, "qemu-img map --output=json s.qcow2"), 0);
+	print_message("qemu-img map: %s", f->out);
+}
+
 /* No fallocate: UNMAP of a raw image (;format=raw) writes zeros; a
  * qcow2 image frees its clusters all the same (their holes are only a
  * saving). Both read zeros and QEMU agrees. */
@@ -375,6 +423,7 @@ int main(void)
 		QFX_TEST(test_qcow_write_refcount_table_full),
 		QFX_TEST(test_qcow_unmap),
 		QFX_TEST(test_qcow_unmap_without_fallocate),
+		QFX_TEST(test_qcow_lba_status),
 		QFX_TEST(test_qcow_write_lazy_refcounts_clean),
 		QFX_TEST(test_qcow_write_concurrent),
 	};
