@@ -65,7 +65,7 @@ static int hdr_parse(struct qcow2_image *img, const uint8_t *h, size_t len, char
 {
 	const char *p = img->path, *r;
 	uint32_t crypt = tcmu_get_be32(h + 32), snaps = tcmu_get_be32(h + 60);
-	uint64_t incompat = 0, l2_span, need;
+	uint64_t incompat = 0, l2_span, need, reftable;
 
 	img->version = tcmu_get_be32(h + 4);
 	if (img->version != 2 && img->version != 3)
@@ -109,7 +109,7 @@ static int hdr_parse(struct qcow2_image *img, const uint8_t *h, size_t len, char
 	img->l1_size = tcmu_get_be32(h + 36);
 	img->l1_offset = tcmu_get_be64(h + 40);
 	img->reftable_offset = tcmu_get_be64(h + 48);
-	img->reftable_size = tcmu_get_be32(h + 56) * (uint64_t)img->cluster_size / 8;
+	reftable = tcmu_get_be32(h + 56) * (uint64_t)img->cluster_size / 8;
 	l2_span = (uint64_t)img->cluster_size * img->l2_entries;
 	need = (img->size + l2_span - 1) / l2_span;
 	if (img->l1_size < need || (uint64_t)img->l1_size * 8 > MAX_L1_BYTES ||
@@ -118,11 +118,12 @@ static int hdr_parse(struct qcow2_image *img, const uint8_t *h, size_t len, char
 			       "for a size of %llu", img->l1_size,
 			       (unsigned long long)img->l1_offset,
 			       (unsigned long long)img->size);
-	if (!img->reftable_size || (uint64_t)img->reftable_size * 8 > MAX_REFTABLE_BYTES ||
+	if (!reftable || reftable * 8 > MAX_REFTABLE_BYTES ||
 	    !img->reftable_offset || img->reftable_offset % img->cluster_size)
-		return hdr_why(why, -EINVAL, p, "corrupt header: refcount table of %u entries "
-			       "at %llu", img->reftable_size,
+		return hdr_why(why, -EINVAL, p, "corrupt header: refcount table of %llu entries "
+			       "at %llu", (unsigned long long)reftable,
 			       (unsigned long long)img->reftable_offset);
+	img->reftable_size = reftable;
 	return 0;
 }
 
@@ -212,7 +213,7 @@ static int hdr_open_backing(struct qcow2_image *img, const uint8_t *c, const cha
 		return hdr_why(why, -ENOMEM, img->path, "out of memory");
 	err = open_chain(&img->backing, full, bf, false, img->dev, depth + 1, why);
 	free(full);
-	if (err && why) {	/* say which image wanted it */
+	if (err && why && depth == 0) {	/* say which image wanted it, once */
 		char *inner = *why;
 
 		hdr_why(why, err, img->path, "backing file %s: %s", name,

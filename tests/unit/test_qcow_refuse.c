@@ -6,8 +6,9 @@
  * encryption, an external data file, extended L2 entries, zstd
  * compression, the dirty and corrupt bits, unknown incompatible
  * features, internal snapshots, a backing file that is missing or of a
- * format we do not read, a bad config; and a LUN whose size is not the
- * image's (open only: check_config has no size).
+ * format we do not read, a backing chain that loops, a bad config; and a
+ * LUN whose size is not the image's (open only: check_config has no
+ * size).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,10 @@ static const struct refusal {
 	  "corrupt header: cluster_bits 30" },
 	{ "L1 table too small", NEW "x.qcow2 4G && " PATCH(36, "\\000\\000\\000\\001"),
 	  "x.qcow2", "corrupt header: L1 table of 1 entries" },
+	{ "refcount table misaligned", NEW "x.qcow2 1M && " PATCH(55, "\\001"), "x.qcow2",
+	  "corrupt header: refcount table of 8192 entries at 65537" },
+	{ "backing chain loop", NEW "x.qcow2 1M && qemu-img rebase -u -b x.qcow2 -F qcow2 "
+	  "x.qcow2", "x.qcow2", "backing chain deeper than 64 (a loop?)" },
 	{ "version 4", NEW "x.qcow2 1M && " PATCH(4, "\\000\\000\\000\\004"), "x.qcow2",
 	  "qcow2 version 4: not supported" },
 	{ "encryption", "qemu-img create -q --object secret,id=s0,data=123456 -f qcow2 "
