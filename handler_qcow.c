@@ -17,8 +17,8 @@
  * dirty and corrupt bits (repair with qemu-img check -r all), internal
  * snapshots, and a LUN size other than the image's. GET LBA STATUS
  * reports zero clusters, and unallocated ones with no backing file, as
- * deallocated; everything else as mapped. The refcount table
- * is never grown: a write that needs it to grow fails (ENOSPC, logged).
+ * deallocated; everything else as mapped. The refcount table grows as
+ * needed, up to 8 MiB (then a write fails: ENOSPC, logged).
  * The format lives in qcow2_*.c behind qcow2.h.
  * Licensed under the Apache License, Version 2.0.
  */

@@ -8,6 +8,7 @@
  *   qcow2_cache.c     a small cache of cluster-sized tables (L2, refcount)
  *   qcow2_cluster.c   L1/L2 lookup and L2 updates
  *   qcow2_refcount.c  refcounts and cluster allocation
+ *   qcow2_reftable.c  growing the refcount table
  *   qcow2_data.c      reads through the chain, writes with copy-on-write,
  *                     discard
  *
@@ -37,6 +38,7 @@
 #include "tcmu-runner.h"
 
 #define QCOW2_MAGIC 0x514649fbu		/* "QFI\xfb" */
+#define QCOW2_MAX_REFTABLE_BYTES (8u << 20)	/* as QEMU's limit */
 #define QCOW2_MAX_CHAIN 64		/* backing files deeper than this: refused */
 #define QCOW2_STRIPES 32		/* per-cluster locks of the top image (a write
 				 * may hold all: ThreadSanitizer counts 64 at most) */
@@ -156,6 +158,18 @@ int qcow2_alloc_cluster(struct qcow2_image *img, uint64_t *host);
 /* Give the host clusters of a compressed cluster or a data cluster back:
  * one reference less for each, holes punched where none is left. */
 int qcow2_free_host(struct qcow2_image *img, const struct qcow2_map *m);
+
+/* Refcount entries per refcount block. */
+uint64_t qcow2_ref_per_block(const struct qcow2_image *img);
+/* Set entry @i of refcount block @b to @v; the bytes changed: *pos, *len. */
+void qcow2_ref_entry_set(const struct qcow2_image *img, uint8_t *b, uint64_t i, uint64_t v,
+			 uint64_t *pos, unsigned int *len);
+
+/* qcow2_reftable.c (caller holds img->meta) */
+/* A refcount table twice as large (at least) past the end of the file,
+ * with the refcount blocks that count it; the header switched to it in
+ * one write; the old table freed. 0 or -errno (-ENOSPC past 8 MiB). */
+int qcow2_reftable_grow(struct qcow2_image *img);
 
 /* qcow2_data.c */
 int qcow2_read(struct qcow2_image *img, const struct iovec *iov, size_t iov_cnt,

@@ -21,7 +21,6 @@
 #define EXT_END 0x00000000u
 #define EXT_BACKING_FMT 0xe2792acau
 #define MAX_L1_BYTES (32u << 20)
-#define MAX_REFTABLE_BYTES (8u << 20)
 
 static int hdr_why(char **why, int err, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -118,7 +117,7 @@ static int hdr_parse(struct qcow2_image *img, const uint8_t *h, size_t len, char
 			       "for a size of %llu", img->l1_size,
 			       (unsigned long long)img->l1_offset,
 			       (unsigned long long)img->size);
-	if (!reftable || reftable * 8 > MAX_REFTABLE_BYTES ||
+	if (!reftable || reftable * 8 > QCOW2_MAX_REFTABLE_BYTES ||
 	    !img->reftable_offset || img->reftable_offset % img->cluster_size)
 		return hdr_why(why, -EINVAL, p, "corrupt header: refcount table of %llu entries "
 			       "at %llu", (unsigned long long)reftable,

@@ -4,9 +4,8 @@
  * (next_free), never from clusters freed while the image is open, so a
  * reader that looked a cluster up before it was freed never sees it
  * reused. A refcount block a new cluster needs is put at that cluster
- * itself (it then counts itself). The refcount table is not grown: when
- * it is full, allocation fails with ENOSPC (said once, in the log). The
- * caller holds img->meta. See qcow2.h.
+ * itself (it then counts itself). A full refcount table is grown
+ * (qcow2_reftable.c). The caller holds img->meta. See qcow2.h.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -18,7 +17,7 @@
 
 #define REFTABLE_MASK 0xfffffffffffffe00ULL
 
-static uint64_t ref_per_block(const struct qcow2_image *img)
+uint64_t qcow2_ref_per_block(const struct qcow2_image *img)
 {
 	return ((uint64_t)img->cluster_size * 8) >> img->refcount_order;
 }
@@ -37,8 +36,8 @@ static uint64_t ref_entry_get(const struct qcow2_image *img, const uint8_t *b, u
 }
 
 /* Set entry @i of @b to @v; the byte range changed into *pos, *len. */
-static void ref_entry_set(const struct qcow2_image *img, uint8_t *b, uint64_t i, uint64_t v,
-			  uint64_t *pos, unsigned int *len)
+void qcow2_ref_entry_set(const struct qcow2_image *img, uint8_t *b, uint64_t i, uint64_t v,
+			 uint64_t *pos, unsigned int *len)
 {
 	unsigned int bits = 1u << img->refcount_order;
 
@@ -59,7 +58,7 @@ static void ref_entry_set(const struct qcow2_image *img, uint8_t *b, uint64_t i,
 /* The refcount block covering @cluster: its offset (0: none yet). */
 static int ref_block_of(struct qcow2_image *img, uint64_t cluster, uint64_t *off)
 {
-	uint64_t idx = cluster / ref_per_block(img);
+	uint64_t idx = cluster / qcow2_ref_per_block(img);
 
 	if (idx >= img->reftable_size) {
 		*off = 0;
@@ -81,13 +80,13 @@ int qcow2_refcount_get(struct qcow2_image *img, uint64_t cluster, uint64_t *rc)
 	b = qcow2_cache_get(&img->ref_cache, img->fd, off, &err);
 	if (!b)
 		return err;
-	*rc = ref_entry_get(img, b, cluster % ref_per_block(img));
+	*rc = ref_entry_get(img, b, cluster % qcow2_ref_per_block(img));
 	return 0;
 }
 
 int qcow2_refcount_update(struct qcow2_image *img, uint64_t host, int delta)
 {
-	uint64_t cluster = host >> img->cluster_bits, i = cluster % ref_per_block(img);
+	uint64_t cluster = host >> img->cluster_bits, i = cluster % qcow2_ref_per_block(img);
 	uint64_t off, v, pos, max = img->refcount_order == 6 ? UINT64_MAX :
 				 (1ULL << (1u << img->refcount_order)) - 1;
 	unsigned int len;
@@ -109,7 +108,7 @@ int qcow2_refcount_update(struct qcow2_image *img, uint64_t host, int delta)
 			     delta < 0 ? "drop" : "grow");
 		return -EIO;
 	}
-	ref_entry_set(img, b, i, v + delta, &pos, &len);
+	qcow2_ref_entry_set(img, b, i, v + delta, &pos, &len);
 	return qcow2_pwrite(img->fd, b + pos, len, off + pos);
 }
 
@@ -121,14 +120,14 @@ int qcow2_refcount_update(struct qcow2_image *img, uint64_t host, int delta)
  */
 static int ref_new_block(struct qcow2_image *img, uint64_t cluster)
 {
-	uint64_t idx = cluster / ref_per_block(img), off = cluster << img->cluster_bits;
+	uint64_t idx = cluster / qcow2_ref_per_block(img), off = cluster << img->cluster_bits;
 	uint64_t pos;
 	unsigned int len;
 	uint8_t *b = qcow2_cache_put_new(&img->ref_cache, off), be[8];
 	int err;
 
 	memset(b, 0, img->cluster_size);
-	ref_entry_set(img, b, cluster % ref_per_block(img), 1, &pos, &len);
+	qcow2_ref_entry_set(img, b, cluster % qcow2_ref_per_block(img), 1, &pos, &len);
 	err = qcow2_pwrite(img->fd, b, img->cluster_size, off);
 	if (!err)
 		err = qcow2_sync(img);
@@ -151,9 +150,10 @@ int qcow2_alloc_cluster(struct qcow2_image *img, uint64_t *host)
 		int err = ref_block_of(img, c, &off);
 
 		if (err) {
-			tcmu_dev_err(img->dev, "%s: refcount table full at cluster %llu: growing "
-				     "it is not supported", img->path, (unsigned long long)c);
-			return err;
+			err = qcow2_reftable_grow(img);
+			if (err)
+				return err;
+			continue;
 		}
 		img->next_free++;
 		if (!off) {
