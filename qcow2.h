@@ -13,16 +13,20 @@
  *                     discard
  *
  * Locks, in this order: the top image's per-cluster stripe locks (a
- * write or discard of a guest cluster holds its stripe exclusively from
- * lookup to L2 update, a read shared), then an image's meta lock (L1,
- * L2 and refcount caches, the allocation pointer), held only around
- * metadata reads and updates, never across guest data I/O. Backing
- * images have their own meta lock and are only read.
+ * write holds the stripes of all its clusters exclusively, taken in
+ * ascending order, from lookup to L2 update; a discard one cluster's; a
+ * read one cluster's at a time, shared), then an image's meta lock (L1,
+ * L2 and refcount caches, the refcount table, the allocation pointer),
+ * held only around metadata reads and updates, never across guest data
+ * I/O (it is held across the fdatasync that makes a new L2 table,
+ * refcount block or refcount table stable before it is linked in).
+ * Backing images have their own meta lock and are only read.
  *
  * Write ordering (crash consistency): a new cluster's refcount is set
  * before anything points to it; a new L2 table is written (zeros) and
  * made stable before the L1 entry points to it; guest data (with its
- * copy-on-write fill) is made stable before the L2 entry points to it; a
+ * copy-on-write fill) is made stable before the L2 entry points to it
+ * (one fdatasync for all the clusters a write command allocates); a
  * freed cluster's L2 entry is cleared and made stable before its
  * refcount drops. A crash at any point leaves at worst leaked clusters.
  * Licensed under the Apache License, Version 2.0.
