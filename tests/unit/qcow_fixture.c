@@ -107,6 +107,9 @@ int qfx_sh(struct qfx *f, const char *fmt, ...)
 	if (f->out)
 		f->out[len] = 0;
 	st = pclose(p);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)	/* a failure, not a skip */
+		fprintf(stderr, "qfx_sh: command not found (are qemu-utils installed?): %s\n",
+			f->out ? f->out : "");
 	if (getenv("TEST_LOG"))
 		fprintf(stderr, "qfx_sh: exit %d: %s\n", WEXITSTATUS(st), f->out ? f->out : "");
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
