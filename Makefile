@@ -30,6 +30,15 @@ DAEMON_OBJS  := main.o daemon_devices.o dbus_service.o dbus_gen.o module_load.o 
 SIM_OBJS     := tcmu_sim.o sim_check.o sim_bench.o sim_device.o ring_sim.o
 HANDLERS     := handler_file.so handler_null.so
 
+# handler_qcow.so only where zlib's header is. QCOW=0 skips it.
+QCOW_SRCS := handler_qcow.c qcow2_header.c qcow2_cache.c qcow2_cluster.c \
+	     qcow2_refcount.c qcow2_reftable.c qcow2_data.c
+ifneq ($(QCOW),0)
+ifneq ($(shell echo '\#include <zlib.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo y),)
+HANDLERS     += handler_qcow.so
+endif
+endif
+
 # handler_rbd.so only where librbd is: pkg-config if it knows librbd, else
 # its header (Debian's librbd-dev 16.2 ships no librbd.pc). RBD=0 skips it.
 RBD_LIBS := $(shell pkg-config --libs librbd librados 2>/dev/null || \
@@ -68,6 +77,9 @@ tcmu-sim: $(SIM_OBJS) $(CORE_OBJS) libtcmu.a
 
 handler_%.so: handler_%.c tcmu-runner.h
 	$(CC) $(CFLAGS) -shared -o $@ $<
+
+handler_qcow.so: $(QCOW_SRCS) qcow2.h tcmu-runner.h
+	$(CC) $(CFLAGS) -shared -o $@ $(QCOW_SRCS) -lz -lpthread
 
 handler_rbd.so: handler_rbd.c tcmu-runner.h
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags librbd librados 2>/dev/null) \

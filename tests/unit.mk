@@ -22,7 +22,7 @@ UNIT_CORE := ring uio netlink recover scsi_sense api device dev_io io_queue hand
 	     config config_live status_fmt dev_tunables
 UNIT_SUPPORT := tests/unit/sim_dev tests/unit/mem_handler \
 		tests/unit/fake_cfgfs \
-		tests/unit/quiet_log tests/unit/log_capture \
+		tests/unit/quiet_log tests/unit/log_capture tests/unit/qcow_fixture \
 		handler_file
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_PLUGINS := $(patsubst tests/unit/plugins/%.c,%,$(wildcard tests/unit/plugins/*.c))
@@ -60,7 +60,8 @@ UNIT_LIBS = $(UNIT_PKG_LIBS) -lpthread -ldl
 
 UNIT_CORE_OBJS := $(UNIT_CORE:%=$(UB)/%.o)
 UNIT_BINS := $(UNIT_TESTS:%=$(UB)/%) $(FUZZ_TARGETS:%=$(UB)/replay_%)
-UNIT_PLUGIN_SOS := $(UNIT_PLUGINS:%=$(UB)/plugins/handler_%.so) $(UB)/handler_file.so
+UNIT_PLUGIN_SOS := $(UNIT_PLUGINS:%=$(UB)/plugins/handler_%.so) $(UB)/handler_file.so \
+		   $(UB)/handler_qcow.so
 
 # Objects are kept between runs (make would delete them as intermediates).
 .PRECIOUS: $(UB)/%.o $(UB)/tests/unit/%.o $(UB)/tests/fuzz/%.o \
@@ -117,6 +118,14 @@ $(UB)/plugins/handler_%.so: tests/unit/plugins/%.c tcmu-runner.h
 $(UB)/handler_file.so: handler_file.c tcmu-runner.h
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) -shared -o $@ $<
+
+# handler_qcow.so: the qcow2 sources, with the tests' flags (sanitizers).
+$(UB)/handler_qcow.so: $(QCOW_SRCS) qcow2.h tcmu-runner.h
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(UNIT_CFLAGS) -shared -o $@ $(QCOW_SRCS) -lz -lpthread
+
+# The qcow tests load it (tests/unit/qcow_fixture.c) and need QEMU's tools.
+$(filter $(UB)/test_qcow_%,$(UNIT_BINS)): $(UB)/handler_qcow.so
 
 # ---- libFuzzer ------------------------------------------------------------
 

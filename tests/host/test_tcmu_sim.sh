@@ -38,6 +38,20 @@ check "check passes on the file handler" \
 	run_sim 0 check --handler-path . "file/$tmp/lun.img" --size 64M
 check "check passes on the file handler, 4096-byte blocks, qd 1" \
 	run_sim 0 check --handler-path . "file/$tmp/lun.img" --size 64M --block-size 4096 --qd 1
+# The qcow handler on a fresh image, and on a v2 one over a backing file;
+# QEMU then finds no error in what it wrote. No qemu-img: a failure.
+qcow_sim() {	# qcow_sim QEMU-IMG-CREATE-ARGS...
+	rm -f "$tmp"/*.qcow2 &&
+		(cd "$tmp" && qemu-img create -q -f qcow2 base.qcow2 64M &&
+		 qemu-io -f qcow2 -c 'write -P 0x5c 0 64M' base.qcow2 >/dev/null &&
+		 qemu-img create -q -f qcow2 "$@") &&
+		run_sim 0 check --handler-path . "qcow/$tmp/lun.qcow2" --size 64M &&
+		qemu-img check "$tmp/lun.qcow2"
+}
+check "check passes on the qcow handler (fresh qcow2 v3 image); qemu-img check agrees" \
+	qcow_sim lun.qcow2 64M
+check "check passes on the qcow handler (qcow2 v2 over a backing file); qemu-img check agrees" \
+	qcow_sim -o compat=0.10 -b base.qcow2 -F qcow2 lun.qcow2 64M
 check "check fails on a handler that corrupts reads, naming the data case" \
 	fails_naming "reads? back|return them" --handler-path "$BROKEN" "file/$tmp/lun.img" --size 64M
 check "check fails on a handler that loses data across a reopen, naming that case" \

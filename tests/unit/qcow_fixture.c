@@ -1,0 +1,227 @@
+/*
+ * qcow_fixture: see qcow_fixture.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "qcow_fixture.h"
+#include "scsi_defs.h"
+
+int qfx_init(struct qfx *f)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	struct handler *h;
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "%.40s/tcmu-qcow-XXXXXX", tmp);
+	if (!mkdtemp(f->dir))
+		return -errno;
+	sim_log_init(&f->log);
+	err = handler_set_load_file(&f->set, UNIT_BUILD_DIR "/handler_qcow.so", &f->log);
+	if (err)
+		return err;
+	h = handler_set_find(&f->set, "qcow");
+	if (!h)
+		return -ENOENT;
+	f->ops = &h->ops;
+	return 0;
+}
+
+void qfx_fini(struct qfx *f)
+{
+	if (f->dir[0])
+		qfx_sh(f, "rm -rf '%s'", f->dir);
+	handler_set_clear(&f->set);
+	sim_log_fini(&f->log);
+	free(f->out);
+	f->out = NULL;
+}
+
+int qfx_setup(void **state)
+{
+	struct qfx *f = calloc(1, sizeof(*f));
+
+	if (!f || qfx_init(f)) {
+		if (f)
+			qfx_fini(f);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+int qfx_teardown(void **state)
+{
+	qfx_fini(*state);
+	free(*state);
+	return 0;
+}
+
+int qfx_sh(struct qfx *f, const char *fmt, ...)
+{
+	char *cmd = NULL, *full = NULL;
+	size_t cap = 0, len = 0;
+	va_list ap;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		cmd = NULL;
+	va_end(ap);
+	if (!cmd || asprintf(&full, "cd '%s' && { %s ; } 2>&1", f->dir, cmd) < 0) {
+		free(cmd);
+		return -1;
+	}
+	free(cmd);
+	free(f->out);
+	f->out = NULL;
+	p = popen(full, "r");
+	free(full);
+	if (!p)
+		return -1;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *n = realloc(f->out, cap + 65536);
+
+			if (!n)
+				break;
+			f->out = n;
+			cap += 65536;
+		}
+		size_t got = fread(f->out + len, 1, cap - len - 1, p);
+
+		if (!got)
+			break;
+		len += got;
+	}
+	if (f->out)
+		f->out[len] = 0;
+	st = pclose(p);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)	/* a failure, not a skip */
+		fprintf(stderr, "qfx_sh: command not found (are qemu-utils installed?): %s\n",
+			f->out ? f->out : "");
+	if (getenv("TEST_LOG"))
+		fprintf(stderr, "qfx_sh: exit %d: %s\n", WEXITSTATUS(st), f->out ? f->out : "");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+struct sim_dev *qfx_dev(struct qfx *f, const char *name, uint64_t size,
+			const struct log_cfg *log)
+{
+	char cfg[256];
+	struct sim_dev_cfg c = { .ops = f->ops, .handler_cfg = cfg, .size = size,
+				 .serial = SIM_DEV_SERIAL, .log = log ? log : &f->log };
+	struct sim_dev *sd;
+
+	/* sim_device.c's own open, not sim_dev_new: that one links in
+	 * handler_file.c, whose tcmur_handler_entry would clash with the
+	 * plugin's (ASan's ODR check). */
+	snprintf(cfg, sizeof(cfg), "%s/%s", f->dir, name);
+	return sim_dev_open(&sd, &c) ? NULL : sd;
+}
+
+bool qfx_check(struct qfx *f, const char *name, char **why)
+{
+	char cfg[256];
+
+	snprintf(cfg, sizeof(cfg), "%s/%s", f->dir, name);
+	*why = NULL;
+	return f->ops->check_config(cfg, why);
+}
+
+static struct sim_cmd *qfx_rw(struct sim_dev *sd, uint8_t op, uint64_t off,
+			      const void *buf, size_t len)
+{
+	uint8_t cdb[10];
+
+	sim_rw10(cdb, op, off / 512, len / 512);
+	return sim_dev_run(sd, cdb, sizeof(cdb), buf, len);
+}
+
+struct sim_cmd *qfx_read(struct sim_dev *sd, uint64_t off, size_t len)
+{
+	return qfx_rw(sd, READ_10, off, NULL, len);
+}
+
+struct sim_cmd *qfx_write(struct sim_dev *sd, uint64_t off, const void *buf, size_t len)
+{
+	return qfx_rw(sd, WRITE_10, off, buf, len);
+}
+
+struct sim_cmd *qfx_unmap(struct sim_dev *sd, uint64_t off, uint64_t len)
+{
+	uint8_t cdb[10] = { UNMAP }, list[24] = { 0 };
+
+	tcmu_put_be16(cdb + 7, sizeof(list));
+	tcmu_put_be16(list, sizeof(list) - 2);
+	tcmu_put_be16(list + 2, 16);
+	tcmu_put_be64(list + 8, off / 512);
+	tcmu_put_be32(list + 16, len / 512);
+	return sim_dev_run(sd, cdb, sizeof(cdb), list, sizeof(list));
+}
+
+int qfx_ref_write(struct qfx *f, const char *name, uint64_t off, const void *buf, size_t len)
+{
+	char path[256];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, buf, len, off) != (ssize_t)len)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+int64_t qfx_lun_vs_file(struct qfx *f, struct sim_dev *sd, const char *name, uint64_t size)
+{
+	const size_t chunk = 256 * 1024;
+	uint8_t *want = malloc(chunk);
+	char path[256];
+	int64_t bad = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !want) {
+		free(want);
+		return 0;
+	}
+	for (uint64_t off = 0; off < size && bad < 0; off += chunk) {
+		size_t n = size - off < chunk ? size - off : chunk;
+		struct sim_cmd *c = qfx_read(sd, off, n);
+
+		memset(want, 0, n);
+		if (pread(fd, want, n, off) < 0 || !c || c->status != SAM_STAT_GOOD) {
+			bad = off;
+			break;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (c->data[i] != want[i]) {
+				bad = off + i;
+				break;
+			}
+		ring_sim_cmd_free(sd->sim, c);
+	}
+	close(fd);
+	free(want);
+	return bad;
+}
+
+void qfx_fill(uint8_t *buf, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(seed * 131 + i / 512 * 7 + (i % 512) + 1);
+}

@@ -1,0 +1,58 @@
+/*
+ * qcow_fixture: qcow2 images made by QEMU's own tools (qemu-img,
+ * qemu-io) in a temporary directory, served by handler_qcow.so (loaded
+ * as the daemon loads it) on a simulated device, and judged by those
+ * tools again (qemu-img check, compare, convert). A missing qemu-img
+ * fails the test: the tools are the judge, there is no test without them.
+ */
+#ifndef QCOW_FIXTURE_H
+#define QCOW_FIXTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "handler_loader.h"
+#include "sim_dev.h"
+
+struct qfx {
+	char dir[64];			/* the images' directory */
+	struct handler_set set;
+	const struct tcmur_handler *ops;	/* handler_qcow.so's table */
+	char *out;			/* the last qfx_sh's output */
+	struct log_cfg log;		/* the loader's: silent unless TEST_LOG */
+};
+
+/* A fresh directory and the handler loaded. 0 or -errno. */
+int qfx_init(struct qfx *f);
+/* Remove the directory and unload the handler. */
+void qfx_fini(struct qfx *f);
+/* cmocka fixtures: a struct qfx, initialised, in *state; and its end. */
+int qfx_setup(void **state);
+int qfx_teardown(void **state);
+/* A cmocka test with those fixtures. */
+#define QFX_TEST(fn) cmocka_unit_test_setup_teardown(fn, qfx_setup, qfx_teardown)
+/* Run a shell command in f->dir; its output (stdout and stderr) in
+ * f->out. Returns its exit status (127: not found, -1: no shell). */
+int qfx_sh(struct qfx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A device on "qcow/<dir>/<name>" (name may carry ";format=raw") of
+ * @size bytes; NULL if the handler refused to open it. */
+struct sim_dev *qfx_dev(struct qfx *f, const char *name, uint64_t size,
+			const struct log_cfg *log);
+/* The handler's check_config on "<dir>/<name>": true, or false and the
+ * reason (malloc'ed) in *why. */
+bool qfx_check(struct qfx *f, const char *name, char **why);
+/* READ(10)/WRITE(10) of @len bytes (a multiple of 512) at byte @off. */
+struct sim_cmd *qfx_read(struct sim_dev *sd, uint64_t off, size_t len);
+struct sim_cmd *qfx_write(struct sim_dev *sd, uint64_t off, const void *buf, size_t len);
+/* UNMAP of @len bytes at byte @off (one descriptor). */
+struct sim_cmd *qfx_unmap(struct sim_dev *sd, uint64_t off, uint64_t len);
+/* The same bytes at @off of the file <dir>/<name> (a reference raw
+ * image the test keeps beside the qcow2 one). 0 or -errno. */
+int qfx_ref_write(struct qfx *f, const char *name, uint64_t off, const void *buf, size_t len);
+/* The whole LUN read through the handler equals the file <dir>/<name>
+ * (@size bytes); -1 if so, else the first byte offset that differs. */
+int64_t qfx_lun_vs_file(struct qfx *f, struct sim_dev *sd, const char *name, uint64_t size);
+/* @len bytes of a pattern that depends on @seed and the position. */
+void qfx_fill(uint8_t *buf, size_t len, unsigned int seed);
+
+#endif
