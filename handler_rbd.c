@@ -391,8 +391,9 @@ static tcmu_sts rbdh_miscompare(struct rbd_aio *a)
 /*
  * Note whether we hold the image's exclusive lock now, counting each
  * change: librbd takes it for a write and hands it to another client
- * (another gateway) that asks. Seen before and after each write, so a
- * lock lost and taken back between two writes counts both ways.
+ * (another gateway) that asks. Seen before and after each write and when
+ * the health figures are asked for, so a lock lost and taken back
+ * between two writes counts both ways.
  */
 static void rbdh_lock_note(struct rbd_dev *rdev)
 {
@@ -606,14 +607,13 @@ static unsigned int rbdh_health(struct tcmur_device *dev, struct tcmur_health *o
 		{ "ops_timed_out", &rdev->timed_out },
 		{ "connections_lost", &rdev->conn_lost },
 	};
-	int owner = 0;
 	unsigned int n = 0;
 
 	if (!rdev->image || max < 1)
 		return 0;
-	rbd_is_exclusive_lock_owner(rdev->image, &owner);
+	rbdh_lock_note(rdev);		/* a lock lost since the last write counts now */
 	snprintf(out[n].name, sizeof(out[n].name), "lock_owner");
-	out[n++].value = !!owner;
+	out[n++].value = __atomic_load_n(&rdev->lock_owner, __ATOMIC_RELAXED);
 	for (unsigned int i = 0; i < sizeof(c) / sizeof(c[0]) && n < max; i++, n++) {
 		snprintf(out[n].name, sizeof(out[n].name), "%s", c[i].name);
 		out[n].value = __atomic_load_n(c[i].v, __ATOMIC_RELAXED);

@@ -171,6 +171,8 @@ osd-stop)
 osd-start)
 	spawn osd.0 ceph-osd -i 0
 	until_ok "OSD up" osd.0 osd_up
+	# Up is not serving: its placement groups peer first.
+	until_ok "HEALTH_OK" "" test "$(ceph health 2>/dev/null)" = HEALTH_OK
 	;;
 *) die "unknown command $CMD" ;;
 esac

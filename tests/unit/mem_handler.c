@@ -221,6 +221,16 @@ unsigned int mem_handler_nowait_calls(struct tcmur_device *dev)
 	return __atomic_load_n(&m->nowait_calls, __ATOMIC_RELAXED);
 }
 
+/* A write landed (buf_lock held): stable at completion if FUA we honour,
+ * else unstable until a flush. */
+static void mem_count_stable(struct mem_dev *m, const struct tcmur_cmd *cmd)
+{
+	if (cmd->fua && !m->no_fua)
+		m->fua_writes++;
+	else
+		m->unstable++;
+}
+
 static tcmu_sts mem_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 			 struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
 {
@@ -259,10 +269,7 @@ static tcmu_sts mem_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 	__atomic_add_fetch(&m->ios, 1, __ATOMIC_RELAXED);
 	pthread_rwlock_wrlock(&m->buf_lock);
 	tcmu_iov_to_buf(m->buf + offset, len, iov, iov_cnt);
-	if (cmd->fua && !m->no_fua)
-		m->fua_writes++;
-	else
-		m->unstable++;
+	mem_count_stable(m, cmd);
 	pthread_rwlock_unlock(&m->buf_lock);
 	return mem_done(dev, cmd, true);
 }
@@ -416,10 +423,7 @@ static tcmu_sts mem_write_same(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 	tcmu_iov_to_buf(m->buf + offset, bs, iov, iov_cnt);
 	for (size_t off = bs; off < len; off += bs)
 		memcpy(m->buf + offset + off, m->buf + offset, bs);
-	if (cmd->fua && !m->no_fua)
-		m->fua_writes++;
-	else
-		m->unstable++;
+	mem_count_stable(m, cmd);
 	pthread_rwlock_unlock(&m->buf_lock);
 	return mem_done(dev, cmd, true);
 }
@@ -443,10 +447,7 @@ static tcmu_sts mem_compare_and_write(struct tcmur_device *dev, struct tcmur_cmd
 	if (diff < 0) {
 		cnt = tcmu_iov_seek(iov, iov_cnt, len, second, iov_cnt);
 		tcmu_iov_to_buf(m->buf + offset, len, second, cnt);
-		if (cmd->fua && !m->no_fua)
-			m->fua_writes++;
-		else
-			m->unstable++;
+		mem_count_stable(m, cmd);
 	}
 	pthread_rwlock_unlock(&m->buf_lock);
 	free(second);

@@ -14,7 +14,10 @@
 #  - the OSD killed mid-I/O and restarted: every write is answered (GOOD
 #    or a retryable error) within the handler's osd_op_timeout, nothing
 #    stays in D state, the daemon answers its bus, what was written and
-#    acknowledged before the kill reads back, and the LUN serves again.
+#    acknowledged before the kill reads back, and the LUN serves again;
+#  - two gateways (two LUNs, two librbd clients, one image): writes through
+#    one read back through the other, none stale; the exclusive lock
+#    moves once (the handler's health figures in tcmu-runner --status).
 # One boot, about 5 min under emulation; needs 4 GiB (vm-mem below).
 # vm-mem: 4096
 set -u
@@ -132,7 +135,7 @@ write_same_case() {
 	sg_write_same --in=/tmp/ws.bin --lba=20000 --num=300 --xferlen=512 "$SG" &&
 		dd if="$SD" bs=512 skip=20000 count=300 iflag=direct status=none |
 		cmp - /tmp/ws-want.bin &&
-		RBD export rbd/lun /tmp/export.img >/dev/null 2>&1 &&
+		rm -f /tmp/export.img && RBD export rbd/lun /tmp/export.img >/dev/null 2>&1 &&
 		dd if=/tmp/export.img bs=512 skip=20000 count=300 status=none |
 		cmp - /tmp/ws-want.bin
 }
@@ -187,6 +190,56 @@ tc_run "the OSD killed mid-I/O and restarted: no hang, nothing acknowledged lost
 	osd_cycle
 timed_out=$(grep -c "timed out" "$TCMU_RESULTS/daemon.log")
 echo "daemon log: $timed_out lines of timed-out operations"
+
+# --- two gateways on one image -------------------------------------------
+# A second LUN on the same image: its own librbd client, as a second
+# gateway's would be. The initiator writes through one, then the other,
+# and reads each one's writes through the other: no write lost, no stale
+# read (a reader's cache must not outlive the other's writes), and the
+# exclusive lock moves once, not back and forth (GetStats' health figures).
+rbd_lun2() {
+	_tcli /backstores/user:rbd create name=gw2 size=128M \
+		"cfgstring=rbd/lun;osd_op_timeout=$TIMEOUT" >/dev/null || return 1
+	_lun_record gw2 /backstores/user:rbd
+	_lun_map gw2 /backstores/user:rbd/gw2
+}
+tc_run "a second gateway's LUN on the same image" rbd_lun2 || exit 1
+SD2=$LUN_SD
+# health LUN NAME: rbd.NAME of LUN's device, from tcmu-runner --status --json.
+health() {
+	"$TCMU_SRC/tcmu-runner" --status --json | python3 -c '
+import json, sys
+for d in json.load(sys.stdin)["devices"]:
+    if d["name"] == sys.argv[1]:
+        print(d["stats"]["rbd." + sys.argv[2]])' "$1" "$2"
+}
+two_gateways() {
+	local a b
+	# Through gateway 1, then read back through gateway 2.
+	fio_verify "$SD" 8M --offset=40M >/dev/null || return 1
+	fio_verify "$SD2" 8M --offset=40M --verify_only >/dev/null ||
+		{ echo "gateway 2 does not read gateway 1's writes"; return 1; }
+	# Gateway 2 writes A; gateway 1 reads A; gateway 2 writes B over it;
+	# gateway 1 must read B.
+	head -c 4M /dev/urandom >/tmp/A && head -c 4M /dev/urandom >/tmp/B || return 1
+	dd if=/tmp/A of="$SD2" bs=1M seek=52 oflag=direct status=none &&
+		dd if="$SD" bs=1M skip=52 count=4 iflag=direct status=none | cmp - /tmp/A ||
+		{ echo "gateway 1 does not read gateway 2's first write"; return 1; }
+	dd if=/tmp/B of="$SD2" bs=1M seek=52 oflag=direct status=none &&
+		dd if="$SD" bs=1M skip=52 count=4 iflag=direct status=none | cmp - /tmp/B ||
+		{ echo "gateway 1 reads stale data after gateway 2's second write"; return 1; }
+	for n in lun gw2; do
+		for k in lock_owner locks_acquired locks_lost ops_timed_out; do
+			echo "$n rbd.$k = $(health $n $k)"
+		done
+	done
+	# gw2 took the lock once and kept it; gateway 1 lost it once.
+	a=$(health gw2 locks_acquired) b=$(health gw2 lock_owner)
+	[ "$a" = 1 ] && [ "$b" = 1 ] && [ "$(health lun lock_owner)" = 0 ] &&
+		[ "$(health lun locks_lost)" = 1 ] && [ "$(health gw2 locks_lost)" = 0 ]
+}
+tc_run "two gateways on one image: each reads the other's writes, the lock moves once" \
+	two_gateways
 
 tc_run "the LUN is removed and the daemon exits cleanly" cleanup_all
 tc_summary
