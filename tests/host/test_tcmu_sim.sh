@@ -74,6 +74,14 @@ bench_json() {
 		python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["commands"] > 0 and d["iops"] > 0 and d["rw"] == "randrw", d' "$tmp/out"
 }
 check "bench --json: one object with the figures (file handler, randrw)" bench_json
+# qd 4 commands of 1 MiB need more than the simulator's default 4 MiB
+# data area: tcmu-sim sizes it to the load.
+bench_1m() {
+	run_sim 0 bench --handler-path . null/ --size 64M --rw write --bs 1M --qd 4 \
+		--commands 64 &&
+		grep -E "null/ write bs=1048576 qd=4: [0-9]+ IOPS, .* 64 commands" "$tmp/out" >/dev/null
+}
+check "bench runs 1 MiB commands at qd 4 (null handler)" bench_1m
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
