@@ -39,6 +39,15 @@ HANDLERS     += handler_rbd.so
 endif
 endif
 
+# handler_glfs.so only where gfapi is (pkg-config glusterfs-api, from
+# libglusterfs-dev). GLFS=0 skips it.
+GLFS_LIBS := $(shell pkg-config --libs glusterfs-api 2>/dev/null)
+ifneq ($(GLFS),0)
+ifneq ($(GLFS_LIBS),)
+HANDLERS     += handler_glfs.so
+endif
+endif
+
 .PHONY: all clean install
 all: libtcmu.so.1 libtcmu.a tcmu-runner tcmu-sim $(HANDLERS)
 
@@ -70,6 +79,11 @@ handler_%.so: handler_%.c tcmu-runner.h
 handler_rbd.so: handler_rbd.c tcmu-runner.h
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags librbd librados 2>/dev/null) \
 		-shared -o $@ $< $(RBD_LIBS)
+
+# -z nodelete: a detached glfs_fini may still run in it after dlclose.
+handler_glfs.so: handler_glfs.c tcmu-runner.h
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags glusterfs-api 2>/dev/null) \
+		-shared -Wl,-z,nodelete -o $@ $< $(GLFS_LIBS) -lpthread
 
 %.o: %.c $(wildcard *.h)
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -121,3 +135,4 @@ all: tests/build/scsi_table_dump
 .PHONY: readme-table
 readme-table: tests/build/scsi_table_dump
 	tests/tools/readme_table.sh update
+
