@@ -6,29 +6,14 @@
 # Ends "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
-passed=0 failed=0
-ok() { echo "PASS: $1"; passed=$((passed + 1)); }
-ko() { echo "FAIL: $1"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
+SIM_TIMEOUT=120
+. tests/host/lib.sh
 
-SIM=./tcmu-sim
 PLUG=tests/build/sim-plugins
 BROKEN=tests/build/broken
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 truncate -s 64M "$tmp/lun.img"
-
-# run_sim WANT-EXIT ARGS...: tcmu-sim's output in $tmp/out, exit as wanted.
-run_sim() {
-	local want=$1 rc
-	shift
-	timeout 120 "$SIM" "$@" >"$tmp/out" 2>&1
-	rc=$?
-	# Indented: tcmu-sim's own lines and count are not this script's.
-	sed 's/^/    | /' "$tmp/out"
-	echo "    | exit $rc (want $want)"
-	[ "$rc" = "$want" ]
-}
 # fails_naming PATTERN ARGS...: check fails, and the failed case matches.
 fails_naming() {
 	local pat=$1
