@@ -88,6 +88,9 @@ struct glfs_dev {
 	unsigned int inflight;
 	/* Bumped by each failed fdatasync (atomic); see glfsh_sync_done. */
 	unsigned int sync_failures;
+	/* Commands failed since the last that succeeded (atomic): only the
+	 * first of a run is logged, and its end. */
+	unsigned int failed_run;
 };
 
 enum glfs_op { GLFS_OP_READ, GLFS_OP_WRITE, GLFS_OP_FLUSH, GLFS_OP_DISCARD };
@@ -341,6 +344,8 @@ static struct glfs_conn *glfsh_conn_get(const struct glfs_cfg *c, unsigned int s
 			break;
 	if (conn) {
 		conn->refs++;
+		tcmur_dev_log(NULL, TCMUR_LOG_INFO, __func__, "volume %s on %s: connection "
+			      "shared (%u users)", c->volume, c->hosts, conn->refs);
 		goto out;
 	}
 	*step = "out of memory";
@@ -351,6 +356,8 @@ static struct glfs_conn *glfsh_conn_get(const struct glfs_cfg *c, unsigned int s
 	conn->fs = glfsh_connect(c, secs, err, step);
 	if (!conn->fs)
 		goto out_free;
+	tcmur_dev_log(NULL, TCMUR_LOG_INFO, __func__, "volume %s on %s: connected",
+		      c->volume, c->hosts);
 	conn->refs = 1;
 	conn->next = glfs_conns;
 	glfs_conns = conn;
@@ -594,6 +601,25 @@ static int glfsh_reconfig(struct tcmur_device *dev, const struct tcmur_reconfig 
 static void glfsh_aio_done(glfs_fd_t *fd, ssize_t ret, struct glfs_stat *pre,
 			   struct glfs_stat *post, void *data);
 
+/* Log @a's failure with @err if it starts a run of failures (a brick
+ * down fails every command until it is back), or a run's end. */
+static void glfsh_log_outcome(struct glfs_aio *a, int err)
+{
+	unsigned int run;
+
+	if (!err) {
+		run = __atomic_exchange_n(&a->gdev->failed_run, 0, __ATOMIC_RELAXED);
+		if (run)
+			tcmu_dev_info(a->dev, "I/O works again, after %u failed commands", run);
+		return;
+	}
+	if (__atomic_fetch_add(&a->gdev->failed_run, 1, __ATOMIC_RELAXED))
+		return;
+	tcmu_dev_err(a->dev, "%s %llu bytes at %llu: %s (further failures not logged "
+		     "until a command succeeds)", glfs_op_name[a->op],
+		     (unsigned long long)a->len, (unsigned long long)a->offset, strerror(-err));
+}
+
 /* End @a with @err (0 or -errno): complete its command and free it. The
  * last touch of gdev is the decrement that lets close go on. */
 static void glfsh_aio_end(struct glfs_aio *a, int err)
@@ -601,13 +627,9 @@ static void glfsh_aio_end(struct glfs_aio *a, int err)
 	struct glfs_dev *gdev = a->gdev;
 	tcmu_sts sts = TCMU_STS_GOOD;
 
-	if (err) {
-		tcmur_dev_log(a->dev, err == -ENOTCONN ? TCMUR_LOG_WARN : TCMUR_LOG_ERR,
-			      __func__, "%s %llu bytes at %llu: %s", glfs_op_name[a->op],
-			      (unsigned long long)a->len, (unsigned long long)a->offset,
-			      strerror(-err));
+	glfsh_log_outcome(a, err);
+	if (err)
 		sts = tcmur_cmd_errno(a->cmd, err, a->op != GLFS_OP_READ);
-	}
 	tcmur_cmd_complete(a->dev, a->cmd, sts);
 	free(a);
 	__atomic_sub_fetch(&gdev->inflight, 1, __ATOMIC_RELEASE);
