@@ -136,3 +136,14 @@ all: tests/build/scsi_table_dump
 readme-table: tests/build/scsi_table_dump
 	tests/tools/readme_table.sh update
 
+# Random data through a handler on the simulated ring (host tests).
+tests/build/sim_pattern: tests/tools/sim_pattern.c sim_device.o ring_sim.o $(CORE_OBJS) libtcmu.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -rdynamic -I. -o $@ $^ $(LDLIBS)
+all: tests/build/sim_pattern
+
+# A gfapi reader and the write-behind probe (tests/host/test_glfs.sh).
+tests/build/glfs_tool: tests/tools/glfs_tool.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags glusterfs-api 2>/dev/null) -o $@ $< \
+		$(GLFS_LIBS)

@@ -24,6 +24,13 @@ check-sim: sim-test-build
 check-rbd: all
 	tests/host/test_rbd.sh
 
+# handler_glfs against a real one-brick GlusterFS volume started and torn
+# down here (needs glusterfs-server, libglusterfs-dev; about 2 min). Not
+# in `make check`; on a shared machine run it under flock /work/heavy.lock.
+.PHONY: check-glfs
+check-glfs: all $(if $(GLFS_LIBS),tests/build/glfs_tool)
+	tests/host/test_glfs.sh
+
 # Everything, with one total line at the end; deps first, in its own
 # step, since pkg-config answers only once the -dev packages are there.
 check: deps
