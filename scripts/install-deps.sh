@@ -1,11 +1,14 @@
 #!/bin/sh
 # install-deps.sh - install what building and testing this project needs.
 #
-# Usage: scripts/install-deps.sh [--kernel-only] [--with-peer]
+# Usage: scripts/install-deps.sh [--kernel-only] [--with-peer] [--with-gluster]
 #   --kernel-only  only fetch/unpack the guest kernel (used by tests/vm/run-vm.sh
 #                  when its cache is empty; needs no package installs)
 #   --with-peer    also install Debian's tcmu-runner, the established daemon that
 #                  tests/vm/test_harness_peer.sh compares against (else it skips)
+#   --with-gluster also install GlusterFS: libgfapi's headers (handler_glfs.so
+#                  is built only where they are) and the server `make
+#                  check-glfs` starts on loopback (else it skips)
 #
 # Environment:
 #   TCMU_VM_CACHE  where the guest kernel is unpacked (default $REPO/.cache/kernel)
@@ -39,6 +42,8 @@ valgrind"
 VM_PKGS="qemu-system-x86 busybox-static cpio kmod targetcli-fb python3-rtslib-fb
 dbus sg3-utils lsscsi fio qemu-utils"
 PEER_PKGS="tcmu-runner"
+# Cluster tests (make check-glfs): glusterd, the gluster CLI and gfapi.
+GLUSTER_PKGS="glusterfs-server libglusterfs-dev"
 
 # No prompts ever: CI has no stdin.
 export DEBIAN_FRONTEND=noninteractive
@@ -143,12 +148,13 @@ fetch_kernel() {
 }
 
 main() {
-	kernel_only=0 with_peer=0
+	kernel_only=0 with_peer=0 with_gluster=0
 	for arg in "$@"; do
 		case $arg in
 		--kernel-only) kernel_only=1 ;;
 		--with-peer) with_peer=1 ;;
-		-h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+		--with-gluster) with_gluster=1 ;;
+		-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
 		*) die "unknown argument: $arg" ;;
 		esac
 	done
@@ -157,6 +163,7 @@ main() {
 	if [ "$kernel_only" = 0 ]; then
 		pkgs="$BUILD_PKGS $VM_PKGS"
 		[ "$with_peer" = 1 ] && pkgs="$pkgs $PEER_PKGS"
+		[ "$with_gluster" = 1 ] && pkgs="$pkgs $GLUSTER_PKGS"
 		# shellcheck disable=SC2086
 		install_missing $pkgs
 	else
