@@ -125,14 +125,10 @@ static int write_one(struct pat *p, uint8_t *buf)
 
 static int unmap(struct pat *p, uint64_t lba, uint32_t n)
 {
-	uint8_t cdb[10] = { UNMAP }, param[24] = { 0 };
+	uint8_t cdb[10], param[SIM_UNMAP_PARAM_LEN];
 	int r;
 
-	tcmu_put_be16(cdb + 7, sizeof(param));
-	tcmu_put_be16(param, sizeof(param) - 2);
-	tcmu_put_be16(param + 2, 16);
-	tcmu_put_be64(param + 8, lba);
-	tcmu_put_be32(param + 16, n);
+	sim_cdb_unmap(cdb, param, lba, n);
 	r = outcome(run(p, cdb, sizeof(cdb), param, sizeof(param)), "UNMAP", lba);
 	if (r)
 		return -1;
