@@ -14,7 +14,8 @@
  * writes are glfs_preadv_async/glfs_pwritev_async on the command's iovec,
  * SYNCHRONIZE CACHE glfs_fdatasync_async, a FUA write its write and then
  * an fdatasync, UNMAP glfs_discard_async (the brick punches a hole, which
- * reads back as zeros). Each completes on a gfapi thread with
+ * reads back as zeros; open tries one past the file's end, and a brick
+ * that cannot gets no UNMAP). Each completes on a gfapi thread with
  * tcmur_cmd_complete(); submission does not wait for the volume, so I/O
  * runs inline on the device's own thread (inline_io).
  * Durability: gfapi's client graph has write-behind, which acknowledges a
@@ -91,6 +92,7 @@ struct glfs_dev {
 	/* Commands failed since the last that succeeded (atomic): only the
 	 * first of a run is logged, and its end. */
 	unsigned int failed_run;
+	bool can_unmap;			/* the brick punched a hole at open */
 };
 
 enum glfs_op { GLFS_OP_READ, GLFS_OP_WRITE, GLFS_OP_FLUSH, GLFS_OP_DISCARD };
@@ -438,7 +440,7 @@ out:
 
 static bool glfsh_check_config(const char *cfg, char **reason)
 {
-	const char *why = NULL;
+	const char *why = NULL, *detail;
 	struct glfs_conn *conn;
 	struct glfs_cfg c;
 	int err;
@@ -452,11 +454,13 @@ static bool glfsh_check_config(const char *cfg, char **reason)
 	conn = glfsh_conn_get(&c, GLFS_CHECK_TIMEOUT, &err, &why);
 	if (conn)
 		err = glfsh_path_usable(conn->fs, c.path, &why);
+	/* "volume V on H, connect|<path>: what[: errno text]" */
+	detail = err == -EINVAL ? "" : err == -ETIMEDOUT && !conn ? ": no answer in 10 s" :
+		 strerror(-err);
 	if (err && reason &&
 	    asprintf(reason, "volume %s on %s, %s: %s%s%s", c.volume, c.hosts,
-		     conn ? c.path : "connect", why, err == -EINVAL ? "" : ": ",
-		     err == -EINVAL ? "" : err == -ETIMEDOUT && !conn ?
-		     "no answer in 10 s" : strerror(-err)) < 0)
+		     conn ? c.path : "connect", why, *detail && *detail != ':' ? ": " : "",
+		     detail) < 0)
 		*reason = NULL;
 	glfsh_conn_put(conn);
 	glfsh_cfg_free(&c);
@@ -535,8 +539,13 @@ static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 		err = -ENOSPC;
 		goto out_close;
 	}
-	tcmu_dev_dbg(dev, "opened %s on volume %s (%llu bytes)", c.path, c.volume,
-		     (unsigned long long)st.st_size);
+	/* Whether the bricks punch holes: one past the file's end, which
+	 * changes no data (the brick keeps the size). */
+	gdev->can_unmap = !glfs_discard(gdev->fd, st.st_size, 4096) ||
+			  (errno != EOPNOTSUPP && errno != ENOSYS);
+	tcmu_dev_dbg(dev, "opened %s on volume %s (%llu bytes, %s)", c.path, c.volume,
+		     (unsigned long long)st.st_size,
+		     gdev->can_unmap ? "UNMAP punches holes" : "no UNMAP: no hole punching");
 	glfsh_cfg_free(&c);
 	return 0;
 
@@ -765,6 +774,20 @@ static bool glfsh_can_fua(struct tcmur_device *dev)
 	return true;
 }
 
+static bool glfsh_can_unmap(struct tcmur_device *dev)
+{
+	return ((struct glfs_dev *)tcmur_dev_private(dev))->can_unmap;
+}
+
+/* The posix brick discards by punching a hole (fallocate PUNCH_HOLE,
+ * KEEP_SIZE), which reads back as zeros; where it cannot, can_unmap is
+ * false and the daemon does not offer UNMAP. */
+static bool glfsh_unmap_zeroes(struct tcmur_device *dev)
+{
+	(void)dev;
+	return true;
+}
+
 TCMUR_REGISTER_HANDLER(
 	.name = "GlusterFS file (libgfapi)",
 	.subtype = "glfs",
@@ -784,5 +807,7 @@ TCMUR_REGISTER_HANDLER(
 	.flush = glfsh_flush,
 	.unmap = glfsh_unmap,
 	.can_fua = glfsh_can_fua,
+	.can_unmap = glfsh_can_unmap,
+	.unmap_zeroes = glfsh_unmap_zeroes,
 	.inline_io = true,	/* gfapi's async submission never waits for a brick */
 );
