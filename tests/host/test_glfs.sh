@@ -7,7 +7,8 @@
 # UNMAP punches a hole the brick's file shows; a bad volume, host or path
 # is refused with a reason, in bounded time; write-behind acknowledges
 # writes a dead brick never stored unless its pass-through is on (the
-# handler's setting); with the brick killed under the handler and
+# handler's setting); a failing fdatasync fails FUA writes and SYNCHRONIZE
+# CACHE until it works again; with the brick killed under the handler and
 # restarted, commands fail retryable or complete and nothing acknowledged
 # is lost; bench figures beside fio's gfapi_async engine on the same file.
 # Needs glusterd, gluster (glusterfs-server), libglusterfs-dev (so
@@ -135,6 +136,22 @@ sys.exit(0 if hole <= off + 4096 and data >= end - 4096 else 1)
 EOF
 }
 check "UNMAP punched a hole in the brick's file (SEEK_HOLE)" hole_punched
+
+# An fdatasync that fails (error-gen on the client's fsync): FUA writes
+# and SYNCHRONIZE CACHE end in MEDIUM ERROR, WRITE ERROR; once fsync works
+# again, so do they.
+sync_errors() {
+	local o
+	for o in "error-gen client" "error-fops fsync" "error-failure 100"; do
+		G volume set "$VOL" debug.$o >/dev/null || return 1
+	done
+	run_sim 1 check --handler-path . "glfs/$VOL@$H/sync.img" --size 64M &&
+		grep -q "^FAIL: WRITE(16) FUA and SYNCHRONIZE CACHE.*sense 3/0c/00" "$tmp/out" &&
+		G volume reset "$VOL" debug.error-gen >/dev/null &&
+		run_sim 0 check --handler-path . "glfs/$VOL@$H/sync.img" --size 64M
+}
+check "a failing fdatasync fails FUA and SYNCHRONIZE CACHE (3/0c/00); then they work again" \
+	sync_errors
 
 # Write-behind, the volume's default: with the brick dead it acknowledges
 # writes no brick stored; with pass-through on it does not.
