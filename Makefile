@@ -50,6 +50,15 @@ HANDLERS     += handler_rbd.so
 endif
 endif
 
+# handler_glfs.so only where gfapi is (pkg-config glusterfs-api, from
+# libglusterfs-dev). GLFS=0 skips it.
+GLFS_LIBS := $(shell pkg-config --libs glusterfs-api 2>/dev/null)
+ifneq ($(GLFS),0)
+ifneq ($(GLFS_LIBS),)
+HANDLERS     += handler_glfs.so
+endif
+endif
+
 .PHONY: all clean install
 all: libtcmu.so.1 libtcmu.a tcmu-runner tcmu-sim $(HANDLERS)
 
@@ -84,6 +93,11 @@ handler_qcow.so: $(QCOW_SRCS) qcow2.h tcmu-runner.h
 handler_rbd.so: handler_rbd.c tcmu-runner.h
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags librbd librados 2>/dev/null) \
 		-shared -o $@ $< $(RBD_LIBS)
+
+# -z nodelete: a detached glfs_fini may still run in it after dlclose.
+handler_glfs.so: handler_glfs.c tcmu-runner.h
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags glusterfs-api 2>/dev/null) \
+		-shared -Wl,-z,nodelete -o $@ $< $(GLFS_LIBS) -lpthread
 
 %.o: %.c $(wildcard *.h)
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -141,3 +155,15 @@ all: tests/build/scsi_table_dump
 .PHONY: readme-table
 readme-table: tests/build/scsi_table_dump
 	tests/tools/readme_table.sh update
+
+# Random data through a handler on the simulated ring (host tests).
+tests/build/sim_pattern: tests/tools/sim_pattern.c sim_device.o ring_sim.o $(CORE_OBJS) libtcmu.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -rdynamic -I. -o $@ $^ $(LDLIBS)
+all: tests/build/sim_pattern
+
+# A gfapi reader and the write-behind probe (tests/host/test_glfs.sh).
+tests/build/glfs_tool: tests/tools/glfs_tool.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags glusterfs-api 2>/dev/null) -o $@ $< \
+		$(GLFS_LIBS)

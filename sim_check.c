@@ -298,7 +298,7 @@ static void thin_bits(struct check *ck, bool *lbpme, bool *lbprz)
 
 static void case_unmap(struct check *ck)
 {
-	uint8_t cdb[10] = { UNMAP }, param[24] = { 0 };
+	uint8_t cdb[10], param[SIM_UNMAP_PARAM_LEN];
 	uint64_t lba = 256, n = 64;
 	bool lbpme, lbprz;
 	struct sim_cmd *c;
@@ -310,11 +310,7 @@ static void case_unmap(struct check *ck)
 		printf("SKIP: UNMAP (the handler cannot unmap here)\n");
 		return;
 	}
-	tcmu_put_be16(cdb + 7, sizeof(param));
-	tcmu_put_be16(param, sizeof(param) - 2);
-	tcmu_put_be16(param + 2, 16);
-	tcmu_put_be64(param + 8, lba);
-	tcmu_put_be32(param + 16, n);
+	sim_cdb_unmap(cdb, param, lba, n);
 	c = run(ck, cdb, sizeof(cdb), param, sizeof(param));
 	bad = not_good(c, sb, sizeof(sb));
 	if (!bad && lbprz) {

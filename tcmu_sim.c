@@ -217,9 +217,24 @@ static int check_config(const struct sim_opts *o)
 	return EXIT_USAGE;
 }
 
+/*
+ * Data area bytes for @o's load: --qd commands of --bs bytes each, every
+ * buffer rounded up with its guard to the simulator's blocks, or the
+ * default if that is more. (1 MiB commands at qd 4 need more than 4 MiB.)
+ */
+static size_t sim_data_size(const struct sim_opts *o)
+{
+	size_t per = (o->bs + SIM_GUARD_LEN + SIM_DATA_BLOCK - 1) / SIM_DATA_BLOCK *
+		     SIM_DATA_BLOCK;
+	size_t want = (size_t)o->qd * per;
+
+	return want > SIM_DEFAULT_DATA_SIZE ? want : SIM_DEFAULT_DATA_SIZE;
+}
+
 int sim_open(const struct sim_opts *o, struct sim_dev **out)
 {
 	struct sim_dev_cfg cfg = {
+		.ring = { .data_size = sim_data_size(o) },
 		.ops = &o->h->ops,
 		.handler_cfg = handler_config_part(&o->h->ops, o->config),
 		.size = o->size,

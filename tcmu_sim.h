@@ -16,6 +16,7 @@
 
 #include "handler_loader.h"
 #include "log.h"
+#include "scsi_defs.h"
 #include "sim_device.h"
 
 enum sim_rw { SIM_RANDREAD, SIM_RANDWRITE, SIM_READ, SIM_WRITE, SIM_RANDRW };
@@ -52,6 +53,21 @@ static inline void sim_cdb_rw16(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t
 	cdb[1] = fua ? 0x08 : 0;
 	tcmu_put_be64(cdb + 2, lba);
 	tcmu_put_be32(cdb + 10, n);
+}
+
+/* UNMAP of @n blocks at @lba: the CDB (10 bytes) and its parameter list
+ * (SIM_UNMAP_PARAM_LEN bytes, one block descriptor). */
+#define SIM_UNMAP_PARAM_LEN 24
+static inline void sim_cdb_unmap(uint8_t *cdb, uint8_t *param, uint64_t lba, uint32_t n)
+{
+	memset(cdb, 0, 10);
+	memset(param, 0, SIM_UNMAP_PARAM_LEN);
+	cdb[0] = UNMAP;
+	tcmu_put_be16(cdb + 7, SIM_UNMAP_PARAM_LEN);
+	tcmu_put_be16(param, SIM_UNMAP_PARAM_LEN - 2);
+	tcmu_put_be16(param + 2, 16);
+	tcmu_put_be64(param + 8, lba);
+	tcmu_put_be32(param + 16, n);
 }
 
 /* A device of @o's handler and config on a fresh simulated ring. */

@@ -40,10 +40,12 @@ valgrind zlib1g-dev qemu-utils"
 # registration; sg3-utils/lsscsi/fio poke the resulting SCSI disk).
 VM_PKGS="qemu-system-x86 busybox-static cpio kmod targetcli-fb python3-rtslib-fb
 dbus sg3-utils lsscsi fio qemu-utils"
-# Real clusters: a single-node Ceph (tests/cluster/ceph.sh) for handler_rbd,
-# on the host and inside the guest, and librbd to build the handler.
+# Real clusters, which make check starts on loopback: a single-node Ceph
+# (tests/cluster/ceph.sh) for handler_rbd and a one-brick Gluster volume
+# (tests/cluster/gluster.sh) for handler_glfs, on the host and inside the
+# guest; and librbd's and gfapi's headers to build the two handlers.
 CLUSTER_PKGS="ceph-mon ceph-mgr ceph-mgr-modules-core ceph-osd ceph-common
-librbd-dev uuid-runtime"
+librbd-dev uuid-runtime glusterfs-server libglusterfs-dev"
 PEER_PKGS="tcmu-runner"
 
 # No prompts ever: CI has no stdin.

@@ -3,8 +3,9 @@
 # same under ASan/UBSan and under ThreadSanitizer, host checks of the
 # service files and of what a first run says, tcmu-sim on good and
 # broken handlers, 60 s of each fuzzer, the real kernel, handler_rbd on a
-# real Ceph cluster), each ending in "N passed, N failed"; then one grand
-# total line. Exits non-zero if any stage failed or printed no summary.
+# real Ceph cluster, handler_glfs on a real Gluster volume), each ending
+# in "N passed, N failed"; then one grand total line. Exits non-zero if
+# any stage failed or printed no summary.
 set -u
 cd "$(dirname "$0")/.."
 total_p=0 total_f=0 total_s=0 bad=0
@@ -44,6 +45,7 @@ stage "fuzz, 60 s per target" make --no-print-directory fuzz FUZZ_SECONDS=60
 stage "real kernel" make --no-print-directory check-vm
 stage "rbd on a real Ceph cluster, host" make --no-print-directory check-rbd-host
 stage "rbd on a real Ceph cluster, real kernel" make --no-print-directory check-rbd-vm
+stage "glfs on a real Gluster volume, host" make --no-print-directory check-glfs
 
 echo "=== make check total"
 if [ "$total_s" -gt 0 ]; then

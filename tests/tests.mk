@@ -32,6 +32,14 @@ check-rbd-vm: deps
 	TCMU_VM_HANG_CHECK=0 tests/vm/run-all.sh tests/vm/test_rbd.sh
 check-rbd: check-rbd-host check-rbd-vm
 
+# handler_glfs against a real one-brick GlusterFS volume (tests/cluster/
+# gluster.sh) started and torn down here (about 2 min); make check runs it
+# as a stage of its own.
+.PHONY: check-glfs
+check-glfs: deps
+	$(MAKE) all tests/build/glfs_tool
+	tests/host/test_glfs.sh
+
 # Everything, with one total line at the end; deps first, in its own
 # step, since pkg-config answers only once the -dev packages are there.
 check: deps

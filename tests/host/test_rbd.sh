@@ -13,19 +13,7 @@ set -u
 cd "$(dirname "$0")/../.."
 CEPH_SH=$PWD/tests/cluster/ceph.sh
 BENCH_SECONDS=${BENCH_SECONDS:-5}
-passed=0 failed=0
-ok() { echo "PASS: $1"; passed=$((passed + 1)); }
-ko() { echo "FAIL: $1"; failed=$((failed + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
-skip() {
-	if [ -n "${CI:-}" ]; then
-		echo "FAIL: $*"
-		echo "0 passed, 1 failed"
-		exit 1
-	fi
-	echo "SKIP: $*"
-	exit 77
-}
+. tests/host/check_lib.sh
 
 for t in ceph-mon ceph-mgr ceph-osd ceph rbd uuidgen; do
 	command -v $t >/dev/null || skip "$t not installed"
@@ -68,16 +56,6 @@ RBD create rbd/lun --size 256M || ko "rbd create"
 RBD create rbd/small --size 64M || ko "rbd create small"
 OPTS=";conf=$CEPH_CONF;id=admin;osd_op_timeout=20"
 
-# run_sim WANT-EXIT ARGS...: tcmu-sim's output in $tmp/out, exit as wanted.
-run_sim() {
-	local want=$1 rc
-	shift
-	timeout 300 ./tcmu-sim "$@" >"$tmp/out" 2>&1
-	rc=$?
-	sed 's/^/    | /' "$tmp/out"
-	echo "    | exit $rc (want $want)"
-	[ "$rc" = "$want" ]
-}
 refused() {	# refused PATTERN CONFIG SIZE: exit 2, the reason matches
 	local pat=$1
 	run_sim 2 check --handler-path . "$2" --size "$3" && grep -qE "$pat" "$tmp/out"

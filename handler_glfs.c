@@ -1,0 +1,813 @@
+/*
+ * handler_glfs: a LUN backed by a file on a GlusterFS volume, through
+ * libgfapi (no FUSE mount).
+ * Config string: "glfs/<volume>@<host>[:port][,<host2>[:port]...]/<path>";
+ * the hosts are glusterd's volfile servers (port 24007 by default), tried
+ * in turn; <path> is the image file, from the volume's root.
+ * The image file: if it exists it must hold at least the LUN's size
+ * (tcmur_dev_size), else open refuses it; a larger file serves its first
+ * size bytes. If it does not exist, open creates it, sparse, at exactly
+ * the LUN's size; its directory must exist. check_config refuses a volume
+ * or host that does not answer, a path that is a directory, and a missing
+ * file whose directory is missing, each with the reason.
+ * Data moves straight between the kernel's ring and gfapi: reads and
+ * writes are glfs_preadv_async/glfs_pwritev_async on the command's iovec,
+ * SYNCHRONIZE CACHE glfs_fdatasync_async, a FUA write its write and then
+ * an fdatasync, UNMAP glfs_discard_async (the brick punches a hole, which
+ * reads back as zeros; open tries one past the file's end, and a brick
+ * that cannot gets no UNMAP). Each completes on a gfapi thread with
+ * tcmur_cmd_complete(); submission does not wait for the volume, so I/O
+ * runs inline on the device's own thread (inline_io).
+ * Durability: gfapi's client graph has write-behind, which acknowledges a
+ * write before the brick has it and loses it if the brick dies (tests/
+ * host/test_glfs.sh shows it). We set write-behind's pass-through option
+ * on our connection, whatever the volume says: every write completes only
+ * once a brick answered it. After a failed fdatasync, a flush is reported
+ * good only if its own fdatasync started after that failure and succeeded.
+ * Connections: one glfs_t per (volume, host list), shared by the devices
+ * that use it and reference-counted (handler-wide state: the API has no
+ * handler context, so glfs_conns is a file-scope list under a mutex).
+ * glfs_init runs on a thread of its own, bounded in time; glfs_fini, which
+ * takes about 10 s, runs on a detached thread once the last device went
+ * (hence -z nodelete: the plugin stays mapped while one runs).
+ * gfapi's log goes to $TCMU_GLFS_LOG (default /dev/null).
+ * Not yet: abort (gfapi cannot cancel), a bound of our own on a frozen
+ * brick (gfapi's network.ping-timeout, 42 s by default, is it), IPv6
+ * hosts, lba_status (SEEK_DATA).
+ * Licensed under the Apache License, Version 2.0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glusterfs/api/glfs.h>
+
+#include "scsi_defs.h"
+#include "tcmu-runner.h"
+
+#define GLFS_DEFAULT_PORT 24007
+#define GLFS_MAX_HOSTS 16
+#define GLFS_CHECK_TIMEOUT 10		/* seconds for glfs_init in check_config */
+#define GLFS_OPEN_TIMEOUT 30		/* and in open */
+#define GLFS_LOG_LEVEL 4		/* gfapi's WARNING */
+
+/* A parsed config string; volume and host[] point into buf. */
+struct glfs_cfg {
+	char *buf;
+	char *hosts;			/* the host list as given: the connection's key */
+	char *path;			/* "/<path>" */
+	const char *volume;
+	unsigned int nhosts;
+	const char *host[GLFS_MAX_HOSTS];
+	int port[GLFS_MAX_HOSTS];
+};
+
+/* One glfs_t, shared by the devices on one (volume, host list). */
+struct glfs_conn {
+	struct glfs_conn *next;
+	char *volume, *hosts;
+	glfs_t *fs;
+	unsigned int refs;		/* under glfs_lock */
+};
+
+static pthread_mutex_t glfs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct glfs_conn *glfs_conns;
+
+struct glfs_dev {
+	struct glfs_conn *conn;
+	glfs_fd_t *fd;
+	/* aio submitted, callback not yet past its last touch of us
+	 * (atomic): close waits for 0 before closing the fd. */
+	unsigned int inflight;
+	/* Bumped by each failed fdatasync (atomic); see glfsh_sync_done. */
+	unsigned int sync_failures;
+	/* Commands failed since the last that succeeded (atomic): only the
+	 * first of a run is logged, and its end. */
+	unsigned int failed_run;
+	bool can_unmap;			/* the brick punched a hole at open */
+};
+
+enum glfs_op { GLFS_OP_READ, GLFS_OP_WRITE, GLFS_OP_FLUSH, GLFS_OP_DISCARD };
+
+static const char *const glfs_op_name[] = { "read", "write", "flush", "discard" };
+
+/* One aio in flight; freed by its last callback. */
+struct glfs_aio {
+	struct tcmur_device *dev;
+	struct glfs_dev *gdev;
+	struct tcmur_cmd *cmd;
+	enum glfs_op op;
+	bool fua;			/* a write still to be followed by a sync */
+	unsigned int failures_seen;	/* gdev->sync_failures when it started */
+	uint64_t offset, len;
+};
+
+/* ---- config ------------------------------------------------------------ */
+
+static void glfsh_cfg_free(struct glfs_cfg *c)
+{
+	free(c->buf);
+	free(c->hosts);
+	free(c->path);
+	memset(c, 0, sizeof(*c));
+}
+
+/* "host[:port]" into the next slot of @c; 0 or -EINVAL with *why set. */
+static int glfsh_cfg_host(struct glfs_cfg *c, char *h, const char **why)
+{
+	char *colon = strchr(h, ':'), *end;
+	unsigned long port = GLFS_DEFAULT_PORT;
+
+	if (c->nhosts == GLFS_MAX_HOSTS) {
+		*why = "more than 16 hosts";
+		return -EINVAL;
+	}
+	if (colon) {
+		*colon++ = '\0';
+		errno = 0;
+		port = strtoul(colon, &end, 10);
+		if (errno || *end || !*colon || port == 0 || port > 65535) {
+			*why = "a port is 1..65535";
+			return -EINVAL;
+		}
+	}
+	if (!*h) {
+		*why = "an empty host name";
+		return -EINVAL;
+	}
+	c->host[c->nhosts] = h;
+	c->port[c->nhosts++] = (int)port;
+	return 0;
+}
+
+/*
+ * "<volume>@<host>[:port][,...]/<path>" into @c (glfsh_cfg_free it); 0 or
+ * -errno with *why set.
+ */
+static int glfsh_cfg_parse(const char *cfg, struct glfs_cfg *c, const char **why)
+{
+	char *at, *slash, *h, *save;
+
+	memset(c, 0, sizeof(*c));
+	*why = "expected <volume>@<host>[:port][,<host>...]/<path>";
+	if (!cfg)
+		return -EINVAL;
+	c->buf = strdup(cfg);
+	if (!c->buf)
+		goto out_nomem;
+	at = strchr(c->buf, '@');
+	slash = at ? strchr(at, '/') : NULL;
+	if (!at || at == c->buf || !slash || slash == at + 1 || !slash[1])
+		goto out_free;
+	*at = '\0';
+	*slash = '\0';
+	c->volume = c->buf;
+	c->hosts = strdup(at + 1);
+	if (!c->hosts || asprintf(&c->path, "/%s", slash + 1) < 0) {
+		c->path = NULL;
+		goto out_nomem;
+	}
+	for (h = strtok_r(at + 1, ",", &save); h; h = strtok_r(NULL, ",", &save))
+		if (glfsh_cfg_host(c, h, why))
+			goto out_free;
+	if (!c->nhosts)
+		goto out_free;
+	return 0;
+
+out_nomem:
+	*why = "out of memory";
+	glfsh_cfg_free(c);
+	return -ENOMEM;
+out_free:
+	glfsh_cfg_free(c);
+	return -EINVAL;
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+static void *glfsh_fini_thread(void *arg)
+{
+	glfs_fini(arg);
+	return NULL;
+}
+
+/* glfs_fini @fs on a detached thread: it takes ~10 s (the rpc's call-bail
+ * timer holds it), which no caller of ours should wait for. */
+static void glfsh_fini_detached(glfs_t *fs)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, glfsh_fini_thread, fs))
+		glfs_fini(fs);	/* no thread: pay the wait here */
+	pthread_attr_destroy(&attr);
+}
+
+/* A glfs_init on its own thread; the one of waiter and thread that
+ * finishes last frees it. */
+struct glfs_init_job {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	glfs_t *fs;
+	int err;
+	bool done, abandoned;
+};
+
+static void glfsh_job_free(struct glfs_init_job *j)
+{
+	pthread_cond_destroy(&j->cond);
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+}
+
+static void *glfsh_init_thread(void *arg)
+{
+	struct glfs_init_job *j = arg;
+	int err = glfs_init(j->fs) ? -(errno ? errno : EIO) : 0;
+	bool abandoned;
+
+	pthread_mutex_lock(&j->lock);
+	j->err = err;
+	j->done = true;
+	abandoned = j->abandoned;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	if (abandoned) {	/* the waiter gave up: the glfs_t is ours */
+		glfs_fini(j->fs);
+		glfsh_job_free(j);
+	}
+	return NULL;
+}
+
+/* glfs_init(@fs) within @secs; 0, its -errno, or -ETIMEDOUT (then @fs is
+ * the init thread's to free). On an error but -ETIMEDOUT, @fs is still
+ * the caller's. */
+static int glfsh_init_bounded(glfs_t *fs, unsigned int secs)
+{
+	struct glfs_init_job *j = calloc(1, sizeof(*j));
+	struct timespec until;
+	pthread_attr_t attr;
+	pthread_t t;
+	int err;
+
+	if (!j)
+		return -ENOMEM;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	j->fs = fs;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = -pthread_create(&t, &attr, glfsh_init_thread, j);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		glfsh_job_free(j);
+		return err;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += secs;
+	pthread_mutex_lock(&j->lock);
+	while (!j->done && pthread_cond_timedwait(&j->cond, &j->lock, &until) != ETIMEDOUT)
+		;
+	if (!j->done) {
+		j->abandoned = true;
+		pthread_mutex_unlock(&j->lock);
+		return -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&j->lock);
+	err = j->err;
+	glfsh_job_free(j);
+	return err;
+}
+
+/* A connected glfs_t for @c within @secs; NULL with *err and *step. */
+static glfs_t *glfsh_connect(const struct glfs_cfg *c, unsigned int secs, int *err,
+			     const char **step)
+{
+	const char *log = getenv("TCMU_GLFS_LOG");
+	glfs_t *fs;
+
+	*step = "glfs_new";
+	fs = glfs_new(c->volume);
+	if (!fs) {
+		*err = -(errno ? errno : ENOMEM);
+		return NULL;
+	}
+	*step = "glfs_set_volfile_server";
+	for (unsigned int i = 0; i < c->nhosts; i++)
+		if (glfs_set_volfile_server(fs, "tcp", c->host[i], c->port[i]))
+			goto out_fini;
+	*step = "glfs_set_logging";
+	if (glfs_set_logging(fs, log && *log ? log : "/dev/null", GLFS_LOG_LEVEL))
+		goto out_fini;
+	/* Never acknowledge a write that no brick has: write-behind would
+	 * (see the top). Set before glfs_init: it cannot change online. */
+	*step = "write-behind pass-through";
+	if (glfs_set_xlator_option(fs, "*-write-behind", "pass-through", "true"))
+		goto out_fini;
+	*step = "glfs_init (volume or hosts)";
+	*err = glfsh_init_bounded(fs, secs);
+	if (*err == -ETIMEDOUT)
+		return NULL;
+	if (*err) {
+		glfsh_fini_detached(fs);
+		return NULL;
+	}
+	return fs;
+
+out_fini:
+	*err = -(errno ? errno : EINVAL);
+	glfsh_fini_detached(fs);
+	return NULL;
+}
+
+/* The connection for @c, shared: found, or made within @secs. NULL with
+ * *err and *step. glfsh_conn_put() it. */
+static struct glfs_conn *glfsh_conn_get(const struct glfs_cfg *c, unsigned int secs,
+					int *err, const char **step)
+{
+	struct glfs_conn *conn;
+
+	/* Held across a new connection's init too, so that two devices on
+	 * one volume never make two; a bad host delays other opens at most
+	 * @secs. */
+	pthread_mutex_lock(&glfs_lock);
+	for (conn = glfs_conns; conn; conn = conn->next)
+		if (!strcmp(conn->volume, c->volume) && !strcmp(conn->hosts, c->hosts))
+			break;
+	if (conn) {
+		conn->refs++;
+		tcmur_dev_log(NULL, TCMUR_LOG_INFO, __func__, "volume %s on %s: connection "
+			      "shared (%u users)", c->volume, c->hosts, conn->refs);
+		goto out;
+	}
+	*step = "out of memory";
+	*err = -ENOMEM;
+	conn = calloc(1, sizeof(*conn));
+	if (!conn || !(conn->volume = strdup(c->volume)) || !(conn->hosts = strdup(c->hosts)))
+		goto out_free;
+	conn->fs = glfsh_connect(c, secs, err, step);
+	if (!conn->fs)
+		goto out_free;
+	tcmur_dev_log(NULL, TCMUR_LOG_INFO, __func__, "volume %s on %s: connected",
+		      c->volume, c->hosts);
+	conn->refs = 1;
+	conn->next = glfs_conns;
+	glfs_conns = conn;
+out:
+	pthread_mutex_unlock(&glfs_lock);
+	return conn;
+
+out_free:
+	pthread_mutex_unlock(&glfs_lock);
+	if (conn) {
+		free(conn->volume);
+		free(conn->hosts);
+		free(conn);
+	}
+	return NULL;
+}
+
+/* Drop a reference; the last one finis the glfs_t, off-thread. */
+static void glfsh_conn_put(struct glfs_conn *conn)
+{
+	struct glfs_conn **pp;
+	bool last;
+
+	if (!conn)
+		return;
+	pthread_mutex_lock(&glfs_lock);
+	last = --conn->refs == 0;
+	if (last) {
+		for (pp = &glfs_conns; *pp != conn; pp = &(*pp)->next)
+			;
+		*pp = conn->next;
+	}
+	pthread_mutex_unlock(&glfs_lock);
+	if (!last)
+		return;
+	glfsh_fini_detached(conn->fs);
+	free(conn->volume);
+	free(conn->hosts);
+	free(conn);
+}
+
+/* ---- check, open, close -------------------------------------------------- */
+
+/* Whether @path on @fs could serve a LUN: an existing regular file, or a
+ * missing one in an existing directory (open creates it). 0 or -errno
+ * with *why set. */
+static int glfsh_path_usable(glfs_t *fs, const char *path, const char **why)
+{
+	char *dir = strdup(path), *slash;
+	struct stat st;
+	int err = 0;
+
+	if (!dir) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	if (!glfs_stat(fs, path, &st)) {
+		*why = S_ISDIR(st.st_mode) ? "a directory, not an image file" :
+		       !S_ISREG(st.st_mode) ? "not a regular file" : NULL;
+		err = *why ? -EINVAL : 0;
+		goto out;
+	}
+	err = -errno;
+	*why = "stat";
+	if (err != -ENOENT)
+		goto out;
+	slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+	*why = "missing, and so is its directory (open creates the file, not directories)";
+	if (glfs_stat(fs, dir, &st))
+		goto out;
+	*why = "missing, and its parent is not a directory";
+	err = S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+out:
+	free(dir);
+	return err;
+}
+
+static bool glfsh_check_config(const char *cfg, char **reason)
+{
+	const char *why = NULL, *detail;
+	struct glfs_conn *conn;
+	struct glfs_cfg c;
+	int err;
+
+	err = glfsh_cfg_parse(cfg, &c, &why);
+	if (err) {
+		if (reason && asprintf(reason, "%s: %s", cfg ? cfg : "(none)", why) < 0)
+			*reason = NULL;
+		return false;
+	}
+	conn = glfsh_conn_get(&c, GLFS_CHECK_TIMEOUT, &err, &why);
+	if (conn)
+		err = glfsh_path_usable(conn->fs, c.path, &why);
+	/* "volume V on H, connect|<path>: what[: errno text]" */
+	detail = err == -EINVAL ? "" : err == -ETIMEDOUT && !conn ? ": no answer in 10 s" :
+		 strerror(-err);
+	if (err && reason &&
+	    asprintf(reason, "volume %s on %s, %s: %s%s%s", c.volume, c.hosts,
+		     conn ? c.path : "connect", why, *detail && *detail != ':' ? ": " : "",
+		     detail) < 0)
+		*reason = NULL;
+	glfsh_conn_put(conn);
+	glfsh_cfg_free(&c);
+	return !err;
+}
+
+/* Open @path on @fs read-write, creating it at @size if missing. The fd,
+ * or NULL with *err and *step. */
+static glfs_fd_t *glfsh_open_image(glfs_t *fs, const char *path, uint64_t size, int *err,
+				   const char **step)
+{
+	glfs_fd_t *fd;
+
+	*step = "open";
+	fd = glfs_open(fs, path, O_RDWR);
+	if (fd || errno != ENOENT)
+		goto out;
+	*step = "create";
+	fd = glfs_creat(fs, path, O_RDWR | O_EXCL, 0600);
+	if (!fd && errno == EEXIST) {	/* made meanwhile by someone else */
+		*step = "open";
+		fd = glfs_open(fs, path, O_RDWR);
+		goto out;
+	}
+	if (!fd)
+		goto out;
+	*step = "size the new file";
+	if (glfs_ftruncate(fd, (off_t)size, NULL, NULL)) {
+		*err = -errno;
+		glfs_close(fd);
+		glfs_unlink(fs, path);
+		return NULL;
+	}
+out:
+	if (!fd)
+		*err = -(errno ? errno : EIO);
+	return fd;
+}
+
+static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
+{
+	struct glfs_dev *gdev = tcmur_dev_private(dev);
+	uint64_t size = tcmur_dev_size(dev);
+	const char *why = NULL;
+	struct glfs_cfg c;
+	struct stat st;
+	int err;
+
+	(void)reopen;
+	err = glfsh_cfg_parse(tcmur_dev_config(dev), &c, &why);
+	if (err) {
+		tcmu_dev_err(dev, "config %s: %s", tcmur_dev_config(dev), why);
+		return err;
+	}
+	gdev->conn = glfsh_conn_get(&c, GLFS_OPEN_TIMEOUT, &err, &why);
+	if (!gdev->conn) {
+		tcmu_dev_err(dev, "volume %s on %s: %s: %s", c.volume, c.hosts, why,
+			     strerror(-err));
+		goto out_cfg;
+	}
+	gdev->fd = glfsh_open_image(gdev->conn->fs, c.path, size, &err, &why);
+	if (!gdev->fd) {
+		tcmu_dev_err(dev, "%s %s on volume %s: %s", why, c.path, c.volume,
+			     strerror(-err));
+		goto out_put;
+	}
+	err = glfs_fstat(gdev->fd, &st) ? -errno : 0;
+	if (err) {
+		tcmu_dev_err(dev, "stat %s on volume %s: %s", c.path, c.volume, strerror(-err));
+		goto out_close;
+	}
+	if ((uint64_t)st.st_size < size) {
+		tcmu_dev_err(dev, "%s on volume %s holds %llu bytes, less than the LUN's %llu: "
+			     "grow it or make the LUN smaller", c.path, c.volume,
+			     (unsigned long long)st.st_size, (unsigned long long)size);
+		err = -ENOSPC;
+		goto out_close;
+	}
+	/* Whether the bricks punch holes: one past the file's end, which
+	 * changes no data (the brick keeps the size). */
+	gdev->can_unmap = !glfs_discard(gdev->fd, st.st_size, 4096) ||
+			  (errno != EOPNOTSUPP && errno != ENOSYS);
+	tcmu_dev_dbg(dev, "opened %s on volume %s (%llu bytes, %s)", c.path, c.volume,
+		     (unsigned long long)st.st_size,
+		     gdev->can_unmap ? "UNMAP punches holes" : "no UNMAP: no hole punching");
+	glfsh_cfg_free(&c);
+	return 0;
+
+out_close:
+	glfs_close(gdev->fd);
+out_put:
+	glfsh_conn_put(gdev->conn);
+out_cfg:
+	glfsh_cfg_free(&c);
+	memset(gdev, 0, sizeof(*gdev));
+	return err;
+}
+
+static void glfsh_close_dev(struct tcmur_device *dev)
+{
+	struct glfs_dev *gdev = tcmur_dev_private(dev);
+	unsigned int waited = 0;
+
+	if (!gdev->conn)
+		return;
+	/* The daemon has seen every command complete; a callback may still
+	 * be on its way out of our code. */
+	while (__atomic_load_n(&gdev->inflight, __ATOMIC_ACQUIRE)) {
+		if (++waited == 1000)
+			tcmu_dev_warn(dev, "%u aio still in flight at close",
+				      __atomic_load_n(&gdev->inflight, __ATOMIC_RELAXED));
+		usleep(1000);
+	}
+	if (glfs_close(gdev->fd))
+		tcmu_dev_warn(dev, "close: %s", strerror(errno));
+	glfsh_conn_put(gdev->conn);
+	memset(gdev, 0, sizeof(*gdev));
+}
+
+/* A new config string means another file: the daemon reopens. A new size
+ * must still fit in the file; the write cache needs nothing. */
+static int glfsh_reconfig(struct tcmur_device *dev, const struct tcmur_reconfig *rc)
+{
+	struct glfs_dev *gdev = tcmur_dev_private(dev);
+	struct stat st;
+
+	if (rc->has_config)
+		return -EOPNOTSUPP;
+	if (!rc->has_size)
+		return 0;
+	if (glfs_fstat(gdev->fd, &st)) {
+		int err = -errno;
+
+		tcmu_dev_err(dev, "stat: %s", strerror(-err));
+		return err;
+	}
+	if ((uint64_t)st.st_size < rc->size) {
+		tcmu_dev_err(dev, "the file holds %llu bytes, less than the new size %llu",
+			     (unsigned long long)st.st_size, (unsigned long long)rc->size);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* ---- I/O ------------------------------------------------------------------- */
+
+static void glfsh_aio_done(glfs_fd_t *fd, ssize_t ret, struct glfs_stat *pre,
+			   struct glfs_stat *post, void *data);
+
+/* Log @a's failure with @err if it starts a run of failures (a brick
+ * down fails every command until it is back), or a run's end. */
+static void glfsh_log_outcome(struct glfs_aio *a, int err)
+{
+	unsigned int run;
+
+	if (!err) {
+		run = __atomic_exchange_n(&a->gdev->failed_run, 0, __ATOMIC_RELAXED);
+		if (run)
+			tcmu_dev_info(a->dev, "I/O works again, after %u failed commands", run);
+		return;
+	}
+	if (__atomic_fetch_add(&a->gdev->failed_run, 1, __ATOMIC_RELAXED))
+		return;
+	tcmu_dev_err(a->dev, "%s %llu bytes at %llu: %s (further failures not logged "
+		     "until a command succeeds)", glfs_op_name[a->op],
+		     (unsigned long long)a->len, (unsigned long long)a->offset, strerror(-err));
+}
+
+/* End @a with @err (0 or -errno): complete its command and free it. The
+ * last touch of gdev is the decrement that lets close go on. */
+static void glfsh_aio_end(struct glfs_aio *a, int err)
+{
+	struct glfs_dev *gdev = a->gdev;
+	tcmu_sts sts = TCMU_STS_GOOD;
+
+	glfsh_log_outcome(a, err);
+	if (err)
+		sts = tcmur_cmd_errno(a->cmd, err, a->op != GLFS_OP_READ);
+	tcmur_cmd_complete(a->dev, a->cmd, sts);
+	free(a);
+	__atomic_sub_fetch(&gdev->inflight, 1, __ATOMIC_RELEASE);
+}
+
+/* Start the fdatasync of a flush or of a FUA write; 0 or -errno. */
+static int glfsh_sync(struct glfs_aio *a)
+{
+	a->op = GLFS_OP_FLUSH;
+	a->failures_seen = __atomic_load_n(&a->gdev->sync_failures, __ATOMIC_ACQUIRE);
+	return glfs_fdatasync_async(a->gdev->fd, glfsh_aio_done, a) ? -errno : 0;
+}
+
+/* An fdatasync ended with @err. A failed one may have lost writes that
+ * a later fdatasync no longer sees as dirty: so a sync is good only if
+ * it succeeded and no other failed since it started. */
+static int glfsh_sync_done(struct glfs_aio *a, int err)
+{
+	if (err) {
+		__atomic_add_fetch(&a->gdev->sync_failures, 1, __ATOMIC_RELEASE);
+		return err;
+	}
+	if (__atomic_load_n(&a->gdev->sync_failures, __ATOMIC_ACQUIRE) != a->failures_seen) {
+		tcmu_dev_err(a->dev, "an fdatasync that overlapped this one failed");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* gfapi's thread: an aio ended with @ret (bytes, or -1 and errno). */
+static void glfsh_aio_done(glfs_fd_t *fd, ssize_t ret, struct glfs_stat *pre,
+			   struct glfs_stat *post, void *data)
+{
+	struct glfs_aio *a = data;
+	int err = ret < 0 ? -(errno ? errno : EIO) : 0;
+
+	(void)fd, (void)pre, (void)post;
+	switch (a->op) {
+	case GLFS_OP_READ:
+	case GLFS_OP_WRITE:
+		if (!err && (uint64_t)ret != a->len)
+			err = -EIO;	/* short: past the file's end */
+		if (!err && a->fua) {
+			a->fua = false;
+			err = glfsh_sync(a);
+			if (!err)
+				return;
+		}
+		break;
+	case GLFS_OP_FLUSH:
+		err = glfsh_sync_done(a, err);
+		break;
+	case GLFS_OP_DISCARD:
+		break;
+	}
+	glfsh_aio_end(a, err);
+}
+
+/*
+ * Start @op; gfapi's async calls queue and return, so this is fine on
+ * the device's own thread (cmd->nowait). TCMU_STS_ASYNC, or the status
+ * of a submission that failed.
+ */
+static tcmu_sts glfsh_submit(struct tcmur_device *dev, struct tcmur_cmd *cmd, enum glfs_op op,
+			     struct iovec *iov, size_t iov_cnt, uint64_t len, uint64_t offset)
+{
+	struct glfs_dev *gdev = tcmur_dev_private(dev);
+	struct glfs_aio *a;
+	int err;
+
+	if (op == GLFS_OP_READ || op == GLFS_OP_WRITE)
+		iov_cnt = tcmu_iov_trim(iov, iov_cnt, len);
+	a = malloc(sizeof(*a));
+	if (!a)
+		return tcmur_cmd_errno(cmd, -ENOMEM, op != GLFS_OP_READ);
+	*a = (struct glfs_aio){ .dev = dev, .gdev = gdev, .cmd = cmd, .op = op,
+				.fua = op == GLFS_OP_WRITE && cmd->fua,
+				.offset = offset, .len = len };
+	__atomic_add_fetch(&gdev->inflight, 1, __ATOMIC_RELAXED);
+	switch (op) {
+	case GLFS_OP_READ:
+		err = glfs_preadv_async(gdev->fd, iov, (int)iov_cnt, (off_t)offset, 0,
+					glfsh_aio_done, a);
+		break;
+	case GLFS_OP_WRITE:
+		err = glfs_pwritev_async(gdev->fd, iov, (int)iov_cnt, (off_t)offset, 0,
+					 glfsh_aio_done, a);
+		break;
+	case GLFS_OP_FLUSH:
+		err = glfsh_sync(a);
+		break;
+	case GLFS_OP_DISCARD:
+		err = glfs_discard_async(gdev->fd, (off_t)offset, len, glfsh_aio_done, a);
+		break;
+	}
+	if (!err)
+		return TCMU_STS_ASYNC;
+	err = errno ? -errno : -EIO;
+	__atomic_sub_fetch(&gdev->inflight, 1, __ATOMIC_RELAXED);
+	free(a);
+	tcmu_dev_err(dev, "%s %llu bytes at %llu: submit: %s", glfs_op_name[op],
+		     (unsigned long long)len, (unsigned long long)offset, strerror(-err));
+	return tcmur_cmd_errno(cmd, err, op != GLFS_OP_READ);
+}
+
+static tcmu_sts glfsh_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			   struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
+{
+	return glfsh_submit(dev, cmd, GLFS_OP_READ, iov, iov_cnt, len, offset);
+}
+
+static tcmu_sts glfsh_write(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			    struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
+{
+	return glfsh_submit(dev, cmd, GLFS_OP_WRITE, iov, iov_cnt, len, offset);
+}
+
+static tcmu_sts glfsh_flush(struct tcmur_device *dev, struct tcmur_cmd *cmd)
+{
+	return glfsh_submit(dev, cmd, GLFS_OP_FLUSH, NULL, 0, 0, 0);
+}
+
+static tcmu_sts glfsh_unmap(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+			    uint64_t offset, uint64_t len)
+{
+	return glfsh_submit(dev, cmd, GLFS_OP_DISCARD, NULL, 0, len, offset);
+}
+
+/* A FUA write is its write and then an fdatasync (glfsh_aio_done). */
+static bool glfsh_can_fua(struct tcmur_device *dev)
+{
+	(void)dev;
+	return true;
+}
+
+static bool glfsh_can_unmap(struct tcmur_device *dev)
+{
+	return ((struct glfs_dev *)tcmur_dev_private(dev))->can_unmap;
+}
+
+/* The posix brick discards by punching a hole (fallocate PUNCH_HOLE,
+ * KEEP_SIZE), which reads back as zeros; where it cannot, can_unmap is
+ * false and the daemon does not offer UNMAP. */
+static bool glfsh_unmap_zeroes(struct tcmur_device *dev)
+{
+	(void)dev;
+	return true;
+}
+
+TCMUR_REGISTER_HANDLER(
+	.name = "GlusterFS file (libgfapi)",
+	.subtype = "glfs",
+	.cfg_desc = "<volume>@<host>[:port][,<host>[:port]...]/<path>: a file on a "
+		    "GlusterFS volume, from glusterd at host (port 24007 by default). "
+		    "An existing file must hold the LUN's size; a missing one is "
+		    "created at it, in an existing directory.",
+	.dev_private_size = sizeof(struct glfs_dev),
+	.thread_model = TCMUR_THREAD_PARALLEL,
+	.nr_threads = 4,
+	.check_config = glfsh_check_config,
+	.open = glfsh_open_dev,
+	.close = glfsh_close_dev,
+	.reconfig = glfsh_reconfig,
+	.read = glfsh_read,
+	.write = glfsh_write,
+	.flush = glfsh_flush,
+	.unmap = glfsh_unmap,
+	.can_fua = glfsh_can_fua,
+	.can_unmap = glfsh_can_unmap,
+	.unmap_zeroes = glfsh_unmap_zeroes,
+	.inline_io = true,	/* gfapi's async submission never waits for a brick */
+);

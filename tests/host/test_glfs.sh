@@ -1,0 +1,246 @@
+#!/bin/bash
+# test_glfs.sh - handler_glfs against a real GlusterFS volume: a private
+# glusterd and a one-brick volume (a directory on /var/tmp, 127.0.0.1
+# only), started here and torn down on every exit. Through tcmu-sim and
+# tests/build/sim_pattern: check passes on a file it creates; random data
+# of random sizes reads back and is what gfapi reads from the volume; an
+# UNMAP punches a hole the brick's file shows; a bad volume, host or path
+# is refused with a reason, in bounded time; write-behind acknowledges
+# writes a dead brick never stored unless its pass-through is on (the
+# handler's setting); a failing fdatasync fails FUA writes and SYNCHRONIZE
+# CACHE until it works again; with the brick killed under the handler and
+# restarted, commands fail retryable or complete and nothing acknowledged
+# is lost; bench figures beside fio's gfapi_async engine on the same file.
+# Needs glusterd, gluster (glusterfs-server), libglusterfs-dev (so
+# handler_glfs.so is built) and root, which make check installs: a
+# missing one is a failure under CI, a skip (exit 77) elsewhere. The
+# volume: tests/cluster/gluster.sh. Env: BENCH_SECONDS.
+# Ends "N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.."
+BENCH_SECONDS=${BENCH_SECONDS:-3}
+. tests/host/check_lib.sh
+
+[ "$(id -u)" = 0 ] || skip "not root (bricks need trusted.* xattrs)"
+for t in glusterd gluster python3; do
+	command -v $t >/dev/null || skip "$t not installed"
+done
+[ -f handler_glfs.so ] || skip "handler_glfs.so not built (libglusterfs-dev missing?)"
+[ -x tests/build/sim_pattern ] && [ -x tests/build/glfs_tool ] ||
+	skip "tests/build/sim_pattern or glfs_tool not built"
+if ss -Htln 'sport = :24007' 2>/dev/null | grep -q .; then
+	skip "port 24007 is taken: another glusterd runs here"
+fi
+
+VOL=testvol BRICKHOST=127.1
+GT=$(mktemp -u /var/tmp/glfs-test.XXXXXX)
+GLUSTER_SH=$PWD/tests/cluster/gluster.sh
+tmp=$(mktemp -d)
+# what glusterd makes outside $GT on a first start: removed if we made it
+made_outside=""
+for d in /var/lib/glusterd/geo-replication /var/lib/glusterd/ss_brick /var/run/gluster/snaps; do
+	[ -e "$d" ] || made_outside="$made_outside $d"
+done
+cleanup() {
+	[ -n "${sim_pid:-}" ] && kill "$sim_pid" 2>/dev/null
+	"$GLUSTER_SH" stop "$GT" "$VOL" >/dev/null 2>&1
+	for d in $made_outside; do rm -rf "$d"; done
+	rm -rf "$GT" "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+G() { timeout 60 gluster --glusterd-sock="$GT/run/glusterd.socket" \
+	--log-file="$GT/log/cli.log" --mode=script "$@"; }
+brick_online() { G volume status "$VOL" --xml 2>/dev/null | grep -q '<status>1</status>'; }
+brick_pid() { cat "$GT"/run/vols/"$VOL"/*.pid 2>/dev/null | head -n 1; }
+
+t0=$SECONDS
+if ! "$GLUSTER_SH" start "$GT" "$VOL" >"$tmp/up.log" 2>&1; then
+	cat "$tmp/up.log"
+	tail -n 5 "$GT/log/glusterd.log" 2>/dev/null
+	ko "glusterd and a one-brick volume start"
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+# gluster.sh turns write-behind off on the volume; the volume's default
+# (on) is what the handler must protect itself from.
+G volume reset "$VOL" performance.write-behind >/dev/null
+echo "volume $VOL up in $((SECONDS - t0)) s (brick $BRICKHOST:$GT/brick/$VOL)"
+BRICK=$GT/brick/$VOL
+export TCMU_GLFS_LOG=$GT/log/gfapi.log
+H=127.0.0.1
+
+# refused PATTERN MAX-SECONDS CONFIG: exit 2 within the time, the reason matches
+refused() {
+	local pat=$1 max=$2 t=$SECONDS
+	run_sim 2 check --handler-path . "$3" --size 64M && grep -qE "$pat" "$tmp/out" &&
+		{ echo "    | refused in $((SECONDS - t)) s (at most $max)"; [ $((SECONDS - t)) -le "$max" ]; }
+}
+
+new_file_checked() {
+	run_sim 0 check --handler-path . "glfs/$VOL@$H/lun.img" --size 256M &&
+		[ "$(stat -c %s "$BRICK/lun.img")" = 268435456 ]
+}
+check "check passes on a file it creates at the LUN's size (256 MiB)" new_file_checked
+check "check passes again on the existing file, 4096-byte blocks, qd 1" \
+	run_sim 0 check --handler-path . "glfs/$VOL@$H:24007/lun.img" --size 256M \
+		--block-size 4096 --qd 1
+check "a file smaller than the LUN is not opened" \
+	run_sim 1 check --handler-path . "glfs/$VOL@$H/lun.img" --size 512M
+
+check "a volume that does not exist is refused, naming the volume" \
+	refused "volume novol on $H, connect: glfs_init" 12 "glfs/novol@$H/x.img"
+check "a host where no glusterd answers is refused within 12 s" \
+	refused "volume $VOL on $H:24999, connect" 12 "glfs/$VOL@$H:24999/x.img"
+check "a path whose directory is missing is refused" \
+	refused "/nodir/x.img: missing, and so is its directory" 12 "glfs/$VOL@$H/nodir/x.img"
+check "a path that is a directory is refused" \
+	eval 'tests/build/glfs_tool mkdir $H "$VOL" /d &&
+		refused "/d: a directory" 12 "glfs/$VOL@$H/d"'
+check "a malformed config is refused with a reason" \
+	refused "expected <volume>@<host>" 2 "glfs/$VOL/x.img"
+
+# Random writes of 1-256 blocks (some FUA, flushes), an UNMAP of 4 MiB at
+# 8 MiB, a full read-back; then gfapi's read of the file must equal it.
+# A second LUN on the same volume, open all along, shares the connection.
+data_matches() {
+	timeout 300 tests/build/sim_pattern -v --handler-path . --size 64M --ops 400 \
+		--unmap 16384,8192 --out "$tmp/want.img" --also "glfs/$VOL@$H/data2.img" \
+		"glfs/$VOL@$H/data.img" >"$tmp/out" 2>&1
+	local rc=$?
+	grep -v -e watch_ -e dev_tmr_enable "$tmp/out" | sed 's/^/    | /'
+	[ $rc = 0 ] && [ "$(grep -c ' 0 differ' "$tmp/out")" = 2 ] &&
+		grep -q "volume $VOL on $H: connection shared (2 users)" "$tmp/out" &&
+		tests/build/glfs_tool cat $H "$VOL" /data.img >"$tmp/got.img" &&
+		cmp "$tmp/got.img" "$tmp/want.img" && echo "    | gfapi's read of /data.img: the same 64 MiB"
+}
+check "random data of random sizes reads back on two LUNs sharing a connection; gfapi reads the same" \
+	data_matches
+hole_punched() {
+	python3 - "$BRICK/data.img" <<'EOF'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+off, end = 16384 * 512, (16384 + 8192) * 512
+hole = os.lseek(fd, off, os.SEEK_HOLE)
+data = os.lseek(fd, hole, os.SEEK_DATA) if hole < os.fstat(fd).st_size else hole
+# the 4 MiB unmapped lie in one hole (writes may end or start inside
+# its first or last block)
+print("    | brick file: hole %d..%d, unmapped %d..%d, %d blocks allocated" %
+      (hole, data, off, end, os.fstat(fd).st_blocks))
+sys.exit(0 if hole <= off + 4096 and data >= end - 4096 else 1)
+EOF
+}
+check "UNMAP punched a hole in the brick's file (SEEK_HOLE)" hole_punched
+
+# An fdatasync that fails (error-gen on the client's fsync): FUA writes
+# and SYNCHRONIZE CACHE end in MEDIUM ERROR, WRITE ERROR; once fsync works
+# again, so do they.
+sync_errors() {
+	local o
+	for o in "error-gen client" "error-fops fsync" "error-failure 100"; do
+		G volume set "$VOL" debug.$o >/dev/null || return 1
+	done
+	run_sim 1 check --handler-path . "glfs/$VOL@$H/sync.img" --size 64M &&
+		grep -q "^FAIL: WRITE(16) FUA and SYNCHRONIZE CACHE.*sense 3/0c/00" "$tmp/out" &&
+		G volume reset "$VOL" debug.error-gen >/dev/null &&
+		run_sim 0 check --handler-path . "glfs/$VOL@$H/sync.img" --size 64M
+}
+check "a failing fdatasync fails FUA and SYNCHRONIZE CACHE (3/0c/00); then they work again" \
+	sync_errors
+
+# Write-behind, the volume's default: with the brick dead it acknowledges
+# writes no brick stored; with pass-through on it does not.
+# SIGKILL the brick, and wait until it is reaped: glusterd takes a zombie
+# for a running brick and would not start it again.
+kill_brick() {
+	local p i=0
+	p=$(brick_pid)
+	[ -n "$p" ] && kill -KILL "$p" || return 1
+	while [ -e /proc/"$p" ]; do
+		i=$((i + 1)); [ $i -lt 100 ] || return 1
+		sleep 0.1
+	done
+}
+restart_brick() {
+	G volume start "$VOL" force >/dev/null || return 1
+	local i=0
+	until brick_online; do
+		i=$((i + 1)); [ $i -lt 300 ] || return 1
+		sleep 0.1
+	done
+}
+wb_acked() {	# wb_acked on|off: acked writes with the brick killed
+	local n
+	coproc WB { tests/build/glfs_tool wbprobe $H "$VOL" "/wb-$1.img" "$1" 2>&1; }
+	read -r -t 30 line <&"${WB[0]}"
+	[ "$line" = ready ] || { echo "    | probe: $line" >&2; return 1; }
+	kill_brick || return 1
+	echo go >&"${WB[1]}"
+	read -r -t 60 line <&"${WB[0]}"
+	wait "$WB_PID" 2>/dev/null
+	echo "    | pass-through $1, brick killed: $line" >&2
+	restart_brick >&2 || return 1
+	n=${line#acked }
+	echo "${n%% *}"
+}
+write_behind() {
+	local off on
+	off=$(wb_acked off) && on=$(wb_acked on) &&
+		[ -n "$off" ] && [ "$off" -gt 0 ] && [ "$on" = 0 ]
+}
+check "write-behind acknowledges writes a dead brick lost; with pass-through none" \
+	write_behind
+
+# The brick killed under random writes and started again 4 s later.
+brick_kill() {
+	local rc t=$SECONDS
+	timeout 200 tests/build/sim_pattern --handler-path . --size 64M --seconds 12 \
+		"glfs/$VOL@$H/kill.img" >"$tmp/out" 2>&1 &
+	sim_pid=$!
+	sleep 3
+	kill_brick && echo "    | brick killed at $((SECONDS - t)) s"
+	sleep 4
+	restart_brick && echo "    | brick started again at $((SECONDS - t)) s"
+	wait $sim_pid
+	rc=$?
+	sim_pid=
+	sed 's/^/    | /' "$tmp/out"
+	echo "    | exit $rc in $((SECONDS - t)) s"
+	[ $rc = 0 ] && grep -Eq "writes: [0-9]+ good, [1-9][0-9]* retryable" "$tmp/out" &&
+		grep -q " 0 differ" "$tmp/out"
+}
+check "brick killed and restarted: retryable errors, nothing acknowledged lost, no hang" \
+	brick_kill
+
+bench() {	# bench ARGS...: one figure line
+	timeout 120 ./tcmu-sim bench --handler-path . "glfs/$VOL@$H/lun.img" --size 256M \
+		--seconds "$BENCH_SECONDS" "$@" 2>&1 | tail -n 1 | sed 's/^/    | /' |
+		tee -a "$tmp/bench"
+}
+bench_runs() {
+	echo "    tcmu-sim bench, handler_glfs:"
+	: >"$tmp/bench"
+	bench --rw randwrite --bs 4k --qd 16 && bench --rw randread --bs 4k --qd 16 &&
+		bench --rw write --bs 1M --qd 4 && bench --rw read --bs 1M --qd 4 &&
+		[ "$(grep -c IOPS "$tmp/bench")" = 4 ]
+}
+check "bench runs (4 KiB random qd 16, 1 MiB sequential qd 4)" bench_runs
+if command -v fio >/dev/null && fio --enghelp 2>/dev/null | grep -qx '[[:space:]]*gfapi_async'; then
+	# fio cannot set pass-through: the volume's write-behind off instead,
+	# the same for it as for the handler.
+	G volume set "$VOL" performance.write-behind off >/dev/null
+	echo "    fio's gfapi_async engine, same file, write-behind off on the volume:"
+	for spec in "randwrite 4k 16" "randread 4k 16" "write 1M 4" "read 1M 4"; do
+		set -- $spec
+		timeout 120 fio --name=f --ioengine=gfapi_async --volume="$VOL" --brick=$H \
+			--filename=lun.img --rw=$1 --bs=$2 --iodepth=$3 \
+			--runtime="$BENCH_SECONDS" --time_based --size=256M 2>&1 |
+			grep -E '^ *(read|write): IOPS' | sed "s/^ */    | $1 bs=$2 qd=$3: /"
+	done
+else
+	echo "    (fio without the gfapi_async engine: no comparison)"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

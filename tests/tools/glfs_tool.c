@@ -1,0 +1,117 @@
+/*
+ * glfs_tool: the volume's own view of a file, through libgfapi, for
+ * tests/host/test_glfs.sh.
+ *
+ *   glfs_tool cat HOST VOLUME PATH
+ *       the file's bytes on stdout.
+ *   glfs_tool mkdir HOST VOLUME PATH
+ *       make a directory.
+ *   glfs_tool wbprobe HOST VOLUME PATH on|off
+ *       write-behind's pass-through on (as handler_glfs sets it) or off
+ *       (the volume's graph as is): write 64 KiB and fsync, print
+ *       "ready", wait for a line on stdin (meanwhile the test kills the
+ *       brick), then write 16 x 64 KiB and print how many were
+ *       acknowledged. With the brick dead, every acknowledged write is
+ *       one the volume lost.
+ * gfapi's log goes to $TCMU_GLFS_LOG (default /dev/null). Exits without
+ * glfs_fini, which takes ~10 s.
+ * Licensed under the Apache License, Version 2.0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glusterfs/api/glfs.h>
+
+#define CHUNK (64 * 1024)
+
+static glfs_t *connect_vol(const char *host, const char *vol, bool pass_through)
+{
+	const char *log = getenv("TCMU_GLFS_LOG");
+	glfs_t *fs = glfs_new(vol);
+
+	if (!fs || glfs_set_volfile_server(fs, "tcp", host, 24007) ||
+	    glfs_set_logging(fs, log && *log ? log : "/dev/null", 4) ||
+	    (pass_through &&
+	     glfs_set_xlator_option(fs, "*-write-behind", "pass-through", "true")) ||
+	    glfs_init(fs)) {
+		fprintf(stderr, "glfs_tool: volume %s on %s: %s\n", vol, host, strerror(errno));
+		return NULL;
+	}
+	return fs;
+}
+
+static int cat(glfs_t *fs, const char *path)
+{
+	static char buf[1 << 20];
+	glfs_fd_t *fd = glfs_open(fs, path, O_RDONLY);
+	ssize_t n;
+	off_t off = 0;
+
+	if (!fd) {
+		fprintf(stderr, "glfs_tool: open %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	while ((n = glfs_pread(fd, buf, sizeof(buf), off, 0, NULL)) > 0) {
+		if (fwrite(buf, 1, n, stdout) != (size_t)n)
+			return 1;
+		off += n;
+	}
+	if (n < 0)
+		fprintf(stderr, "glfs_tool: read %s at %lld: %s\n", path, (long long)off,
+			strerror(errno));
+	return n < 0 || fflush(stdout) ? 1 : 0;
+}
+
+static int wbprobe(glfs_t *fs, const char *path)
+{
+	static char buf[CHUNK];
+	glfs_fd_t *fd = glfs_creat(fs, path, O_RDWR | O_TRUNC, 0600);
+	char line[16];
+	int acked = 0;
+
+	memset(buf, 0x5a, sizeof(buf));
+	if (!fd || glfs_pwrite(fd, buf, CHUNK, 0, 0, NULL, NULL) != CHUNK ||
+	    glfs_fsync(fd, NULL, NULL)) {
+		fprintf(stderr, "glfs_tool: first write to %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return 1;
+	for (int i = 1; i <= 16; i++)
+		if (glfs_pwrite(fd, buf, CHUNK, (off_t)i * CHUNK, 0, NULL, NULL) == CHUNK)
+			acked++;
+	printf("acked %d of 16 writes\n", acked);
+	fflush(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	bool probe = argc == 6 && !strcmp(argv[1], "wbprobe");
+	glfs_t *fs;
+
+	bool mk = argc == 5 && !strcmp(argv[1], "mkdir");
+
+	if (!(argc == 5 && !strcmp(argv[1], "cat")) && !mk &&
+	    !(probe && (!strcmp(argv[5], "on") || !strcmp(argv[5], "off")))) {
+		fprintf(stderr, "usage: glfs_tool cat|mkdir HOST VOLUME PATH\n"
+			"       glfs_tool wbprobe HOST VOLUME PATH on|off\n");
+		return 2;
+	}
+	fs = connect_vol(argv[2], argv[3], probe && !strcmp(argv[5], "on"));
+	if (!fs)
+		return 1;
+	if (mk && glfs_mkdir(fs, argv[4], 0755)) {
+		fprintf(stderr, "glfs_tool: mkdir %s: %s\n", argv[4], strerror(errno));
+		_exit(1);
+	}
+	_exit(mk ? 0 : probe ? wbprobe(fs, argv[4]) : cat(fs, argv[4]));
+}
