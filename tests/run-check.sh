@@ -45,7 +45,8 @@ stage "fuzz, 60 s per target" make --no-print-directory fuzz FUZZ_SECONDS=60
 stage "real kernel" make --no-print-directory check-vm
 stage "rbd on a real Ceph cluster, host" make --no-print-directory check-rbd-host
 stage "rbd on a real Ceph cluster, real kernel" make --no-print-directory check-rbd-vm
-stage "glfs on a real Gluster volume, host" make --no-print-directory check-glfs
+stage "glfs on a real Gluster volume, host" make --no-print-directory check-glfs-host
+stage "glfs on a real Gluster volume, real kernel" make --no-print-directory check-glfs-vm
 
 echo "=== make check total"
 if [ "$total_s" -gt 0 ]; then

@@ -33,12 +33,17 @@ check-rbd-vm: deps
 check-rbd: check-rbd-host check-rbd-vm
 
 # handler_glfs against a real one-brick GlusterFS volume (tests/cluster/
-# gluster.sh) started and torn down here (about 2 min); make check runs it
-# as a stage of its own.
-.PHONY: check-glfs
-check-glfs: deps
+# gluster.sh), started and torn down by each part: on the host through
+# tcmu-sim (about 2 min), then inside a real-kernel guest through a LUN
+# (about 5 min); make check runs them as two stages.
+.PHONY: check-glfs check-glfs-host check-glfs-vm
+check-glfs-host: deps
 	$(MAKE) all tests/build/glfs_tool
 	tests/host/test_glfs.sh
+check-glfs-vm: deps
+	$(MAKE) all tests/build/glfs_tool
+	TCMU_VM_HANG_CHECK=0 tests/vm/run-all.sh tests/vm/test_glfs.sh
+check-glfs: check-glfs-host check-glfs-vm
 
 # Everything, with one total line at the end; deps first, in its own
 # step, since pkg-config answers only once the -dev packages are there.

@@ -55,9 +55,7 @@ EOF
 }
 
 setup() {
-	modprobe loop && modprobe ext4 && truncate -s 1G /tmp/bench.ext4 &&
-		mkfs.ext4 -q -F /tmp/bench.ext4 && mkdir -p "$MNT" &&
-		mount -o loop /tmp/bench.ext4 "$MNT" &&
+	ext4_loop "$MNT" 1G &&
 		qemu-img create -q -f qcow2 "$MNT/q.qcow2" ${MB}M &&
 		dd if=/dev/zero of="$MNT/raw.img" bs=1M count=$MB status=none
 }

@@ -11,7 +11,8 @@
 #   LUNs:        loopback_ensure, lun_create_user NAME SIZE CFG [SUBTYPE [ARGS...]],
 #                lun_create_fileio NAME SIZE PATH, lun_delete NAME [SUBTYPE]
 #                (create sets LUN_SD=/dev/sdX, LUN_SG=/dev/sgN, LUN_HCTL=h:c:t:l)
-#   I/O:         fio_verify DEV [SIZE [FIO-ARGS...]], lun_capacity DEV
+#   I/O:         fio_verify DEV [SIZE [FIO-ARGS...]], lun_capacity DEV,
+#                ext4_loop MNT SIZE (a real file system for clusters)
 #   Health:      bus_alive, dstate_now, no_stuck_process (nothing but kernel
 #                threads in D state over 3 s)
 #   Accounting:  tc_run, tc_expect_eq, tc_pass, tc_fail, tc_skip, tc_summary
@@ -383,6 +384,18 @@ lun_delete() {
 		[ "${_LUN_ORDER[$i]}" = "$name" ] && unset "_LUN_ORDER[$i]"
 	done
 	return $rc
+}
+
+# ext4_loop MNT SIZE: an ext4 file system of SIZE on a loop file in the
+# guest's tmpfs, mounted at MNT, for what tmpfs cannot hold (bluestore and
+# Gluster bricks want O_DIRECT and real xattrs; Debian's qcow handler wants
+# fallocate). Also brings up lo and names the host: cluster daemons bind
+# to 127.0.0.1 and an OSD without a host name cannot place itself.
+ext4_loop() {
+	local img=/tmp/ext4-$(basename "$1").img
+	ip link set lo up && hostname guest && modprobe loop && modprobe ext4 &&
+		truncate -s "$2" "$img" && mkfs.ext4 -q -F "$img" &&
+		mkdir -p "$1" && mount -o loop "$img" "$1"
 }
 
 # --- I/O helpers ------------------------------------------------------------

@@ -85,7 +85,7 @@ kill_mid_alloc() {
 	rc=$?
 	echo "$out" | tail -n 5
 	echo "qemu-img check exit $rc (0 clean, 3 leaks only)"
-	{ [ $rc = 0 ] || [ $rc = 3 ]; } && ! grep -qiE "corrupt|ERROR" <<<"$out"
+	{ [ $rc = 0 ] || [ $rc = 3 ]; } && ! grep -qE "ERROR|[Cc]orrupt" <<<"$out"
 }
 tc_run "SIGKILL mid-allocation: qemu-img check finds no corruption" kill_mid_alloc
 serves_again() {

@@ -36,20 +36,12 @@ rbd_cleanup() {
 }
 trap rbd_cleanup EXIT
 
-# The OSD's bluestore opens its block file with O_DIRECT, which tmpfs
-# refuses: an ext4 file system on a loop file. An OSD without a host name
-# cannot place itself in CRUSH.
-ceph_fs() {
-	ip link set lo up && hostname guest && modprobe loop && modprobe ext4 &&
-		truncate -s 3G /tmp/ceph.ext4 && mkfs.ext4 -q -F /tmp/ceph.ext4 &&
-		mkdir -p "$MNT" && mount -o loop /tmp/ceph.ext4 "$MNT"
-}
 
 tc_run "lio loads" lio_load || exit 1
 for t in ceph-mon ceph-osd rbd; do
 	command -v $t >/dev/null || { tc_fail "$t installed"; tc_summary; exit 1; }
 done
-tc_run "an ext4 file system for the OSD" ceph_fs || { tc_summary; exit 1; }
+tc_run "an ext4 file system for the OSD" ext4_loop "$MNT" 3G || { tc_summary; exit 1; }
 tc_run "a Ceph cluster starts in the guest (HEALTH_OK)" \
 	env OSD_BLOCK_SIZE=2G CEPH_WAIT=400 "$CEPH_SH" start "$DIR" || { tc_summary; exit 1; }
 export CEPH_CONF=$DIR/ceph.conf

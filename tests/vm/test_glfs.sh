@@ -1,0 +1,167 @@
+#!/bin/bash
+# test_glfs.sh - handler_glfs through the real kernel, on a real Gluster
+# volume that runs inside this guest (tests/cluster/gluster.sh: a private
+# glusterd, one brick on an ext4 loop file, the guest's own loopback;
+# write-behind left on, as volumes have it by default). A user:glfs LUN:
+#  - fio random writes of random sizes at queue depth 16, crc32c verified;
+#    the LUN read whole is what gfapi reads of the file;
+#  - UNMAP (blkdiscard) punches a hole the brick's file shows;
+#  - the brick killed mid-I/O and restarted: writes fail with retryable
+#    sense or complete, nothing stays in D state, what was acknowledged
+#    before the kill reads back, and the LUN serves again;
+#  - glusterd and the brick frozen (SIGSTOP) past network.ping-timeout
+#    (set to 10 s): the initiator's writes end (errors it retries), no
+#    hang; after SIGCONT the LUN serves again.
+# One boot, about 5 min under emulation.
+# vm-mem: 3072
+set -u
+. "$TCMU_SRC/tests/vm/guest-lib.sh"
+
+GLUSTER_SH=$TCMU_SRC/tests/cluster/gluster.sh
+GTOOL=$TCMU_SRC/tests/build/glfs_tool
+MNT=/mnt/gluster
+DIR=$MNT/g
+VOL=vol
+H=127.0.0.1
+G() { timeout 60 gluster --glusterd-sock="$DIR/run/glusterd.socket" \
+	--log-file="$DIR/log/cli.log" --mode=script "$@"; }
+brick_pid() { cat "$DIR"/run/vols/"$VOL"/*.pid 2>/dev/null | head -n 1; }
+brick_online() { G volume status "$VOL" --xml 2>/dev/null | grep -q '<status>1</status>'; }
+
+glfs_cleanup() {
+	local p
+	for p in $(brick_pid) $(cat "$DIR/run/glusterd.pid" 2>/dev/null); do
+		kill -CONT "$p" 2>/dev/null
+	done
+	cleanup_all
+	"$GLUSTER_SH" stop "$DIR" "$VOL" >/dev/null 2>&1
+	umount "$MNT" 2>/dev/null
+}
+trap glfs_cleanup EXIT
+
+volume_up() {
+	"$GLUSTER_SH" start "$DIR" "$VOL" &&
+		G volume reset "$VOL" performance.write-behind >/dev/null &&
+		G volume set "$VOL" network.ping-timeout 10 >/dev/null
+}
+
+tc_run "lio loads" lio_load || exit 1
+tc_run "an ext4 file system for the brick" ext4_loop "$MNT" 1G || { tc_summary; exit 1; }
+tc_run "glusterd and a one-brick volume start in the guest" volume_up ||
+	{ tc_summary; exit 1; }
+tc_run "system bus starts" bus_start || exit 1
+tc_run "daemon starts" daemon_start || exit 1
+tc_run "targetcli lists user:glfs" wait_handler glfs 60 || exit 1
+tc_run "a user:glfs LUN (the file made at its size)" \
+	lun_create_user lun 128M "$VOL@$H/lun.img" glfs || exit 1
+SD=$LUN_SD
+
+tc_run "fio random sizes 512 B-128 KiB, qd 16, crc32c verified" \
+	fio_verify "$SD" 24M --bsrange=512-128k --blockalign=512 --iodepth=16
+same_as_gfapi() {
+	dd if="$SD" of=/tmp/lun.img bs=1M iflag=direct status=none &&
+		"$GTOOL" cat $H "$VOL" /lun.img >/tmp/gfapi.img && cmp /tmp/lun.img /tmp/gfapi.img
+}
+tc_run "the LUN read whole is what gfapi reads of the file" same_as_gfapi
+
+# Allocated blocks of the brick's file in [64 MiB, 96 MiB), in KiB.
+brick_kib() {
+	python3 - "$DIR/brick/$VOL/lun.img" <<'EOF'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+off, end, data = 64 << 20, 96 << 20, 0
+while off < end:
+    try:
+        d = os.lseek(fd, off, os.SEEK_DATA)
+    except OSError:
+        break
+    if d >= end:
+        break
+    h = min(os.lseek(fd, d, os.SEEK_HOLE), end)
+    data += h - d
+    off = h
+print(data >> 10)
+EOF
+}
+unmap_punches() {
+	local before after
+	dd if=/dev/urandom of="$SD" bs=1M count=32 seek=64 oflag=direct status=none &&
+		before=$(brick_kib) && blkdiscard -o $((64 << 20)) -l $((32 << 20)) "$SD" &&
+		after=$(brick_kib) || return 1
+	echo "brick file: $before KiB allocated in the range before, $after KiB after"
+	[ "$before" -ge $((30 << 10)) ] && [ "$after" -le 1024 ] &&
+		dd if="$SD" bs=1M skip=64 count=32 iflag=direct status=none |
+		cmp - <(head -c 32M /dev/zero)
+}
+tc_run "UNMAP punches a hole the brick's file shows, and reads back zeros" unmap_punches
+
+brick_cycle() {
+	local fio_pid p rc
+	fio_verify "$SD" 8M --offset=100M >/tmp/a.log 2>&1 || { cat /tmp/a.log; return 1; }
+	fio --name=bg --filename="$SD" --offset=112M --size=8M --rw=randwrite --bs=16k \
+		--iodepth=16 --ioengine=libaio --direct=1 --time_based --runtime=30 \
+		--continue_on_error=all >/tmp/bg.log 2>&1 &
+	fio_pid=$!
+	sleep 4
+	p=$(brick_pid) && [ -n "$p" ] && kill -KILL "$p" || return 1
+	echo "brick $p killed"
+	sleep 6
+	G volume start "$VOL" force >/dev/null || return 1
+	for _ in $(seq 600); do brick_online && break; sleep 0.1; done
+	brick_online || { echo "the brick did not come back"; return 1; }
+	echo "brick started again"
+	wait $fio_pid
+	rc=$?
+	grep -E "err=|IOPS" /tmp/bg.log | head -n 3
+	echo "background fio exit $rc"
+	no_stuck_process || return 1
+	bus_alive || return 1
+	fio_verify "$SD" 8M --offset=100M --verify_only >/tmp/v.log 2>&1 ||
+		{ cat /tmp/v.log; echo "acknowledged writes lost"; return 1; }
+	# The handler reconnects by itself: the LUN serves again (a few tries
+	# while gfapi finds the brick's new port).
+	for _ in 1 2 3 4 5 6; do
+		fio_verify "$SD" 4M --offset=124M >/tmp/s.log 2>&1 && return 0
+		sleep 5
+	done
+	cat /tmp/s.log
+	return 1
+}
+tc_run "the brick killed mid-I/O and restarted: no hang, nothing acknowledged lost, LUN serves again" \
+	brick_cycle
+
+freeze_cycle() {
+	local pids fio_pid t0 rc
+	pids="$(brick_pid) $(cat "$DIR/run/glusterd.pid")"
+	fio --name=fz --filename="$SD" --offset=16M --size=8M --rw=randwrite --bs=16k \
+		--iodepth=16 --ioengine=libaio --direct=1 --time_based --runtime=25 \
+		--continue_on_error=all >/tmp/fz.log 2>&1 &
+	fio_pid=$!
+	sleep 3
+	# shellcheck disable=SC2086 # PIDs, one word each
+	kill -STOP $pids || return 1
+	t0=$SECONDS
+	echo "glusterd and the brick stopped ($pids)"
+	sleep 20		# past network.ping-timeout (10 s)
+	dstate_now
+	# shellcheck disable=SC2086
+	kill -CONT $pids
+	echo "resumed after $((SECONDS - t0)) s"
+	wait $fio_pid
+	rc=$?
+	grep -E "err=|IOPS" /tmp/fz.log | head -n 3
+	echo "fio exit $rc"
+	no_stuck_process || return 1
+	bus_alive || return 1
+	for _ in 1 2 3 4 5 6; do
+		fio_verify "$SD" 4M --offset=40M >/tmp/s.log 2>&1 && return 0
+		sleep 5
+	done
+	cat /tmp/s.log
+	return 1
+}
+tc_run "glusterd and the brick frozen past the ping timeout: I/O ends, no hang, serves after SIGCONT" \
+	freeze_cycle
+
+tc_run "the LUN is removed and the daemon exits cleanly" cleanup_all
+tc_summary
