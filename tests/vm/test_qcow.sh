@@ -73,9 +73,11 @@ kill_mid_alloc() {
 	local rc out
 	QI create -q -f qcow2 "$D/alloc.qcow2" 256M &&
 		lun_create_user alloc 256M "$D/alloc.qcow2" qcow || return 1
+	# --thread: one process, so that killing it stops its writes (a job
+	# forked by fio would write on over what the next test writes).
 	fio --name=alloc --filename="$LUN_SD" --rw=randwrite --bsrange=4k-64k \
 		--iodepth=16 --ioengine=libaio --direct=1 --time_based --runtime=120 \
-		>/dev/null 2>&1 &
+		--thread >/dev/null 2>&1 &
 	WRITER=$!
 	sleep 8
 	kill -KILL "$DAEMON_PID"
