@@ -12,6 +12,7 @@
 #                lun_create_fileio NAME SIZE PATH, lun_delete NAME [SUBTYPE]
 #                (create sets LUN_SD=/dev/sdX, LUN_SG=/dev/sgN, LUN_HCTL=h:c:t:l)
 #   I/O:         fio_verify DEV [SIZE [FIO-ARGS...]], lun_capacity DEV,
+#                serves_again TRIES DELAY DEV SIZE [FIO-ARGS...],
 #                ext4_loop MNT SIZE (a real file system for clusters)
 #   Health:      bus_alive, dstate_now, no_stuck_process (nothing but kernel
 #                threads in D state over 3 s)
@@ -410,6 +411,21 @@ fio_verify() {
 		--rw=randwrite --bsrange=4k-64k --iodepth=8 --ioengine=libaio \
 		--direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 \
 		--verify_state_save=0 --exitall_on_error=1 "$@"
+}
+
+# serves_again TRIES DELAY DEV SIZE [FIO-ARGS...]: fio_verify, tried up to
+# TRIES times DELAY s apart, for a LUN whose backend is coming back (its
+# commands fail retryable meanwhile); the last try's output on failure.
+serves_again() {
+	local tries=$1 delay=$2 i
+	shift 2
+	for i in $(seq "$tries"); do
+		fio_verify "$@" >/tmp/serves-again.log 2>&1 && return 0
+		echo "try $i: $(grep -m1 -E 'io_u error|bad magic|err=' /tmp/serves-again.log)"
+		sleep "$delay"
+	done
+	cat /tmp/serves-again.log
+	return 1
 }
 
 # lun_capacity DEV: capacity in bytes per READ CAPACITY (sg_readcap).

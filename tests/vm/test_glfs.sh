@@ -120,12 +120,7 @@ brick_cycle() {
 		{ cat /tmp/v.log; echo "acknowledged writes lost"; return 1; }
 	# The handler reconnects by itself: the LUN serves again (a few tries
 	# while gfapi finds the brick's new port).
-	for _ in 1 2 3 4 5 6; do
-		fio_verify "$SD" 4M --offset=124M >/tmp/s.log 2>&1 && return 0
-		sleep 5
-	done
-	cat /tmp/s.log
-	return 1
+	serves_again 6 5 "$SD" 4M --offset=124M
 }
 tc_run "the brick killed mid-I/O and restarted: no hang, nothing acknowledged lost, LUN serves again" \
 	brick_cycle
@@ -153,12 +148,7 @@ freeze_cycle() {
 	echo "fio exit $rc"
 	no_stuck_process || return 1
 	bus_alive || return 1
-	for _ in 1 2 3 4 5 6; do
-		fio_verify "$SD" 4M --offset=40M >/tmp/s.log 2>&1 && return 0
-		sleep 5
-	done
-	cat /tmp/s.log
-	return 1
+	serves_again 6 5 "$SD" 4M --offset=40M
 }
 tc_run "glusterd and the brick frozen past the ping timeout: I/O ends, no hang, serves after SIGCONT" \
 	freeze_cycle

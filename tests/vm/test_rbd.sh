@@ -178,13 +178,7 @@ osd_cycle() {
 	# And the LUN serves again, without a restart: once librbd has its
 	# exclusive lock back (it waits out its own dead watch, up to ~30 s),
 	# a few tries apart; commands in between fail retryable.
-	for _ in $(seq 8); do
-		fio_verify "$SD" 8M --offset=88M >/tmp/s.log 2>&1 && return 0
-		grep -m1 "io_u error" /tmp/s.log
-		sleep 10
-	done
-	cat /tmp/s.log
-	return 1
+	serves_again 8 10 "$SD" 8M --offset=88M
 }
 tc_run "the OSD killed mid-I/O and restarted: no hang, nothing acknowledged lost, LUN serves again" \
 	osd_cycle
