@@ -2,7 +2,7 @@
 # run-check.sh - make check: every stage in turn (host unit tests, the
 # same under ASan/UBSan and under ThreadSanitizer, host checks of the
 # service files and of what a first run says, tcmu-sim on good and
-# broken handlers, 60 s of each fuzzer, the real kernel, handler_rbd on a
+# broken handlers, 45 s of each fuzzer, the real kernel, handler_rbd on a
 # real Ceph cluster, handler_glfs on a real Gluster volume), each ending
 # in "N passed, N failed"; then one grand total line. Exits non-zero if
 # any stage failed or printed no summary.
@@ -41,11 +41,11 @@ stage "unit tests under ThreadSanitizer" make --no-print-directory check-tsan
 stage "service files" tests/host/test_service_files.sh
 stage "first contact" tests/host/test_first_contact.sh
 stage "tcmu-sim" make --no-print-directory check-sim
-stage "fuzz, 60 s per target" make --no-print-directory fuzz FUZZ_SECONDS=60
+stage "fuzz, 45 s per target" make --no-print-directory fuzz FUZZ_SECONDS=45
 stage "real kernel" make --no-print-directory check-vm
-stage "rbd on a real Ceph cluster, host" make --no-print-directory check-rbd-host
+stage "rbd on a real Ceph cluster, host" env BENCH_SECONDS=2 make --no-print-directory check-rbd-host
 stage "rbd on a real Ceph cluster, real kernel" make --no-print-directory check-rbd-vm
-stage "glfs on a real Gluster volume, host" make --no-print-directory check-glfs-host
+stage "glfs on a real Gluster volume, host" env BENCH_SECONDS=2 make --no-print-directory check-glfs-host
 stage "glfs on a real Gluster volume, real kernel" make --no-print-directory check-glfs-vm
 
 echo "=== make check total"
