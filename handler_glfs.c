@@ -17,7 +17,12 @@
  * reads back as zeros; open tries one past the file's end, and a brick
  * that cannot gets no UNMAP). Each completes on a gfapi thread with
  * tcmur_cmd_complete(); submission does not wait for the volume, so I/O
- * runs inline on the device's own thread (inline_io).
+ * runs inline on the device's own thread (inline_io). WRITE SAME (API
+ * 1.4) is glfs_pwritev_async of up to 1024 iovecs that all name the one
+ * block, piece after piece: no buffer the size of the range.
+ * Health (API 1.4, in GetStats as glfs.*): commands failed, those failed
+ * for a lost connection, fdatasync failures, and the current run of
+ * failures (non-zero while the volume is away).
  * Durability: gfapi's client graph has write-behind, which acknowledges a
  * write before the brick has it and loses it if the brick dies (tests/
  * host/test_glfs.sh shows it). We set write-behind's pass-through option
@@ -93,11 +98,22 @@ struct glfs_dev {
 	 * first of a run is logged, and its end. */
 	unsigned int failed_run;
 	bool can_unmap;			/* the brick punched a hole at open */
+	/* Health (atomic): commands failed; of those, failed for a lost
+	 * connection to the volume (a brick gone, frozen or unreachable). */
+	uint64_t failed_cmds, conn_errors;
 };
 
-enum glfs_op { GLFS_OP_READ, GLFS_OP_WRITE, GLFS_OP_FLUSH, GLFS_OP_DISCARD };
+enum glfs_op {
+	GLFS_OP_READ, GLFS_OP_WRITE, GLFS_OP_FLUSH, GLFS_OP_DISCARD, GLFS_OP_WRITE_SAME,
+};
 
-static const char *const glfs_op_name[] = { "read", "write", "flush", "discard" };
+static const char *const glfs_op_name[] = {
+	"read", "write", "flush", "discard", "write same",
+};
+
+/* WRITE SAME goes out as writes of up to this many blocks, each an iovec
+ * naming the one block (gfapi takes no pattern). */
+#define GLFS_WS_IOVS 1024
 
 /* One aio in flight; freed by its last callback. */
 struct glfs_aio {
@@ -108,6 +124,11 @@ struct glfs_aio {
 	bool fua;			/* a write still to be followed by a sync */
 	unsigned int failures_seen;	/* gdev->sync_failures when it started */
 	uint64_t offset, len;
+	/* write same: the block, GLFS_WS_IOVS iovecs naming it, bytes done
+	 * and bytes of the write in flight. */
+	char *block;
+	struct iovec *ws_iov;
+	uint64_t ws_done, ws_chunk;
 };
 
 /* ---- config ------------------------------------------------------------ */
@@ -637,9 +658,16 @@ static void glfsh_aio_end(struct glfs_aio *a, int err)
 	tcmu_sts sts = TCMU_STS_GOOD;
 
 	glfsh_log_outcome(a, err);
-	if (err)
+	if (err) {
+		__atomic_add_fetch(&gdev->failed_cmds, 1, __ATOMIC_RELAXED);
+		if (err == -ENOTCONN || err == -ETIMEDOUT || err == -ECONNREFUSED ||
+		    err == -ECONNRESET || err == -EHOSTUNREACH || err == -ESHUTDOWN)
+			__atomic_add_fetch(&gdev->conn_errors, 1, __ATOMIC_RELAXED);
 		sts = tcmur_cmd_errno(a->cmd, err, a->op != GLFS_OP_READ);
+	}
 	tcmur_cmd_complete(a->dev, a->cmd, sts);
+	free(a->block);
+	free(a->ws_iov);
 	free(a);
 	__atomic_sub_fetch(&gdev->inflight, 1, __ATOMIC_RELEASE);
 }
@@ -668,6 +696,40 @@ static int glfsh_sync_done(struct glfs_aio *a, int err)
 	return 0;
 }
 
+/* Write the next piece of a WRITE SAME; 0 or -errno. */
+static int glfsh_ws_next(struct glfs_aio *a)
+{
+	uint32_t bs = tcmur_dev_block_size(a->dev);
+	uint64_t left = a->len - a->ws_done, max = (uint64_t)GLFS_WS_IOVS * bs;
+
+	a->ws_chunk = left < max ? left : max;
+	return glfs_pwritev_async(a->gdev->fd, a->ws_iov, (int)(a->ws_chunk / bs),
+				  (off_t)(a->offset + a->ws_done), 0, glfsh_aio_done, a)
+		       ? -errno : 0;
+}
+
+/* A FUA WRITE SAME, all written: its sync next. */
+static int glfsh_ws_sync(struct glfs_aio *a)
+{
+	a->fua = false;
+	return glfsh_sync(a);
+}
+
+/* A WRITE SAME's block and its iovecs; 0 or -ENOMEM. */
+static int glfsh_ws_setup(struct glfs_aio *a, const struct iovec *iov, size_t iov_cnt)
+{
+	uint32_t bs = tcmur_dev_block_size(a->dev);
+
+	a->block = malloc(bs);
+	a->ws_iov = calloc(GLFS_WS_IOVS, sizeof(*a->ws_iov));
+	if (!a->block || !a->ws_iov)
+		return -ENOMEM;
+	tcmu_iov_to_buf(a->block, bs, iov, iov_cnt);
+	for (unsigned int i = 0; i < GLFS_WS_IOVS; i++)
+		a->ws_iov[i] = (struct iovec){ a->block, bs };
+	return 0;
+}
+
 /* gfapi's thread: an aio ended with @ret (bytes, or -1 and errno). */
 static void glfsh_aio_done(glfs_fd_t *fd, ssize_t ret, struct glfs_stat *pre,
 			   struct glfs_stat *post, void *data)
@@ -677,6 +739,18 @@ static void glfsh_aio_done(glfs_fd_t *fd, ssize_t ret, struct glfs_stat *pre,
 
 	(void)fd, (void)pre, (void)post;
 	switch (a->op) {
+	case GLFS_OP_WRITE_SAME:
+		if (!err && (uint64_t)ret != a->ws_chunk)
+			err = -EIO;
+		if (!err && (a->ws_done += a->ws_chunk) < a->len)
+			err = glfsh_ws_next(a);		/* the next piece */
+		else if (!err && a->fua)
+			err = glfsh_ws_sync(a);		/* all written: stable */
+		else
+			break;
+		if (!err)
+			return;
+		break;
 	case GLFS_OP_READ:
 	case GLFS_OP_WRITE:
 		if (!err && (uint64_t)ret != a->len)
@@ -715,8 +789,14 @@ static tcmu_sts glfsh_submit(struct tcmur_device *dev, struct tcmur_cmd *cmd, en
 	if (!a)
 		return tcmur_cmd_errno(cmd, -ENOMEM, op != GLFS_OP_READ);
 	*a = (struct glfs_aio){ .dev = dev, .gdev = gdev, .cmd = cmd, .op = op,
-				.fua = op == GLFS_OP_WRITE && cmd->fua,
+				.fua = (op == GLFS_OP_WRITE || op == GLFS_OP_WRITE_SAME) && cmd->fua,
 				.offset = offset, .len = len };
+	if (op == GLFS_OP_WRITE_SAME && glfsh_ws_setup(a, iov, iov_cnt)) {
+		free(a->block);
+		free(a->ws_iov);
+		free(a);
+		return tcmur_cmd_errno(cmd, -ENOMEM, true);
+	}
 	__atomic_add_fetch(&gdev->inflight, 1, __ATOMIC_RELAXED);
 	switch (op) {
 	case GLFS_OP_READ:
@@ -733,11 +813,16 @@ static tcmu_sts glfsh_submit(struct tcmur_device *dev, struct tcmur_cmd *cmd, en
 	case GLFS_OP_DISCARD:
 		err = glfs_discard_async(gdev->fd, (off_t)offset, len, glfsh_aio_done, a);
 		break;
+	case GLFS_OP_WRITE_SAME:
+		err = glfsh_ws_next(a);
+		break;
 	}
 	if (!err)
 		return TCMU_STS_ASYNC;
 	err = errno ? -errno : -EIO;
 	__atomic_sub_fetch(&gdev->inflight, 1, __ATOMIC_RELAXED);
+	free(a->block);
+	free(a->ws_iov);
 	free(a);
 	tcmu_dev_err(dev, "%s %llu bytes at %llu: submit: %s", glfs_op_name[op],
 		     (unsigned long long)len, (unsigned long long)offset, strerror(-err));
@@ -768,6 +853,33 @@ static tcmu_sts glfsh_unmap(struct tcmur_device *dev, struct tcmur_cmd *cmd,
 }
 
 /* A FUA write is its write and then an fdatasync (glfsh_aio_done). */
+/* WRITE SAME (API 1.4): the block written over the range, in writes of
+ * up to GLFS_WS_IOVS blocks that all name it: no buffer of the range. */
+static tcmu_sts glfsh_write_same(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+				 struct iovec *iov, size_t iov_cnt, size_t len, uint64_t offset)
+{
+	return glfsh_submit(dev, cmd, GLFS_OP_WRITE_SAME, iov, iov_cnt, len, offset);
+}
+
+static unsigned int glfsh_health(struct tcmur_device *dev, struct tcmur_health *out,
+				 unsigned int max)
+{
+	struct glfs_dev *gdev = tcmur_dev_private(dev);
+	const struct { const char *name; uint64_t v; } c[] = {
+		{ "commands_failed", __atomic_load_n(&gdev->failed_cmds, __ATOMIC_RELAXED) },
+		{ "connection_errors", __atomic_load_n(&gdev->conn_errors, __ATOMIC_RELAXED) },
+		{ "fsync_failures", __atomic_load_n(&gdev->sync_failures, __ATOMIC_RELAXED) },
+		{ "failing_now", __atomic_load_n(&gdev->failed_run, __ATOMIC_RELAXED) },
+	};
+	unsigned int n = 0;
+
+	for (; n < sizeof(c) / sizeof(c[0]) && n < max; n++) {
+		snprintf(out[n].name, sizeof(out[n].name), "%s", c[n].name);
+		out[n].value = c[n].v;
+	}
+	return n;
+}
+
 static bool glfsh_can_fua(struct tcmur_device *dev)
 {
 	(void)dev;
@@ -810,4 +922,6 @@ TCMUR_REGISTER_HANDLER(
 	.can_unmap = glfsh_can_unmap,
 	.unmap_zeroes = glfsh_unmap_zeroes,
 	.inline_io = true,	/* gfapi's async submission never waits for a brick */
+	.write_same = glfsh_write_same,
+	.health = glfsh_health,
 );

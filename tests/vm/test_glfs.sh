@@ -6,8 +6,10 @@
 #  - fio random writes of random sizes at queue depth 16, crc32c verified;
 #    the LUN read whole is what gfapi reads of the file;
 #  - UNMAP (blkdiscard) punches a hole the brick's file shows;
+#  - WRITE SAME of 3000 blocks, through the LUN and through gfapi;
 #  - the brick killed mid-I/O and restarted: writes fail with retryable
-#    sense or complete, nothing stays in D state, what was acknowledged
+#    sense or complete (counted in the LUN's glfs.connection_errors),
+#    nothing stays in D state, what was acknowledged
 #    before the kill reads back, and the LUN serves again;
 #  - glusterd and the brick frozen (SIGSTOP) past network.ping-timeout
 #    (set to 10 s): the initiator's writes end (errors it retries), no
@@ -95,6 +97,28 @@ unmap_punches() {
 }
 tc_run "UNMAP punches a hole the brick's file shows, and reads back zeros" unmap_punches
 
+# WRITE SAME of 3000 blocks (three pieces of gfapi writes), read back
+# through the LUN and through gfapi.
+write_same_case() {
+	head -c 512 /dev/zero | tr '\0' 'G' >/tmp/ws.bin
+	head -c $((3000 * 512)) /dev/zero | tr '\0' 'G' >/tmp/ws-want.bin
+	sg_write_same --in=/tmp/ws.bin --lba=40000 --num=3000 --xferlen=512 "$LUN_SG" &&
+		dd if="$SD" bs=512 skip=40000 count=3000 iflag=direct status=none |
+		cmp - /tmp/ws-want.bin &&
+		"$GTOOL" cat $H "$VOL" /lun.img | dd bs=512 skip=40000 count=3000 status=none |
+		cmp - /tmp/ws-want.bin
+}
+tc_run "WRITE SAME of 3000 blocks reads back, through the LUN and through gfapi" \
+	write_same_case
+# glfs.NAME of the LUN, from tcmu-runner --status --json.
+health() {
+	"$TCMU_SRC/tcmu-runner" --status --json | python3 -c '
+import json, sys
+for d in json.load(sys.stdin)["devices"]:
+    if d["name"] == "lun":
+        print(d["stats"]["glfs." + sys.argv[1]])' "$1"
+}
+
 brick_cycle() {
 	local fio_pid p rc
 	fio_verify "$SD" 8M --offset=100M >/tmp/a.log 2>&1 || { cat /tmp/a.log; return 1; }
@@ -114,6 +138,10 @@ brick_cycle() {
 	rc=$?
 	grep -E "err=|IOPS" /tmp/bg.log | head -n 3
 	echo "background fio exit $rc"
+	echo "health: glfs.commands_failed $(health commands_failed)," \
+		"glfs.connection_errors $(health connection_errors)"
+	[ "$(health connection_errors)" -gt 0 ] ||
+		{ echo "the brick's death is not in the LUN's health figures"; return 1; }
 	no_stuck_process || return 1
 	bus_alive || return 1
 	fio_verify "$SD" 8M --offset=100M --verify_only >/tmp/v.log 2>&1 ||
