@@ -17,6 +17,9 @@
 /* A failed device is restarted this often, a second apart, then left
  * failed (on the bus and in the log) for the admin. */
 #define DEV_MAX_RESTARTS 3
+/* A handler that asked to be reopened (tcmur_dev_reopen) and could not
+ * be is tried again every this many seconds, for as long as it takes. */
+#define DEV_REOPEN_RETRY_S 5
 
 /* The kernel's defaults for attributes it might not show (user backstore). */
 #define DEFAULT_BLOCK_SIZE 512
@@ -81,6 +84,28 @@ static gboolean dev_retry(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* Main thread: reopen a device whose handler asked; while that fails
+ * (the backend still away), again every DEV_REOPEN_RETRY_S seconds. */
+static gboolean dev_reopen_main(gpointer data)
+{
+	struct failed_dev *f = data;
+	struct tcmur_device *dev = g_hash_table_lookup(f->d->devices,
+						       GUINT_TO_POINTER(f->minor));
+
+	if (!dev || !dev_wants_reopen(dev)) {
+		g_free(f);
+		return G_SOURCE_REMOVE;
+	}
+	if (dev_reopen_now(dev) && dev_wants_reopen(dev)) {
+		dbus_service_update_device(f->d->dbus, dev);
+		g_timeout_add_seconds(DEV_REOPEN_RETRY_S, dev_reopen_main, f);
+		return G_SOURCE_REMOVE;
+	}
+	dbus_service_update_device(f->d->dbus, dev);
+	g_free(f);
+	return G_SOURCE_REMOVE;
+}
+
 /* Main thread: show the failure, and schedule a restart while tries last. */
 static gboolean dev_failed_main(gpointer data)
 {
@@ -92,6 +117,8 @@ static gboolean dev_failed_main(gpointer data)
 		g_free(f);
 		return G_SOURCE_REMOVE;
 	}
+	if (dev_wants_reopen(dev) && !dev_is_failed(dev))
+		return dev_reopen_main(f);
 	dbus_service_update_device(f->d->dbus, dev);
 	if (dev->restarts >= DEV_MAX_RESTARTS) {
 		log_err(&f->d->log, dev->who, "still failed after %u restarts; left failed",

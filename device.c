@@ -38,6 +38,7 @@
 #define DEV_ZOMBIE_LOG_MS 30000
 
 #define dev_err(dev, ...) log_write((dev)->log, TCMU_LOG_ERR, (dev)->who, __func__, __VA_ARGS__)
+#define dev_warn(dev, ...) log_write((dev)->log, TCMU_LOG_WARN, (dev)->who, __func__, __VA_ARGS__)
 #define dev_info(dev, ...) log_write((dev)->log, TCMU_LOG_INFO, (dev)->who, __func__, __VA_ARGS__)
 #define dev_dbg(dev, ...) log_write((dev)->log, TCMU_LOG_DEBUG, (dev)->who, __func__, __VA_ARGS__)
 
@@ -586,6 +587,63 @@ int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc)
 		dev_fail(dev, "could not restart after reconfiguring");
 		return -EIO;
 	}
+	return err;
+}
+
+/* ---- reopen at the handler's request (API 1.4) ---------------------- */
+
+void tcmur_dev_reopen(struct tcmur_device *dev, const char *why)
+{
+	bool was;
+
+	pthread_mutex_lock(&dev->state_lock);
+	was = dev->reopen_wanted;
+	dev->reopen_wanted = true;
+	pthread_mutex_unlock(&dev->state_lock);
+	if (was)
+		return;
+	dev_warn(dev, "handler asks to be reopened: %s", why ? why : "no reason given");
+	if (dev->on_failed)
+		dev->on_failed(dev->failed_opaque, dev->info.uio_minor);
+}
+
+bool dev_wants_reopen(struct tcmur_device *dev)
+{
+	bool want;
+
+	pthread_mutex_lock(&dev->state_lock);
+	want = dev->reopen_wanted;
+	pthread_mutex_unlock(&dev->state_lock);
+	return want;
+}
+
+int dev_reopen_now(struct tcmur_device *dev)
+{
+	struct dev_settings cur;
+	int err = -EBUSY;
+
+	if (dev_pause(dev, DEV_RECONFIG_DRAIN_MS)) {
+		/* Cleared first: a request made while we reopen is a new one. */
+		pthread_mutex_lock(&dev->state_lock);
+		dev->reopen_wanted = false;
+		pthread_mutex_unlock(&dev->state_lock);
+		dev_settings_get(dev, &cur);
+		err = dev_reopen(dev, &cur, &cur);
+		if (err) {
+			pthread_mutex_lock(&dev->state_lock);
+			dev->reopen_wanted = true;
+			pthread_mutex_unlock(&dev->state_lock);
+		}
+	} else {
+		dev_err(dev, "%u commands still in flight after %d ms: reopen put off",
+			tcmu_ring_inflight(dev->ring), DEV_RECONFIG_DRAIN_MS);
+	}
+	if (dev_resume(dev)) {
+		dev_fail(dev, "could not restart after reopening");
+		return -EIO;
+	}
+	if (!err)
+		dev_info(dev, "reopened at the handler's request");
 	return err;
 }
 

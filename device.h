@@ -66,6 +66,7 @@ struct tcmur_device {
 	bool d_sense;			/* control mode page D_SENSE */
 	bool offline;			/* handler closed after a failed reopen */
 	bool failed;			/* no device thread: see dev_restart() */
+	bool reopen_wanted;		/* the handler asked (tcmur_dev_reopen) */
 	unsigned int restarts;		/* dev_restart() calls since the last good one */
 	char unit_serial[128];		/* VPD 0x80, from configfs ("": none yet) */
 	bool tas;			/* control mode page TAS: the kernel's emulate_tas */
@@ -108,8 +109,9 @@ struct dev_params {
 	const char *unit_serial;
 	struct dev_registry *registry;	/* may be NULL */
 	/* Optional: called from any thread when the device stops serving
-	 * (its thread met an error, or could not be restarted). The owner
-	 * shows it and may try dev_restart() on its own thread. */
+	 * (its thread met an error, or could not be restarted), or when its
+	 * handler asks to be reopened (dev_wants_reopen). The owner shows it
+	 * and may try dev_restart() or dev_reopen_now() on its own thread. */
 	void (*on_failed)(void *opaque, unsigned int uio_minor);
 	void *failed_opaque;
 	/* Optional: called on the device's own thread when dev_free() had
@@ -149,6 +151,17 @@ bool dev_free(struct tcmur_device *dev);
 const char *dev_state_name(struct tcmur_device *dev);
 /* Restart a failed device's threads; 0 or -errno (and failed again). */
 int dev_restart(struct tcmur_device *dev);
+/* Whether the handler asked to be closed and opened again (API 1.4,
+ * tcmur_dev_reopen), and not yet done. */
+bool dev_wants_reopen(struct tcmur_device *dev);
+/*
+ * Do it (main thread): pause the device until its commands have ended,
+ * close the handler, open it again with the same settings, resume. 0; or
+ * -EBUSY (commands did not end: nothing done, still wanted), or the
+ * open's -errno (the device is offline, answering NOT READY, and the
+ * reopen still wanted: the owner tries again later).
+ */
+int dev_reopen_now(struct tcmur_device *dev);
 /*
  * Apply a RECONFIG event (main thread): pause the device, let the handler
  * apply what really changes (or reopen it), take the new values and

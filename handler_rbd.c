@@ -26,8 +26,14 @@
  * rbd_aio_compare_and_write, atomic on the OSD and so across gateways;
  * librbd 16 takes one 512-byte sector, so the LUN reports a MAXIMUM
  * COMPARE AND WRITE LENGTH of one block (none with 4096-byte blocks).
- * Not yet (issue 19): exclusive lock and ALUA, reconnect after the cluster comes back, health
- * counters.
+ * A blocklisted client (ESHUTDOWN: another gateway broke our lock, or an
+ * admin) fails its commands retryable and asks the daemon to reopen the
+ * device (API 1.4 tcmur_dev_reopen): a new client, a new connection.
+ * Health (API 1.4): lock ownership, locks acquired and lost, ops timed
+ * out, connections lost. The exclusive lock is librbd's own: taken for a
+ * write, handed to another client that asks.
+ * Not yet (issue 19): ALUA states from lock ownership, a deadline of our
+ * own for writes waiting on lock reacquisition.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -69,6 +75,7 @@ struct rbd_dev {
 	 * ops refused for a lost connection (blocklisted, shut down). */
 	int lock_owner;
 	uint64_t locks_acquired, locks_lost, timed_out, conn_lost;
+	int reopen_asked;	/* tcmur_dev_reopen called for this connection */
 	/* aio submitted, callback not yet past its last touch of us
 	 * (atomic): close waits for 0 before freeing librbd's state. */
 	unsigned int inflight;
@@ -268,6 +275,7 @@ static int rbdh_open_dev(struct tcmur_device *dev, bool reopen)
 	int err;
 
 	(void)reopen;
+	rdev->reopen_asked = 0;
 	err = rbdh_cfg_parse(tcmur_dev_config(dev), &c, &why);
 	if (err) {
 		tcmu_dev_err(dev, "config %s: %s", tcmur_dev_config(dev), why);
@@ -442,6 +450,11 @@ static void rbdh_aio_done(rbd_completion_t comp, void *arg)
 	}
 	if (r < 0)
 		rbdh_count_error(rdev, r);
+	/* Blocklisted (another gateway broke our lock, or an admin): this
+	 * client is dead for good; a new one, after a reopen, is not. */
+	if (r == -ESHUTDOWN && !__atomic_exchange_n(&rdev->reopen_asked, 1, __ATOMIC_RELAXED))
+		tcmur_dev_reopen(a->dev, "the cluster refuses this client (blocklisted): "
+				 "reconnecting");
 	else if (a->write && a->op != rbd_op_name[RBD_OP_FLUSH])
 		rbdh_lock_note(rdev);
 	tcmur_cmd_complete(a->dev, a->cmd, sts);

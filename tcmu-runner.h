@@ -387,6 +387,19 @@ uint32_t tcmur_dev_block_size(const struct tcmur_device *dev);
 bool tcmur_dev_write_cache(const struct tcmur_device *dev);
 
 /*
+ * API 1.4. Any thread, without blocking: the backend's connection is gone
+ * for good (a Ceph client the cluster blocklisted, say) and only closing
+ * and opening the device again brings it back. The daemon logs @why and,
+ * on its main thread, once the device's commands have ended (new ones
+ * wait meanwhile), calls close and then open(dev, true) with the same
+ * settings. If that open fails, the device answers NOT READY and the
+ * daemon tries again every few seconds. Asking again before it is done
+ * changes nothing; fail the commands meanwhile with a retryable status
+ * (tcmur_cmd_errno).
+ */
+void tcmur_dev_reopen(struct tcmur_device *dev, const char *why);
+
+/*
  * Complete a command that an operation answered with TCMU_STS_ASYNC.
  * Any thread. For CHECK CONDITION set the sense first (tcmur_cmd_sense).
  */

@@ -15,6 +15,9 @@
 #    or a retryable error) within the handler's osd_op_timeout, nothing
 #    stays in D state, the daemon answers its bus, what was written and
 #    acknowledged before the kill reads back, and the LUN serves again;
+#  - the daemon's client blocklisted by the cluster: commands fail
+#    retryable, the handler asks for a reopen (a new client) and the LUN
+#    serves again, with no restart;
 #  - two gateways (two LUNs, two librbd clients, one image): writes through
 #    one read back through the other, none stale; the exclusive lock
 #    moves once (the handler's health figures in tcmu-runner --status).
@@ -185,6 +188,35 @@ tc_run "the OSD killed mid-I/O and restarted: no hang, nothing acknowledged lost
 timed_out=$(grep -c "timed out" "$TCMU_RESULTS/daemon.log")
 echo "daemon log: $timed_out lines of timed-out operations"
 
+# health LUN NAME: rbd.NAME of LUN's device, from tcmu-runner --status --json.
+health() {
+	"$TCMU_SRC/tcmu-runner" --status --json | python3 -c '
+import json, sys
+for d in json.load(sys.stdin)["devices"]:
+    if d["name"] == sys.argv[1]:
+        print(d["stats"]["rbd." + sys.argv[2]])' "$1" "$2"
+}
+
+# --- blocklisted: a new client, without a restart -------------------------
+# The cluster blocklists the daemon's client (as another gateway breaking
+# its lock would): its commands fail retryable, the handler asks to be
+# reopened (API 1.4), and the LUN serves again through a new client.
+blocklisted() {
+	local addr
+	addr=$(RBD status rbd/lun 2>/dev/null | sed -n 's/.*watcher=\([^ ]*\) .*/\1/p' | head -n 1)
+	[ -n "$addr" ] || { echo "no watcher on rbd/lun"; return 1; }
+	echo "blocklisting $addr"
+	timeout 60 ceph osd blocklist add "$addr" || return 1
+	serves_again 8 5 "$SD" 4M --offset=60M || return 1
+	grep -F "handler asks to be reopened" "$TCMU_RESULTS/daemon.log" | tail -n 1
+	grep -qF "reopened at the handler's request" "$TCMU_RESULTS/daemon.log" ||
+		{ echo "the daemon did not reopen the device"; return 1; }
+	echo "rbd.connections_lost = $(health lun connections_lost)"
+	[ "$(health lun connections_lost)" -ge 1 ]
+}
+tc_run "the client blocklisted: commands fail retryable, a reopen with a new client serves again" \
+	blocklisted
+
 # --- two gateways on one image -------------------------------------------
 # A second LUN on the same image: its own librbd client, as a second
 # gateway's would be. The initiator writes through one, then the other,
@@ -199,16 +231,9 @@ rbd_lun2() {
 }
 tc_run "a second gateway's LUN on the same image" rbd_lun2 || exit 1
 SD2=$LUN_SD
-# health LUN NAME: rbd.NAME of LUN's device, from tcmu-runner --status --json.
-health() {
-	"$TCMU_SRC/tcmu-runner" --status --json | python3 -c '
-import json, sys
-for d in json.load(sys.stdin)["devices"]:
-    if d["name"] == sys.argv[1]:
-        print(d["stats"]["rbd." + sys.argv[2]])' "$1" "$2"
-}
 two_gateways() {
-	local a b
+	local a b lost0
+	lost0=$(health lun locks_lost)
 	# Through gateway 1, then read back through gateway 2.
 	fio_verify "$SD" 8M --offset=40M >/dev/null || return 1
 	fio_verify "$SD2" 8M --offset=40M --verify_only >/dev/null ||
@@ -227,10 +252,11 @@ two_gateways() {
 			echo "$n rbd.$k = $(health $n $k)"
 		done
 	done
-	# gw2 took the lock once and kept it; gateway 1 lost it once.
+	# gw2 took the lock once and kept it; gateway 1 lost it once more.
 	a=$(health gw2 locks_acquired) b=$(health gw2 lock_owner)
 	[ "$a" = 1 ] && [ "$b" = 1 ] && [ "$(health lun lock_owner)" = 0 ] &&
-		[ "$(health lun locks_lost)" = 1 ] && [ "$(health gw2 locks_lost)" = 0 ]
+		[ "$(health lun locks_lost)" = $((lost0 + 1)) ] &&
+		[ "$(health gw2 locks_lost)" = 0 ]
 }
 tc_run "two gateways on one image: each reads the other's writes, the lock moves once" \
 	two_gateways
