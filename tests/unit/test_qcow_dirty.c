@@ -130,19 +130,6 @@ static void assert_clean(struct qfx *f)
 		fail_msg("qemu-img compare: exit %d:\n%s", rc, f->out);
 }
 
-/* Write @len bytes of pattern @seed at @off to the LUN and to ref.raw. */
-static void write_both(struct qfx *f, struct sim_dev *sd, uint64_t off, size_t len,
-		       unsigned int seed)
-{
-	uint8_t *buf = malloc(len);
-
-	assert_non_null(buf);
-	qfx_fill(buf, len, seed);
-	assert_good(qfx_write(sd, off, buf, len));
-	assert_int_equal(qfx_ref_write(f, "ref.raw", off, buf, len), 0);
-	free(buf);
-}
-
 /* Stale refcounts (three data clusters at 0), a leak (a cluster past
  * all data, counted 1) and a count too high (the L1 table's, 2): all
  * mended at open, said in one line; the data reads as QEMU's, writes
@@ -170,8 +157,8 @@ static void test_qcow_dirty_repaired_on_open(void **state)
 					   "1 leaks freed"), 1);
 	assert_int_equal(file_be(f, "x.qcow2", 72, 8), 0);
 	assert_int_equal(qfx_lun_vs_file(f, sd, "ref.raw", 4 * MiB), -1);
-	write_both(f, sd, 3 * MiB + 512, 100 * KiB, 1);	/* new clusters */
-	write_both(f, sd, 64 * KiB, 4 * KiB, 2);		/* over a repaired one */
+	qfx_write_both(f, sd, "ref.raw", 3 * MiB + 512, 100 * KiB, 1);	/* new clusters */
+	qfx_write_both(f, sd, "ref.raw", 64 * KiB, 4 * KiB, 2);		/* over a repaired one */
 	assert_int_equal(qfx_lun_vs_file(f, sd, "ref.raw", 4 * MiB), -1);
 	sim_dev_free(sd);
 	log_capture_free(&lc);
