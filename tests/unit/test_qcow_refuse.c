@@ -62,6 +62,9 @@ static const struct refusal {
 	  "unknown incompatible features 0x400" },
 	{ "internal snapshot", NEW "x.qcow2 1M && qemu-img snapshot -c s1 x.qcow2", "x.qcow2",
 	  "internal snapshots (1): not supported" },
+	{ "dirty, internal snapshot", NEW "-o lazy_refcounts=on x.qcow2 1M && qemu-img snapshot "
+	  "-c s1 x.qcow2 && " PATCH(79, "\\001"), "x.qcow2",
+	  "internal snapshots (1): not supported" },
 	{ "missing backing file", NEW "-b gone.qcow2 -F qcow2 -u x.qcow2 1M", "x.qcow2",
 	  "x.qcow2: backing file gone.qcow2: /tmp" },
 	{ "vmdk backing file", "qemu-img create -q -f vmdk b.vmdk 1M && "
