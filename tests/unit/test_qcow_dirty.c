@@ -4,9 +4,10 @@
  * QEMU serves it: at open its refcounts are rebuilt from what references
  * each cluster, made stable, and only then is the dirty bit cleared
  * (stable too). The images come from qemu-io killed mid-session
- * (its abort command), with refcounts spoilt further by hand: a leak, a
- * count too high. After the device is gone qemu-img check finds no
- * error and no leak, the bit is clear and the data is QEMU's. What the
+ * (its abort command), with refcounts of 1, 16 and 64 bits, spoilt
+ * further by hand: a leak, a count too high. After the device is gone
+ * qemu-img check finds no error and no leak, the bit is clear and the
+ * data is QEMU's. What the
  * repair cannot mend (a data cluster past the end of the file) is
  * refused, the image left as it was; a failing fdatasync leaves the bit
  * set, and the next open repairs.
@@ -99,20 +100,27 @@ static void set_refcount(struct qfx *f, const char *name, uint64_t c, uint16_t v
 	close(fd);
 }
 
-/* A dirty image x.qcow2 (4 MiB, 64 KiB clusters, lazy refcounts): a
- * compressed cluster written cleanly, then three data clusters by a
- * qemu-io that aborts (their refcounts never written); ref.raw holds
- * its data as QEMU reads it. */
-static void make_dirty(struct qfx *f)
+/* A dirty image x.qcow2 (4 MiB, 64 KiB clusters, lazy refcounts of
+ * @bits bits): a compressed cluster written cleanly, then three data
+ * clusters by a qemu-io that aborts (their refcounts never written);
+ * ref.raw holds its data as QEMU reads it. */
+static void make_dirty_bits(struct qfx *f, unsigned int bits)
 {
-	assert_int_equal(qfx_sh(f, "qemu-img create -q -f qcow2 -o lazy_refcounts=on "
-				"x.qcow2 4M && qemu-io -f qcow2 -c 'write -c -P 0x33 2M 64k' "
-				"x.qcow2 >/dev/null && { qemu-io -f qcow2 -c 'write -P 0x11 0 "
-				"128k' -c 'write -P 0x22 1M 64k' -c abort x.qcow2 >/dev/null "
-				"2>&1; true; } && qemu-img convert -O raw x.qcow2 ref.raw"), 0);
+	assert_int_equal(qfx_sh(f, "qemu-img create -q -f qcow2 -o lazy_refcounts=on,"
+				"refcount_bits=%u x.qcow2 4M && qemu-io -f qcow2 -c 'write "
+				"-c -P 0x33 2M 64k' x.qcow2 >/dev/null && { qemu-io -f qcow2 -c "
+				"'write -P 0x11 0 128k' -c 'write -P 0x22 1M 64k' -c abort "
+				"x.qcow2 >/dev/null 2>&1; true; } && qemu-img convert -O raw "
+				"x.qcow2 ref.raw", bits), 0);
 	assert_int_equal(file_be(f, "x.qcow2", 72, 8), 1);
 	/* QEMU agrees it needs repair */
 	assert_int_not_equal(qfx_sh(f, "qemu-img check x.qcow2"), 0);
+}
+
+/* The same with 16-bit refcounts (QEMU's default). */
+static void make_dirty(struct qfx *f)
+{
+	make_dirty_bits(f, 16);
 }
 
 /* QEMU's verdict once the device is gone: no error, no leak, the dirty
@@ -163,6 +171,32 @@ static void test_qcow_dirty_repaired_on_open(void **state)
 	sim_dev_free(sd);
 	log_capture_free(&lc);
 	assert_clean(f);
+}
+
+/* Refcounts of 1 and 64 bits (entries within a byte, and 8-byte ones)
+ * are rebuilt as well as 16-bit ones. */
+static void test_qcow_dirty_refcount_widths(void **state)
+{
+	static const unsigned int widths[] = { 1, 64 };
+	struct qfx *f = *state;
+
+	for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); i++) {
+		struct log_capture lc;
+		struct sim_dev *sd;
+
+		assert_int_equal(qfx_sh(f, "rm -f x.qcow2 ref.raw"), 0);
+		make_dirty_bits(f, widths[i]);
+		assert_int_equal(log_capture_new(&lc), 0);
+		sd = qfx_dev(f, "x.qcow2", 4 * MiB, &lc.log);
+		assert_non_null(sd);
+		if (log_capture_count(&lc, "refcounts rebuilt: 3 fixed, 0 leaks freed") != 1)
+			fail_msg("%u-bit refcounts: no \"3 fixed, 0 leaks freed\"", widths[i]);
+		qfx_write_both(f, sd, "ref.raw", 3 * MiB, 64 * KiB, 3);
+		assert_int_equal(qfx_lun_vs_file(f, sd, "ref.raw", 4 * MiB), -1);
+		sim_dev_free(sd);
+		log_capture_free(&lc);
+		assert_clean(f);
+	}
 }
 
 /* The refcount blocks reach the disk (fdatasync) before the dirty bit
@@ -241,6 +275,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		QFX_TEST(test_qcow_dirty_repaired_on_open),
+		QFX_TEST(test_qcow_dirty_refcount_widths),
 		QFX_TEST(test_qcow_dirty_bit_cleared_last),
 		QFX_TEST(test_qcow_dirty_sync_fails_stays_dirty),
 		QFX_TEST(test_qcow_dirty_unrepairable_refused),
