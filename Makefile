@@ -32,7 +32,7 @@ HANDLERS     := handler_file.so handler_null.so
 
 # handler_qcow.so only where zlib's header is. QCOW=0 skips it.
 QCOW_SRCS := handler_qcow.c qcow2_header.c qcow2_cache.c qcow2_cluster.c \
-	     qcow2_refcount.c qcow2_reftable.c qcow2_data.c
+	     qcow2_refcount.c qcow2_reftable.c qcow2_repair.c qcow2_data.c
 ifneq ($(QCOW),0)
 ifneq ($(shell echo '\#include <zlib.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo y),)
 HANDLERS     += handler_qcow.so

@@ -14,10 +14,12 @@
  * where a backing file would show through; zeros written elsewhere).
  * Refused, with the reason: encryption, external data files, extended
  * L2 entries, zstd compression, unknown incompatible features, the
- * dirty and corrupt bits (repair with qemu-img check -r all), internal
- * snapshots, and a LUN size other than the image's. GET LBA STATUS
- * reports zero clusters, and unallocated ones with no backing file, as
- * deallocated; everything else as mapped. The refcount table grows as
+ * corrupt bit (repair with qemu-img check -r all), internal snapshots,
+ * and a LUN size other than the image's. The dirty bit (lazy refcounts
+ * left stale) check_config passes; open rebuilds the refcounts, makes
+ * them stable, then clears the bit, as QEMU does (qcow2_repair.c).
+ * GET LBA STATUS reports zero clusters, and unallocated ones with no
+ * backing file, as deallocated; everything else as mapped. The refcount table grows as
  * needed, up to 8 MiB (then a write fails: ENOSPC, logged).
  * The format lives in qcow2_*.c behind qcow2.h.
  * Licensed under the Apache License, Version 2.0.

@@ -9,6 +9,7 @@
  *   qcow2_cluster.c   L1/L2 lookup and L2 updates
  *   qcow2_refcount.c  refcounts and cluster allocation
  *   qcow2_reftable.c  growing the refcount table
+ *   qcow2_repair.c    rebuilding the refcounts of a dirty image at open
  *   qcow2_data.c      reads through the chain, writes with copy-on-write,
  *                     discard
  *
@@ -108,6 +109,7 @@ struct qcow2_image {
 	uint32_t refcount_order;
 	uint32_t header_length;
 	uint64_t autoclear;
+	bool dirty;			/* incompatible bit 0: refcounts stale */
 	uint64_t *l1;			/* host order, l1_size entries */
 	uint32_t l1_size;
 	uint64_t l1_offset;
@@ -147,6 +149,8 @@ void qcow2_cache_drop(struct qcow2_cache *c, uint64_t offset);
 /* qcow2_cluster.c */
 /* Map guest byte @off (takes img->meta). 0 or -errno. */
 int qcow2_map_get(struct qcow2_image *img, uint64_t off, struct qcow2_map *m);
+/* What L2 entry @e maps to (no checks). */
+void qcow2_l2_decode(const struct qcow2_image *img, uint64_t e, struct qcow2_map *m);
 /* Set the L2 entry of guest @off to @entry, allocating the L2 table
  * if needed (caller holds img->meta). 0 or -errno. */
 int qcow2_l2_set(struct qcow2_image *img, uint64_t off, uint64_t entry);
@@ -165,6 +169,8 @@ int qcow2_free_host(struct qcow2_image *img, const struct qcow2_map *m);
 
 /* Refcount entries per refcount block. */
 uint64_t qcow2_ref_per_block(const struct qcow2_image *img);
+/* Entry @i of refcount block @b. */
+uint64_t qcow2_ref_entry_get(const struct qcow2_image *img, const uint8_t *b, uint64_t i);
 /* Set entry @i of refcount block @b to @v; the bytes changed: *pos, *len. */
 void qcow2_ref_entry_set(const struct qcow2_image *img, uint8_t *b, uint64_t i, uint64_t v,
 			 uint64_t *pos, unsigned int *len);
@@ -174,6 +180,12 @@ void qcow2_ref_entry_set(const struct qcow2_image *img, uint8_t *b, uint64_t i, 
  * with the refcount blocks that count it; the header switched to it in
  * one write; the old table freed. 0 or -errno (-ENOSPC past 8 MiB). */
 int qcow2_reftable_grow(struct qcow2_image *img);
+
+/* qcow2_repair.c */
+/* Rebuild the refcounts of the writable, dirty @img from what references
+ * each cluster, make them stable, then clear the dirty bit (stable too);
+ * logs what was fixed. 0, or -errno and why in @msg (@msg_len bytes). */
+int qcow2_repair(struct qcow2_image *img, char *msg, size_t msg_len);
 
 /* qcow2_data.c */
 int qcow2_read(struct qcow2_image *img, const struct iovec *iov, size_t iov_cnt,

@@ -48,7 +48,7 @@ static int l2_entry_get(struct qcow2_image *img, uint64_t off, uint64_t *entry)
 	return 0;
 }
 
-static void l2_decode(const struct qcow2_image *img, uint64_t e, struct qcow2_map *m)
+void qcow2_l2_decode(const struct qcow2_image *img, uint64_t e, struct qcow2_map *m)
 {
 	m->comp_len = 0;
 	if (e & QCOW2_OFLAG_COMPRESSED) {
@@ -77,7 +77,7 @@ int qcow2_map_get(struct qcow2_image *img, uint64_t off, struct qcow2_map *m)
 	pthread_mutex_unlock(&img->meta);
 	if (err)
 		return err;
-	l2_decode(img, e, m);
+	qcow2_l2_decode(img, e, m);
 	if (m->kind != QCOW2_COMPRESSED && (m->host & (img->cluster_size - 1))) {
 		/* never write where a corrupt entry points: it may be metadata */
 		tcmu_dev_err(img->dev, "%s: corrupt L2 entry 0x%llx for guest offset %llu: "

@@ -41,12 +41,10 @@ static int hdr_why(char **why, int err, const char *path, const char *fmt, ...)
 	return err;
 }
 
-/* What v3 incompatible features we cannot serve, as a reason; NULL: none. */
+/* What v3 incompatible features we cannot serve, as a reason; NULL: none.
+ * The dirty bit we serve: a writable image is repaired at open. */
 static const char *hdr_incompat_reason(uint64_t f)
 {
-	if (f & QCOW2_INCOMPAT_DIRTY)
-		return "dirty bit set (refcounts stale after lazy refcounts); "
-		       "repair it with qemu-img check -r all";
 	if (f & QCOW2_INCOMPAT_CORRUPT)
 		return "marked corrupt; repair it with qemu-img check -r all";
 	if (f & QCOW2_INCOMPAT_DATA_FILE)
@@ -100,9 +98,10 @@ static int hdr_parse(struct qcow2_image *img, const uint8_t *h, size_t len, char
 	r = hdr_incompat_reason(incompat);
 	if (r)
 		return hdr_why(why, -ENOTSUP, p, "%s", r);
-	if (incompat)
+	if (incompat & ~QCOW2_INCOMPAT_DIRTY)
 		return hdr_why(why, -ENOTSUP, p, "unknown incompatible features 0x%llx",
-			       (unsigned long long)incompat);
+			       (unsigned long long)(incompat & ~QCOW2_INCOMPAT_DIRTY));
+	img->dirty = incompat & QCOW2_INCOMPAT_DIRTY;
 	if (snaps && img->top)
 		return hdr_why(why, -ENOTSUP, p, "internal snapshots (%u): not supported", snaps);
 	img->l1_size = tcmu_get_be32(h + 36);
@@ -278,6 +277,22 @@ static int hdr_clear_autoclear(struct qcow2_image *img, char **why)
 	return 0;
 }
 
+/* Writable and dirty: refcounts rebuilt, then the bit cleared. */
+static int hdr_repair_dirty(struct qcow2_image *img, char **why)
+{
+	char msg[256] = "";
+	int err;
+
+	if (!img->writable || !img->dirty)
+		return 0;
+	err = qcow2_repair(img, msg, sizeof(msg));
+	if (err)
+		return hdr_why(why, err, img->path, "dirty image: rebuilding the refcounts "
+			       "failed: %s; repair it with qemu-img check -r all", msg);
+	img->dirty = false;
+	return 0;
+}
+
 static int img_setup(struct qcow2_image *img, unsigned int depth, char **why)
 {
 	struct stat st;
@@ -304,7 +319,10 @@ static int img_setup(struct qcow2_image *img, unsigned int depth, char **why)
 	if (qcow2_cache_init(&img->l2_cache, 16, img->cluster_size) ||
 	    qcow2_cache_init(&img->ref_cache, 4, img->cluster_size))
 		return hdr_why(why, -ENOMEM, img->path, "out of memory");
-	return hdr_clear_autoclear(img, why);
+	err = hdr_clear_autoclear(img, why);
+	if (!err)
+		err = hdr_repair_dirty(img, why);
+	return err;
 }
 
 static int open_chain(struct qcow2_image **out, const char *path, enum qcow2_format fmt,

@@ -22,8 +22,7 @@ uint64_t qcow2_ref_per_block(const struct qcow2_image *img)
 	return ((uint64_t)img->cluster_size * 8) >> img->refcount_order;
 }
 
-/* Entry @i of the refcount block @b. */
-static uint64_t ref_entry_get(const struct qcow2_image *img, const uint8_t *b, uint64_t i)
+uint64_t qcow2_ref_entry_get(const struct qcow2_image *img, const uint8_t *b, uint64_t i)
 {
 	unsigned int bits = 1u << img->refcount_order;
 	uint64_t v = 0;
@@ -80,7 +79,7 @@ int qcow2_refcount_get(struct qcow2_image *img, uint64_t cluster, uint64_t *rc)
 	b = qcow2_cache_get(&img->ref_cache, img->fd, off, &err);
 	if (!b)
 		return err;
-	*rc = ref_entry_get(img, b, cluster % qcow2_ref_per_block(img));
+	*rc = qcow2_ref_entry_get(img, b, cluster % qcow2_ref_per_block(img));
 	return 0;
 }
 
@@ -101,7 +100,7 @@ int qcow2_refcount_update(struct qcow2_image *img, uint64_t host, int delta)
 	b = qcow2_cache_get(&img->ref_cache, img->fd, off, &err);
 	if (!b)
 		return err;
-	v = ref_entry_get(img, b, i);
+	v = qcow2_ref_entry_get(img, b, i);
 	if ((delta < 0 && v == 0) || (delta > 0 && v == max)) {
 		tcmu_dev_err(img->dev, "%s: refcount %llu of cluster at %llu cannot %s",
 			     img->path, (unsigned long long)v, (unsigned long long)host,

@@ -13,6 +13,7 @@
 
 #include "qcow_fixture.h"
 #include "scsi_defs.h"
+#include "unit_test.h"
 
 int qfx_init(struct qfx *f)
 {
@@ -183,6 +184,18 @@ int qfx_ref_write(struct qfx *f, const char *name, uint64_t off, const void *buf
 		err = -EIO;
 	close(fd);
 	return err;
+}
+
+void qfx_write_both(struct qfx *f, struct sim_dev *sd, const char *ref, uint64_t off,
+		    size_t len, unsigned int seed)
+{
+	uint8_t *buf = malloc(len);
+
+	assert_non_null(buf);
+	qfx_fill(buf, len, seed);
+	assert_good(qfx_write(sd, off, buf, len));
+	assert_int_equal(qfx_ref_write(f, ref, off, buf, len), 0);
+	free(buf);
 }
 
 int64_t qfx_lun_vs_file(struct qfx *f, struct sim_dev *sd, const char *name, uint64_t size)

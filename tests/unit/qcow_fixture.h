@@ -49,6 +49,10 @@ struct sim_cmd *qfx_unmap(struct sim_dev *sd, uint64_t off, uint64_t len);
 /* The same bytes at @off of the file <dir>/<name> (a reference raw
  * image the test keeps beside the qcow2 one). 0 or -errno. */
 int qfx_ref_write(struct qfx *f, const char *name, uint64_t off, const void *buf, size_t len);
+/* Write @len bytes of pattern @seed (qfx_fill) at @off to the LUN and
+ * the same to the file <dir>/<ref>; fails the test if either fails. */
+void qfx_write_both(struct qfx *f, struct sim_dev *sd, const char *ref, uint64_t off,
+		    size_t len, unsigned int seed);
 /* The whole LUN read through the handler equals the file <dir>/<name>
  * (@size bytes); -1 if so, else the first byte offset that differs. */
 int64_t qfx_lun_vs_file(struct qfx *f, struct sim_dev *sd, const char *name, uint64_t size);

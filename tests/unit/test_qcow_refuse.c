@@ -4,11 +4,13 @@
  * reason naming the file and what was found: a raw file or a text file
  * offered as qcow2 (its magic), a corrupt header, an unknown version,
  * encryption, an external data file, extended L2 entries, zstd
- * compression, the dirty and corrupt bits, unknown incompatible
- * features, internal snapshots, a backing file that is missing or of a
- * format we do not read, a backing chain that loops, a bad config; and a
- * LUN whose size is not the image's (open only: check_config has no
- * size).
+ * compression, the corrupt bit (also with the dirty bit), unknown
+ * incompatible features, internal snapshots, a backing file that is
+ * missing or of a format we do not read, a backing chain that loops, a
+ * bad config; and a LUN whose size is not the image's (open only:
+ * check_config has no size). The dirty bit alone is no refusal:
+ * check_config passes it and changes nothing, open repairs it
+ * (test_qcow_dirty.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,13 +54,16 @@ static const struct refusal {
 	  "extended L2 entries (subclusters): not supported" },
 	{ "zstd", NEW "-o compression_type=zstd x.qcow2 1M", "x.qcow2",
 	  "compression type other than zlib (zstd): not supported" },
-	{ "dirty bit", NEW "-o lazy_refcounts=on x.qcow2 1M && " PATCH(79, "\\001"), "x.qcow2",
-	  "dirty bit set (refcounts stale after lazy refcounts); repair it with qemu-img check" },
+	{ "dirty and corrupt bits", NEW "-o lazy_refcounts=on x.qcow2 1M && "
+	  PATCH(79, "\\003"), "x.qcow2", "marked corrupt; repair it with qemu-img check -r all" },
 	{ "corrupt bit", NEW "x.qcow2 1M && " PATCH(79, "\\002"), "x.qcow2",
 	  "marked corrupt; repair it with qemu-img check -r all" },
 	{ "unknown incompatible feature", NEW "x.qcow2 1M && " PATCH(78, "\\004"), "x.qcow2",
 	  "unknown incompatible features 0x400" },
 	{ "internal snapshot", NEW "x.qcow2 1M && qemu-img snapshot -c s1 x.qcow2", "x.qcow2",
+	  "internal snapshots (1): not supported" },
+	{ "dirty, internal snapshot", NEW "-o lazy_refcounts=on x.qcow2 1M && qemu-img snapshot "
+	  "-c s1 x.qcow2 && " PATCH(79, "\\001"), "x.qcow2",
 	  "internal snapshots (1): not supported" },
 	{ "missing backing file", NEW "-b gone.qcow2 -F qcow2 -u x.qcow2 1M", "x.qcow2",
 	  "x.qcow2: backing file gone.qcow2: /tmp" },
@@ -121,15 +126,24 @@ static void test_qcow_refuse_bad_size(void **state)
 	sim_dev_free(sd);
 }
 
-/* A dirty image is left as it was: we neither repair nor touch it. */
-static void test_qcow_refuse_dirty_untouched(void **state)
+/* A dirty image passes check_config, which leaves it as it was (it
+ * opens read-only); open repairs it and clears the bit. */
+static void test_qcow_refuse_dirty_passes_check_untouched(void **state)
 {
 	struct qfx *f = *state;
+	struct sim_dev *sd;
+	char *why = NULL;
 
 	assert_int_equal(qfx_sh(f, NEW "-o lazy_refcounts=on x.qcow2 1M && "
 				PATCH(79, "\\001") " && md5sum x.qcow2 > sum"), 0);
-	assert_null(qfx_dev(f, "x.qcow2", 1 << 20, NULL));
+	if (!qfx_check(f, "x.qcow2", &why))
+		fail_msg("check_config refused a dirty image: %s", why ? why : "(no reason)");
 	assert_int_equal(qfx_sh(f, "md5sum -c sum"), 0);
+	sd = qfx_dev(f, "x.qcow2", 1 << 20, NULL);
+	assert_non_null(sd);
+	sim_dev_free(sd);
+	assert_int_equal(qfx_sh(f, "od -An -tx1 -j79 -N1 x.qcow2"), 0);
+	assert_string_equal(f->out, " 00\n");
 }
 
 int main(void)
@@ -138,7 +152,7 @@ int main(void)
 		QFX_TEST(test_qcow_refuse_with_reason),
 		QFX_TEST(test_qcow_refuse_relative_path),
 		QFX_TEST(test_qcow_refuse_bad_size),
-		QFX_TEST(test_qcow_refuse_dirty_untouched),
+		QFX_TEST(test_qcow_refuse_dirty_passes_check_untouched),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,19 +44,6 @@ int fallocate(int fd, int mode, off_t off, off_t len)
 	return real ? real(fd, mode, off, len) : (errno = ENOSYS, -1);
 }
 
-/* Write @len bytes of pattern @seed at @off to the LUN and to ref.raw. */
-static void write_both(struct qfx *f, struct sim_dev *sd, uint64_t off, size_t len,
-		       unsigned int seed)
-{
-	uint8_t *buf = malloc(len);
-
-	assert_non_null(buf);
-	qfx_fill(buf, len, seed);
-	assert_good(qfx_write(sd, off, buf, len));
-	assert_int_equal(qfx_ref_write(f, "ref.raw", off, buf, len), 0);
-	free(buf);
-}
-
 /* QEMU's verdict on @img once the device is gone: no error, no leak,
  * and the same data as ref.raw. */
 static void assert_qemu_agrees(struct qfx *f, const char *img)
@@ -95,7 +82,7 @@ static void write_unaligned(struct qfx *f, const char *compat)
 	sd = qfx_dev(f, "top.qcow2", 4 * MiB, NULL);
 	assert_non_null(sd);
 	for (size_t i = 0; i < sizeof(unaligned) / sizeof(unaligned[0]); i++)
-		write_both(f, sd, unaligned[i].off, unaligned[i].len, i + 1);
+		qfx_write_both(f, sd, "ref.raw", unaligned[i].off, unaligned[i].len, i + 1);
 	assert_int_equal(qfx_lun_vs_file(f, sd, "ref.raw", 4 * MiB), -1);
 	sim_dev_free(sd);
 	assert_qemu_agrees(f, "top.qcow2");
@@ -126,9 +113,9 @@ static void test_qcow_write_over_compressed(void **state)
 				"qemu-img convert -c -O qcow2 ref.raw comp.qcow2"), 0);
 	sd = qfx_dev(f, "comp.qcow2", 2 * MiB, NULL);
 	assert_non_null(sd);
-	write_both(f, sd, 4 * KiB, 512, 1);
-	write_both(f, sd, 100 * KiB, 64 * KiB, 2);
-	write_both(f, sd, MiB - 512, 4 * KiB, 3);
+	qfx_write_both(f, sd, "ref.raw", 4 * KiB, 512, 1);
+	qfx_write_both(f, sd, "ref.raw", 100 * KiB, 64 * KiB, 2);
+	qfx_write_both(f, sd, "ref.raw", MiB - 512, 4 * KiB, 3);
 	sim_dev_free(sd);
 	assert_qemu_agrees(f, "comp.qcow2");
 }
@@ -146,9 +133,9 @@ static void test_qcow_write_over_zero_clusters(void **state)
 				"qemu-img convert -O raw z.qcow2 ref.raw"), 0);
 	sd = qfx_dev(f, "z.qcow2", MiB, NULL);
 	assert_non_null(sd);
-	write_both(f, sd, 1536, 2 * KiB, 1);
-	write_both(f, sd, 128 * KiB, 64 * KiB, 2);
-	write_both(f, sd, 520 * KiB, 8 * KiB, 3);
+	qfx_write_both(f, sd, "ref.raw", 1536, 2 * KiB, 1);
+	qfx_write_both(f, sd, "ref.raw", 128 * KiB, 64 * KiB, 2);
+	qfx_write_both(f, sd, "ref.raw", 520 * KiB, 8 * KiB, 3);
 	sim_dev_free(sd);
 	assert_qemu_agrees(f, "z.qcow2");
 }
@@ -169,7 +156,7 @@ static void test_qcow_write_new_refcount_blocks(void **state)
 		sd = qfx_dev(f, "r.qcow2", 16 * MiB, NULL);
 		assert_non_null(sd);
 		for (unsigned int i = 0; i < 48; i++)
-			write_both(f, sd, i * 256 * KiB + 512, 255 * KiB, i);
+			qfx_write_both(f, sd, "ref.raw", i * 256 * KiB + 512, 255 * KiB, i);
 		sim_dev_free(sd);
 		print_message("refcount_bits=%d: ", bits[b]);
 		assert_qemu_agrees(f, "r.qcow2");
@@ -193,7 +180,7 @@ static void test_qcow_write_grows_refcount_table(void **state)
 	sd = qfx_dev(f, "s.qcow2", 16 * MiB, NULL);
 	assert_non_null(sd);
 	for (unsigned int i = 0; i < 48; i++)
-		write_both(f, sd, i * 256 * KiB + 512, 255 * KiB, i);
+		qfx_write_both(f, sd, "ref.raw", i * 256 * KiB + 512, 255 * KiB, i);
 	sim_dev_free(sd);
 	assert_qemu_agrees(f, "s.qcow2");
 	assert_int_equal(qfx_sh(f, "od -An -j56 -N4 -tu4 --endian=big s.qcow2"), 0);
@@ -353,7 +340,7 @@ static void test_qcow_write_lazy_refcounts_clean(void **state)
 				"qemu-img create -q -f raw ref.raw 1M"), 0);
 	sd = qfx_dev(f, "l.qcow2", MiB, NULL);
 	assert_non_null(sd);
-	write_both(f, sd, 3 * 512, 100 * KiB, 9);
+	qfx_write_both(f, sd, "ref.raw", 3 * 512, 100 * KiB, 9);
 	sim_dev_free(sd);
 	assert_qemu_agrees(f, "l.qcow2");
 }
