@@ -58,12 +58,18 @@ bench-host: deps
 # calls); hence the longer VM time-out. Then tests/vm/bench_qcow.sh in a
 # boot of its own (about 6 min): our qcow handler beside our file handler
 # on raw and, with TCMU_BENCH_PEER=1, beside Debian's qcow handler on the
-# same image. bench-qcow runs that part alone.
-.PHONY: bench bench-qcow
+# same image. Then tests/vm/bench_rbd.sh (about 8 min): our rbd handler
+# through the kernel beside Debian's on the same image of a Ceph cluster
+# inside the guest. bench-qcow and bench-rbd run those parts alone.
+.PHONY: bench bench-qcow bench-rbd
 bench: deps
 	$(MAKE) all
 	TCMU_VM_TIMEOUT=$${TCMU_VM_TIMEOUT:-2400} tests/vm/run-vm.sh tests/vm/bench.sh
 	TCMU_VM_MEM=3072 tests/vm/run-vm.sh tests/vm/bench_qcow.sh
+	TCMU_VM_MEM=4096 tests/vm/run-vm.sh tests/vm/bench_rbd.sh
 bench-qcow: deps
 	$(MAKE) all
 	TCMU_VM_MEM=3072 tests/vm/run-vm.sh tests/vm/bench_qcow.sh
+bench-rbd: deps
+	$(MAKE) all
+	TCMU_VM_MEM=4096 tests/vm/run-vm.sh tests/vm/bench_rbd.sh
