@@ -62,7 +62,7 @@ endif
 .PHONY: all clean install
 all: libtcmu.so.1 libtcmu.a tcmu-runner tcmu-sim $(HANDLERS)
 
-dbus_gen.c dbus_gen.h: org.kernel.TCMUService1.xml
+dbus_gen.c dbus_gen.h &: org.kernel.TCMUService1.xml
 	gdbus-codegen --interface-prefix org.kernel. --c-namespace Tcmu \
 		--generate-c-code dbus_gen --c-generate-object-manager $<
 
@@ -73,7 +73,7 @@ libtcmu.a: $(LIBTCMU_OBJS)
 	$(AR) rcs $@ $^
 
 libtcmu.so.1: $(LIBTCMU_OBJS)
-	$(CC) -shared -Wl,-soname,libtcmu.so.1 -o $@ $^ $(PKG_LIBS) -lpthread
+	$(CC) -shared -Wl,-soname,libtcmu.so.1 $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 	ln -sf libtcmu.so.1 libtcmu.so
 
 # -rdynamic: handlers call the daemon's API (tcmu-runner.h) at run time.
@@ -85,22 +85,22 @@ tcmu-sim: $(SIM_OBJS) $(CORE_OBJS) libtcmu.a
 	$(CC) -rdynamic -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 handler_%.so: handler_%.c tcmu-runner.h
-	$(CC) $(CFLAGS) -shared -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ $<
 
 handler_qcow.so: $(QCOW_SRCS) qcow2.h tcmu-runner.h
-	$(CC) $(CFLAGS) -shared -o $@ $(QCOW_SRCS) -lz -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ $(QCOW_SRCS) -lz -lpthread
 
 handler_rbd.so: handler_rbd.c tcmu-runner.h
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags librbd librados 2>/dev/null) \
-		-shared -o $@ $< $(RBD_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags librbd librados 2>/dev/null) \
+		-shared $(LDFLAGS) -o $@ $< $(RBD_LIBS)
 
 # -z nodelete: a detached glfs_fini may still run in it after dlclose.
 handler_glfs.so: handler_glfs.c tcmu-runner.h
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags glusterfs-api 2>/dev/null) \
-		-shared -Wl,-z,nodelete -o $@ $< $(GLFS_LIBS) -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags glusterfs-api 2>/dev/null) \
+		-shared -Wl,-z,nodelete $(LDFLAGS) -o $@ $< $(GLFS_LIBS) -lpthread
 
 %.o: %.c $(wildcard *.h)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 include tests/tests.mk
 
