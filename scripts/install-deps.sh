@@ -32,9 +32,10 @@ CACHE=${TCMU_VM_CACHE:-$REPO/.cache/kernel}
 # clang + libclang-rt-14-dev give sanitizer runtimes for `make check` builds.
 # zlib1g-dev: handler_qcow's compressed clusters; qemu-utils (qemu-img,
 # qemu-io): what the qcow unit tests make images with and judge them by.
+# debhelper, lintian: make check-deb builds and judges the Debian packages.
 BUILD_PKGS="gcc make pkg-config libnl-3-dev libnl-genl-3-dev libglib2.0-dev
 libkmod-dev libcmocka-dev clang libclang-rt-14-dev systemd util-linux python3
-valgrind zlib1g-dev qemu-utils"
+valgrind zlib1g-dev qemu-utils debhelper lintian"
 # VM tests: the emulator, initramfs tools, and what guest scripts run from
 # the host root (targetcli drives LIO; dbus carries the daemon's handler
 # registration; sg3-utils/lsscsi/fio poke the resulting SCSI disk).

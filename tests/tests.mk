@@ -18,6 +18,14 @@ sim-test-build: all $(SIM_PLUGINS) tests/build/broken/handler_file.so \
 check-sim: sim-test-build
 	tests/host/test_tcmu_sim.sh
 
+# The Debian packages (debian/) built in a scratch copy of the tree, then
+# judged by lintian and by their contents and Depends; never installed.
+# About 25 s on 2 cores; needs debhelper and lintian (make deps). Not part
+# of make check.
+.PHONY: check-deb
+check-deb:
+	tests/host/test_debian_package.sh
+
 # handler_rbd against a real single-node Ceph cluster (tests/cluster/
 # ceph.sh), started and torn down by each part: on the host through
 # tcmu-sim (about 2 min), then inside a real-kernel guest through a LUN
