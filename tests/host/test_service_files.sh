@@ -22,7 +22,7 @@ else
 fi
 # The unit's sandbox (systemd-analyze security, 0 safest to 10): at most
 # the figure it had when it was hardened, so a lost directive shows here.
-MAX_EXPOSURE=2.5
+MAX_EXPOSURE=2.6
 exposure() {
 	local out level
 	out=$(systemd-analyze security --offline=true "$tmp/tcmu-runner.service" 2>&1)
