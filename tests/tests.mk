@@ -20,8 +20,8 @@ check-sim: sim-test-build
 
 # The Debian packages (debian/) built in a scratch copy of the tree, then
 # judged by lintian and by their contents and Depends; never installed.
-# About 25 s on 2 cores; needs debhelper and lintian (make deps). Not part
-# of make check.
+# About 25 s on 2 cores; needs debhelper and lintian (make deps); make
+# check runs it as a stage of its own.
 .PHONY: check-deb
 check-deb:
 	tests/host/test_debian_package.sh
