@@ -12,6 +12,7 @@
 #                lun_create_fileio NAME SIZE PATH, lun_delete NAME [SUBTYPE]
 #                (create sets LUN_SD=/dev/sdX, LUN_SG=/dev/sgN, LUN_HCTL=h:c:t:l)
 #   I/O:         fio_verify DEV [SIZE [FIO-ARGS...]], lun_capacity DEV,
+#                lun_stat NAME FIELD (the LUN's GetStats figures),
 #                serves_again TRIES DELAY DEV SIZE [FIO-ARGS...],
 #                ext4_loop MNT SIZE (a real file system for clusters)
 #   Health:      bus_alive, dstate_now, no_stuck_process (nothing but kernel
@@ -426,6 +427,17 @@ serves_again() {
 	done
 	cat /tmp/serves-again.log
 	return 1
+}
+
+# lun_stat NAME FIELD: a figure of LUN NAME's statistics (GetStats on the
+# bus, as tcmu-runner --status --json shows them): "read_cmds", or a
+# handler's health figure such as "rbd.locks_lost".
+lun_stat() {
+	"${TCMU_DAEMON:-$TCMU_SRC/tcmu-runner}" --status --json | python3 -c '
+import json, sys
+for d in json.load(sys.stdin)["devices"]:
+    if d["name"] == sys.argv[1]:
+        print(d["stats"][sys.argv[2]])' "$1" "$2"
 }
 
 # lun_capacity DEV: capacity in bytes per READ CAPACITY (sg_readcap).

@@ -112,13 +112,7 @@ write_same_case() {
 tc_run "WRITE SAME of 3000 blocks reads back, through the LUN and through gfapi" \
 	write_same_case
 # glfs.NAME of the LUN, from tcmu-runner --status --json.
-health() {
-	"$TCMU_SRC/tcmu-runner" --status --json | python3 -c '
-import json, sys
-for d in json.load(sys.stdin)["devices"]:
-    if d["name"] == "lun":
-        print(d["stats"]["glfs." + sys.argv[1]])' "$1"
-}
+health() { lun_stat lun "glfs.$1"; }
 
 brick_cycle() {
 	local fio_pid p rc

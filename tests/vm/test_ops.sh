@@ -52,13 +52,7 @@ tc_run "SIGHUP under fio: new level taken, bad line named with the old value kep
 
 # --- statistics against fio -----------------------------------------------
 # stat FIELD: the LUN's figure from tcmu-runner --status --json.
-stat() {
-	"$TCMU_SRC/tcmu-runner" --status --json | python3 -c '
-import json, sys
-for d in json.load(sys.stdin)["devices"]:
-    if d["name"] == "ops":
-        print(d["stats"][sys.argv[1]])' "$1"
-}
+stat() { lun_stat ops "$1"; }
 # within A B: A and B differ by at most 1 % of B.
 within() { python3 -c 'import sys; a, b = map(int, sys.argv[1:]); sys.exit(abs(a - b) > b / 100)' "$1" "$2"; }
 stats_match_fio() {

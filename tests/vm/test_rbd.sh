@@ -189,13 +189,7 @@ timed_out=$(grep -c "timed out" "$TCMU_RESULTS/daemon.log")
 echo "daemon log: $timed_out lines of timed-out operations"
 
 # health LUN NAME: rbd.NAME of LUN's device, from tcmu-runner --status --json.
-health() {
-	"$TCMU_SRC/tcmu-runner" --status --json | python3 -c '
-import json, sys
-for d in json.load(sys.stdin)["devices"]:
-    if d["name"] == sys.argv[1]:
-        print(d["stats"]["rbd." + sys.argv[2]])' "$1" "$2"
-}
+health() { lun_stat "$1" "rbd.$2"; }
 
 # --- blocklisted: a new client, without a restart -------------------------
 # The cluster blocklists the daemon's client (as another gateway breaking
