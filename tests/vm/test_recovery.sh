@@ -1,6 +1,6 @@
 #!/bin/bash
 # test_recovery.sh - the daemon SIGKILLed in the middle of queue-depth-16
-# writes and restarted, TCMU_RECOVERY_CYCLES (6) times in a row, through
+# writes and restarted, TCMU_RECOVERY_CYCLES (5) times in a row, through
 # the real kernel (issue 13). Each cycle: recovery_io.py writes 4 KiB
 # blocks with O_DIRECT from 16 threads to a user:file LUN on tmpfs,
 # logging each write once it is acknowledged; the daemon is killed after a
@@ -21,7 +21,7 @@ set -u
 
 IMG=/tmp/recovery		# its own tmpfs: the LUN's file and the logs
 WORK=$IMG/io
-CYCLES=${TCMU_RECOVERY_CYCLES:-6}
+CYCLES=${TCMU_RECOVERY_CYCLES:-5}
 LUN_MB=128
 BLOCKS=$((LUN_MB * 256))	# 4 KiB blocks
 WRITER=""
