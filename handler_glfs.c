@@ -36,12 +36,9 @@
  * takes about 10 s, runs on a detached thread once the last device went
  * (hence -z nodelete: the plugin stays mapped while one runs).
  * gfapi's log goes to $TCMU_GLFS_LOG (default /dev/null).
- * A frozen brick: our connections' ping-timeout is 20 s (the volume's
- * default is 42), below the kernel's default cmd_time_out of 30 s, so
- * gfapi fails the commands waiting on it (NOT READY, retried) before the
- * kernel gives up on them.
- * Not yet: abort (gfapi cannot cancel), IPv6 hosts, lba_status
- * (SEEK_DATA).
+ * Not yet: abort (gfapi cannot cancel), a bound of our own on a frozen
+ * brick (gfapi's network.ping-timeout, 42 s by default, is it), IPv6
+ * hosts, lba_status (SEEK_DATA).
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -66,12 +63,6 @@
 #define GLFS_CHECK_TIMEOUT 10		/* seconds for glfs_init in check_config */
 #define GLFS_OPEN_TIMEOUT 30		/* and in open */
 #define GLFS_LOG_LEVEL 4		/* gfapi's WARNING */
-/* Our connections' ping-timeout (seconds): how long a brick may not
- * answer before gfapi fails what waits on it. The volume's default is 42,
- * past the kernel's default cmd_time_out of 30, after which the initiator
- * has had its error while the command still waits for us: below it, a
- * frozen brick fails our commands (retryable) first. */
-#define GLFS_PING_TIMEOUT "20"
 
 /* A parsed config string; volume and host[] point into buf. */
 struct glfs_cfg {
@@ -343,9 +334,6 @@ static glfs_t *glfsh_connect(const struct glfs_cfg *c, unsigned int secs, int *e
 	 * (see the top). Set before glfs_init: it cannot change online. */
 	*step = "write-behind pass-through";
 	if (glfs_set_xlator_option(fs, "*-write-behind", "pass-through", "true"))
-		goto out_fini;
-	*step = "client ping-timeout";
-	if (glfs_set_xlator_option(fs, "*-client-*", "ping-timeout", GLFS_PING_TIMEOUT))
 		goto out_fini;
 	*step = "glfs_init (volume or hosts)";
 	*err = glfsh_init_bounded(fs, secs);
