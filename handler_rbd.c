@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rados/librados.h>
@@ -51,6 +52,7 @@
 #include "tcmu-runner.h"
 
 #define RBD_DEFAULT_TIMEOUT 30		/* seconds */
+#define RBD_LOCK_NOTE_MS 100		/* see rbdh_lock_note */
 #define RBD_MAX_TIMEOUT 3600
 /* check_config runs with no device and before the LUN exists: never
  * longer than this, whatever osd_op_timeout says. */
@@ -76,6 +78,7 @@ struct rbd_dev {
 	int lock_owner;
 	uint64_t locks_acquired, locks_lost, timed_out, conn_lost;
 	int reopen_asked;	/* tcmur_dev_reopen called for this connection */
+	uint64_t lock_noted_ms;	/* CLOCK_MONOTONIC_COARSE of the last look */
 	/* aio submitted, callback not yet past its last touch of us
 	 * (atomic): close waits for 0 before freeing librbd's state. */
 	unsigned int inflight;
@@ -266,6 +269,19 @@ out:
 	return false;
 }
 
+/* Forget the connection, keeping the health figures: they count over the
+ * device's life, across the reopens a blocklisted client asks for. */
+static void rbdh_forget(struct rbd_dev *rdev)
+{
+	struct rbd_dev keep = *rdev;
+
+	memset(rdev, 0, sizeof(*rdev));
+	rdev->locks_acquired = keep.locks_acquired;
+	rdev->locks_lost = keep.locks_lost;
+	rdev->timed_out = keep.timed_out;
+	rdev->conn_lost = keep.conn_lost;
+}
+
 static int rbdh_open_dev(struct tcmur_device *dev, bool reopen)
 {
 	struct rbd_dev *rdev = tcmur_dev_private(dev);
@@ -326,7 +342,7 @@ out_shutdown:
 	rados_shutdown(rdev->cluster);
 out_cfg:
 	rbdh_cfg_free(&c);
-	memset(rdev, 0, sizeof(*rdev));
+	rbdh_forget(rdev);
 	return err;
 }
 
@@ -348,7 +364,7 @@ static void rbdh_close_dev(struct tcmur_device *dev)
 	rbd_close(rdev->image);
 	rados_ioctx_destroy(rdev->io);
 	rados_shutdown(rdev->cluster);
-	memset(rdev, 0, sizeof(*rdev));
+	rbdh_forget(rdev);
 }
 
 /* A new config string means another image: the daemon reopens. A new
@@ -399,9 +415,11 @@ static tcmu_sts rbdh_miscompare(struct rbd_aio *a)
 /*
  * Note whether we hold the image's exclusive lock now, counting each
  * change: librbd takes it for a write and hands it to another client
- * (another gateway) that asks. Seen before and after each write and when
- * the health figures are asked for, so a lock lost and taken back
- * between two writes counts both ways.
+ * (another gateway) that asks. Seen when the health figures are asked
+ * for, and after writes at most every RBD_LOCK_NOTE_MS (asking librbd
+ * takes its locks: per write, it cost small random writes half their
+ * speed), so a lock that moves back and forth faster than that between
+ * two looks is not counted.
  */
 static void rbdh_lock_note(struct rbd_dev *rdev)
 {
@@ -415,6 +433,21 @@ static void rbdh_lock_note(struct rbd_dev *rdev)
 		__atomic_add_fetch(&rdev->locks_acquired, 1, __ATOMIC_RELAXED);
 	else if (!owner && was)
 		__atomic_add_fetch(&rdev->locks_lost, 1, __ATOMIC_RELAXED);
+}
+
+static void rbdh_lock_note_io(struct rbd_dev *rdev)
+{
+	struct timespec ts;
+	uint64_t now, last;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	last = __atomic_load_n(&rdev->lock_noted_ms, __ATOMIC_RELAXED);
+	if (now - last < RBD_LOCK_NOTE_MS ||
+	    !__atomic_compare_exchange_n(&rdev->lock_noted_ms, &last, now, false,
+					 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	rbdh_lock_note(rdev);
 }
 
 static void rbdh_count_error(struct rbd_dev *rdev, ssize_t r)
@@ -450,13 +483,13 @@ static void rbdh_aio_done(rbd_completion_t comp, void *arg)
 	}
 	if (r < 0)
 		rbdh_count_error(rdev, r);
+	else if (a->write && a->op != rbd_op_name[RBD_OP_FLUSH])
+		rbdh_lock_note_io(rdev);
 	/* Blocklisted (another gateway broke our lock, or an admin): this
 	 * client is dead for good; a new one, after a reopen, is not. */
 	if (r == -ESHUTDOWN && !__atomic_exchange_n(&rdev->reopen_asked, 1, __ATOMIC_RELAXED))
 		tcmur_dev_reopen(a->dev, "the cluster refuses this client (blocklisted): "
 				 "reconnecting");
-	else if (a->write && a->op != rbd_op_name[RBD_OP_FLUSH])
-		rbdh_lock_note(rdev);
 	tcmur_cmd_complete(a->dev, a->cmd, sts);
 	free(a->bounce);
 	free(a);
@@ -515,8 +548,6 @@ static tcmu_sts rbdh_submit(struct tcmur_device *dev, struct tcmur_cmd *cmd, enu
 	err = rbdh_bounce(dev, a, op, iov, iov_cnt);
 	if (err < 0)
 		goto out_free;
-	if (write && op != RBD_OP_FLUSH)
-		rbdh_lock_note(rdev);
 	err = rbd_aio_create_completion(a, rbdh_aio_done, &comp);
 	if (err < 0)
 		goto out_free;
