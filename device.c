@@ -560,6 +560,30 @@ static void dev_reconfig_done(struct tcmur_device *dev, const struct tcmu_reconf
 	}
 }
 
+/* Pause @dev until its commands have ended (DEV_RECONFIG_DRAIN_MS at
+ * most); false, logged with @refused, if some are still in flight. */
+static bool dev_pause_or_say(struct tcmur_device *dev, const char *refused)
+{
+	if (dev_pause(dev, DEV_RECONFIG_DRAIN_MS))
+		return true;
+	dev_err(dev, "%u commands still in flight after %d ms: %s",
+		tcmu_ring_inflight(dev->ring), DEV_RECONFIG_DRAIN_MS, refused);
+	return false;
+}
+
+/* Resume @dev after @what; @err, or -EIO (the device failed) if it could
+ * not restart. */
+static int dev_resume_or_fail(struct tcmur_device *dev, const char *what, int err)
+{
+	char why[64];
+
+	if (!dev_resume(dev))
+		return err;
+	snprintf(why, sizeof(why), "could not restart after %s", what);
+	dev_fail(dev, why);
+	return -EIO;
+}
+
 int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc)
 {
 	alua_cache_invalidate(dev->alua);
@@ -574,33 +598,30 @@ int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc)
 		return err;
 	if (!hrc.has_config && !hrc.has_size && !hrc.has_write_cache)
 		return 0;
-	if (dev_pause(dev, DEV_RECONFIG_DRAIN_MS)) {
-		err = dev_reconfig_apply(dev, &hrc, &want, &old);
-		if (!err)
-			dev_reconfig_done(dev, rc, &hrc);
-	} else {
-		dev_err(dev, "%u commands still in flight after %d ms: change refused",
-			tcmu_ring_inflight(dev->ring), DEV_RECONFIG_DRAIN_MS);
+	if (!dev_pause_or_say(dev, "change refused"))
 		err = -EBUSY;
-	}
-	if (dev_resume(dev)) {
-		dev_fail(dev, "could not restart after reconfiguring");
-		return -EIO;
-	}
-	return err;
+	else if (!(err = dev_reconfig_apply(dev, &hrc, &want, &old)))
+		dev_reconfig_done(dev, rc, &hrc);
+	return dev_resume_or_fail(dev, "reconfiguring", err);
 }
 
 /* ---- reopen at the handler's request (API 1.4) ---------------------- */
 
-void tcmur_dev_reopen(struct tcmur_device *dev, const char *why)
+/* Set whether a reopen is wanted; whether it was. */
+static bool dev_set_reopen_wanted(struct tcmur_device *dev, bool want)
 {
 	bool was;
 
 	pthread_mutex_lock(&dev->state_lock);
 	was = dev->reopen_wanted;
-	dev->reopen_wanted = true;
+	dev->reopen_wanted = want;
 	pthread_mutex_unlock(&dev->state_lock);
-	if (was)
+	return was;
+}
+
+void tcmur_dev_reopen(struct tcmur_device *dev, const char *why)
+{
+	if (dev_set_reopen_wanted(dev, true))
 		return;
 	dev_warn(dev, "handler asks to be reopened: %s", why ? why : "no reason given");
 	if (dev->on_failed)
@@ -622,26 +643,15 @@ int dev_reopen_now(struct tcmur_device *dev)
 	struct dev_settings cur;
 	int err = -EBUSY;
 
-	if (dev_pause(dev, DEV_RECONFIG_DRAIN_MS)) {
+	if (dev_pause_or_say(dev, "reopen put off")) {
 		/* Cleared first: a request made while we reopen is a new one. */
-		pthread_mutex_lock(&dev->state_lock);
-		dev->reopen_wanted = false;
-		pthread_mutex_unlock(&dev->state_lock);
+		dev_set_reopen_wanted(dev, false);
 		dev_settings_get(dev, &cur);
 		err = dev_reopen(dev, &cur, &cur);
-		if (err) {
-			pthread_mutex_lock(&dev->state_lock);
-			dev->reopen_wanted = true;
-			pthread_mutex_unlock(&dev->state_lock);
-		}
-	} else {
-		dev_err(dev, "%u commands still in flight after %d ms: reopen put off",
-			tcmu_ring_inflight(dev->ring), DEV_RECONFIG_DRAIN_MS);
+		if (err)
+			dev_set_reopen_wanted(dev, true);
 	}
-	if (dev_resume(dev)) {
-		dev_fail(dev, "could not restart after reopening");
-		return -EIO;
-	}
+	err = dev_resume_or_fail(dev, "reopening", err);
 	if (!err)
 		dev_info(dev, "reopened at the handler's request");
 	return err;

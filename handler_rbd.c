@@ -76,7 +76,9 @@ struct rbd_dev {
 	 * seen, around writes; its gains and losses; ops that timed out;
 	 * ops refused for a lost connection (blocklisted, shut down). */
 	int lock_owner;
-	uint64_t locks_acquired, locks_lost, timed_out, conn_lost;
+	struct rbd_health {
+		uint64_t locks_acquired, locks_lost, timed_out, conn_lost;
+	} health;
 	int reopen_asked;	/* tcmur_dev_reopen called for this connection */
 	uint64_t lock_noted_ms;	/* CLOCK_MONOTONIC_COARSE of the last look */
 	/* aio submitted, callback not yet past its last touch of us
@@ -273,13 +275,10 @@ out:
  * device's life, across the reopens a blocklisted client asks for. */
 static void rbdh_forget(struct rbd_dev *rdev)
 {
-	struct rbd_dev keep = *rdev;
+	struct rbd_health keep = rdev->health;
 
 	memset(rdev, 0, sizeof(*rdev));
-	rdev->locks_acquired = keep.locks_acquired;
-	rdev->locks_lost = keep.locks_lost;
-	rdev->timed_out = keep.timed_out;
-	rdev->conn_lost = keep.conn_lost;
+	rdev->health = keep;
 }
 
 static int rbdh_open_dev(struct tcmur_device *dev, bool reopen)
@@ -430,9 +429,9 @@ static void rbdh_lock_note(struct rbd_dev *rdev)
 	owner = !!owner;
 	was = __atomic_exchange_n(&rdev->lock_owner, owner, __ATOMIC_RELAXED);
 	if (owner && !was)
-		__atomic_add_fetch(&rdev->locks_acquired, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&rdev->health.locks_acquired, 1, __ATOMIC_RELAXED);
 	else if (!owner && was)
-		__atomic_add_fetch(&rdev->locks_lost, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&rdev->health.locks_lost, 1, __ATOMIC_RELAXED);
 }
 
 static void rbdh_lock_note_io(struct rbd_dev *rdev)
@@ -453,9 +452,9 @@ static void rbdh_lock_note_io(struct rbd_dev *rdev)
 static void rbdh_count_error(struct rbd_dev *rdev, ssize_t r)
 {
 	if (r == -ETIMEDOUT)
-		__atomic_add_fetch(&rdev->timed_out, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&rdev->health.timed_out, 1, __ATOMIC_RELAXED);
 	else if (r == -ESHUTDOWN || r == -ENOTCONN)	/* ESHUTDOWN: blocklisted */
-		__atomic_add_fetch(&rdev->conn_lost, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&rdev->health.conn_lost, 1, __ATOMIC_RELAXED);
 }
 
 /* librbd's thread: the aio ended. The last touch of rdev is the
@@ -646,10 +645,10 @@ static unsigned int rbdh_health(struct tcmur_device *dev, struct tcmur_health *o
 {
 	struct rbd_dev *rdev = tcmur_dev_private(dev);
 	const struct { const char *name; uint64_t *v; } c[] = {
-		{ "locks_acquired", &rdev->locks_acquired },
-		{ "locks_lost", &rdev->locks_lost },
-		{ "ops_timed_out", &rdev->timed_out },
-		{ "connections_lost", &rdev->conn_lost },
+		{ "locks_acquired", &rdev->health.locks_acquired },
+		{ "locks_lost", &rdev->health.locks_lost },
+		{ "ops_timed_out", &rdev->health.timed_out },
+		{ "connections_lost", &rdev->health.conn_lost },
 	};
 	unsigned int n = 0;
 
