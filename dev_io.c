@@ -208,7 +208,7 @@ bool dev_io_abort_live(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	void (*abort_fn)(struct tcmur_device *, struct tcmur_cmd *) = dev->handler->ops.abort;
 	int s = OP_LIVE;
 
-	if (!abort_fn || (dev->handler->ops.api_version & 0xffff) < 3 ||
+	if (!abort_fn || handler_minor(&dev->handler->ops) < 3 ||
 	    !__atomic_compare_exchange_n(&ctx->op_live, &s, OP_ABORTING, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return false;
@@ -284,7 +284,7 @@ bool dev_io_inline(const struct tcmur_device *dev, const struct cmd_ctx *ctx)
 	const struct tcmur_handler *h = &dev->handler->ops;
 
 	if (!h->inline_io || h->thread_model != TCMUR_THREAD_PARALLEL ||
-	    (h->api_version & 0xffff) < 3)
+	    handler_minor(h) < 3)
 		return false;
 	/* A FUA write the handler cannot do itself ends with a flush that
 	 * dev_finish() calls as it is: not on this thread. */

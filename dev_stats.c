@@ -137,7 +137,7 @@ static void dev_stats_extras(struct tcmur_device *dev, struct dev_stats_snap *s)
 	unsigned int stray = dev_stray_completions(dev), n = 0;
 	struct tcmur_health hl[DEV_STATS_MAX_EXTRA - 1];
 
-	if ((h->api_version & 0xffff) >= 4 && h->health) {
+	if (handler_minor(h) >= 4 && h->health) {
 		memset(hl, 0, sizeof(hl));
 		n = h->health(dev, hl, sizeof(hl) / sizeof(hl[0]));
 		if (n > sizeof(hl) / sizeof(hl[0]))

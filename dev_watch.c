@@ -61,7 +61,7 @@ static void watch_read_kernel(struct tcmur_device *dev, struct dev_watch *w)
 /* Work out the limit from the handler and @w's kernel values. */
 static void watch_limit(const struct tcmur_handler *h, struct dev_watch *w)
 {
-	unsigned int hms = (h->api_version & 0xffff) >= 3 ? h->cmd_time_out_ms : 0;
+	unsigned int hms = handler_minor(h) >= 3 ? h->cmd_time_out_ms : 0;
 	uint64_t every;
 
 	w->limit_ms = w->kernel_s * 1000;

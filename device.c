@@ -522,7 +522,7 @@ static int dev_reconfig_apply(struct tcmur_device *dev, struct tcmur_reconfig *h
 	struct tcmur_reconfig told = *hrc;
 	int err;
 
-	if ((h->api_version & 0xffff) < 2)
+	if (handler_minor(h) < 2)
 		told.has_size = told.has_write_cache = false;
 	if (!told.has_config && !told.has_size && !told.has_write_cache)
 		err = 0;

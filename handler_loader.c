@@ -24,7 +24,7 @@ int handler_validate(const struct tcmur_handler *h, size_t size, char *why,
 
 	if (major != TCMUR_HANDLER_API_MAJOR) {
 		snprintf(why, why_len, "handler API %u.%u, daemon speaks %u.x",
-			 major, h->api_version & 0xffff, TCMUR_HANDLER_API_MAJOR);
+			 major, handler_minor(h), TCMUR_HANDLER_API_MAJOR);
 		return -EPROTO;
 	}
 	/* Larger is a newer minor version: its extra fields are unknown to
@@ -35,7 +35,7 @@ int handler_validate(const struct tcmur_handler *h, size_t size, char *why,
 		return -EPROTO;
 	}
 	/* API 1.4: a handler may say it needs a newer daemon than us. */
-	if ((h->api_version & 0xffff) >= 4 &&
+	if (handler_minor(h) >= 4 &&
 	    h->struct_size >= offsetof(struct tcmur_handler, needs_api_minor) +
 			      sizeof(h->needs_api_minor) &&
 	    h->needs_api_minor > TCMUR_HANDLER_API_MINOR) {

@@ -19,6 +19,13 @@ struct handler {
 	char *path;
 };
 
+/* The minor version of the handler API @h was built for: fields of a
+ * later minor are not in its table (zero in struct handler's copy). */
+static inline unsigned int handler_minor(const struct tcmur_handler *h)
+{
+	return h->api_version & 0xffff;
+}
+
 struct handler_set {
 	struct handler **items;
 	size_t count;

@@ -129,7 +129,7 @@ bool scsi_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx, enum cmd_io 
 	bool has = io == CMD_IO_WRITE_SAME ? h->write_same != NULL
 					   : h->compare_and_write != NULL;
 
-	if (!has || (h->api_version & 0xffff) < 4)
+	if (!has || handler_minor(h) < 4)
 		return false;
 	ctx->io = io;
 	ctx->flush_after = ctx->pub.fua && !handler_can_fua(dev);

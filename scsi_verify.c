@@ -295,7 +295,7 @@ uint32_t scsi_caw_max_blocks(struct tcmur_device *dev)
 	pthread_mutex_unlock(&dev->state_lock);
 	max = max_xfer / 2 < SCSI_MAX_CAW_BLOCKS ? max_xfer / 2 : SCSI_MAX_CAW_BLOCKS;
 	/* A handler's own COMPARE AND WRITE may take less (API 1.4). */
-	if ((h->api_version & 0xffff) >= 4 && h->compare_and_write && h->compare_and_write_max)
+	if (handler_minor(h) >= 4 && h->compare_and_write && h->compare_and_write_max)
 		hmax = h->compare_and_write_max(dev);
 	if (hmax && hmax / tcmur_dev_block_size(dev) < max)
 		max = hmax / tcmur_dev_block_size(dev);
