@@ -19,12 +19,21 @@ check-sim: sim-test-build
 	tests/host/test_tcmu_sim.sh
 
 # The Debian packages (debian/) built in a scratch copy of the tree, then
-# judged by lintian and by their contents and Depends; never installed.
-# About 25 s on 2 cores; needs debhelper and lintian (make deps); make
-# check runs it as a stage of its own.
+# judged by lintian and by their contents and Depends; never installed on
+# the host. About 25 s on 2 cores; needs debhelper and lintian (make
+# deps); make check runs it as a stage of its own. The packages stay in
+# $(DEB_DIR), where the systemd guest (tests/vm/test_systemd.sh) installs
+# them; $(DEB_STAMP) says they were judged and are newer than every
+# tracked file, else check-vm builds them again.
+DEB_DIR := tests/build/deb
+DEB_STAMP := $(DEB_DIR)/.judged
 .PHONY: check-deb
 check-deb:
-	tests/host/test_debian_package.sh
+	rm -f $(DEB_STAMP)
+	$(MAKE) --no-print-directory $(DEB_STAMP)
+$(DEB_STAMP): $(wildcard $(shell git ls-files -co --exclude-standard 2>/dev/null))
+	TCMU_DEB_KEEP=$(DEB_DIR) tests/host/test_debian_package.sh
+	touch $@
 
 # handler_rbd against a real single-node Ceph cluster (tests/cluster/
 # ceph.sh), started and torn down by each part: on the host through

@@ -3,7 +3,7 @@
 
 VM_TESTS := tests/vm/test_core.sh tests/vm/test_sbc.sh tests/vm/test_review.sh \
 	    tests/vm/test_recovery.sh tests/vm/test_timeout_tmr.sh tests/vm/test_ops.sh \
-	    tests/vm/test_qcow.sh
+	    tests/vm/test_qcow.sh tests/vm/test_systemd.sh
 
 # The deliberately broken handler make check-vm must catch.
 tests/build/broken/handler_file.so: tests/vm/broken/handler_file_corrupt.c handler_file.c tcmu-runner.h
@@ -31,6 +31,8 @@ deps:
 # packages are there.
 check-vm: deps
 	$(MAKE) all tests/build/broken/handler_file.so $(VM_PLUGINS)
+	$(MAKE) --no-print-directory $(DEB_STAMP) || \
+		echo "check-vm: the Debian packages were not built; test_systemd.sh will fail"
 	tests/vm/run-all.sh $(VM_TESTS)
 
 demo: deps

@@ -15,8 +15,7 @@ done
 git rev-parse --git-dir >/dev/null 2>&1 || skip "not a git checkout"
 
 if [ -n "${TCMU_DEB_KEEP:-}" ]; then
-	tmp=$TCMU_DEB_KEEP
-	mkdir -p "$tmp"
+	mkdir -p "$TCMU_DEB_KEEP" && tmp=$(cd "$TCMU_DEB_KEEP" && pwd) || exit 1
 else
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT

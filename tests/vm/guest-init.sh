@@ -15,6 +15,14 @@
 #   guest-cmd.sh   the command to run in the chroot (cd, env, exec script)
 #   output.log     written here: the guest command's stdout+stderr
 #   exit_code      written here: its exit status, only when it finished
+#
+# A systemd guest (tcmu.systemd on the kernel's command line, run-vm.sh's
+# TCMU_VM_SYSTEMD=1): the overlay's upper layer is the ext4 disk /dev/vda
+# (kept across the guest's reboots), and instead of running the command
+# here this init hands the root to systemd as PID 1; the unit
+# tcmu-guest-test.service runs it there (tests/vm/guest-systemd.sh), and
+# may reboot the guest between phases. Boots are counted in "boots"; a
+# fourth is taken for a reboot loop (a panic reboots too) and powers off.
 
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -61,7 +69,16 @@ mount -t 9p -o "$P9OPTS" results /results || die "mount results 9p"
 # The host root is read-only from here (and exported read-only by QEMU);
 # writes land in a tmpfs upper layer and vanish at power-off.
 mount -t 9p -o "$P9OPTS,ro" hostroot /lower || die "mount hostroot 9p"
-mount -t tmpfs -o mode=0755 ovl /ovl || die "mount overlay tmpfs"
+SYSTEMD=0
+grep -qw tcmu.systemd /proc/cmdline && SYSTEMD=1
+if [ $SYSTEMD = 1 ]; then
+	boots=$(($(cat /results/boots 2>/dev/null || echo 0) + 1))
+	echo "$boots" >/results/boots
+	[ "$boots" -le 3 ] || die "boot $boots of a systemd guest: a reboot loop"
+	mount -t ext4 /dev/vda /ovl || die "mount the state disk"
+else
+	mount -t tmpfs -o mode=0755 ovl /ovl || die "mount overlay tmpfs"
+fi
 mkdir -p /ovl/upper /ovl/work
 mount -t overlay -o lowerdir=/lower,upperdir=/ovl/upper,workdir=/ovl/work \
 	overlay /newroot || die "mount overlay root"
@@ -113,12 +130,47 @@ if [ $keep_results = 1 ]; then
 		mount --move /keep/results "/newroot$RESULTS"; } || die "restore $RESULTS"
 fi
 
+# The systemd guest's units, in its root's upper layer: of what the host
+# enables only what the tests are about stays (the host's other services,
+# a cluster's or a database's, have no place in the guest and would slow
+# its boot), and tcmu-guest-test.service runs the guest command once the
+# boot is done. The host's own /etc is never written (read-only lower).
+KEEP_UNITS="tcmu-runner.service rtslib-fb-targetctl.service target.service dbus.service dbus.socket"
+systemd_units() {
+	local etc=/newroot/etc/systemd/system l name
+	for l in "$etc"/*.wants/* "$etc"/*.requires/*; do
+		[ -L "$l" ] || continue
+		name=${l##*/}
+		case " $KEEP_UNITS tcmu-guest-test.service " in *" $name "*) continue ;; esac
+		rm -f "$l" || return 1
+	done
+	cat >"$etc/tcmu-guest-test.service" <<-EOF || return 1
+	[Unit]
+	Description=tcmu-runner guest test (tests/vm/run-vm.sh)
+	After=basic.target
+	[Service]
+	Type=simple
+	Environment=TCMU_VM_RESULTS=$RESULTS
+	ExecStart=/bin/sh $REPO/tests/vm/guest-systemd.sh
+	StandardOutput=journal+console
+	EOF
+	mkdir -p "$etc/multi-user.target.wants" &&
+		ln -sf ../tcmu-guest-test.service "$etc/multi-user.target.wants/" &&
+		ln -sf /lib/systemd/system/multi-user.target "$etc/default.target"
+}
+
 # The kernel's request_module() runs /sbin/modprobe in *this* root (the
 # initramfs), not in the chroot: forward it, so LIO's on-demand module
 # loads (backstore plugins, fabrics) work as on a normal system.
 mkdir -p /sbin
 printf '#!/bin/sh\nexec chroot /newroot /sbin/modprobe "$@"\n' >/sbin/modprobe
 chmod 755 /sbin/modprobe
+
+if [ $SYSTEMD = 1 ]; then
+	systemd_units || die "cannot set up the systemd guest's units"
+	say "root ready after $(cut -d" " -f1 /proc/uptime)s uptime, boot $boots: systemd"
+	exec switch_root /newroot /lib/systemd/systemd
+fi
 
 say "root ready after $(cut -d" " -f1 /proc/uptime)s uptime, running guest command"
 chroot /newroot /usr/bin/env -i \

@@ -6,7 +6,8 @@
 # whose VM fails (timeout, panic, no summary) counts as one failure. Also
 # checks the harness itself: a guest that hangs must be reported as a
 # failure (TCMU_VM_HANG_CHECK=0 skips that 40 s check). A script with a
-# line "# vm-mem: MiB" gets a guest of that size.
+# line "# vm-mem: MiB" gets a guest of that size; one with a line
+# "# vm-systemd: yes" boots systemd as PID 1 (run-vm.sh's TCMU_VM_SYSTEMD).
 # Ends with one line "N passed, N failed"; exits non-zero on any failure.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,7 +18,10 @@ for script in "$@"; do
 	out=$(mktemp)
 	# A script may ask for a larger guest: a line "# vm-mem: MiB".
 	mem=$(sed -n 's/^# vm-mem: *\([0-9][0-9]*\).*/\1/p' "$script" | head -n 1)
-	TCMU_VM_MEM=${mem:-${TCMU_VM_MEM:-2048}} "$HERE/run-vm.sh" "$script" 2>&1 | tee "$out"
+	sysd=0
+	grep -q '^# vm-systemd: *yes' "$script" && sysd=1
+	TCMU_VM_MEM=${mem:-${TCMU_VM_MEM:-2048}} TCMU_VM_SYSTEMD=$sysd \
+		"$HERE/run-vm.sh" "$script" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
 	rm -f "$out"

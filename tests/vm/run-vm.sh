@@ -30,6 +30,11 @@
 #   TCMU_VM_RESULTS  results folder (default
 #                    $REPO/tests/vm/results/<timestamp>-<script>-<pid>)
 #   TCMU_VM_MEM, TCMU_VM_SMP  guest size (default 2048 MiB, 2 vCPUs)
+#   TCMU_VM_SYSTEMD  1: boot systemd as PID 1 instead of running the script
+#                    from the initramfs (guest-init.sh says how), with the
+#                    overlay's upper layer on an ext4 disk (state.img in the
+#                    results folder) that a guest reboot keeps; a reboot
+#                    restarts the guest in the same QEMU (no -no-reboot).
 #
 # Results folder contents: output.log (guest script), exit_code,
 # console.log (serial console: kernel and guest-init messages),
@@ -95,7 +100,8 @@ build_initramfs() {
 	mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
 	# modprobe --show-depends prints "insmod PATH" lines in load order;
 	# modules shared by several (virtio, 9pnet) appear twice: keep the first.
-	deps=$(for mod in virtio_pci 9pnet_virtio 9p overlay; do
+	# virtio_blk and ext4: the state disk of a systemd guest.
+	deps=$(for mod in virtio_pci 9pnet_virtio 9p overlay virtio_blk ext4; do
 		modprobe -d "$kroot" -S "$kver" --show-depends "$mod" || exit 1
 	done) || { log "modprobe --show-depends failed"; return 1; }
 	seen=" "
@@ -127,7 +133,7 @@ else
 fi
 mkdir -p "$results" || die "cannot create $results"
 results=$(cd "$results" && pwd)
-rm -f "$results"/{exit_code,output.log,console.log,run.conf,guest-cmd.sh}
+rm -f "$results"/{exit_code,output.log,console.log,run.conf,guest-cmd.sh,boots,state.img}
 
 {
 	echo "KVER=$(shquote "$kver")"
@@ -158,6 +164,19 @@ rm -f "$results"/{exit_code,output.log,console.log,run.conf,guest-cmd.sh}
 : >"$results/output.log"
 : >"$results/console.log"
 
+# --- A systemd guest: its root's upper layer on a disk of its own, so that
+# what it installs and saves outlives a reboot; the kernel is told
+# (tcmu.systemd on its command line) and may reboot.
+append="console=ttyS0 quiet panic=-1"
+mode=(-no-reboot)
+if [ "${TCMU_VM_SYSTEMD:-0}" = 1 ]; then
+	command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 missing (package e2fsprogs)"
+	truncate -s 2G "$results/state.img" && mkfs.ext4 -q -F "$results/state.img" ||
+		die "cannot make the state disk"
+	append="$append tcmu.systemd systemd.show_status=0"
+	mode=(-drive "file=$results/state.img,format=raw,if=virtio,cache=unsafe")
+fi
+
 # --- Boot. `timeout` is the outer watchdog: a hung guest is killed (TERM,
 # then KILL 10 s later) and reported as failure.
 log "kernel $kver, timeout ${TIMEOUT}s, results in $results"
@@ -165,10 +184,10 @@ start=$(date +%s)
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 \
 	-machine q35 -accel tcg -cpu max \
 	-m "${TCMU_VM_MEM:-2048}" -smp "${TCMU_VM_SMP:-2}" \
-	-nodefaults -display none -no-reboot \
+	-nodefaults -display none "${mode[@]}" \
 	-serial "file:$results/console.log" \
 	-kernel "$vmlinuz" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1" \
+	-append "$append" \
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
 	-virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap" \
 	</dev/null >"$results/qemu.log" 2>&1 &
@@ -210,4 +229,7 @@ case $rc in
 	;;
 esac
 log "guest script exited with $rc after ${elapsed}s"
+# A passed systemd guest's disk is of no further use (a failed one's is
+# kept to look into: losetup or debugfs on the host).
+[ "$rc" = 0 ] && rm -f "$results/state.img"
 exit "$rc"
