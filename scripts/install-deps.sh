@@ -38,9 +38,11 @@ libkmod-dev libcmocka-dev clang libclang-rt-14-dev systemd util-linux python3
 valgrind zlib1g-dev qemu-utils debhelper lintian"
 # VM tests: the emulator, initramfs tools, and what guest scripts run from
 # the host root (targetcli drives LIO; dbus carries the daemon's handler
-# registration; sg3-utils/lsscsi/fio poke the resulting SCSI disk).
+# registration; sg3-utils/lsscsi/fio poke the resulting SCSI disk;
+# e2fsprogs makes the systemd guest's state disk and the clusters' ext4;
+# systemd, in BUILD_PKGS, is also the systemd guest's PID 1).
 VM_PKGS="qemu-system-x86 busybox-static cpio kmod targetcli-fb python3-rtslib-fb
-dbus sg3-utils lsscsi fio qemu-utils"
+dbus sg3-utils lsscsi fio qemu-utils e2fsprogs"
 # Real clusters, which make check starts on loopback: a single-node Ceph
 # (tests/cluster/ceph.sh) for handler_rbd and a one-brick Gluster volume
 # (tests/cluster/gluster.sh) for handler_glfs, on the host and inside the
