@@ -20,7 +20,10 @@
 #    serves again, with no restart;
 #  - two gateways (two LUNs, two librbd clients, one image): writes through
 #    one read back through the other, none stale; the exclusive lock
-#    moves once (the handler's health figures in tcmu-runner --status).
+#    moves once (the handler's health figures in tcmu-runner --status);
+#    REPORT TARGET PORT GROUPS (sg_rtpg) says active/optimized through the
+#    lock's owner and standby through the other, and the reverse once the
+#    lock has moved (API 1.5 lock_owner).
 # One boot, about 5 min under emulation; needs 4 GiB (vm-mem below).
 # vm-mem: 4096
 set -u
@@ -224,10 +227,26 @@ rbd_lun2() {
 	_lun_map gw2 /backstores/user:rbd/gw2
 }
 tc_run "a second gateway's LUN on the same image" rbd_lun2 || exit 1
-SD2=$LUN_SD
+SD2=$LUN_SD SG2=$LUN_SG
+# alua_state SG: the asymmetric access state sg_rtpg decodes for the first
+# target port group ("active/optimized", "standby", ...).
+alua_state() {
+	sg_rtpg -d "$1" 2>&1 |
+		sed -n 's/.*access state : 0x[0-9a-f]* (\([^)]*\)).*/\1/p' | head -n 1
+}
+# alua_states WANT1 WANT2: what RTPG says through gateway 1 and 2.
+alua_states() {
+	local s1 s2
+	s1=$(alua_state "$SG") s2=$(alua_state "$SG2")
+	echo "RTPG: gateway 1 ($SG) $s1, gateway 2 ($SG2) $s2"
+	[ "$s1" = "$1" ] && [ "$s2" = "$2" ] ||
+		{ echo "expected gateway 1 $1, gateway 2 $2"; sg_rtpg -d "$SG"; return 1; }
+}
 two_gateways() {
 	local a b lost0
 	lost0=$(health lun locks_lost)
+	# Gateway 1 wrote last (the cases above): its client holds the lock.
+	alua_states active/optimized standby || return 1
 	# Through gateway 1, then read back through gateway 2.
 	fio_verify "$SD" 8M --offset=40M >/dev/null || return 1
 	fio_verify "$SD2" 8M --offset=40M --verify_only >/dev/null ||
@@ -241,6 +260,8 @@ two_gateways() {
 	dd if=/tmp/B of="$SD2" bs=1M seek=52 oflag=direct status=none &&
 		dd if="$SD" bs=1M skip=52 count=4 iflag=direct status=none | cmp - /tmp/B ||
 		{ echo "gateway 1 reads stale data after gateway 2's second write"; return 1; }
+	# Gateway 2's writes took the lock: the states are the other way round.
+	alua_states standby active/optimized || return 1
 	for n in lun gw2; do
 		for k in lock_owner locks_acquired locks_lost ops_timed_out; do
 			echo "$n rbd.$k = $(health $n $k)"
@@ -252,7 +273,7 @@ two_gateways() {
 		[ "$(health lun locks_lost)" = $((lost0 + 1)) ] &&
 		[ "$(health gw2 locks_lost)" = 0 ]
 }
-tc_run "two gateways on one image: each reads the other's writes, the lock moves once" \
+tc_run "two gateways on one image: each reads the other's writes, the lock moves once, RTPG follows it" \
 	two_gateways
 
 tc_run "the LUN is removed and the daemon exits cleanly" cleanup_all
