@@ -21,8 +21,9 @@
 
 /* The fake's per-device state: what lock_owner answers, and how. */
 struct lock_dev {
+	/* All atomic: set by the test, read on the device's I/O threads. */
 	int who;		/* enum tcmur_lock_owner, or any int */
-	unsigned int calls;	/* atomic */
+	unsigned int calls;
 	unsigned int delay_ms;	/* lock_owner waits that long first */
 };
 
@@ -55,10 +56,12 @@ static enum tcmur_lock_owner lock_owner(struct tcmur_device *dev)
 {
 	struct lock_dev *ld = tcmur_dev_private(dev);
 
+	unsigned int delay_ms = __atomic_load_n(&ld->delay_ms, __ATOMIC_ACQUIRE);
+
 	__atomic_add_fetch(&ld->calls, 1, __ATOMIC_RELAXED);
-	if (ld->delay_ms)
-		usleep(ld->delay_ms * 1000);
-	return (enum tcmur_lock_owner)ld->who;
+	if (delay_ms)
+		usleep(delay_ms * 1000);
+	return (enum tcmur_lock_owner)__atomic_load_n(&ld->who, __ATOMIC_ACQUIRE);
 }
 
 static const struct tcmur_handler lock_ops = {
@@ -139,7 +142,7 @@ static void expect(struct lock_fx *fx, int who, uint8_t want_state, uint8_t want
 {
 	uint8_t state, status;
 
-	fx->ld->who = who;
+	__atomic_store_n(&fx->ld->who, who, __ATOMIC_RELEASE);
 	rtpg(fx->sd, &state, &status);
 	print_message("lock_owner %d: RTPG state %u status %u\n", who, state, status);
 	assert_int_equal(state, want_state);
@@ -158,7 +161,7 @@ static void test_alua_lock_owner_decides_state(void **state)
 	expect(&fx, TCMUR_LOCK_THEIRS, 2, 2);		/* standby, implicit */
 	expect(&fx, TCMUR_LOCK_NONE, 0, 0);
 	expect(&fx, 77, 0, 0);				/* nonsense: as none */
-	assert_int_equal(fx.ld->calls, 4);
+	assert_int_equal(__atomic_load_n(&fx.ld->calls, __ATOMIC_ACQUIRE), 4);
 	fx_free(&fx);
 	/* Configfs says standby (ceph-iscsi's explicit groups start so). */
 	fx_new(&fx, &lock_ops, 2, true);
@@ -192,7 +195,7 @@ static void test_alua_lock_owner_ignored_before_1_5(void **state)
 	old.api_version = (TCMUR_HANDLER_API_MAJOR << 16) | 4;
 	fx_new(&fx, &old, 0, true);
 	expect(&fx, TCMUR_LOCK_THEIRS, 0, 0);
-	assert_int_equal(fx.ld->calls, 0);
+	assert_int_equal(__atomic_load_n(&fx.ld->calls, __ATOMIC_ACQUIRE), 0);
 	fx_free(&fx);
 }
 
@@ -218,8 +221,8 @@ static void test_alua_lock_owner_off_device_thread(void **state)
 
 	(void)state;
 	fx_new(&fx, &lock_ops, 0, true);
-	fx.ld->who = TCMUR_LOCK_THEIRS;
-	fx.ld->delay_ms = 600;
+	__atomic_store_n(&fx.ld->who, TCMUR_LOCK_THEIRS, __ATOMIC_RELEASE);
+	__atomic_store_n(&fx.ld->delay_ms, 600, __ATOMIC_RELEASE);
 	t0 = now_ms();
 	assert_int_equal(ring_sim_queue(fx.sd->sim, &rq, &r), 0);
 	assert_int_equal(ring_sim_queue(fx.sd->sim, &tq, &t), 0);
