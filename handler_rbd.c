@@ -46,6 +46,8 @@
  * each write may wait for a hand-over); SET TARGET PORT GROUPS moving the
  * lock (it sets the configfs state only; the lock follows writes); the
  * kernel enforcing the lock-derived states (it enforces configfs's).
+ * Two gateways on one machine (tests/vm/test_rbd.sh) are two daemons that
+ * split the devices with --devices, each with its own client.
  * Not yet (issue 19): a deadline of our own for writes waiting on lock
  * reacquisition.
  * Licensed under the Apache License, Version 2.0.
