@@ -176,7 +176,7 @@ static uint8_t group_status(struct tcmur_device *dev, const char *name)
 	if (strstr(buf, "Explicit"))
 		return ALUA_STATUS_BY_STPG;
 	if (strstr(buf, "Implicit"))
-		return 0x02;	/* altered by implicit ALUA */
+		return ALUA_STATUS_BY_IMPLICIT;
 	return 0;
 }
 

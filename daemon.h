@@ -10,6 +10,7 @@
 #include <glib.h>
 
 #include "config_live.h"
+#include "dev_filter.h"
 #include "dev_registry.h"
 #include "device.h"
 #include "handler_loader.h"
@@ -24,6 +25,7 @@ struct tcmur_daemon {
 	struct tcmu_logger logger;
 	const char *handler_path;
 	struct handler_set handlers;
+	struct dev_filter filter;	/* --devices: which devices are ours */
 	GHashTable *devices;		/* uio minor -> struct tcmur_device * */
 	struct dev_registry registry;	/* the same devices, for any thread */
 	struct tcmu_nl *nl;

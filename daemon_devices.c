@@ -4,6 +4,9 @@
  * it is taken over through tcmu_recover_dev (recover.c), which blocks it
  * and resets its ring before we open it, so that nothing the old daemon
  * left in the ring runs again. A device an ADDED event brings is new.
+ * A device --devices leaves out (dev_filter.h) is another daemon's: its
+ * events are TCMU_NL_NOT_MINE (no answer: that daemon answers the
+ * kernel) and its /dev/uioN is never opened, not even by the scan.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -197,6 +200,11 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, boo
 
 	if (g_hash_table_contains(d->devices, GUINT_TO_POINTER(info->uio_minor)))
 		return 0;
+	if (!dev_filter_match(&d->filter, info->name)) {
+		log_dbg(&d->log, info->name, "uio%u is not in --devices: another daemon's",
+			info->uio_minor);
+		return TCMU_NL_NOT_MINE;
+	}
 	if (dbus_service_is_external(d->dbus, info->subtype)) {
 		log_dbg(&d->log, info->name, "uio%u is for external handler %s",
 			info->uio_minor, info->subtype);
@@ -250,7 +258,8 @@ static int nl_removed(void *opaque, const struct tcmu_dev_info *info)
 
 	dev = g_hash_table_lookup(d->devices, GUINT_TO_POINTER(info->uio_minor));
 	if (!dev) {
-		if (dbus_service_is_external(d->dbus, info->subtype))
+		if (!dev_filter_match(&d->filter, info->name) ||
+		    dbus_service_is_external(d->dbus, info->subtype))
 			return TCMU_NL_NOT_MINE;
 		log_warn(&d->log, info->name, "removal of uio%u, which we do not serve",
 			 info->uio_minor);
@@ -270,7 +279,8 @@ static int nl_reconfig(void *opaque, const struct tcmu_dev_info *info,
 
 	dev = g_hash_table_lookup(d->devices, GUINT_TO_POINTER(info->uio_minor));
 	if (!dev) {
-		if (dbus_service_is_external(d->dbus, info->subtype))
+		if (!dev_filter_match(&d->filter, info->name) ||
+		    dbus_service_is_external(d->dbus, info->subtype))
 			return TCMU_NL_NOT_MINE;
 		log_err(&d->log, info->name, "reconfigure uio%u, which we do not serve",
 			info->uio_minor);

@@ -32,8 +32,24 @@
  * Health (API 1.4): lock ownership, locks acquired and lost, ops timed
  * out, connections lost. The exclusive lock is librbd's own: taken for a
  * write, handed to another client that asks.
- * Not yet (issue 19): ALUA states from lock ownership, a deadline of our
- * own for writes waiting on lock reacquisition.
+ * ALUA (API 1.5, lock_owner): REPORT TARGET PORT GROUPS says ACTIVE/
+ * OPTIMIZED through the gateway whose client holds the exclusive lock,
+ * STANDBY (ACTIVE/NON-OPTIMIZED for a group without standby) through the
+ * others, and the configfs state while nobody holds it (before the first
+ * write). Supported multipath setup: Ceph's documented one for LIO-ORG
+ * TCMU devices (dm-multipath, hardware_handler "1 alua", failover path
+ * grouping, prio alua): the initiator writes through one gateway at a
+ * time, and the path it fails over to takes the lock with its first
+ * write (librbd hands it over on request: one move, no ping-pong while
+ * the initiator stays on its path). Not supported: active/active
+ * (multibus, round-robin over gateways: every switch moves the lock,
+ * each write may wait for a hand-over); SET TARGET PORT GROUPS moving the
+ * lock (it sets the configfs state only; the lock follows writes); the
+ * kernel enforcing the lock-derived states (it enforces configfs's).
+ * Two gateways on one machine (tests/vm/test_rbd.sh) are two daemons that
+ * split the devices with --devices, each with its own client.
+ * Not yet (issue 19): a deadline of our own for writes waiting on lock
+ * reacquisition.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -640,6 +656,39 @@ static bool rbdh_unmap_zeroes(struct tcmur_device *dev)
 	return false;
 }
 
+/*
+ * API 1.5: who holds the image's exclusive lock, for REPORT TARGET PORT
+ * GROUPS (an I/O thread; a multipath checker asks every few seconds per
+ * path, never per I/O). Ours as librbd says (noted as for health);
+ * otherwise the cluster's list of owners, one round trip bounded by
+ * osd_op_timeout: another client's, or nobody's.
+ */
+static enum tcmur_lock_owner rbdh_lock_owner(struct tcmur_device *dev)
+{
+	struct rbd_dev *rdev = tcmur_dev_private(dev);
+	rbd_lock_mode_t mode;
+	char *owners[4];
+	size_t n = sizeof(owners) / sizeof(owners[0]);
+	int err;
+
+	if (!rdev->image)
+		return TCMUR_LOCK_NONE;
+	rbdh_lock_note(rdev);
+	if (__atomic_load_n(&rdev->lock_owner, __ATOMIC_RELAXED))
+		return TCMUR_LOCK_OURS;
+	err = rbd_lock_get_owners(rdev->image, &mode, owners, &n);
+	if (err == -ENOENT)
+		return TCMUR_LOCK_NONE;
+	if (err == -ERANGE)		/* more owners than we asked for */
+		return TCMUR_LOCK_THEIRS;
+	if (err < 0) {
+		tcmu_dev_warn(dev, "lock owners of the image: %s", strerror(-err));
+		return TCMUR_LOCK_NONE;
+	}
+	rbd_lock_get_owners_cleanup(owners, n);
+	return n ? TCMUR_LOCK_THEIRS : TCMUR_LOCK_NONE;
+}
+
 static unsigned int rbdh_health(struct tcmur_device *dev, struct tcmur_health *out,
 				unsigned int max)
 {
@@ -690,4 +739,5 @@ TCMUR_REGISTER_HANDLER(
 	.compare_and_write = rbdh_compare_and_write,
 	.compare_and_write_max = rbdh_compare_and_write_max,
 	.health = rbdh_health,
+	.lock_owner = rbdh_lock_owner,
 );

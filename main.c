@@ -41,6 +41,7 @@ struct options {
 	bool no_modprobe;
 	bool status;
 	bool json;
+	const char *devices;	/* --devices: dev_filter.h */
 };
 
 static void usage(FILE *out, const char *prog)
@@ -55,6 +56,10 @@ static void usage(FILE *out, const char *prog)
 		"  -d, --debug         log debug messages too\n"
 		"  --no-dbus           do not publish org.kernel.TCMUService1\n"
 		"  --no-modprobe       do not load target_core_user when it is missing\n"
+		"  --devices GLOB[,GLOB...]\n"
+		"                      serve only the devices whose configfs name matches\n"
+		"                      a GLOB and no !GLOB; leave the others, their netlink\n"
+		"                      events and rings, to another daemon (default: all)\n"
 		"  --status [--json]   show a running daemon's handlers, devices and their\n"
 		"                      I/O statistics (over the system bus), and exit\n"
 		"  -V, --version       print the version and exit\n"
@@ -73,6 +78,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "debug", no_argument, NULL, 'd' },
 		{ "no-dbus", no_argument, NULL, 'N' },
 		{ "no-modprobe", no_argument, NULL, 'M' },
+		{ "devices", required_argument, NULL, 'D' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -103,6 +109,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'M':
 			o->no_modprobe = true;
+			break;
+		case 'D':
+			o->devices = optarg;
 			break;
 		case 'V':
 			printf("tcmu-runner %s (handler API %d.%d)\n", TCMUR_VERSION,
@@ -215,6 +224,8 @@ static int run(struct tcmur_daemon *d, const struct options *o)
 	found = daemon_dev_scan(d);
 	log_info(&d->log, NULL, "tcmu-runner %s: %d handlers from %s, %d devices",
 		 TCMUR_VERSION, loaded, o->handler_path, found);
+	if (o->devices)
+		log_info(&d->log, NULL, "serving only devices named --devices %s", o->devices);
 	nl_src = g_unix_fd_add(tcmu_nl_fd(d->nl), G_IO_IN | G_IO_ERR | G_IO_HUP,
 			       on_netlink, d);
 	sig_src = g_unix_fd_add(sfd, G_IO_IN, on_signal, d);
@@ -248,11 +259,17 @@ int main(int argc, char **argv)
 	struct options o = { 0 };
 	int ret;
 
+	const char *why = NULL;
+
 	ret = parse_options(argc, argv, &o);
 	if (ret >= 0)
 		return ret;
 	if (o.status)
 		return status_cmd_run(o.json);
+	if (dev_filter_parse(&d.filter, o.devices, &why)) {
+		fprintf(stderr, "%s: --devices %s: %s\n", argv[0], o.devices, why);
+		return 2;
+	}
 	log_init(&d.log, o.debug);
 	if (config_live_start(&d.config, o.config_path, o.debug, &d.log, true) < 0)
 		return 1;

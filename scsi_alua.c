@@ -27,6 +27,15 @@
  *
  * TCMU does not say through which port a command came: INQUIRY's TPGS and
  * VPD 0x83's port designators describe the first group that has ports.
+ *
+ * A handler whose backend has an exclusive lock shared between gateways
+ * (API 1.5, tcmur_handler.lock_owner) decides the reported state of our
+ * groups (those with ports) while someone holds the lock: ACTIVE/OPTIMIZED
+ * when we do, STANDBY (ACTIVE/NON-OPTIMIZED if the group does not support
+ * standby) when another gateway does; configfs's state while nobody does.
+ * That is what dm-multipath's "prio alua" with failover grouping, as Ceph
+ * documents it for LIO-ORG TCMU devices, ranks: the owner's path first.
+ * The RTPG then runs on an I/O thread, as the handler may ask its backend.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -58,7 +67,28 @@ bool scsi_stpg_supported(struct tcmur_device *dev)
 	return alua_explicit(dev);
 }
 
-tcmu_sts scsi_rtpg(struct tcmur_device *dev, struct cmd_ctx *ctx)
+/*
+ * API 1.5: the state a group of ours is in by the backend's lock, as
+ * tcmur_handler.lock_owner documents; configfs's when nobody holds it.
+ */
+static void lock_state(struct alua_group *g, enum tcmur_lock_owner who)
+{
+	uint8_t state = g->state;
+
+	if (who == TCMUR_LOCK_OURS)
+		state = ALUA_STATE_ACTIVE_OPTIMIZED;
+	else if (who == TCMUR_LOCK_THEIRS)
+		state = g->sup & ALUA_SUP_STANDBY ? ALUA_STATE_STANDBY
+						  : ALUA_STATE_ACTIVE_NONOPTIMIZED;
+	if (state == g->state)
+		return;
+	g->state = state;
+	g->status = ALUA_STATUS_BY_IMPLICIT;
+}
+
+/* The RTPG answer, @who deciding the states (TCMUR_LOCK_NONE: configfs's). */
+static tcmu_sts rtpg_answer(struct tcmur_device *dev, struct cmd_ctx *ctx,
+			    enum tcmur_lock_owner who)
 {
 	const uint8_t *cdb = ctx->pub.cdb;
 	int format = cdb[1] >> 5;
@@ -68,16 +98,14 @@ tcmu_sts scsi_rtpg(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	bool port_group = false;
 	int n;
 
-	/* Formats: 000b length only, 001b extended header. */
-	if (format > 1)
-		return tcmur_cmd_invalid_cdb(&ctx->pub, 1, 7);
 	n = alua_groups_read(dev, groups, ALUA_MAX_GROUPS);
 	off = hdr;
 	for (int i = 0; i < n; i++) {
-		const struct alua_group *g = &groups[i];
+		struct alua_group *g = &groups[i];
 
 		if (!g->nports)		/* as the kernel: only groups with ports */
 			continue;
+		lock_state(g, who);
 		if (format && !port_group) {
 			buf[5] = g->trans_secs;
 			port_group = true;
@@ -96,6 +124,35 @@ tcmu_sts scsi_rtpg(struct tcmur_device *dev, struct cmd_ctx *ctx)
 		buf[4] = 0x10;
 	scsi_respond(ctx, buf, off, alloc_len);
 	return TCMU_STS_GOOD;
+}
+
+static bool has_lock_owner(const struct tcmur_device *dev)
+{
+	const struct tcmur_handler *h = &dev->handler->ops;
+
+	return handler_minor(h) >= 5 && h->lock_owner;
+}
+
+/* CMD_IO_CUSTOM, on an I/O thread: the handler may ask its backend. */
+static tcmu_sts rtpg_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	enum tcmur_lock_owner who = dev->handler->ops.lock_owner(dev);
+
+	if (who != TCMUR_LOCK_OURS && who != TCMUR_LOCK_THEIRS)
+		who = TCMUR_LOCK_NONE;
+	return rtpg_answer(dev, ctx, who);
+}
+
+tcmu_sts scsi_rtpg(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	/* Formats: 000b length only, 001b extended header. */
+	if ((ctx->pub.cdb[1] >> 5) > 1)
+		return tcmur_cmd_invalid_cdb(&ctx->pub, 1, 7);
+	if (!has_lock_owner(dev))
+		return rtpg_answer(dev, ctx, TCMUR_LOCK_NONE);
+	ctx->io = CMD_IO_CUSTOM;
+	ctx->custom = rtpg_run;
+	return TCMU_STS_ASYNC;
 }
 
 /* One transition an STPG asks for, checked on the device thread. */

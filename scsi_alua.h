@@ -19,9 +19,14 @@
 #define ALUA_MAX_PORTS 32
 #define ALUA_TYPE_IMPLICIT 0x1
 #define ALUA_TYPE_EXPLICIT 0x2
+#define ALUA_STATE_ACTIVE_OPTIMIZED 0x0
+#define ALUA_STATE_ACTIVE_NONOPTIMIZED 0x1
+#define ALUA_STATE_STANDBY 0x2
 #define ALUA_STATE_UNAVAILABLE 0x3
+#define ALUA_SUP_STANDBY 0x04	/* in alua_group.sup */
 #define ALUA_STATE_TRANSITIONING 0xf
 #define ALUA_STATUS_BY_STPG 0x01
+#define ALUA_STATUS_BY_IMPLICIT 0x02
 /* How long a configfs reading is trusted. An admin's implicit change
  * (targetcli writing alua_access_state) comes with no event, so the cache
  * cannot rely on invalidation alone; a second bounds how stale RTPG can

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define TCMUR_HANDLER_API_MAJOR 1
-#define TCMUR_HANDLER_API_MINOR 4
+#define TCMUR_HANDLER_API_MINOR 5
 #define TCMUR_HANDLER_API_VERSION \
 	((TCMUR_HANDLER_API_MAJOR << 16) | TCMUR_HANDLER_API_MINOR)
 
@@ -103,6 +103,13 @@ struct tcmur_reconfig {
 	const char *config;	/* the handler part, after "<subtype>/" */
 	uint64_t size;		/* bytes */
 	bool write_cache;
+};
+
+/* API 1.5: who holds a backend's exclusive lock (see tcmur_handler.lock_owner). */
+enum tcmur_lock_owner {
+	TCMUR_LOCK_NONE = 0,	/* nobody holds it yet, or the handler cannot tell */
+	TCMUR_LOCK_OURS = 1,	/* this daemon's connection holds it */
+	TCMUR_LOCK_THEIRS = 2,	/* another client (another gateway) holds it */
 };
 
 /* API 1.4: one of a handler's health figures (see tcmur_handler.health). */
@@ -363,6 +370,31 @@ struct tcmur_handler {
 	 */
 	unsigned int (*health)(struct tcmur_device *dev, struct tcmur_health *out,
 			       unsigned int max);
+
+	/* ---- API 1.5 ---- */
+
+	/*
+	 * Optional, for a backend shared between gateways under one
+	 * exclusive lock (a Ceph RBD image). An I/O thread, as the daemon
+	 * answers REPORT TARGET PORT GROUPS (rare: a multipath checker asks
+	 * every few seconds per path): who holds the lock now. It may ask
+	 * the backend, bounded by the handler's own timeouts, but should
+	 * answer from what it knows when it can (it is not called per I/O).
+	 * The daemon reports the device's ALUA target port groups (those
+	 * with ports in configfs: this daemon's) as
+	 *   TCMUR_LOCK_OURS:   ACTIVE/OPTIMIZED;
+	 *   TCMUR_LOCK_THEIRS: STANDBY, or ACTIVE/NON-OPTIMIZED for a group
+	 *                      whose alua_support_standby is 0;
+	 *   TCMUR_LOCK_NONE:   the state configfs (or an earlier SET TARGET
+	 *                      PORT GROUPS) gives, as without this callback;
+	 * with status "altered by implicit ALUA" where that differs from
+	 * configfs. Nothing else changes: the kernel still enforces the
+	 * configfs state, and SET TARGET PORT GROUPS does not move the lock
+	 * (the first write through a gateway does, if the handler's backend
+	 * takes its lock for writes). NULL (or a handler older than 1.5):
+	 * no lock concept, RTPG reports configfs's states, as before.
+	 */
+	enum tcmur_lock_owner (*lock_owner)(struct tcmur_device *dev);
 };
 
 /*

@@ -18,9 +18,14 @@
 #  - the daemon's client blocklisted by the cluster: commands fail
 #    retryable, the handler asks for a reopen (a new client) and the LUN
 #    serves again, with no restart;
-#  - two gateways (two LUNs, two librbd clients, one image): writes through
-#    one read back through the other, none stale; the exclusive lock
-#    moves once (the handler's health figures in tcmu-runner --status).
+#  - two gateways (two LUNs, two daemons, so two processes and two librbd
+#    clients, on one image: the first daemon runs with --devices '!gw2',
+#    a second one with --devices gw2): writes through one read back
+#    through the other, none stale; the exclusive lock moves once (the
+#    first daemon's health figures in tcmu-runner --status);
+#    REPORT TARGET PORT GROUPS (sg_rtpg) says active/optimized through the
+#    lock's owner and standby through the other, and the reverse once the
+#    lock has moved (API 1.5 lock_owner).
 # One boot, about 5 min under emulation; needs 4 GiB (vm-mem below).
 # vm-mem: 4096
 set -u
@@ -34,6 +39,7 @@ RBD() { timeout 120 rbd "$@"; }
 
 rbd_cleanup() {
 	cleanup_all
+	declare -F gw2_daemon_stop >/dev/null && gw2_daemon_stop
 	"$CEPH_SH" stop "$DIR" >/dev/null 2>&1
 	umount "$MNT" 2>/dev/null
 }
@@ -52,7 +58,8 @@ export CEPH_ARGS="--rados-osd-op-timeout 60 --rados-mon-op-timeout 60 --client-m
 tc_run "rbd create rbd/lun 128 MiB" RBD create rbd/lun --size 128M || { tc_summary; exit 1; }
 tc_run "system bus starts" bus_start || exit 1
 # CEPH_CONF reaches the daemon (and its handler) through the environment.
-tc_run "daemon starts" daemon_start || exit 1
+# It leaves gw2, the second gateway's LUN, to a second daemon (below).
+tc_run "daemon starts" daemon_start --devices '!gw2' || exit 1
 tc_run "targetcli lists user:rbd" wait_handler rbd 60 || exit 1
 
 # ceph-iscsi's LUN settings: a small data area, hw_max_sectors 1024,
@@ -212,8 +219,36 @@ tc_run "the client blocklisted: commands fail retryable, a reopen with a new cli
 	blocklisted
 
 # --- two gateways on one image -------------------------------------------
-# A second LUN on the same image: its own librbd client, as a second
-# gateway's would be. The initiator writes through one, then the other,
+# A second gateway: a second daemon, its own process, serving only gw2
+# (--devices gw2) while the first skips it; without the bus, which the
+# first one holds (so its health figures are not on it). Started before
+# gw2 exists: the kernel waits for its answer to gw2's ADDED event.
+GW2_PID=""
+gw2_daemon_start() {
+	echo "=== $(date '+%F %T') second daemon --devices gw2" >>"$TCMU_RESULTS/daemon-gw2.log"
+	"$TCMU_SRC/tcmu-runner" --handler-path "$TCMU_SRC" -d --no-dbus --no-modprobe \
+		--devices gw2 >>"$TCMU_RESULTS/daemon-gw2.log" 2>&1 &
+	GW2_PID=$!
+	sleep 1
+	kill -0 "$GW2_PID" 2>/dev/null || { cat "$TCMU_RESULTS/daemon-gw2.log"; return 1; }
+	grep -F "serving only devices named --devices gw2" "$TCMU_RESULTS/daemon-gw2.log"
+}
+# After gw2 is gone (its REMOVED event is the second daemon's to answer).
+gw2_daemon_stop() {
+	local pid=$GW2_PID rc
+	[ -n "$pid" ] || return 0
+	GW2_PID=""
+	kill -TERM "$pid" 2>/dev/null
+	timeout 20 tail --pid="$pid" -f /dev/null
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	echo "second daemon exited with status $rc"
+	[ "$rc" = 0 ]
+}
+tc_run "a second daemon starts, serving only gw2" gw2_daemon_start || exit 1
+# A second LUN on the same image, served by the second daemon with its own
+# librbd client, as a second gateway's would be. The initiator writes through one, then the other,
 # and reads each one's writes through the other: no write lost, no stale
 # read (a reader's cache must not outlive the other's writes), and the
 # exclusive lock moves once, not back and forth (GetStats' health figures).
@@ -221,13 +256,39 @@ rbd_lun2() {
 	_tcli /backstores/user:rbd create name=gw2 size=128M \
 		"cfgstring=rbd/lun;osd_op_timeout=$TIMEOUT" >/dev/null || return 1
 	_lun_record gw2 /backstores/user:rbd
-	_lun_map gw2 /backstores/user:rbd/gw2
+	_lun_map gw2 /backstores/user:rbd/gw2 || return 1
+	# The second daemon serves it, the first does not.
+	grep -q "gw2.*added uio" "$TCMU_RESULTS/daemon-gw2.log" &&
+		! grep -q "gw2.*added uio" "$TCMU_RESULTS/daemon.log" ||
+		{ echo "gw2 is not served by the second daemon alone"; return 1; }
 }
 tc_run "a second gateway's LUN on the same image" rbd_lun2 || exit 1
-SD2=$LUN_SD
+SD2=$LUN_SD SG2=$LUN_SG
+# alua_state SG: the asymmetric access state sg_rtpg decodes for the first
+# target port group ("active/optimized", "standby", ...); asked up to three
+# times, as a unit attention (a reopen, a new LUN) may answer the first.
+alua_state() {
+	local i s
+	for i in 1 2 3; do
+		s=$(sg_rtpg -d "$1" 2>&1 |
+			sed -n 's/.*access state : 0x[0-9a-f]* (\([^)]*\)).*/\1/p' | head -n 1)
+		[ -n "$s" ] && break
+	done
+	echo "$s"
+}
+# alua_states WANT1 WANT2: what RTPG says through gateway 1 and 2.
+alua_states() {
+	local s1 s2
+	s1=$(alua_state "$SG") s2=$(alua_state "$SG2")
+	echo "RTPG: gateway 1 ($SG) $s1, gateway 2 ($SG2) $s2"
+	[ "$s1" = "$1" ] && [ "$s2" = "$2" ] ||
+		{ echo "expected gateway 1 $1, gateway 2 $2"; sg_rtpg -d "$SG"; return 1; }
+}
 two_gateways() {
-	local a b lost0
-	lost0=$(health lun locks_lost)
+	local acq0 lost0
+	acq0=$(health lun locks_acquired) lost0=$(health lun locks_lost)
+	# Gateway 1 wrote last (the cases above): its client holds the lock.
+	alua_states active/optimized standby || return 1
 	# Through gateway 1, then read back through gateway 2.
 	fio_verify "$SD" 8M --offset=40M >/dev/null || return 1
 	fio_verify "$SD2" 8M --offset=40M --verify_only >/dev/null ||
@@ -241,19 +302,20 @@ two_gateways() {
 	dd if=/tmp/B of="$SD2" bs=1M seek=52 oflag=direct status=none &&
 		dd if="$SD" bs=1M skip=52 count=4 iflag=direct status=none | cmp - /tmp/B ||
 		{ echo "gateway 1 reads stale data after gateway 2's second write"; return 1; }
-	for n in lun gw2; do
-		for k in lock_owner locks_acquired locks_lost ops_timed_out; do
-			echo "$n rbd.$k = $(health $n $k)"
-		done
+	# Gateway 2's writes took the lock: the states are the other way round.
+	alua_states standby active/optimized || return 1
+	for k in lock_owner locks_acquired locks_lost ops_timed_out; do
+		echo "lun rbd.$k = $(health lun $k)"
 	done
-	# gw2 took the lock once and kept it; gateway 1 lost it once more.
-	a=$(health gw2 locks_acquired) b=$(health gw2 lock_owner)
-	[ "$a" = 1 ] && [ "$b" = 1 ] && [ "$(health lun lock_owner)" = 0 ] &&
+	# Gateway 1 lost the lock once and never took it back (gateway 2's
+	# RTPG above says it holds it).
+	[ "$(health lun lock_owner)" = 0 ] &&
 		[ "$(health lun locks_lost)" = $((lost0 + 1)) ] &&
-		[ "$(health gw2 locks_lost)" = 0 ]
+		[ "$(health lun locks_acquired)" = "$acq0" ]
 }
-tc_run "two gateways on one image: each reads the other's writes, the lock moves once" \
+tc_run "two gateways on one image: each reads the other's writes, the lock moves once, RTPG follows it" \
 	two_gateways
 
 tc_run "the LUN is removed and the daemon exits cleanly" cleanup_all
+tc_run "the second daemon exits cleanly" gw2_daemon_stop
 tc_summary
