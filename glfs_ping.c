@@ -22,8 +22,8 @@ int glfs_ping_parse(const char *value, unsigned int *secs, const char **why)
 	}
 	errno = 0;
 	v = strtoul(value, &end, 10);
-	if (errno || end == value || *end || *value == '-' || *value == '+' ||
-	    v < GLFS_PING_MIN || v > GLFS_PING_MAX) {
+	if (*value < '0' || *value > '9' || errno || *end || v < GLFS_PING_MIN ||
+	    v > GLFS_PING_MAX) {
 		*why = "ping_timeout is seconds, 1..1013, or \"volume\"";
 		return -EINVAL;
 	}
