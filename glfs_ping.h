@@ -11,9 +11,14 @@
  * at the next expiry, so it waits up to twice the ping-timeout. Measured
  * on Gluster 10.3, brick and glusterd SIGSTOPped, one 64 KiB write
  * (tests/build/glfs_tool stall): ping-timeout 10 failed it after 20.0 s,
- * whether set on the volume or as the client's xlator option; the
- * volume's default of 42 after 84.0 s. New requests sent meanwhile on
- * the same connection count as activity too and put it off further.
+ * whether set on the volume or as the client's xlator option (any of
+ * "<vol>-client-*", "*-client-*", "<vol>-client-0"); 20 after 40.0 s; the
+ * volume's default of 42 after 84.0 s; a write sent with no ping pending
+ * failed after one ping-timeout (5 -> 5.0 s). The xlator option wins over
+ * the volume's: volume 30 and ours 5 failed after 10.0 s, and ours held
+ * (5.0 s) after the volume was set to 30 while connected. New requests sent
+ * meanwhile on the same connection count as activity too and put it off
+ * further.
  *
  * The kernel fails a command to the initiator at the device's
  * cmd_time_out (30 s by default) and drops the late answer: so twice the
@@ -22,7 +27,8 @@
  * Hence our own default ping-timeout of 10 s (20 s at most) on our
  * connections, whatever the volume says, and the config option
  * ";ping_timeout=N" (N s, 1..1013 as protocol/client takes it, or
- * "volume" for the volume's network.ping-timeout as it stands).
+ * "volume" for the volume's network.ping-timeout, as the volfile says
+ * when the connection is made: a later change is not seen).
  * Licensed under the Apache License, Version 2.0.
  */
 #ifndef GLFS_PING_H
