@@ -1,9 +1,12 @@
 /*
  * handler_glfs: a LUN backed by a file on a GlusterFS volume, through
  * libgfapi (no FUSE mount).
- * Config string: "glfs/<volume>@<host>[:port][,<host2>[:port]...]/<path>";
+ * Config string:
+ * "glfs/<volume>@<host>[:port][,<host2>[:port]...]/<path>[;ping_timeout=N]";
  * the hosts are glusterd's volfile servers (port 24007 by default), tried
- * in turn; <path> is the image file, from the volume's root.
+ * in turn; <path> is the image file, from the volume's root; ping_timeout
+ * (glfs_ping.h) is our connection's, in seconds (10 by default, whatever
+ * the volume sets), or "volume" for the volume's network.ping-timeout.
  * The image file: if it exists it must hold at least the LUN's size
  * (tcmur_dev_size), else open refuses it; a larger file serves its first
  * size bytes. If it does not exist, open creates it, sparse, at exactly
@@ -36,9 +39,15 @@
  * takes about 10 s, runs on a detached thread once the last device went
  * (hence -z nodelete: the plugin stays mapped while one runs).
  * gfapi's log goes to $TCMU_GLFS_LOG (default /dev/null).
- * Not yet: abort (gfapi cannot cancel), a bound of our own on a frozen
- * brick (gfapi's network.ping-timeout, 42 s by default, is it), IPv6
- * hosts, lba_status (SEEK_DATA).
+ * A frozen brick (glfs_ping.h): gfapi fails the commands waiting on it
+ * within twice the connection's ping-timeout, which we set (10 s unless
+ * the config says otherwise) below the kernel's default cmd_time_out of
+ * 30 s; the ping-timeout in force is read back from the client volfile
+ * when the volume's is kept, shown as the health figure ping_timeout_s,
+ * and open warns, naming the device, when its bound is not below 30 s
+ * (the API does not tell a handler the device's own cmd_time_out).
+ * Not yet: abort (gfapi cannot cancel), IPv6 hosts, lba_status
+ * (SEEK_DATA).
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -55,6 +64,7 @@
 
 #include <glusterfs/api/glfs.h>
 
+#include "glfs_ping.h"
 #include "scsi_defs.h"
 #include "tcmu-runner.h"
 
@@ -70,15 +80,19 @@ struct glfs_cfg {
 	char *hosts;			/* the host list as given: the connection's key */
 	char *path;			/* "/<path>" */
 	const char *volume;
+	unsigned int ping;		/* ping-timeout, s; 0: the volume's */
 	unsigned int nhosts;
 	const char *host[GLFS_MAX_HOSTS];
 	int port[GLFS_MAX_HOSTS];
 };
 
-/* One glfs_t, shared by the devices on one (volume, host list). */
+/* One glfs_t, shared by the devices on one (volume, host list,
+ * ping_timeout). */
 struct glfs_conn {
 	struct glfs_conn *next;
 	char *volume, *hosts;
+	unsigned int ping;		/* as asked: 0, the volume's */
+	unsigned int ping_s;		/* in force: ours, or the volfile's */
 	glfs_t *fs;
 	unsigned int refs;		/* under glfs_lock */
 };
@@ -169,21 +183,47 @@ static int glfsh_cfg_host(struct glfs_cfg *c, char *h, const char **why)
 	return 0;
 }
 
+/* The ";"-separated options after the path, in place; 0 or -EINVAL
+ * with *why set. */
+static int glfsh_cfg_opts(struct glfs_cfg *c, char *opts, const char **why)
+{
+	char *o, *save;
+
+	c->ping = GLFS_PING_DEFAULT;
+	if (!opts)
+		return 0;
+	for (o = strtok_r(opts, ";", &save); o; o = strtok_r(NULL, ";", &save)) {
+		if (strncmp(o, "ping_timeout=", 13)) {
+			*why = "unknown option (the only one is ;ping_timeout=N)";
+			return -EINVAL;
+		}
+		if (glfs_ping_parse(o + 13, &c->ping, why))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /*
- * "<volume>@<host>[:port][,...]/<path>" into @c (glfsh_cfg_free it); 0 or
- * -errno with *why set.
+ * "<volume>@<host>[:port][,...]/<path>[;option...]" into @c
+ * (glfsh_cfg_free it); 0 or -errno with *why set.
  */
 static int glfsh_cfg_parse(const char *cfg, struct glfs_cfg *c, const char **why)
 {
-	char *at, *slash, *h, *save;
+	char *at, *slash, *h, *save, *semi;
 
 	memset(c, 0, sizeof(*c));
-	*why = "expected <volume>@<host>[:port][,<host>...]/<path>";
+	*why = "expected <volume>@<host>[:port][,<host>...]/<path>[;ping_timeout=N]";
 	if (!cfg)
 		return -EINVAL;
 	c->buf = strdup(cfg);
 	if (!c->buf)
 		goto out_nomem;
+	semi = strchr(c->buf, ';');
+	if (semi)
+		*semi++ = '\0';
+	if (glfsh_cfg_opts(c, semi, why))
+		goto out_free;
+	*why = "expected <volume>@<host>[:port][,<host>...]/<path>[;ping_timeout=N]";
 	at = strchr(c->buf, '@');
 	slash = at ? strchr(at, '/') : NULL;
 	if (!at || at == c->buf || !slash || slash == at + 1 || !slash[1])
@@ -335,6 +375,17 @@ static glfs_t *glfsh_connect(const struct glfs_cfg *c, unsigned int secs, int *e
 	*step = "write-behind pass-through";
 	if (glfs_set_xlator_option(fs, "*-write-behind", "pass-through", "true"))
 		goto out_fini;
+	/* Ours, in place of the volume's (a command option overrides the
+	 * volfile's): the client xlators are "<volume>-client-<n>". */
+	*step = "client ping-timeout";
+	if (c->ping) {
+		char xl[PATH_MAX], val[16];
+
+		snprintf(xl, sizeof(xl), "%s-client-*", c->volume);
+		snprintf(val, sizeof(val), "%u", c->ping);
+		if (glfs_set_xlator_option(fs, xl, "ping-timeout", val))
+			goto out_fini;
+	}
 	*step = "glfs_init (volume or hosts)";
 	*err = glfsh_init_bounded(fs, secs);
 	if (*err == -ETIMEDOUT)
@@ -351,6 +402,33 @@ out_fini:
 	return NULL;
 }
 
+/*
+ * The ping-timeout the client volfile of @fs gives (glfs_ping.h), or
+ * GLFS_PING_CLIENT_DEFAULT if it cannot be read. gfapi's glfs_get_volfile
+ * copies as many bytes as the buffer holds, past the volfile's end for a
+ * larger one: so ask the length first (a zero length answers minus it),
+ * then copy exactly that, again if it changed meanwhile.
+ */
+static unsigned int glfsh_volfile_ping(glfs_t *fs)
+{
+	unsigned int ping = GLFS_PING_CLIENT_DEFAULT;
+
+	for (int tries = 0; tries < 3; tries++) {
+		ssize_t need = glfs_get_volfile(fs, NULL, 0), n;
+		char *buf;
+
+		if (need >= 0 || !(buf = malloc((size_t)-need)))
+			break;
+		n = glfs_get_volfile(fs, buf, (size_t)-need);
+		if (n == -need)
+			ping = glfs_ping_from_volfile(buf, (size_t)n);
+		free(buf);
+		if (n == -need)
+			break;
+	}
+	return ping;
+}
+
 /* The connection for @c, shared: found, or made within @secs. NULL with
  * *err and *step. glfsh_conn_put() it. */
 static struct glfs_conn *glfsh_conn_get(const struct glfs_cfg *c, unsigned int secs,
@@ -363,7 +441,8 @@ static struct glfs_conn *glfsh_conn_get(const struct glfs_cfg *c, unsigned int s
 	 * @secs. */
 	pthread_mutex_lock(&glfs_lock);
 	for (conn = glfs_conns; conn; conn = conn->next)
-		if (!strcmp(conn->volume, c->volume) && !strcmp(conn->hosts, c->hosts))
+		if (!strcmp(conn->volume, c->volume) && !strcmp(conn->hosts, c->hosts) &&
+		    conn->ping == c->ping)
 			break;
 	if (conn) {
 		conn->refs++;
@@ -379,8 +458,12 @@ static struct glfs_conn *glfsh_conn_get(const struct glfs_cfg *c, unsigned int s
 	conn->fs = glfsh_connect(c, secs, err, step);
 	if (!conn->fs)
 		goto out_free;
-	tcmur_dev_log(NULL, TCMUR_LOG_INFO, __func__, "volume %s on %s: connected",
-		      c->volume, c->hosts);
+	conn->ping = c->ping;
+	conn->ping_s = c->ping ? c->ping : glfsh_volfile_ping(conn->fs);
+	tcmur_dev_log(NULL, TCMUR_LOG_INFO, __func__, "volume %s on %s: connected, "
+		      "ping-timeout %u s (%s): a frozen brick fails commands within %u s",
+		      c->volume, c->hosts, conn->ping_s,
+		      c->ping ? "ours, ping_timeout" : "the volume's", glfs_ping_bound(conn->ping_s));
 	conn->refs = 1;
 	conn->next = glfs_conns;
 	glfs_conns = conn;
@@ -521,6 +604,35 @@ out:
 	return fd;
 }
 
+/*
+ * Say whether a frozen brick fails @dev's commands (within twice the
+ * ping-timeout @conn has) before the kernel's @cmd_time_out_s (0: never)
+ * fails them to the initiator; warn, with what to change, if not. The
+ * API does not give a handler the device's cmd_time_out: @cmd_time_out_s
+ * is the kernel's default, which the admin may have changed.
+ */
+static void glfsh_timeouts_agree(struct tcmur_device *dev, const struct glfs_conn *conn,
+				 unsigned int cmd_time_out_s)
+{
+	unsigned int bound = glfs_ping_bound(conn->ping_s);
+	const char *from = conn->ping ? "ping_timeout in the config, or our default" :
+			   "the volume's network.ping-timeout, ping_timeout=volume";
+
+	if (!cmd_time_out_s || bound < cmd_time_out_s) {
+		tcmu_dev_info(dev, "a frozen brick fails commands within %u s (ping-timeout %u s, "
+			      "%s): keep the device's cmd_time_out above %u s (the kernel's "
+			      "default, %u s, is)", bound, conn->ping_s, from, bound,
+			      GLFS_KERNEL_CMD_TIME_OUT);
+		return;
+	}
+	tcmu_dev_warn(dev, "ping-timeout %u s (%s): a frozen brick holds commands up to %u s, "
+		      "not below the kernel's cmd_time_out of %u s (its default; the handler "
+		      "cannot see the device's own), which fails them to the initiator first "
+		      "and drops their answers: set ;ping_timeout=%u or less in the config, "
+		      "or the device's attrib/cmd_time_out above %u", conn->ping_s, from,
+		      bound, cmd_time_out_s, glfs_ping_max_for(cmd_time_out_s), bound);
+}
+
 static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 {
 	struct glfs_dev *gdev = tcmur_dev_private(dev);
@@ -542,6 +654,7 @@ static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 			     strerror(-err));
 		goto out_cfg;
 	}
+	glfsh_timeouts_agree(dev, gdev->conn, GLFS_KERNEL_CMD_TIME_OUT);
 	gdev->fd = glfsh_open_image(gdev->conn->fs, c.path, size, &err, &why);
 	if (!gdev->fd) {
 		tcmu_dev_err(dev, "%s %s on volume %s: %s", why, c.path, c.volume,
@@ -870,6 +983,8 @@ static unsigned int glfsh_health(struct tcmur_device *dev, struct tcmur_health *
 		{ "connection_errors", __atomic_load_n(&gdev->conn_errors, __ATOMIC_RELAXED) },
 		{ "fsync_failures", __atomic_load_n(&gdev->sync_failures, __ATOMIC_RELAXED) },
 		{ "failing_now", __atomic_load_n(&gdev->failed_run, __ATOMIC_RELAXED) },
+		/* the connection's, in force (glfs_ping.h) */
+		{ "ping_timeout_s", gdev->conn ? gdev->conn->ping_s : 0 },
 	};
 	unsigned int n = 0;
 
@@ -903,10 +1018,13 @@ static bool glfsh_unmap_zeroes(struct tcmur_device *dev)
 TCMUR_REGISTER_HANDLER(
 	.name = "GlusterFS file (libgfapi)",
 	.subtype = "glfs",
-	.cfg_desc = "<volume>@<host>[:port][,<host>[:port]...]/<path>: a file on a "
-		    "GlusterFS volume, from glusterd at host (port 24007 by default). "
-		    "An existing file must hold the LUN's size; a missing one is "
-		    "created at it, in an existing directory.",
+	.cfg_desc = "<volume>@<host>[:port][,<host>[:port]...]/<path>[;ping_timeout=N]: "
+		    "a file on a GlusterFS volume, from glusterd at host (port 24007 by "
+		    "default). An existing file must hold the LUN's size; a missing one "
+		    "is created at it, in an existing directory. ping_timeout: seconds "
+		    "(1..1013, default 10) before a brick that does not answer fails "
+		    "commands (within twice that: keep it below the device's "
+		    "cmd_time_out), or \"volume\" for the volume's network.ping-timeout.",
 	.dev_private_size = sizeof(struct glfs_dev),
 	.thread_model = TCMUR_THREAD_PARALLEL,
 	.nr_threads = 4,

@@ -10,7 +10,13 @@
 # handler's setting); a failing fdatasync fails FUA writes and SYNCHRONIZE
 # CACHE until it works again; with the brick killed under the handler and
 # restarted, commands fail retryable or complete and nothing acknowledged
-# is lost; bench figures beside fio's gfapi_async engine on the same file.
+# is lost; ping_timeout: bad values refused, the one in force logged (ours
+# by default, the volume's read from its volfile when asked) with a
+# warning when twice it reaches the kernel's default cmd_time_out; with
+# the brick and glusterd frozen (SIGSTOP) gfapi fails a write within
+# twice the client's ping-timeout, and so does the handler, retryable,
+# nothing acknowledged lost; bench figures beside fio's gfapi_async engine
+# on the same file.
 # Needs glusterd, gluster (glusterfs-server), libglusterfs-dev (so
 # handler_glfs.so is built) and root, which make check installs: a
 # missing one is a failure under CI, a skip (exit 77) elsewhere. The
@@ -43,6 +49,8 @@ for d in /var/lib/glusterd/geo-replication /var/lib/glusterd/ss_brick /var/run/g
 done
 cleanup() {
 	[ -n "${sim_pid:-}" ] && kill "$sim_pid" 2>/dev/null
+	# shellcheck disable=SC2086
+	[ -n "${frozen:-}" ] && kill -CONT $frozen 2>/dev/null
 	"$GLUSTER_SH" stop "$GT" "$VOL" >/dev/null 2>&1
 	for d in $made_outside; do rm -rf "$d"; done
 	rm -rf "$GT" "$tmp"
@@ -100,6 +108,38 @@ check "a path that is a directory is refused" \
 		refused "/d: a directory" 12 "glfs/$VOL@$H/d"'
 check "a malformed config is refused with a reason" \
 	refused "expected <volume>@<host>" 2 "glfs/$VOL/x.img"
+bad_ping() {
+	local v
+	for v in 0 1014 abc -5 "" 10s; do
+		refused "ping_timeout=$v: ping_timeout is seconds, 1..1013, or \"volume\"" 2 \
+			"glfs/$VOL@$H/x.img;ping_timeout=$v" || return 1
+	done
+	refused "unknown option" 2 "glfs/$VOL@$H/x.img;ping=5"
+}
+check "ping_timeout refused unless 1..1013 or \"volume\"; an unknown option refused" bad_ping
+
+# ping_timeout in force, from tcmu-sim -d's log: PING-SECONDS WHOSE WARN CONFIG
+ping_logged() {
+	run_sim 0 check -d --handler-path . "$4" --size 64M >/dev/null &&
+		grep -q "connected, ping-timeout $1 s ($2" "$tmp/out" &&
+		grep -q "within $(($1 * 2)) s" "$tmp/out" || return 1
+	grep -E "ping-timeout|frozen brick" "$tmp/out" | sed 's/^.*\] /    | /'
+	if [ "$3" = warn ]; then
+		grep -q "holds commands up to $(($1 * 2)) s, not below the kernel's cmd_time_out of 30 s.*;ping_timeout=14 or less" "$tmp/out"
+	else
+		! grep -q "holds commands up to" "$tmp/out"
+	fi
+}
+check "ping-timeout 10 s, ours, by default whatever the volume says; no warning" \
+	eval 'G volume set "$VOL" network.ping-timeout 17 >/dev/null &&
+		ping_logged 10 ours none "glfs/$VOL@$H/lun.img"'
+check "ping_timeout=volume: the volume's 17 s from its volfile, and a warning (34 s >= 30 s)" \
+	ping_logged 17 "the volume's" warn "glfs/$VOL@$H/lun.img;ping_timeout=volume"
+check "ping_timeout=volume, none set on the volume: protocol/client's 42 s, and a warning" \
+	eval 'G volume reset "$VOL" network.ping-timeout >/dev/null &&
+		ping_logged 42 "the volume'"'"'s" warn "glfs/$VOL@$H/lun.img;ping_timeout=volume"'
+check "ping_timeout=5: ours, no warning" \
+	ping_logged 5 ours none "glfs/$VOL@$H/lun.img;ping_timeout=5"
 
 # Random writes of 1-256 blocks (some FUA, flushes), an UNMAP of 4 MiB at
 # 8 MiB, a full read-back; then gfapi's read of the file must equal it.
@@ -212,6 +252,55 @@ brick_kill() {
 }
 check "brick killed and restarted: retryable errors, nothing acknowledged lost, no hang" \
 	brick_kill
+
+# glusterd and the brick frozen: SIGSTOP both (what a hung server looks
+# like: the TCP connections stay up), $frozen for cleanup.
+freeze() { frozen="$(brick_pid) $(cat "$GT/run/glusterd.pid")"; kill -STOP $frozen; }
+thaw() { kill -CONT $frozen; frozen=; }
+# gfapi alone, the client xlator option as the handler sets it: a write
+# to the frozen brick fails within [T, 2T] (+1 s) of ping-timeout T = 3.
+gfapi_bound() {
+	local line s
+	coproc ST { tests/build/glfs_tool stall $H "$VOL" /stall.img "$VOL-client-*" \
+		ping-timeout 3 2>&1; }
+	read -r -t 30 line <&"${ST[0]}"
+	[ "$line" = ready ] || { echo "    | stall: $line"; return 1; }
+	freeze
+	echo go >&"${ST[1]}"
+	read -r -t 60 line <&"${ST[0]}"
+	thaw
+	wait "$ST_PID" 2>/dev/null
+	echo "    | client ping-timeout 3 s, brick frozen: $line"
+	s=$(echo "$line" | sed -n 's/^write failed after \([0-9]*\)\.[0-9] s: .*/\1/p')
+	[ -n "$s" ] && [ "$s" -ge 3 ] && [ "$s" -le 6 ]
+}
+check "gfapi: a write to a frozen brick fails within twice the client's ping-timeout (3 s)" \
+	gfapi_bound
+
+# The handler with ping_timeout=3 under random writes, brick and glusterd
+# frozen 15 s: no command held past 2 x 3 s (+2 s), they fail retryable,
+# nothing acknowledged is lost, and writes work again after SIGCONT.
+frozen_bound() {
+	local rc longest t=$SECONDS
+	sleep 4		# the brick reconnected after the last case's thaw
+	timeout 200 tests/build/sim_pattern --handler-path . --size 64M --seconds 25 \
+		"glfs/$VOL@$H/freeze.img;ping_timeout=3" >"$tmp/out" 2>&1 &
+	sim_pid=$!
+	sleep 3
+	freeze && echo "    | frozen at $((SECONDS - t)) s"
+	sleep 15
+	thaw && echo "    | thawed at $((SECONDS - t)) s"
+	wait $sim_pid
+	rc=$?
+	sim_pid=
+	sed 's/^/    | /' "$tmp/out"
+	longest=$(sed -n 's/^writes: .*; longest \([0-9]*\)\.[0-9] s$/\1/p' "$tmp/out")
+	echo "    | exit $rc in $((SECONDS - t)) s; longest command ${longest:-?} s (at most 8)"
+	[ $rc = 0 ] && grep -Eq "writes: [0-9]+ good, [1-9][0-9]* retryable" "$tmp/out" &&
+		grep -q " 0 differ" "$tmp/out" && [ -n "$longest" ] && [ "$longest" -le 8 ]
+}
+check "brick frozen 15 s, ping_timeout=3: commands fail retryable within 8 s, nothing lost" \
+	frozen_bound
 
 bench() {	# bench ARGS...: one figure line
 	timeout 120 ./tcmu-sim bench --handler-path . "glfs/$VOL@$H/lun.img" --size 256M \

@@ -13,6 +13,14 @@
  *       brick), then write 16 x 64 KiB and print how many were
  *       acknowledged. With the brick dead, every acknowledged write is
  *       one the volume lost.
+ *   glfs_tool stall HOST VOLUME PATH [XLATOR KEY VALUE]
+ *       write-behind pass-through on, and glfs_set_xlator_option(XLATOR,
+ *       KEY, VALUE) before glfs_init if given: write 64 KiB and fsync,
+ *       print "ready", wait for a line on stdin (meanwhile the test
+ *       freezes the brick), then time one 64 KiB write: "write failed
+ *       after S s: ERROR" or "write done after S s".
+ *   glfs_tool volfile HOST VOLUME [XLATOR KEY VALUE]
+ *       the client volfile (glfs_get_volfile) on stdout.
  * gfapi's log goes to $TCMU_GLFS_LOG (default /dev/null). Exits without
  * glfs_fini, which takes ~10 s.
  * Licensed under the Apache License, Version 2.0.
@@ -24,13 +32,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <glusterfs/api/glfs.h>
 
 #define CHUNK (64 * 1024)
 
-static glfs_t *connect_vol(const char *host, const char *vol, bool pass_through)
+/* [XLATOR KEY VALUE], or all NULL. */
+struct xopt {
+	const char *xlator, *key, *value;
+};
+
+static glfs_t *connect_vol(const char *host, const char *vol, bool pass_through,
+			   const struct xopt *x)
 {
 	const char *log = getenv("TCMU_GLFS_LOG");
 	glfs_t *fs = glfs_new(vol);
@@ -39,6 +54,7 @@ static glfs_t *connect_vol(const char *host, const char *vol, bool pass_through)
 	    glfs_set_logging(fs, log && *log ? log : "/dev/null", 4) ||
 	    (pass_through &&
 	     glfs_set_xlator_option(fs, "*-write-behind", "pass-through", "true")) ||
+	    (x->xlator && glfs_set_xlator_option(fs, x->xlator, x->key, x->value)) ||
 	    glfs_init(fs)) {
 		fprintf(stderr, "glfs_tool: volume %s on %s: %s\n", vol, host, strerror(errno));
 		return NULL;
@@ -93,22 +109,91 @@ static int wbprobe(glfs_t *fs, const char *path)
 	return 0;
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int stall(glfs_t *fs, const char *path)
+{
+	static char buf[CHUNK];
+	glfs_fd_t *fd = glfs_creat(fs, path, O_RDWR | O_TRUNC, 0600);
+	char line[16];
+	double t;
+	ssize_t n;
+
+	memset(buf, 0xa5, sizeof(buf));
+	if (!fd || glfs_pwrite(fd, buf, CHUNK, 0, 0, NULL, NULL) != CHUNK ||
+	    glfs_fsync(fd, NULL, NULL)) {
+		fprintf(stderr, "glfs_tool: first write to %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return 1;
+	t = now_s();
+	n = glfs_pwrite(fd, buf, CHUNK, CHUNK, 0, NULL, NULL);
+	t = now_s() - t;
+	if (n == CHUNK)
+		printf("write done after %.1f s\n", t);
+	else
+		printf("write failed after %.1f s: %s\n", t, n < 0 ? strerror(errno) : "short");
+	fflush(stdout);
+	return 0;
+}
+
+/* gfapi's glfs_get_volfile copies @len bytes whatever the volfile's
+ * length (it reads past it for a larger buffer): ask the length first
+ * (len 0 answers minus it), then copy exactly that. */
+static int volfile(glfs_t *fs)
+{
+	ssize_t need = glfs_get_volfile(fs, NULL, 0), n;
+	char *buf;
+
+	if (need >= 0 || !(buf = malloc(-need))) {
+		fprintf(stderr, "glfs_tool: glfs_get_volfile: %zd\n", need);
+		return 1;
+	}
+	n = glfs_get_volfile(fs, buf, -need);
+	if (n != -need) {
+		fprintf(stderr, "glfs_tool: glfs_get_volfile: %zd of %zd\n", n, -need);
+		return 1;
+	}
+	return fwrite(buf, 1, n, stdout) == (size_t)n && !fflush(stdout) ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	bool probe = argc == 6 && !strcmp(argv[1], "wbprobe");
+	bool st = (argc == 5 || argc == 8) && !strcmp(argv[1], "stall");
+	bool vf = (argc == 4 || argc == 7) && !strcmp(argv[1], "volfile");
+	bool mk = argc == 5 && !strcmp(argv[1], "mkdir");
+	struct xopt x = { 0 };
 	glfs_t *fs;
 
-	bool mk = argc == 5 && !strcmp(argv[1], "mkdir");
-
-	if (!(argc == 5 && !strcmp(argv[1], "cat")) && !mk &&
+	if (!(argc == 5 && !strcmp(argv[1], "cat")) && !mk && !st && !vf &&
 	    !(probe && (!strcmp(argv[5], "on") || !strcmp(argv[5], "off")))) {
 		fprintf(stderr, "usage: glfs_tool cat|mkdir HOST VOLUME PATH\n"
-			"       glfs_tool wbprobe HOST VOLUME PATH on|off\n");
+			"       glfs_tool wbprobe HOST VOLUME PATH on|off\n"
+			"       glfs_tool stall HOST VOLUME PATH [XLATOR KEY VALUE]\n"
+			"       glfs_tool volfile HOST VOLUME [XLATOR KEY VALUE]\n");
 		return 2;
 	}
-	fs = connect_vol(argv[2], argv[3], probe && !strcmp(argv[5], "on"));
+	if (st && argc == 8)
+		x = (struct xopt){ argv[5], argv[6], argv[7] };
+	if (vf && argc == 7)
+		x = (struct xopt){ argv[4], argv[5], argv[6] };
+	fs = connect_vol(argv[2], argv[3], (probe && !strcmp(argv[5], "on")) || st, &x);
 	if (!fs)
 		return 1;
+	if (st)
+		_exit(stall(fs, argv[4]));
+	if (vf)
+		_exit(volfile(fs));
 	if (mk && glfs_mkdir(fs, argv[4], 0755)) {
 		fprintf(stderr, "glfs_tool: mkdir %s: %s\n", argv[4], strerror(errno));
 		_exit(1);

@@ -19,7 +19,9 @@
  * second device of the same handler, open all along, gets 50 writes after
  * the first's and is read back too (two LUNs sharing what the handler
  * shares). -v: the daemon's info messages too (on stderr).
- * Prints "writes N good, N retryable; ..." and "verify: ..." lines.
+ * Prints "writes N good, N retryable; ...; longest N.N s" (the slowest
+ * write or SYNCHRONIZE CACHE: how long a frozen backend held one) and
+ * "verify: ..." lines.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -46,6 +48,7 @@ struct pat {
 	uint64_t nblocks, rng;
 	uint8_t *shadow, *known;	/* known: one byte a block */
 	unsigned long good, retryable, flushes;
+	double longest;			/* s, the slowest write or flush */
 };
 
 static uint64_t rnd(struct pat *p)
@@ -87,8 +90,13 @@ static struct sim_cmd *run(struct pat *p, const uint8_t *cdb, size_t cdb_len,
 			   const void *data, size_t len)
 {
 	struct sim_req req = { .cdb = cdb, .cdb_len = cdb_len, .data = data, .data_len = len };
+	double t = now_s();
+	struct sim_cmd *c = ring_sim_run(p->sd->sim, &req, CMD_TIMEOUT_MS);
 
-	return ring_sim_run(p->sd->sim, &req, CMD_TIMEOUT_MS);
+	t = now_s() - t;
+	if (t > p->longest)
+		p->longest = t;
+	return c;
 }
 
 /* One random write (and, every 50, a flush); 0, or -1 on a failure. */
@@ -302,8 +310,8 @@ static int run_all(const struct args *a, struct pat *p, struct pat *also, uint8_
 	for (uint64_t i = 0; a->ops ? i < a->ops : now_s() - start < a->seconds; i++)
 		if (write_one(p, buf))
 			return -1;
-	printf("writes: %lu good, %lu retryable; %lu flushes (%.1f s)\n", p->good,
-	       p->retryable, p->flushes, now_s() - start);
+	printf("writes: %lu good, %lu retryable; %lu flushes (%.1f s); longest %.1f s\n",
+	       p->good, p->retryable, p->flushes, now_s() - start, p->longest);
 	fflush(stdout);
 	for (int i = 0; also && i < 50; i++)
 		if (write_one(also, buf))

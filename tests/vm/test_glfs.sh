@@ -11,9 +11,12 @@
 #    sense or complete (counted in the LUN's glfs.connection_errors),
 #    nothing stays in D state, what was acknowledged
 #    before the kill reads back, and the LUN serves again;
-#  - glusterd and the brick frozen (SIGSTOP) past network.ping-timeout
-#    (set to 10 s): the initiator's writes end (errors it retries), no
-#    hang; after SIGCONT the LUN serves again.
+#  - glusterd and the brick frozen (SIGSTOP) for 27 s, the volume's
+#    network.ping-timeout left at its default (42 s): the handler's own
+#    ping-timeout (10 s, glfs.ping_timeout_s) fails the commands within
+#    twice that, retryable (glfs.connection_errors grew), before the
+#    kernel's cmd_time_out (30 s) gives up on them; no hang; after
+#    SIGCONT the LUN serves again.
 # One boot, about 5 min under emulation.
 # vm-mem: 3072
 set -u
@@ -43,8 +46,7 @@ trap glfs_cleanup EXIT
 
 volume_up() {
 	"$GLUSTER_SH" start "$DIR" "$VOL" &&
-		G volume reset "$VOL" performance.write-behind >/dev/null &&
-		G volume set "$VOL" network.ping-timeout 10 >/dev/null
+		G volume reset "$VOL" performance.write-behind >/dev/null
 }
 
 tc_run "lio loads" lio_load || exit 1
@@ -148,10 +150,14 @@ tc_run "the brick killed mid-I/O and restarted: no hang, nothing acknowledged lo
 	brick_cycle
 
 freeze_cycle() {
-	local pids fio_pid t0 rc
+	local pids fio_pid t0 rc e0 e1 ping
+	ping=$(health ping_timeout_s)
+	echo "glfs.ping_timeout_s $ping; the volume's network.ping-timeout:" \
+		"$(G volume get "$VOL" network.ping-timeout | awk '/ping-timeout/ {print $2}')"
+	[ "$ping" = 10 ] || { echo "not the handler's default ping-timeout"; return 1; }
 	pids="$(brick_pid) $(cat "$DIR/run/glusterd.pid")"
 	fio --name=fz --filename="$SD" --offset=16M --size=8M --rw=randwrite --bs=16k \
-		--iodepth=16 --ioengine=libaio --direct=1 --time_based --runtime=25 \
+		--iodepth=16 --ioengine=libaio --direct=1 --time_based --runtime=35 \
 		--continue_on_error=all >/tmp/fz.log 2>&1 &
 	fio_pid=$!
 	sleep 3
@@ -159,7 +165,12 @@ freeze_cycle() {
 	kill -STOP $pids || return 1
 	t0=$SECONDS
 	echo "glusterd and the brick stopped ($pids)"
-	sleep 20		# past network.ping-timeout (10 s)
+	e0=$(health connection_errors)
+	# Past twice the handler's ping-timeout (20 s), short of the kernel's
+	# cmd_time_out (30 s): the commands must have failed by now.
+	sleep 27
+	e1=$(health connection_errors)
+	echo "glfs.connection_errors $e0 when frozen, $e1 after 27 s"
 	dstate_now
 	# shellcheck disable=SC2086
 	kill -CONT $pids
@@ -170,9 +181,11 @@ freeze_cycle() {
 	echo "fio exit $rc"
 	no_stuck_process || return 1
 	bus_alive || return 1
+	[ "$e1" -gt "$e0" ] ||
+		{ echo "no command failed within twice the handler's ping-timeout"; return 1; }
 	serves_again 6 5 "$SD" 4M --offset=40M
 }
-tc_run "glusterd and the brick frozen past the ping timeout: I/O ends, no hang, serves after SIGCONT" \
+tc_run "glusterd and the brick frozen 27 s, the volume's default ping-timeout: commands fail (retryable) before cmd_time_out, no hang, serves after SIGCONT" \
 	freeze_cycle
 
 tc_run "the LUN is removed and the daemon exits cleanly" cleanup_all
