@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -716,6 +717,15 @@ uint64_t tcmur_dev_size(const struct tcmur_device *dev)
 uint32_t tcmur_dev_block_size(const struct tcmur_device *dev)
 {
 	return dev->block_size;
+}
+
+unsigned int tcmur_dev_cmd_time_out(const struct tcmur_device *dev)
+{
+	uint64_t v;
+
+	if (tcmu_cfgfs_read_u64(&dev->info, dev_cfgfs_root(dev), "attrib/cmd_time_out", &v))
+		return 30;	/* the kernel's default (TCMU_TIME_OUT) */
+	return v > UINT_MAX ? UINT_MAX : (unsigned int)v;
 }
 
 bool tcmur_dev_write_cache(const struct tcmur_device *dev)

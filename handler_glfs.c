@@ -44,8 +44,8 @@
  * the config says otherwise) below the kernel's default cmd_time_out of
  * 30 s; the ping-timeout in force is read back from the client volfile
  * when the volume's is kept, shown as the health figure ping_timeout_s,
- * and open warns, naming the device, when its bound is not below 30 s
- * (the API does not tell a handler the device's own cmd_time_out).
+ * and open warns, naming the device, when its bound is not below the
+ * device's own cmd_time_out (API 1.6, tcmur_dev_cmd_time_out).
  * Not yet: abort (gfapi cannot cancel), IPv6 hosts, lba_status
  * (SEEK_DATA).
  * Licensed under the Apache License, Version 2.0.
@@ -606,10 +606,9 @@ out:
 
 /*
  * Say whether a frozen brick fails @dev's commands (within twice the
- * ping-timeout @conn has) before the kernel's @cmd_time_out_s (0: never)
- * fails them to the initiator; warn, with what to change, if not. The
- * API does not give a handler the device's cmd_time_out: @cmd_time_out_s
- * is the kernel's default, which the admin may have changed.
+ * ping-timeout @conn has) before the kernel's @cmd_time_out_s (0: never;
+ * the device's own, API 1.6) fails them to the initiator; warn, with what
+ * to change, if not.
  */
 static void glfsh_timeouts_agree(struct tcmur_device *dev, const struct glfs_conn *conn,
 				 unsigned int cmd_time_out_s)
@@ -620,16 +619,15 @@ static void glfsh_timeouts_agree(struct tcmur_device *dev, const struct glfs_con
 
 	if (!cmd_time_out_s || bound < cmd_time_out_s) {
 		tcmu_dev_info(dev, "a frozen brick fails commands within %u s (ping-timeout %u s, "
-			      "%s): keep the device's cmd_time_out above %u s (the kernel's "
-			      "default, %u s, is)", bound, conn->ping_s, from, bound,
-			      GLFS_KERNEL_CMD_TIME_OUT);
+			      "%s), before the device's cmd_time_out (%u s%s)", bound,
+			      conn->ping_s, from, cmd_time_out_s,
+			      cmd_time_out_s ? "" : ": never");
 		return;
 	}
 	tcmu_dev_warn(dev, "ping-timeout %u s (%s): a frozen brick holds commands up to %u s, "
-		      "not below the kernel's cmd_time_out of %u s (its default; the handler "
-		      "cannot see the device's own), which fails them to the initiator first "
-		      "and drops their answers: set ;ping_timeout=%u or less in the config, "
-		      "or the device's attrib/cmd_time_out above %u", conn->ping_s, from,
+		      "not below the device's cmd_time_out of %u s, which fails them to the "
+		      "initiator first and drops their answers: set ;ping_timeout=%u or "
+		      "less in the config, or the device's attrib/cmd_time_out above %u", conn->ping_s, from,
 		      bound, cmd_time_out_s, glfs_ping_max_for(cmd_time_out_s), bound);
 }
 
@@ -654,7 +652,7 @@ static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 			     strerror(-err));
 		goto out_cfg;
 	}
-	glfsh_timeouts_agree(dev, gdev->conn, GLFS_KERNEL_CMD_TIME_OUT);
+	glfsh_timeouts_agree(dev, gdev->conn, tcmur_dev_cmd_time_out(dev));
 	gdev->fd = glfsh_open_image(gdev->conn->fs, c.path, size, &err, &why);
 	if (!gdev->fd) {
 		tcmu_dev_err(dev, "%s %s on volume %s: %s", why, c.path, c.volume,
@@ -1026,6 +1024,7 @@ TCMUR_REGISTER_HANDLER(
 		    "commands (within twice that: keep it below the device's "
 		    "cmd_time_out), or \"volume\" for the volume's network.ping-timeout.",
 	.dev_private_size = sizeof(struct glfs_dev),
+	.needs_api_minor = 6,	/* tcmur_dev_cmd_time_out */
 	.thread_model = TCMUR_THREAD_PARALLEL,
 	.nr_threads = 4,
 	.check_config = glfsh_check_config,

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define TCMUR_HANDLER_API_MAJOR 1
-#define TCMUR_HANDLER_API_MINOR 5
+#define TCMUR_HANDLER_API_MINOR 6
 #define TCMUR_HANDLER_API_VERSION \
 	((TCMUR_HANDLER_API_MAJOR << 16) | TCMUR_HANDLER_API_MINOR)
 
@@ -417,6 +417,18 @@ const char *tcmur_dev_config(const struct tcmur_device *dev);
 uint64_t tcmur_dev_size(const struct tcmur_device *dev);	/* bytes */
 uint32_t tcmur_dev_block_size(const struct tcmur_device *dev);
 bool tcmur_dev_write_cache(const struct tcmur_device *dev);
+
+/*
+ * API 1.6. Any thread; a configfs read, no waiting on I/O. The device's
+ * cmd_time_out in seconds (attrib/cmd_time_out; 0: the kernel never
+ * fails its commands itself): how long the kernel lets a command wait
+ * before it fails it to the initiator and drops the late answer. A handler
+ * whose backend has timeouts of its own (a cluster client's) compares them
+ * with it, e.g. to warn at open. 30 (the kernel's default) where configfs
+ * cannot say (tcmu-sim). A handler that calls it sets needs_api_minor = 6:
+ * an older daemon refuses it by name.
+ */
+unsigned int tcmur_dev_cmd_time_out(const struct tcmur_device *dev);
 
 /*
  * API 1.4. Any thread, without blocking: the backend's connection is gone

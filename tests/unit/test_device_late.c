@@ -251,6 +251,22 @@ static void test_late_limit_reread_when_busy_again(void **state)
 	fx_free(fx);
 }
 
+/* API 1.6: a handler reads the device's cmd_time_out as configfs has it
+ * now (0: never), and the kernel's default where configfs cannot say. */
+static void test_handler_reads_cmd_time_out(void **state)
+{
+	struct fx *fx = fx_new("", 0, "45", "-1");
+
+	(void)state;
+	assert_int_equal(tcmur_dev_cmd_time_out(fx->sd->dev), 45);
+	assert_int_equal(fake_cfgfs_write(&fx->fc, "attrib/cmd_time_out", "0\n"), 0);
+	assert_int_equal(tcmur_dev_cmd_time_out(fx->sd->dev), 0);
+	fx_free(fx);
+	fx = fx_new("", 0, NULL, NULL);
+	assert_int_equal(tcmur_dev_cmd_time_out(fx->sd->dev), 30);
+	fx_free(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_late_not_for_prompt_commands),
 		cmocka_unit_test(test_late_limit_sources),
 		cmocka_unit_test(test_late_limit_reread_when_busy_again),
+		cmocka_unit_test(test_handler_reads_cmd_time_out),
 	};
 
 	return cmocka_run_group_tests_name("device late commands", tests, NULL, NULL);
