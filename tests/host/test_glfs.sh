@@ -12,7 +12,7 @@
 # restarted, commands fail retryable or complete and nothing acknowledged
 # is lost; ping_timeout: bad values refused, the one in force logged (ours
 # by default, the volume's read from its volfile when asked) with a
-# warning when twice it reaches the kernel's default cmd_time_out; with
+# warning when twice it reaches the device's cmd_time_out (30 s here); with
 # the brick and glusterd frozen (SIGSTOP) gfapi fails a write within
 # twice the client's ping-timeout, and so does the handler, retryable,
 # nothing acknowledged lost; bench figures beside fio's gfapi_async engine
@@ -125,7 +125,7 @@ ping_logged() {
 		grep -q "within $(($1 * 2)) s" "$tmp/out" || return 1
 	grep -E "ping-timeout|frozen brick" "$tmp/out" | sed 's/^.*\] /    | /'
 	if [ "$3" = warn ]; then
-		grep -q "holds commands up to $(($1 * 2)) s, not below the kernel's cmd_time_out of 30 s.*;ping_timeout=14 or less" "$tmp/out"
+		grep -q "holds commands up to $(($1 * 2)) s, not below the device's cmd_time_out of 30 s.*;ping_timeout=14 or less" "$tmp/out"
 	else
 		! grep -q "holds commands up to" "$tmp/out"
 	fi
