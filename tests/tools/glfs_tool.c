@@ -84,22 +84,34 @@ static int cat(glfs_t *fs, const char *path)
 	return n < 0 || fflush(stdout) ? 1 : 0;
 }
 
-static int wbprobe(glfs_t *fs, const char *path)
+/*
+ * The file at @path made anew, its first CHUNK of @buf (filled with @fill)
+ * written and synced; then "ready" on stdout, and a line on stdin (the
+ * test has done what it does to the brick meanwhile). NULL on failure.
+ */
+static glfs_fd_t *first_chunk_then_wait(glfs_t *fs, const char *path, char *buf, int fill)
 {
-	static char buf[CHUNK];
 	glfs_fd_t *fd = glfs_creat(fs, path, O_RDWR | O_TRUNC, 0600);
 	char line[16];
-	int acked = 0;
 
-	memset(buf, 0x5a, sizeof(buf));
+	memset(buf, fill, CHUNK);
 	if (!fd || glfs_pwrite(fd, buf, CHUNK, 0, 0, NULL, NULL) != CHUNK ||
 	    glfs_fsync(fd, NULL, NULL)) {
 		fprintf(stderr, "glfs_tool: first write to %s: %s\n", path, strerror(errno));
-		return 1;
+		return NULL;
 	}
 	printf("ready\n");
 	fflush(stdout);
-	if (!fgets(line, sizeof(line), stdin))
+	return fgets(line, sizeof(line), stdin) ? fd : NULL;
+}
+
+static int wbprobe(glfs_t *fs, const char *path)
+{
+	static char buf[CHUNK];
+	glfs_fd_t *fd = first_chunk_then_wait(fs, path, buf, 0x5a);
+	int acked = 0;
+
+	if (!fd)
 		return 1;
 	for (int i = 1; i <= 16; i++)
 		if (glfs_pwrite(fd, buf, CHUNK, (off_t)i * CHUNK, 0, NULL, NULL) == CHUNK)
@@ -120,20 +132,11 @@ static double now_s(void)
 static int stall(glfs_t *fs, const char *path)
 {
 	static char buf[CHUNK];
-	glfs_fd_t *fd = glfs_creat(fs, path, O_RDWR | O_TRUNC, 0600);
-	char line[16];
+	glfs_fd_t *fd = first_chunk_then_wait(fs, path, buf, 0xa5);
 	double t;
 	ssize_t n;
 
-	memset(buf, 0xa5, sizeof(buf));
-	if (!fd || glfs_pwrite(fd, buf, CHUNK, 0, 0, NULL, NULL) != CHUNK ||
-	    glfs_fsync(fd, NULL, NULL)) {
-		fprintf(stderr, "glfs_tool: first write to %s: %s\n", path, strerror(errno));
-		return 1;
-	}
-	printf("ready\n");
-	fflush(stdout);
-	if (!fgets(line, sizeof(line), stdin))
+	if (!fd)
 		return 1;
 	t = now_s();
 	n = glfs_pwrite(fd, buf, CHUNK, CHUNK, 0, NULL, NULL);

@@ -9,7 +9,8 @@
 #   Daemon:      daemon_start [ARGS...], daemon_stop, wait_handler SUBTYPE [SECS],
 #                wait_log TEXT [SECS] (a daemon.log line contains TEXT)
 #   LUNs:        loopback_ensure, lun_create_user NAME SIZE CFG [SUBTYPE [ARGS...]],
-#                lun_create_fileio NAME SIZE PATH, lun_delete NAME [SUBTYPE]
+#                lun_create_fileio NAME SIZE PATH, lun_delete NAME [SUBTYPE],
+#                lun_by_hand DIR CONFIG SIZE (configfs only, enable's status)
 #                (create sets LUN_SD=/dev/sdX, LUN_SG=/dev/sgN, LUN_HCTL=h:c:t:l)
 #   I/O:         fio_verify DEV [SIZE [FIO-ARGS...]], lun_capacity DEV,
 #                lun_stat NAME FIELD (the LUN's GetStats figures),
@@ -353,6 +354,22 @@ lun_create_user() {
 		"cfgstring=$cfg" "$@" >/dev/null || return 1
 	_lun_record "$name" "/backstores/user:$sub"
 	_lun_map "$name" "/backstores/user:$sub/$name"
+}
+
+# lun_by_hand DIR CONFIG SIZE: a user backstore made straight in configfs
+# (no targetcli, so no CheckConfig first) at DIR (core/user_N/NAME) and
+# enabled: the kernel waits for the daemon's answer, and a refusal fails
+# the enable write. DIR is removed again; returns the enable's status.
+lun_by_hand() {
+	local dir=$1 rc
+	mkdir -p "$dir" &&
+		echo "dev_config=$2" >"$dir/control" &&
+		echo "dev_size=$3" >"$dir/control" || return 1
+	echo 1 >"$dir/enable"
+	rc=$?
+	echo "enable $dir: exit $rc"
+	rmdir "$dir"
+	return $rc
 }
 
 # lun_create_fileio NAME SIZE PATH

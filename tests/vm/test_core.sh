@@ -269,16 +269,7 @@ by_hand() {
 tc_run "LUN made by hand through configfs is served" by_hand
 
 missing_file() {
-	local dev=$HBA/missing rc
-	mkdir -p "$dev" &&
-		echo "dev_config=file/$IMG/does-not-exist.img" >"$dev/control" &&
-		echo "dev_size=1048576" >"$dev/control" || return 1
-	# The kernel waits for our reply; a refusal fails the enable write.
-	echo 1 >"$dev/enable"
-	rc=$?
-	echo "enable exit $rc"
-	rmdir "$dev"
-	[ "$rc" != 0 ] &&
+	! lun_by_hand "$HBA/missing" "file/$IMG/does-not-exist.img" 1048576 &&
 		grep "missing file" "$TCMU_RESULTS/daemon.log" | tee /dev/stderr |
 		grep -q "does-not-exist.img: cannot stat"
 }

@@ -170,15 +170,8 @@ boot1() {
 	tc_run "ChangeMedium moves the block LUN to a file; the initiator reads it" change_medium
 
 	refused() {
-		local dev=$CFS/core/user_7/refused rc
-		mkdir -p "$dev" &&
-			echo "dev_config=file/$LIB/does-not-exist.img" >"$dev/control" &&
-			echo "dev_size=1048576" >"$dev/control" || return 1
-		echo 1 >"$dev/enable"
-		rc=$?
-		rmdir "$dev"
-		echo "enable: exit $rc"
-		[ "$rc" != 0 ] || return 1
+		! lun_by_hand "$CFS/core/user_7/refused" "file/$LIB/does-not-exist.img" \
+			1048576 || return 1
 		sleep 1
 		journal err | tee /tmp/err.log
 		# The refusal, naming the LUN and the reason, is an error ...
