@@ -131,7 +131,7 @@ if [ $keep_results = 1 ]; then
 fi
 
 # The systemd guest's units, in its root's upper layer: of what the host
-# enables only what the tests are about stays (the host's other services,
+# enables (and mounts: fstab) only what the tests are about stays (the host's other services,
 # a cluster's or a database's, have no place in the guest and would slow
 # its boot), and tcmu-guest-test.service runs the guest command once the
 # boot is done. The host's own /etc is never written (read-only lower).
@@ -144,6 +144,10 @@ systemd_units() {
 		case " $KEEP_UNITS tcmu-guest-test.service " in *" $name "*) continue ;; esac
 		rm -f "$l" || return 1
 	done
+	# The host's file systems and encrypted disks are not the guest's:
+	# systemd would wait for them, fail, and end in emergency mode.
+	: >/newroot/etc/fstab || return 1
+	[ -e /newroot/etc/crypttab ] && { : >/newroot/etc/crypttab || return 1; }
 	cat >"$etc/tcmu-guest-test.service" <<-EOF || return 1
 	[Unit]
 	Description=tcmu-runner guest test (tests/vm/run-vm.sh)
