@@ -38,23 +38,32 @@ struct watch_walk {
 	struct late_cmd late[WATCH_BATCH];
 };
 
+int dev_watch_read_kernel_s(const struct tcmur_device *dev, unsigned int *s)
+{
+	uint64_t v;
+	int err = tcmu_cfgfs_read_u64(&dev->info, dev_cfgfs_root(dev), "attrib/cmd_time_out",
+				      &v);
+
+	if (!err)
+		*s = v > UINT32_MAX / 1000 ? UINT32_MAX / 1000 : (unsigned int)v;
+	return err;
+}
+
 static void watch_read_kernel(struct tcmur_device *dev, struct dev_watch *w)
 {
-	const char *root = dev_cfgfs_root(dev);
 	char buf[32];
-	uint64_t v;
 
-	w->kernel_s = 30;
+	w->kernel_s = DEV_WATCH_DEFAULT_MS / 1000;
 	w->qfull_s = -1;
-	if (tcmu_cfgfs_read_u64(&dev->info, root, "attrib/cmd_time_out", &v) ||
-	    tcmu_cfgfs_read_str(&dev->info, root, "attrib/qfull_time_out", buf,
+	if (dev_watch_read_kernel_s(dev, &w->kernel_s) ||
+	    tcmu_cfgfs_read_str(&dev->info, dev_cfgfs_root(dev), "attrib/qfull_time_out", buf,
 				sizeof(buf))) {
+		w->kernel_s = DEV_WATCH_DEFAULT_MS / 1000;
 		if (!w->limit_ms)	/* said once, when the device is made */
 			watch_info(dev, "attrib/cmd_time_out or qfull_time_out unreadable in "
 				   "configfs: taking the kernel's defaults (30 s, -1)");
 		return;
 	}
-	w->kernel_s = v > UINT32_MAX / 1000 ? UINT32_MAX / 1000 : (unsigned int)v;
 	w->qfull_s = atoi(buf);
 }
 

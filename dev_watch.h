@@ -92,6 +92,10 @@ void dev_watch_done(struct tcmur_device *dev, const struct cmd_ctx *ctx, uint8_t
 
 /* The limit in force, and how many commands were late so far. */
 unsigned int dev_watch_limit_ms(const struct tcmur_device *dev);
+/* The device's attrib/cmd_time_out as configfs has it now, in seconds
+ * (0: never; at most what limit_ms can hold): 0, or -errno where configfs
+ * cannot say (*s untouched). Any thread. */
+int dev_watch_read_kernel_s(const struct tcmur_device *dev, unsigned int *s);
 unsigned int dev_late_commands(struct tcmur_device *dev);
 
 #endif

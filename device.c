@@ -5,7 +5,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -721,11 +720,10 @@ uint32_t tcmur_dev_block_size(const struct tcmur_device *dev)
 
 unsigned int tcmur_dev_cmd_time_out(const struct tcmur_device *dev)
 {
-	uint64_t v;
+	unsigned int s = DEV_WATCH_DEFAULT_MS / 1000;	/* the kernel's default */
 
-	if (tcmu_cfgfs_read_u64(&dev->info, dev_cfgfs_root(dev), "attrib/cmd_time_out", &v))
-		return 30;	/* the kernel's default (TCMU_TIME_OUT) */
-	return v > UINT_MAX ? UINT_MAX : (unsigned int)v;
+	dev_watch_read_kernel_s(dev, &s);
+	return s;
 }
 
 bool tcmur_dev_write_cache(const struct tcmur_device *dev)
