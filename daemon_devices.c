@@ -251,6 +251,14 @@ static void dev_remove(struct tcmur_daemon *d, struct tcmur_device *dev)
 	log_info(&d->log, who, "removed uio%u", minor);
 }
 
+/* A device we do not hold that is not ours to answer for: another daemon's
+ * (--devices) or an external handler's. */
+static bool another_process_serves(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
+{
+	return !dev_filter_match(&d->filter, info->name) ||
+	       dbus_service_is_external(d->dbus, info->subtype);
+}
+
 static int nl_removed(void *opaque, const struct tcmu_dev_info *info)
 {
 	struct tcmur_daemon *d = opaque;
@@ -258,8 +266,7 @@ static int nl_removed(void *opaque, const struct tcmu_dev_info *info)
 
 	dev = g_hash_table_lookup(d->devices, GUINT_TO_POINTER(info->uio_minor));
 	if (!dev) {
-		if (!dev_filter_match(&d->filter, info->name) ||
-		    dbus_service_is_external(d->dbus, info->subtype))
+		if (another_process_serves(d, info))
 			return TCMU_NL_NOT_MINE;
 		log_warn(&d->log, info->name, "removal of uio%u, which we do not serve",
 			 info->uio_minor);
@@ -279,8 +286,7 @@ static int nl_reconfig(void *opaque, const struct tcmu_dev_info *info,
 
 	dev = g_hash_table_lookup(d->devices, GUINT_TO_POINTER(info->uio_minor));
 	if (!dev) {
-		if (!dev_filter_match(&d->filter, info->name) ||
-		    dbus_service_is_external(d->dbus, info->subtype))
+		if (another_process_serves(d, info))
 			return TCMU_NL_NOT_MINE;
 		log_err(&d->log, info->name, "reconfigure uio%u, which we do not serve",
 			info->uio_minor);

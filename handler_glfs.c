@@ -193,11 +193,13 @@ static int glfsh_cfg_opts(struct glfs_cfg *c, char *opts, const char **why)
 	if (!opts)
 		return 0;
 	for (o = strtok_r(opts, ";", &save); o; o = strtok_r(NULL, ";", &save)) {
-		if (strncmp(o, "ping_timeout=", 13)) {
+		static const char ping[] = "ping_timeout=";
+
+		if (strncmp(o, ping, sizeof(ping) - 1)) {
 			*why = "unknown option (the only one is ;ping_timeout=N)";
 			return -EINVAL;
 		}
-		if (glfs_ping_parse(o + 13, &c->ping, why))
+		if (glfs_ping_parse(o + sizeof(ping) - 1, &c->ping, why))
 			return -EINVAL;
 	}
 	return 0;
@@ -221,9 +223,8 @@ static int glfsh_cfg_parse(const char *cfg, struct glfs_cfg *c, const char **why
 	semi = strchr(c->buf, ';');
 	if (semi)
 		*semi++ = '\0';
-	if (glfsh_cfg_opts(c, semi, why))
+	if (glfsh_cfg_opts(c, semi, why))	/* *why set only on failure */
 		goto out_free;
-	*why = "expected <volume>@<host>[:port][,<host>...]/<path>[;ping_timeout=N]";
 	at = strchr(c->buf, '@');
 	slash = at ? strchr(at, '/') : NULL;
 	if (!at || at == c->buf || !slash || slash == at + 1 || !slash[1])
@@ -627,8 +628,9 @@ static void glfsh_timeouts_agree(struct tcmur_device *dev, const struct glfs_con
 	tcmu_dev_warn(dev, "ping-timeout %u s (%s): a frozen brick holds commands up to %u s, "
 		      "not below the device's cmd_time_out of %u s, which fails them to the "
 		      "initiator first and drops their answers: set ;ping_timeout=%u or "
-		      "less in the config, or the device's attrib/cmd_time_out above %u", conn->ping_s, from,
-		      bound, cmd_time_out_s, glfs_ping_max_for(cmd_time_out_s), bound);
+		      "less in the config, or the device's attrib/cmd_time_out above %u",
+		      conn->ping_s, from, bound, cmd_time_out_s, glfs_ping_max_for(cmd_time_out_s),
+		      bound);
 }
 
 static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)

@@ -257,9 +257,8 @@ int main(int argc, char **argv)
 {
 	struct tcmur_daemon d = { 0 };
 	struct options o = { 0 };
-	int ret;
-
 	const char *why = NULL;
+	int ret;
 
 	ret = parse_options(argc, argv, &o);
 	if (ret >= 0)

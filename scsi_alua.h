@@ -23,7 +23,7 @@
 #define ALUA_STATE_ACTIVE_NONOPTIMIZED 0x1
 #define ALUA_STATE_STANDBY 0x2
 #define ALUA_STATE_UNAVAILABLE 0x3
-#define ALUA_SUP_STANDBY 0x04	/* in alua_group.sup */
+#define ALUA_SUP_STANDBY (1u << ALUA_STATE_STANDBY)	/* in alua_group.sup: bit N, state N */
 #define ALUA_STATE_TRANSITIONING 0xf
 #define ALUA_STATUS_BY_STPG 0x01
 #define ALUA_STATUS_BY_IMPLICIT 0x02
