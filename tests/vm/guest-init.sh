@@ -177,10 +177,8 @@ if [ $SYSTEMD = 1 ]; then
 fi
 
 say "root ready after $(cut -d" " -f1 /proc/uptime)s uptime, running guest command"
-chroot /newroot /usr/bin/env -i \
-	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	HOME=/root TERM=dumb LANG=C.UTF-8 \
-	/bin/sh "$RESULTS/guest-cmd.sh" >"/newroot$RESULTS/output.log" 2>&1
+chroot /newroot /usr/bin/env -i /bin/sh "$RESULTS/guest-cmd.sh" \
+	>"/newroot$RESULTS/output.log" 2>&1
 rc=$?
 echo "$rc" >"/newroot$RESULTS/exit_code"
 say "guest command exited with $rc at $(cut -d" " -f1 /proc/uptime)s uptime"

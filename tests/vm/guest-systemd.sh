@@ -15,10 +15,7 @@ R=${TCMU_VM_RESULTS:?set by tcmu-guest-test.service}
 boot=$(cat "$R/boots" 2>/dev/null || echo 0)
 echo "guest-systemd: boot $boot, running the guest command" >/dev/console
 
-/usr/bin/env -i \
-	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	HOME=/root TERM=dumb LANG=C.UTF-8 TCMU_VM_BOOT="$boot" \
-	/bin/sh "$R/guest-cmd.sh" >>"$R/output.log" 2>&1
+/usr/bin/env -i TCMU_VM_BOOT="$boot" /bin/sh "$R/guest-cmd.sh" >>"$R/output.log" 2>&1
 rc=$?
 
 if [ -e "$R/reboot" ]; then

@@ -143,7 +143,10 @@ rm -f "$results"/{exit_code,output.log,console.log,run.conf,guest-cmd.sh,boots,s
 } >"$results/run.conf"
 
 {
-	echo "# Written by tests/vm/run-vm.sh; run by guest-init.sh in the chroot."
+	echo "# Written by tests/vm/run-vm.sh; run in the guest's root with an empty"
+	echo "# environment (env -i) by guest-init.sh, or guest-systemd.sh under systemd."
+	echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	echo "export HOME=/root TERM=dumb LANG=C.UTF-8"
 	echo "cd $(shquote "$REPO") || exit 125"
 	# Pass TCMU_* settings through (not the VM's own knobs).
 	while IFS= read -r name; do
