@@ -61,6 +61,7 @@ struct cmd_ctx {
 	 * until it returns (dev_io.c). */
 	int op_live;
 	int deferred_sts;		/* tcmu_sts, for OP_DONE_ABORTING (atomic) */
+	unsigned int durable_epoch;	/* the flush latch's, at the op's start */
 	/* Timeouts and task management (dev_watch.h, dev_tmr.h). */
 	uint64_t taken_ns;		/* taken off the ring (CLOCK_MONOTONIC) */
 	int late;			/* logged as late (atomic) */

@@ -7,24 +7,62 @@
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd.h"
+#include "dev_durable.h"
 #include "dev_seq.h"
 #include "device.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
+#include "scsi_sense.h"
 
 #define dev_err(dev, ...) log_write((dev)->log, TCMU_LOG_ERR, (dev)->who, __func__, __VA_ARGS__)
 
-/* A dev_run_io_wait() caller waiting for its command's end. */
+/* A dev_run_io_wait() or dev_io_flush_paused() caller waiting for its
+ * command's end. A waiter that gave up leaves @mem (holding this) to be
+ * freed by the completion. */
 struct sync_wait {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool done;
+	bool abandoned;
+	void *mem;
 	tcmu_sts sts;
 };
+
+static void sync_wait_init(struct sync_wait *w, void *mem)
+{
+	*w = (struct sync_wait){ .mem = mem };
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+}
+
+static void sync_wait_destroy(struct sync_wait *w)
+{
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+}
+
+/* The command ended with @sts: wake the waiter, or free what it left. */
+static void sync_wait_done(struct sync_wait *w, tcmu_sts sts)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->abandoned) {
+		pthread_mutex_unlock(&w->lock);
+		sync_wait_destroy(w);
+		free(w->mem);
+		return;
+	}
+	w->sts = sts;
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
 
 void dev_io_lock_init(struct tcmur_device *dev)
 {
@@ -174,6 +212,64 @@ static enum op_end op_end(struct cmd_ctx *ctx, tcmu_sts sts)
 	}
 }
 
+/* What @ctx's handler operation is to the flush latch (dev_durable.h). */
+static struct dev_durable_op durable_op(const struct cmd_ctx *ctx)
+{
+	struct dev_durable_op op = { .writes = true };
+
+	switch (ctx->io) {
+	case CMD_IO_FLUSH:
+		op.stable = true;
+		break;
+	case CMD_IO_WRITE:
+	case CMD_IO_WRITE_SAME:
+	case CMD_IO_CAW:
+		op.stable = ctx->pub.fua;
+		break;
+	case CMD_IO_UNMAP:
+		break;
+	default:
+		op.writes = false;
+		break;
+	}
+	return op;
+}
+
+static tcmu_sts durable_refused(struct cmd_ctx *ctx)
+{
+	return tcmur_cmd_sense(&ctx->pub, SENSE_MEDIUM_ERROR, ASC_WRITE_ERROR);
+}
+
+/* Before a handler operation: false if the latch refuses it (its sense
+ * set); notes the epoch it starts in. */
+static bool durable_start(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	if (!durable_op(ctx).stable)
+		return true;
+	return !dev_durable_refuses(&dev->durable, &ctx->durable_epoch);
+}
+
+/* A handler operation ended with @sts: latch, or fail a flush that the
+ * latch overtook; the status to go on with. */
+static tcmu_sts durable_end(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts)
+{
+	struct dev_durable_op op = durable_op(ctx);
+	uint8_t key = sts == TCMU_STS_CHECK_CONDITION ? scsi_sense_key(ctx->sense) : 0;
+	bool latched_now;
+
+	if (!op.writes)
+		return sts;
+	if (dev_durable_end(&dev->durable, &op, ctx->durable_epoch, sts, key, &latched_now))
+		return durable_refused(ctx);
+	if (latched_now)
+		dev_err(dev, "%s failed (opcode 0x%02x, sense key 0x%x): what was written "
+			"since the last good flush may be lost, so flushes and FUA writes "
+			"now fail with MEDIUM ERROR until the LUN is given its config again "
+			"(configfs or ChangeMedium) or re-created",
+			op.stable ? "a flush or stable write" : "a write", ctx->pub.cdb[0], key);
+	return sts;
+}
+
 /*
  * Call a handler operation that may complete later (tcmur_cmd_complete).
  * It is live until its one completion: a handler that also returns a
@@ -190,7 +286,7 @@ static tcmu_sts call_live(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_st
 		return sts;
 	switch (op_end(ctx, sts)) {
 	case OP_END_NOW:
-		return sts;
+		return durable_end(dev, ctx, sts);
 	case OP_END_DEFERRED:
 		return TCMU_STS_ASYNC;	/* finished by the device thread */
 	default:
@@ -231,6 +327,8 @@ tcmu_sts dev_io_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx)
 
 	if (cmd_aborted(ctx))
 		return TCMU_STS_TASK_ABORTED;	/* never reaches the handler */
+	if (!durable_start(dev, ctx))
+		return durable_refused(ctx);
 	switch (ctx->io) {
 	case CMD_IO_READ:
 		return CALL_LIVE(dev, ctx, h->read(dev, cmd, cmd->iov, cmd->iov_cnt, ctx->len,
@@ -315,13 +413,7 @@ void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, boo
 		return;
 	}
 	if (ctx->waiter) {
-		struct sync_wait *w = ctx->waiter;
-
-		pthread_mutex_lock(&w->lock);
-		w->sts = sts;
-		w->done = true;
-		pthread_cond_signal(&w->cond);
-		pthread_mutex_unlock(&w->lock);
+		sync_wait_done(ctx->waiter, sts);
 		return;
 	}
 	if (__atomic_load_n(&ctx->aborted, __ATOMIC_ACQUIRE)) {
@@ -332,7 +424,10 @@ void dev_finish(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_sts sts, boo
 	if (sts == TCMU_STS_GOOD && ctx->flush_after) {
 		ctx->flush_after = false;
 		ctx->io = CMD_IO_FLUSH;
-		sts = CALL_LIVE(dev, ctx, dev->handler->ops.flush(dev, &ctx->pub));
+		if (!durable_start(dev, ctx))
+			sts = durable_refused(ctx);
+		else
+			sts = CALL_LIVE(dev, ctx, dev->handler->ops.flush(dev, &ctx->pub));
 		if (sts == TCMU_STS_ASYNC)
 			return;
 	}
@@ -367,7 +462,7 @@ void tcmur_cmd_complete(struct tcmur_device *dev, struct tcmur_cmd *cmd, tcmu_st
 
 	switch (op_end(ctx, sts)) {
 	case OP_END_NOW:
-		dev_cmd_complete(dev, ctx, sts);
+		dev_cmd_complete(dev, ctx, durable_end(dev, ctx, sts));
 		break;
 	case OP_END_DEFERRED:
 		break;		/* the device thread finishes it after abort() */
@@ -379,11 +474,10 @@ void tcmur_cmd_complete(struct tcmur_device *dev, struct tcmur_cmd *cmd, tcmu_st
 
 tcmu_sts dev_run_io_wait(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
-	struct sync_wait w = { .done = false };
+	struct sync_wait w;
 	tcmu_sts sts;
 
-	pthread_mutex_init(&w.lock, NULL);
-	pthread_cond_init(&w.cond, NULL);
+	sync_wait_init(&w, NULL);
 	ctx->waiter = &w;
 	sts = dev_run_io(dev, ctx);
 	if (sts == TCMU_STS_ASYNC) {
@@ -394,9 +488,60 @@ tcmu_sts dev_run_io_wait(struct tcmur_device *dev, struct cmd_ctx *ctx)
 		pthread_mutex_unlock(&w.lock);
 	}
 	ctx->waiter = NULL;
-	pthread_cond_destroy(&w.cond);
-	pthread_mutex_destroy(&w.lock);
+	sync_wait_destroy(&w);
 	return sts;
+}
+
+/* dev_io_flush_paused's command: no ring behind it; room for sense as
+ * scsi_sense_build() needs it. */
+#define PAUSED_FLUSH_SENSE 96
+struct paused_flush {
+	struct cmd_ctx ctx;
+	struct sync_wait w;
+	uint8_t sense[PAUSED_FLUSH_SENSE];
+};
+
+static const uint8_t sync_cache_cdb[10] = { SYNCHRONIZE_CACHE_10 };
+
+int dev_io_flush_paused(struct tcmur_device *dev, int wait_ms)
+{
+	struct paused_flush *f = calloc(1, sizeof(*f));
+	struct timespec until;
+	tcmu_sts sts;
+	int err = 0;
+
+	if (!f)
+		return -ENOMEM;
+	sync_wait_init(&f->w, f);
+	f->ctx.dev = dev;
+	f->ctx.pub.cdb = sync_cache_cdb;
+	f->ctx.pub.cdb_len = sizeof(sync_cache_cdb);
+	f->ctx.sense = f->sense;
+	f->ctx.io = CMD_IO_FLUSH;
+	f->ctx.waiter = &f->w;
+	sts = dev_io_handler_op(dev, &f->ctx);
+	if (sts != TCMU_STS_ASYNC)
+		sync_wait_done(&f->w, sts);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&f->w.lock);
+	while (!f->w.done && !err)
+		err = pthread_cond_timedwait(&f->w.cond, &f->w.lock, &until);
+	if (!f->w.done) {
+		f->w.abandoned = true;		/* its completion frees it */
+		pthread_mutex_unlock(&f->w.lock);
+		return -ETIMEDOUT;
+	}
+	sts = f->w.sts;
+	pthread_mutex_unlock(&f->w.lock);
+	sync_wait_destroy(&f->w);
+	free(f);
+	return sts == TCMU_STS_GOOD ? 0 : -EIO;
 }
 
 void dev_io_thread_fn(void *opaque, struct cmd_ctx *ctx, bool queue_empty)

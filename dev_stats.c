@@ -135,7 +135,7 @@ static void dev_stats_extras(struct tcmur_device *dev, struct dev_stats_snap *s)
 {
 	const struct tcmur_handler *h = &dev->handler->ops;
 	unsigned int stray = dev_stray_completions(dev), n = 0;
-	struct tcmur_health hl[DEV_STATS_MAX_EXTRA - 1];
+	struct tcmur_health hl[DEV_STATS_MAX_EXTRA - DEV_STATS_CORE_EXTRA];
 
 	if (handler_minor(h) >= 4 && h->health) {
 		memset(hl, 0, sizeof(hl));
@@ -151,6 +151,12 @@ static void dev_stats_extras(struct tcmur_device *dev, struct dev_stats_snap *s)
 	}
 	if (stray)
 		dev_stats_add_extra(s, "core", "stray_completions", stray, NULL);
+	if (dev_durable_failures(&dev->durable)) {
+		dev_stats_add_extra(s, "core", "flush_failed",
+				    dev_durable_latched(&dev->durable), NULL);
+		dev_stats_add_extra(s, "core", "flush_refused",
+				    dev_durable_refused(&dev->durable), NULL);
+	}
 }
 
 void dev_stats_snapshot(struct tcmur_device *dev, struct dev_stats_snap *out)

@@ -33,7 +33,9 @@
 #include "tcmu-runner.h"
 
 #define DEV_STATS_BUCKETS 128
-#define DEV_STATS_MAX_EXTRA 16
+#define DEV_STATS_MAX_EXTRA 19
+/* Of those, the core's own (stray completions, the flush latch's two). */
+#define DEV_STATS_CORE_EXTRA 3
 
 struct dev_io_stats {			/* all atomic */
 	uint64_t cmds, bytes, errors, timeouts;

@@ -33,6 +33,8 @@
  */
 #define DEV_FREE_GRACE_MS 200
 #define DEV_RECONFIG_DRAIN_MS 5000
+/* The flush before the write cache goes off. */
+#define DEV_RECONFIG_FLUSH_MS 10000
 #define DEV_RESTART_DRAIN_MS 1000
 /* A removed device still waiting for its handler says so this often. */
 #define DEV_ZOMBIE_LOG_MS 30000
@@ -549,6 +551,9 @@ static void dev_reconfig_done(struct tcmur_device *dev, const struct tcmu_reconf
 		dev->info.cfg_off = hrc->config - rc->config;
 		dev_info(dev, "config is now '%s'", dev->handler_cfg);
 		dev_ua_raise(dev, ASC_MEDIUM_MAY_HAVE_CHANGED);
+		if (dev_durable_latched(&dev->durable))
+			dev_info(dev, "flushes no longer refused: the LUN was given its config");
+		dev_durable_clear(&dev->durable);
 	}
 	if (hrc->has_size) {
 		dev_info(dev, "size is now %llu bytes", (unsigned long long)hrc->size);
@@ -584,6 +589,24 @@ static int dev_resume_or_fail(struct tcmur_device *dev, const char *what, int er
 	return -EIO;
 }
 
+/* The write cache goes off: what it acknowledged is made stable before
+ * the change takes effect (the device is paused), or the change is
+ * refused. */
+static int dev_reconfig_flush(struct tcmur_device *dev, const struct tcmur_reconfig *hrc)
+{
+	int err;
+
+	if (!hrc->has_write_cache || hrc->write_cache || dev->offline)
+		return 0;
+	err = dev_io_flush_paused(dev, DEV_RECONFIG_FLUSH_MS);
+	if (err == -ETIMEDOUT)
+		dev_err(dev, "write cache left on: the flush before turning it off has not "
+			"ended after %d ms", DEV_RECONFIG_FLUSH_MS);
+	else if (err)
+		dev_err(dev, "write cache left on: the flush before turning it off failed");
+	return err;
+}
+
 int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc)
 {
 	alua_cache_invalidate(dev->alua);
@@ -600,7 +623,8 @@ int dev_reconfig(struct tcmur_device *dev, const struct tcmu_reconfig *rc)
 		return 0;
 	if (!dev_pause_or_say(dev, "change refused"))
 		err = -EBUSY;
-	else if (!(err = dev_reconfig_apply(dev, &hrc, &want, &old)))
+	else if (!(err = dev_reconfig_flush(dev, &hrc)) &&
+		 !(err = dev_reconfig_apply(dev, &hrc, &want, &old)))
 		dev_reconfig_done(dev, rc, &hrc);
 	return dev_resume_or_fail(dev, "reconfiguring", err);
 }

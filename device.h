@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "cmd.h"
+#include "dev_durable.h"
 #include "dev_stats.h"
 #include "dev_tmr.h"
 #include "dev_ua.h"
@@ -78,6 +79,7 @@ struct tcmur_device {
 	struct dev_watch watch;		/* late commands (dev_watch.h) */
 	struct dev_tmr_stats tmr_stats;	/* task management (dev_tmr.h), atomic */
 	struct dev_stats stats;		/* I/O statistics (dev_stats.h), atomic */
+	struct dev_durable durable;	/* a failed flush remembered (dev_durable.h) */
 
 	/* Where configfs is mounted ("": /sys/kernel/config); a test points
 	 * it at a tree of its own. Set at creation, then read-only. */
@@ -211,6 +213,11 @@ tcmu_sts dev_io_handler_op(struct tcmur_device *dev, struct cmd_ctx *ctx);
 /* dev_run_io, then wait for the command's end (TCMU_STS_ASYNC included),
  * with no ring: for the fuzzers. The caller gives the I/O lock back. */
 tcmu_sts dev_run_io_wait(struct tcmur_device *dev, struct cmd_ctx *ctx);
+/* The core's own flush of a paused device (no ring command behind it),
+ * waiting @wait_ms at most: 0, -EIO if the handler failed it (or the
+ * flush latch refused it: dev_durable.h), -ETIMEDOUT if it has not ended
+ * (it goes on, and frees itself when it does). */
+int dev_io_flush_paused(struct tcmur_device *dev, int wait_ms);
 /* Whether @dev is offline (handler closed after a failed reopen). */
 bool dev_is_offline(struct tcmur_device *dev);
 /* No thread serves the ring (see dev_restart). */

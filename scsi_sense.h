@@ -33,4 +33,14 @@ static inline void scsi_sense_fixed(uint8_t *buf, uint8_t key, uint16_t asc)
 	scsi_sense_build(buf, false, key, asc, false, 0, 0);
 }
 
+/* The sense key of sense data in either format (0: none). */
+static inline uint8_t scsi_sense_key(const uint8_t *buf)
+{
+	if (!buf)
+		return 0;
+	if ((buf[0] & 0x7f) == 0x72 || (buf[0] & 0x7f) == 0x73)
+		return buf[1] & 0x0f;
+	return buf[2] & 0x0f;
+}
+
 #endif

@@ -3,6 +3,8 @@
  * see file_spy.h.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <stdbool.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -15,6 +17,8 @@ int __wrap_fdatasync(int fd);
 
 /* The spy's own state, process-wide as the wrapped calls are. */
 static struct file_spy spy;
+static unsigned int fail_in;		/* fdatasyncs until the injected error */
+static int fail_err;
 
 ssize_t __wrap_pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
@@ -26,7 +30,16 @@ ssize_t __wrap_pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 
 int __wrap_fdatasync(int fd)
 {
+	unsigned int left = __atomic_load_n(&fail_in, __ATOMIC_ACQUIRE);
+
 	__atomic_add_fetch(&spy.datasyncs, 1, __ATOMIC_RELAXED);
+	while (left && !__atomic_compare_exchange_n(&fail_in, &left, left - 1, false,
+						    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+	if (left == 1) {
+		errno = fail_err;
+		return -1;
+	}
 	return __real_fdatasync(fd);
 }
 
@@ -35,4 +48,10 @@ void file_spy_get(struct file_spy *out)
 	out->writes = __atomic_load_n(&spy.writes, __ATOMIC_RELAXED);
 	out->dsync_writes = __atomic_load_n(&spy.dsync_writes, __ATOMIC_RELAXED);
 	out->datasyncs = __atomic_load_n(&spy.datasyncs, __ATOMIC_RELAXED);
+}
+
+void file_spy_fail_datasync(unsigned int nth, int err)
+{
+	fail_err = err;
+	__atomic_store_n(&fail_in, nth, __ATOMIC_RELEASE);
 }

@@ -15,5 +15,9 @@ struct file_spy {
 };
 
 void file_spy_get(struct file_spy *out);
+/* The @nth fdatasync from now on (1: the next) fails with @err without
+ * syncing, as Linux answers the one fsync it reports a writeback error
+ * to; later ones succeed, as Linux's do once it has told. */
+void file_spy_fail_datasync(unsigned int nth, int err);
 
 #endif

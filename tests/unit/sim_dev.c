@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "device.h"
 #include "mem_handler.h"
+#include "scsi_defs.h"
 #include "sim_dev.h"
 
 /* handler_file.c's table, linked in. */
@@ -71,6 +73,20 @@ int sim_dev_mem_new(struct sim_dev **out, const char *opts, uint64_t size)
 				   .size = size };
 
 	return sim_dev_new(out, &cfg);
+}
+
+int sim_dev_repoint(struct sim_dev *sd)
+{
+	struct tcmu_reconfig rc = { .has_config = true };
+	static const uint8_t tur[6] = { TEST_UNIT_READY };
+	int err;
+
+	snprintf(rc.config, sizeof(rc.config), "%s/%s", sd->dev->handler->ops.subtype,
+		 tcmur_dev_config(sd->dev));
+	err = dev_reconfig(sd->dev, &rc);
+	if (!err)
+		sim_dev_run(sd, tur, sizeof(tur), NULL, 0);
+	return err;
 }
 
 /* cmocka fixtures (declared in unit_test.h). */

@@ -34,6 +34,11 @@ static inline void sim_rw10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t n)
 	tcmu_put_be16(cdb + 7, n);
 }
 
+/* Give the device its own config again (the admin's way to clear a
+ * failed flush's latch, dev_durable.h) and take the unit attention that
+ * raises. 0 or -errno. */
+int sim_dev_repoint(struct sim_dev *sd);
+
 /* A log for tests: silent unless TEST_LOG is set in the environment. */
 void sim_log_init(struct log_cfg *log);
 void sim_log_fini(struct log_cfg *log);
