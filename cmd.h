@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "dev_durable.h"
 #include "libtcmu.h"
 #include "tcmu-runner.h"
 
@@ -61,7 +62,7 @@ struct cmd_ctx {
 	 * until it returns (dev_io.c). */
 	int op_live;
 	int deferred_sts;		/* tcmu_sts, for OP_DONE_ABORTING (atomic) */
-	unsigned int durable_epoch;	/* the flush latch's, at the op's start */
+	struct dev_durable_mark durable; /* where its handler op started */
 	/* Timeouts and task management (dev_watch.h, dev_tmr.h). */
 	uint64_t taken_ns;		/* taken off the ring (CLOCK_MONOTONIC) */
 	int late;			/* logged as late (atomic) */

@@ -9,14 +9,19 @@
  * the failed one covered never reached the medium.
  *
  * The rule, for every handler:
- * - What latches: a flush the handler fails with CHECK CONDITION
- *   (SYNCHRONIZE CACHE, the flush after a FUA write the handler cannot do
- *   itself, the emulation's own flushes), a stable write it fails so (a
- *   FUA write, or any write with the write cache off: its sync is part
- *   of it), and any write-side operation it fails with MEDIUM ERROR or
- *   HARDWARE ERROR (a handler's own ordering syncs, as qcow2's metadata
- *   updates, may have been what failed). BUSY, TASK SET FULL and TASK
- *   ABORTED never latch: nothing was tried, or the initiator gave up.
+ * - In doubt: writes the device acknowledged without making them stable
+ *   (write cache on, no FUA) that no good flush has covered since. A
+ *   flush covers what was acknowledged when it started. With the write
+ *   cache off nothing is ever in doubt: each write was stable when it
+ *   was acknowledged, so a failure can only lose what it reports.
+ * - What latches, while writes are in doubt: a flush the handler fails
+ *   with CHECK CONDITION (SYNCHRONIZE CACHE, the flush after a FUA write
+ *   the handler cannot do itself, the core's own flushes), a stable
+ *   write it fails so (its sync is part of it), and any write-side
+ *   operation it fails with MEDIUM ERROR or HARDWARE ERROR (a handler's
+ *   own ordering syncs, as qcow2's metadata updates, may be what
+ *   failed). BUSY, TASK SET FULL and TASK ABORTED never latch: nothing
+ *   was tried, or the initiator gave up.
  * - While latched: every flush and every stable write fails with MEDIUM
  *   ERROR, WRITE ERROR (03/0C/00) without reaching the handler, and so
  *   does a flush that was running when the latch was set (its GOOD may
@@ -47,27 +52,38 @@ struct dev_durable {
 	int latched;			/* a failure since the last re-point */
 	unsigned int failures;		/* latching failures, ever: the epoch */
 	uint64_t refused;		/* commands refused while latched */
+	uint64_t acked;			/* unstable writes acknowledged, ever */
+	uint64_t flushed;		/* of those, covered by a good flush */
 };
 
 /* What a handler operation is, as the latch sees it. */
 struct dev_durable_op {
 	bool writes;			/* changes the medium (or flushes it) */
-	bool stable;			/* a flush, or a write stable at completion */
+	bool stable;			/* stable at completion (flushes too) */
+	bool flush;			/* makes every earlier write stable */
 };
 
-/* Before a stable operation reaches the handler: true if the latch
- * refuses it (counted); else *epoch is the epoch to end it with. */
-bool dev_durable_refuses(struct dev_durable *d, unsigned int *epoch);
+/* Where an operation started: kept in its command. */
+struct dev_durable_mark {
+	unsigned int epoch;		/* failures when it started */
+	uint64_t covers;		/* acked when it started */
+};
+
+/* Before @op reaches the handler: true if the latch refuses it (a stable
+ * one while latched; counted); else *mark is where it starts. */
+bool dev_durable_refuses(struct dev_durable *d, const struct dev_durable_op *op,
+			 struct dev_durable_mark *mark);
 
 /*
- * An operation started at @epoch ended with @sts, @sense_key the sense
- * key when CHECK CONDITION. Returns true if the operation must fail with
- * MEDIUM ERROR although @sts is GOOD (a stable one during which the latch
- * was set). *latched_now is true if this ending set the latch (the
- * caller logs it, once).
+ * @op, started at @mark, ended with @sts (@sense_key the sense key when
+ * CHECK CONDITION). Returns true if it must fail with MEDIUM ERROR
+ * although @sts is GOOD (a stable one during which the latch was set).
+ * *latched_now is true if this ending set the latch (the caller logs it,
+ * once).
  */
 bool dev_durable_end(struct dev_durable *d, const struct dev_durable_op *op,
-		     unsigned int epoch, tcmu_sts sts, uint8_t sense_key, bool *latched_now);
+		     const struct dev_durable_mark *mark, tcmu_sts sts, uint8_t sense_key,
+		     bool *latched_now);
 
 /* The admin re-pointed the LUN: clear the latch (the counts stay). */
 void dev_durable_clear(struct dev_durable *d);

@@ -219,7 +219,7 @@ static struct dev_durable_op durable_op(const struct cmd_ctx *ctx)
 
 	switch (ctx->io) {
 	case CMD_IO_FLUSH:
-		op.stable = true;
+		op.stable = op.flush = true;
 		break;
 	case CMD_IO_WRITE:
 	case CMD_IO_WRITE_SAME:
@@ -241,12 +241,12 @@ static tcmu_sts durable_refused(struct cmd_ctx *ctx)
 }
 
 /* Before a handler operation: false if the latch refuses it (its sense
- * set); notes the epoch it starts in. */
+ * then set by the caller); notes where it starts. */
 static bool durable_start(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
-	if (!durable_op(ctx).stable)
-		return true;
-	return !dev_durable_refuses(&dev->durable, &ctx->durable_epoch);
+	struct dev_durable_op op = durable_op(ctx);
+
+	return !op.writes || !dev_durable_refuses(&dev->durable, &op, &ctx->durable);
 }
 
 /* A handler operation ended with @sts: latch, or fail a flush that the
@@ -259,7 +259,7 @@ static tcmu_sts durable_end(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_
 
 	if (!op.writes)
 		return sts;
-	if (dev_durable_end(&dev->durable, &op, ctx->durable_epoch, sts, key, &latched_now))
+	if (dev_durable_end(&dev->durable, &op, &ctx->durable, sts, key, &latched_now))
 		return durable_refused(ctx);
 	if (latched_now)
 		dev_err(dev, "%s failed (opcode 0x%02x, sense key 0x%x): what was written "

@@ -128,13 +128,15 @@ static void test_flush_failed_stays_failed(void **state)
 
 /* A write the handler fails with MEDIUM ERROR latches (its own ordering
  * syncs may be what failed); one it refuses for space, a read's error
- * and BUSY do not. With the write cache off every write is stable. */
+ * and BUSY do not. Nothing latches while nothing acknowledged is in
+ * doubt: after a good flush, or with the write cache off. */
 static void test_flush_failed_which_errors_latch(void **state)
 {
 	struct sim_dev *sd;
 
 	(void)state;
 	sd = ff_mem("", false, NULL);
+	assert_good(ff_write(sd, 0, 64));
 	mem_handler_fail(sd->dev, MEM_OP_READ, 1, EIO);
 	assert_sense(sbc_run(sd, READ_10, 0, 0, 8, NULL, 8 * 512), SENSE_MEDIUM_ERROR,
 		     0x11, 0x00);
@@ -144,57 +146,78 @@ static void test_flush_failed_which_errors_latch(void **state)
 	assert_int_equal(sim_dev_run(sd, (uint8_t[10]){ WRITE_10, 0, 0, 0, 0, 8, 0, 0, 1 },
 				     10, NULL, 512)->status, TCMU_STS_BUSY);
 	assert_good(ff_sync(sd));
+	/* Flushed: a failed write or flush now loses nothing acknowledged. */
+	mem_handler_fail(sd->dev, MEM_OP_WRITE, 1, EIO);
+	assert_sense(ff_write(sd, 0, 0), SENSE_MEDIUM_ERROR, 0x0c, 0x00);
+	mem_handler_fail(sd->dev, MEM_OP_FLUSH, 1, EIO);
+	assert_sense(ff_sync(sd), SENSE_MEDIUM_ERROR, 0x0c, 0x00);
+	assert_good(ff_sync(sd));
+	assert_false(ff_figures(sd).seen);
+	/* A write acknowledged, then one fails with MEDIUM ERROR: latched. */
+	assert_good(ff_write(sd, 0, 64));
 	mem_handler_fail(sd->dev, MEM_OP_WRITE, 1, EIO);
 	assert_sense(ff_write(sd, 0, 0), SENSE_MEDIUM_ERROR, 0x0c, 0x00);
 	assert_sense(ff_sync(sd), SENSE_MEDIUM_ERROR, 0x0c, 0x00);
 	assert_int_equal(ff_figures(sd).failed, 1);
 	sim_dev_free(sd);
 
+	/* Write cache off: every write was stable when acknowledged. */
 	sd = ff_mem("no_fua", true, NULL);
 	assert_good(ff_write(sd, 0, 0));
 	mem_handler_fail(sd->dev, MEM_OP_FLUSH, 1, EIO);
 	assert_sense(ff_write(sd, 0, 8), SENSE_MEDIUM_ERROR, 0x0c, 0x00);
-	/* Write cache off: a plain write is stable, so it is refused too. */
-	assert_sense(ff_write(sd, 0, 16), SENSE_MEDIUM_ERROR, 0x0c, 0x00);
-	assert_good(sbc_run(sd, READ_10, 0, 0, 8, NULL, 8 * 512));
+	assert_good(ff_write(sd, 0, 16));
+	assert_good(ff_sync(sd));
+	assert_false(ff_figures(sd).seen);
 	sim_dev_free(sd);
 }
 
 /* The rule itself: a stable operation that was running when another
- * failed does not say GOOD; clearing keeps the counts. */
+ * failed does not say GOOD; a flush covers what was acknowledged when it
+ * started; clearing keeps the counts. */
 static void test_flush_failed_overtaken(void **state)
 {
-	const struct dev_durable_op flush = { .writes = true, .stable = true };
+	const struct dev_durable_op flush = { .writes = true, .stable = true, .flush = true };
 	const struct dev_durable_op write = { .writes = true };
 	const struct dev_durable_op read = { 0 };
+	struct dev_durable_mark m1, m2, mw;
 	struct dev_durable d = { 0 };
-	unsigned int e1, e2;
 	bool now;
 
 	(void)state;
-	assert_false(dev_durable_refuses(&d, &e1));	/* flush 1 starts */
-	assert_false(dev_durable_refuses(&d, &e2));	/* flush 2 starts */
-	assert_false(dev_durable_end(&d, &read, e1, TCMU_STS_CHECK_CONDITION,
+	assert_false(dev_durable_refuses(&d, &write, &mw));
+	assert_false(dev_durable_end(&d, &write, &mw, TCMU_STS_GOOD, 0, &now));
+	assert_false(dev_durable_refuses(&d, &flush, &m1));	/* flush 1 starts */
+	assert_false(dev_durable_refuses(&d, &flush, &m2));	/* flush 2 starts */
+	assert_false(dev_durable_end(&d, &read, &m1, TCMU_STS_CHECK_CONDITION,
 				     SENSE_MEDIUM_ERROR, &now));
 	assert_false(now);
-	assert_false(dev_durable_end(&d, &write, e1, TCMU_STS_CHECK_CONDITION,
+	assert_false(dev_durable_end(&d, &write, &m1, TCMU_STS_CHECK_CONDITION,
 				     SENSE_NOT_READY, &now));
 	assert_false(now);
-	assert_false(dev_durable_end(&d, &flush, e1, TCMU_STS_CHECK_CONDITION,
+	assert_false(dev_durable_end(&d, &flush, &m1, TCMU_STS_CHECK_CONDITION,
 				     SENSE_NOT_READY, &now));
 	assert_true(now);
-	assert_true(dev_durable_end(&d, &flush, e2, TCMU_STS_GOOD, 0, &now));
+	/* Flush 2 ran while flush 1 failed: not GOOD. */
+	assert_true(dev_durable_end(&d, &flush, &m2, TCMU_STS_GOOD, 0, &now));
 	assert_false(now);
-	assert_false(dev_durable_end(&d, &write, e2, TCMU_STS_GOOD, 0, &now));
-	assert_false(dev_durable_end(&d, &flush, e2, TCMU_STS_BUSY, 0, &now));
+	assert_false(dev_durable_end(&d, &write, &m2, TCMU_STS_GOOD, 0, &now));
+	assert_false(dev_durable_end(&d, &flush, &m2, TCMU_STS_BUSY, 0, &now));
 	assert_false(now);
-	assert_true(dev_durable_refuses(&d, &e1));
+	assert_true(dev_durable_refuses(&d, &flush, &m1));
+	assert_false(dev_durable_refuses(&d, &write, &m1));
 	assert_true(dev_durable_latched(&d));
 	dev_durable_clear(&d);
-	assert_false(dev_durable_refuses(&d, &e1));
-	assert_false(dev_durable_end(&d, &flush, e1, TCMU_STS_GOOD, 0, &now));
 	assert_int_equal(dev_durable_failures(&d), 1);
 	assert_int_equal(dev_durable_refused(&d), 1);
+
+	/* A flush covers only what was acknowledged when it started. */
+	assert_false(dev_durable_refuses(&d, &flush, &m1));
+	assert_false(dev_durable_end(&d, &write, &mw, TCMU_STS_GOOD, 0, &now));
+	assert_false(dev_durable_end(&d, &flush, &m1, TCMU_STS_GOOD, 0, &now));
+	assert_false(dev_durable_end(&d, &flush, &m1, TCMU_STS_CHECK_CONDITION,
+				     SENSE_MEDIUM_ERROR, &now));
+	assert_true(now);
 }
 
 /* The file handler against Linux's rule: fdatasync reports EIO once. */
