@@ -87,6 +87,10 @@ tcmu-sim: $(SIM_OBJS) $(CORE_OBJS) libtcmu.a
 handler_%.so: handler_%.c tcmu-runner.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ $<
 
+# QEMU's image locks (image_lock.h), built into the handlers that serve images.
+handler_file.so: handler_file.c image_lock.c image_lock.h tcmu-runner.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ handler_file.c image_lock.c
+
 handler_qcow.so: $(QCOW_SRCS) qcow2.h tcmu-runner.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ $(QCOW_SRCS) -lz -lpthread
 
