@@ -120,7 +120,7 @@ $(UB)/handler_file.so: handler_file.c image_lock.c image_lock.h tcmu-runner.h
 	$(UNIT_CC) $(UNIT_CFLAGS) -shared -o $@ handler_file.c image_lock.c
 
 # handler_qcow.so: the qcow2 sources, with the tests' flags (sanitizers).
-$(UB)/handler_qcow.so: $(QCOW_SRCS) qcow2.h tcmu-runner.h
+$(UB)/handler_qcow.so: $(QCOW_SRCS) qcow2.h image_lock.h tcmu-runner.h
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) -shared -o $@ $(QCOW_SRCS) -lz -lpthread
 
