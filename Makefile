@@ -32,7 +32,7 @@ HANDLERS     := handler_file.so handler_null.so
 
 # handler_qcow.so only where zlib's header is. QCOW=0 skips it.
 QCOW_SRCS := handler_qcow.c qcow2_header.c qcow2_cache.c qcow2_cluster.c \
-	     qcow2_refcount.c qcow2_reftable.c qcow2_repair.c qcow2_data.c
+	     qcow2_refcount.c qcow2_reftable.c qcow2_repair.c qcow2_data.c image_lock.c
 ifneq ($(QCOW),0)
 ifneq ($(shell echo '\#include <zlib.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo y),)
 HANDLERS     += handler_qcow.so
@@ -87,7 +87,11 @@ tcmu-sim: $(SIM_OBJS) $(CORE_OBJS) libtcmu.a
 handler_%.so: handler_%.c tcmu-runner.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ $<
 
-handler_qcow.so: $(QCOW_SRCS) qcow2.h tcmu-runner.h
+# QEMU's image locks (image_lock.h), built into both handlers that serve images.
+handler_file.so: handler_file.c image_lock.c image_lock.h tcmu-runner.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ handler_file.c image_lock.c
+
+handler_qcow.so: $(QCOW_SRCS) qcow2.h image_lock.h tcmu-runner.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ $(QCOW_SRCS) -lz -lpthread
 
 handler_rbd.so: handler_rbd.c tcmu-runner.h

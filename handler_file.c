@@ -1,10 +1,20 @@
 /*
  * handler_file: a LUN backed by a file or a block device.
- * Config string: "file/<absolute path>". The file must exist; the LUN's
- * size is the kernel's dev_size, and blocks past the end of a shorter file
- * read as zeros until written. Data moves straight between the file and
- * the kernel's ring (preadv/pwritev on its buffers); FUA writes use
- * RWF_DSYNC, SYNCHRONIZE CACHE fdatasync.
+ * Config string: "file/<absolute path>[;share_rw=on]". The file must
+ * exist; the LUN's size is the kernel's dev_size, and blocks past the end
+ * of a shorter file read as zeros until written.
+ * One writer per image: open takes QEMU's image locks on the file
+ * (image_lock.h) as a QEMU guest's writable raw disk does, so a second LUN
+ * on it, or QEMU (qemu-system, qemu-io, qemu-img) holding it for write, is
+ * refused (-EBUSY, logged: "<path>: in use: another process or LUN ...
+ * "write" (QEMU's lock byte N)"), and QEMU is refused while we serve it.
+ * ;share_rw=on (QEMU's share-rw=on) lets other writers in that share too,
+ * for the rare setup whose writers coordinate among themselves (a cluster
+ * file system on the LUN); nothing else does. Closing releases the
+ * locks; a reopen (a new config string) closes first and takes them anew.
+ * Data moves straight between the file and the kernel's ring
+ * (preadv/pwritev on its buffers); FUA writes use RWF_DSYNC, SYNCHRONIZE
+ * CACHE fdatasync.
  * Reads, writes and flushes are first tried on the device's own thread
  * (inline_io): a file in memory (tmpfs, ramfs) never waits for a disk
  * and runs there outright; elsewhere a read or write is tried with
@@ -36,6 +46,7 @@
 #include <linux/fs.h>
 #include <linux/magic.h>
 
+#include "image_lock.h"
 #include "scsi_defs.h"
 #include "tcmu-runner.h"
 
@@ -58,29 +69,67 @@ struct file_dev {
 	bool no_nowait[2];
 };
 
-static bool file_check_config(const char *cfg, char **reason)
+/* "<path>[;share_rw=on|off]": the path, malloc'ed, into *path (NULL if
+ * out of memory) and the option into *share; NULL, or what is wrong. */
+static const char *file_parse(const char *cfg, char **path, bool *share)
+{
+	const char *opt = cfg ? strstr(cfg, ";" IMAGE_SHARE_OPT "=") : NULL;
+	const char *val = opt ? opt + strlen(";" IMAGE_SHARE_OPT "=") : NULL;
+
+	*path = NULL;
+	*share = val && !strcmp(val, "on");
+	if (!cfg || cfg[0] != '/')
+		return "path must be absolute";
+	if (val && !*share && strcmp(val, "off"))
+		return IMAGE_SHARE_OPT " must be on or off";
+	*path = opt ? strndup(cfg, opt - cfg) : strdup(cfg);
+	return *path ? NULL : "out of memory";
+}
+
+/* What keeps us from serving @path, or NULL; errno in *err, if one. */
+static const char *file_unservable(const char *path, int *err)
 {
 	struct stat st;
-	int err = 0;
-	const char *why = NULL;
 
-	if (!cfg || cfg[0] != '/') {
-		why = "path must be absolute";
-	} else if (stat(cfg, &st) < 0) {
-		err = errno;
-		why = "cannot stat";
-	} else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		why = "not a regular file or block device";
-	} else if (access(cfg, R_OK | W_OK) < 0) {
-		err = errno;
-		why = "not readable and writable";
+	*err = 0;
+	if (stat(path, &st) < 0) {
+		*err = errno;
+		return "cannot stat";
 	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return "not a regular file or block device";
+	if (access(path, R_OK | W_OK) < 0) {
+		*err = errno;
+		return "not readable and writable";
+	}
+	return NULL;
+}
+
+/* Whether @cfg names a file or block device we could serve; if not, and
+ * @reason, why (malloc'ed). Its path (malloc'ed) and option into *path,
+ * *share. */
+static bool file_check(const char *cfg, char **path, bool *share, char **reason)
+{
+	const char *why = file_parse(cfg, path, share);
+	int err = 0;
+
+	if (!why)
+		why = file_unservable(*path, &err);
 	if (!why)
 		return true;
-	if (reason && asprintf(reason, "%s: %s%s%s", cfg ? cfg : "(none)", why,
-			       err ? ": " : "", err ? strerror(err) : "") < 0)
+	if (reason && asprintf(reason, "%s: %s%s%s", *path ? *path : cfg ? cfg : "(none)",
+			       why, err ? ": " : "", err ? strerror(err) : "") < 0)
 		*reason = NULL;
 	return false;
+}
+
+static bool file_check_config(const char *cfg, char **reason)
+{
+	char *path;
+	bool share, ok = file_check(cfg, &path, &share, reason);
+
+	free(path);
+	return ok;
 }
 
 /* A block device's queue attribute @attr into *v; 0, or -ENOENT if sysfs
@@ -194,45 +243,80 @@ static bool file_in_memory(int fd)
 	return sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
 }
 
-static int file_open(struct tcmur_device *dev, bool reopen)
+/* What open finds out about the open file: how unmap works, rotation,
+ * the physical block; a block device smaller than the LUN is warned of. */
+static void file_probe(struct tcmur_device *dev, struct file_dev *fdev, const char *path)
 {
-	struct file_dev *fdev = tcmur_dev_private(dev);
-	const char *path = tcmur_dev_config(dev);
-	char *reason = NULL;
 	struct stat st;
 	uint64_t backing;
 
-	(void)reopen;
-	if (!file_check_config(path, &reason)) {
-		tcmu_dev_err(dev, "%s", reason ? reason : "bad config");
-		free(reason);
-		return -EINVAL;
-	}
-	fdev->fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fdev->fd < 0) {
-		int err = -errno;
-
-		tcmu_dev_err(dev, "open %s: %s", path, strerror(errno));
-		return err;
-	}
 	fdev->in_memory = file_in_memory(fdev->fd);
 	fdev->no_nowait[0] = fdev->no_nowait[1] = false;
 	fdev->phys_block = 0;
-	if (fstat(fdev->fd, &st) == 0) {
-		fdev->is_blk = S_ISBLK(st.st_mode);
-		file_probe_unmap(dev, fdev, &st);
-		fdev->rotation = file_probe_rotation(&st);
-		fdev->phys_block = file_probe_phys_block(fdev->fd, &st);
-		backing = st.st_size;
-		if (S_ISBLK(st.st_mode) && ioctl(fdev->fd, BLKGETSIZE64, &backing) < 0)
-			backing = 0;
-		if (S_ISBLK(st.st_mode) && backing < tcmur_dev_size(dev))
-			tcmu_dev_warn(dev, "%s holds %llu bytes, less than the LUN's %llu",
-				      path, (unsigned long long)backing,
-				      (unsigned long long)tcmur_dev_size(dev));
+	if (fstat(fdev->fd, &st) < 0)
+		return;
+	fdev->is_blk = S_ISBLK(st.st_mode);
+	file_probe_unmap(dev, fdev, &st);
+	fdev->rotation = file_probe_rotation(&st);
+	fdev->phys_block = file_probe_phys_block(fdev->fd, &st);
+	backing = st.st_size;
+	if (S_ISBLK(st.st_mode) && ioctl(fdev->fd, BLKGETSIZE64, &backing) < 0)
+		backing = 0;
+	if (S_ISBLK(st.st_mode) && backing < tcmur_dev_size(dev))
+		tcmu_dev_warn(dev, "%s holds %llu bytes, less than the LUN's %llu",
+			      path, (unsigned long long)backing,
+			      (unsigned long long)tcmur_dev_size(dev));
+}
+
+/* Open @path for the LUN and take QEMU's image locks (image_lock.h) on it;
+ * fdev->fd, or -errno, logged. */
+static int file_open_locked(struct tcmur_device *dev, struct file_dev *fdev,
+			    const char *path, bool share)
+{
+	char *why = NULL;
+	int err;
+
+	fdev->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fdev->fd < 0) {
+		err = -errno;
+		tcmu_dev_err(dev, "open %s: %s", path, strerror(errno));
+		return err;
 	}
-	tcmu_dev_dbg(dev, "opened %s", path);
-	return 0;
+	err = image_lock(fdev->fd, share ? IMAGE_WRITER_RAW_SHARED : IMAGE_WRITER_RAW, dev,
+			 path, &why);
+	if (err) {
+		tcmu_dev_err(dev, "%s: %s", path, why ? why : strerror(-err));
+		free(why);
+		close(fdev->fd);
+		fdev->fd = -1;
+	}
+	return err;
+}
+
+/* On a reopen the old descriptor is closed already (close comes first),
+ * its locks with it: nothing of ours stands in the way. */
+static int file_open(struct tcmur_device *dev, bool reopen)
+{
+	struct file_dev *fdev = tcmur_dev_private(dev);
+	char *reason = NULL, *path;
+	bool share;
+	int err;
+
+	(void)reopen;
+	fdev->fd = -1;
+	if (!file_check(tcmur_dev_config(dev), &path, &share, &reason)) {
+		tcmu_dev_err(dev, "%s", reason ? reason : "bad config");
+		free(reason);
+		free(path);
+		return -EINVAL;
+	}
+	err = file_open_locked(dev, fdev, path, share);
+	if (!err) {
+		file_probe(dev, fdev, path);
+		tcmu_dev_dbg(dev, "opened %s%s", path, share ? " (" IMAGE_SHARE_OPT "=on)" : "");
+	}
+	free(path);
+	return err;
 }
 
 /* A new size or write cache setting needs nothing of the open file (a
@@ -494,7 +578,8 @@ TCMUR_REGISTER_HANDLER(
 	.subtype = "file",
 	.cfg_desc = "The absolute path of an existing file or block device to "
 		    "serve, e.g. /var/lib/luns/disk1.img. The LUN's size is "
-		    "the size given to targetcli.",
+		    "the size given to targetcli. One writer per image: append "
+		    ";share_rw=on only if its writers coordinate.",
 	.dev_private_size = sizeof(struct file_dev),
 	.thread_model = TCMUR_THREAD_PARALLEL,
 	.nr_threads = 4,

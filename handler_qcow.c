@@ -1,10 +1,24 @@
 /*
  * handler_qcow: a LUN backed by a qcow2 image (versions 2 and 3), as
  * QEMU's qemu-img and qemu-io make and read them.
- * Config string: "qcow/<absolute path>[;format=raw]". Without format=raw
- * the file must be qcow2: anything else is refused ("not a qcow2 image:
- * magic 0x..."), so that a raw disk is never taken for an image by
- * mistake; with it the file is served as it is (a raw image).
+ * Config string: "qcow/<absolute path>[;format=raw][;share_rw=on]".
+ * Without format=raw the file must be qcow2: anything else is refused
+ * ("not a qcow2 image: magic 0x..."), so that a raw disk is never taken
+ * for an image by mistake; with it the file is served as it is (a raw
+ * image).
+ * One writer per image: open takes QEMU's image locks (image_lock.h) as a
+ * QEMU guest's writable disk does, on the image (a writer's) and on each
+ * backing file (a reader's), so a second LUN on the image, or QEMU
+ * (qemu-system, qemu-io, qemu-img) holding it or a backing file for
+ * write, is refused (-EBUSY, logged: "<path>: in use: another process or
+ * LUN ... (QEMU's lock byte N)"), and QEMU is refused while we serve it
+ * (qemu-img info without -U too, as against a running guest). Overlays
+ * on one backing file share it. share_rw=on (QEMU's share-rw=on) lets
+ * other sharing writers in; raw images only (with qcow2 it is refused:
+ * two writers would corrupt the metadata), and only for writers that
+ * coordinate among themselves. check_config takes no locks. Closing
+ * releases them; a reopen (a new config string) closes first and takes
+ * them anew.
  * The LUN's size must be the image's virtual size (raw: the file's).
  * Served: reads and writes (copy-on-write of partial clusters from the
  * backing file, zeros or compressed data), backing chains of qcow2 and
@@ -31,60 +45,108 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "image_lock.h"
 #include "qcow2.h"
 #include "tcmu-runner.h"
-
-#define FORMAT_OPT ";format="
 
 struct qcow_dev {
 	struct qcow2_image *img;
 };
 
-/* Split @cfg into a malloc'ed path and its format. 0 or -errno (*why). */
-static int qcow_parse(const char *cfg, char **path, enum qcow2_format *fmt, char **why)
+/* A parsed config string "<path>[;format=raw|qcow2][;share_rw=on|off]". */
+struct qcow_cfg {
+	char *path;			/* malloc'ed */
+	enum qcow2_format fmt;
+	bool share;			/* share_rw=on: raw images only */
+};
+
+/* One option, @len bytes at @opt ("key=value"), into @c; NULL or what is
+ * wrong with it. */
+static const char *qcow_option(const char *opt, size_t len, struct qcow_cfg *c)
 {
-	const char *opt = cfg ? strstr(cfg, FORMAT_OPT) : NULL;
+	static const char fmt_key[] = "format=", share_key[] = IMAGE_SHARE_OPT "=";
+
+	if (len >= strlen(fmt_key) && !strncmp(opt, fmt_key, strlen(fmt_key))) {
+		opt += strlen(fmt_key);
+		len -= strlen(fmt_key);
+		if (len == 3 && !strncmp(opt, "raw", 3))
+			c->fmt = QCOW2_FMT_RAW;
+		else if (len != 5 || strncmp(opt, "qcow2", 5))
+			return "format must be raw or qcow2";
+		return NULL;
+	}
+	if (len >= strlen(share_key) && !strncmp(opt, share_key, strlen(share_key))) {
+		opt += strlen(share_key);
+		len -= strlen(share_key);
+		c->share = len == 2 && !strncmp(opt, "on", 2);
+		if (!c->share && (len != 3 || strncmp(opt, "off", 3)))
+			return IMAGE_SHARE_OPT " must be on or off";
+		return NULL;
+	}
+	return "unknown option (format=raw|qcow2, " IMAGE_SHARE_OPT "=on|off)";
+}
+
+/* The options after the path (from its first ';'), in turn. */
+static const char *qcow_options(const char *opts, struct qcow_cfg *c)
+{
 	const char *bad = NULL;
 
-	*path = NULL;
-	*fmt = QCOW2_FMT_QCOW2;
+	while (*opts == ';' && !bad) {
+		size_t len = strcspn(opts + 1, ";");
+
+		bad = qcow_option(opts + 1, len, c);
+		opts += 1 + len;
+	}
+	if (!bad && c->share && c->fmt != QCOW2_FMT_RAW)
+		bad = IMAGE_SHARE_OPT "=on needs format=raw: a qcow2 image's metadata "
+		      "cannot have two writers";
+	return bad;
+}
+
+/* Parse @cfg into @c (c->path malloc'ed). 0 or -errno (*why). */
+static int qcow_parse(const char *cfg, struct qcow_cfg *c, char **why)
+{
+	const char *opts = cfg ? cfg + strcspn(cfg, ";") : NULL;
+	const char *bad = NULL;
+
+	c->path = NULL;
+	c->fmt = QCOW2_FMT_QCOW2;
+	c->share = false;
 	if (!cfg || cfg[0] != '/')
 		bad = "path must be absolute";
-	else if (opt && !strcmp(opt + strlen(FORMAT_OPT), "raw"))
-		*fmt = QCOW2_FMT_RAW;
-	else if (opt && strcmp(opt + strlen(FORMAT_OPT), "qcow2"))
-		bad = "format must be raw or qcow2";
+	else
+		bad = qcow_options(opts, c);
 	if (bad) {
 		if (why && asprintf(why, "%s: %s", cfg ? cfg : "(none)", bad) < 0)
 			*why = NULL;
 		return -EINVAL;
 	}
-	*path = opt ? strndup(cfg, opt - cfg) : strdup(cfg);
-	return *path ? 0 : -ENOMEM;
+	c->path = strndup(cfg, opts - cfg);
+	return c->path ? 0 : -ENOMEM;
 }
 
 /* Open the image @cfg names; 0 or -errno and *why. A check (@dev NULL)
  * opens it read-only, so that it changes nothing, and asks whether it
- * could write. */
+ * could write; it takes no locks (qcow2.h: QCOW2_CHECK). */
 static int qcow_open_cfg(const char *cfg, struct tcmur_device *dev,
 			 struct qcow2_image **img, char **why)
 {
-	enum qcow2_format fmt;
-	char *path;
-	int err = qcow_parse(cfg, &path, &fmt, why);
+	struct qcow_cfg c;
+	int err = qcow_parse(cfg, &c, why);
 
 	*img = NULL;
 	if (err)
 		return err;
-	if (!dev && access(path, R_OK | W_OK) < 0) {
+	if (!dev && access(c.path, R_OK | W_OK) < 0) {
 		err = -errno;
-		if (why && asprintf(why, "%s: not readable and writable: %s", path,
+		if (why && asprintf(why, "%s: not readable and writable: %s", c.path,
 				    strerror(errno)) < 0)
 			*why = NULL;
 	} else {
-		err = qcow2_open(img, path, fmt, dev != NULL, dev, why);
+		err = qcow2_open(img, c.path, c.fmt, !dev ? QCOW2_CHECK : c.share ?
+				 QCOW2_SERVE_SHARED : QCOW2_SERVE, dev, why);
 	}
-	free(path);
+	free(c.path);
 	return err;
 }
 
@@ -104,6 +166,8 @@ static bool qcow_check_config(const char *cfg, char **reason)
 	return false;
 }
 
+/* On a reopen the old chain is closed already (close comes first), its
+ * locks with it: nothing of ours stands in the way. */
 static int qcow_open(struct tcmur_device *dev, bool reopen)
 {
 	struct qcow_dev *q = tcmur_dev_private(dev);
@@ -212,7 +276,9 @@ TCMUR_REGISTER_HANDLER(
 	.subtype = "qcow",
 	.cfg_desc = "The absolute path of a qcow2 image (v2 or v3), e.g. "
 		    "/var/lib/luns/disk1.qcow2; append ;format=raw to serve a raw "
-		    "image. The LUN's size must be the image's virtual size.",
+		    "image. The LUN's size must be the image's virtual size. One "
+		    "writer per image: ;share_rw=on (raw only) if its writers "
+		    "coordinate.",
 	.dev_private_size = sizeof(struct qcow_dev),
 	.thread_model = TCMUR_THREAD_PARALLEL,
 	.nr_threads = 4,

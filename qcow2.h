@@ -64,6 +64,17 @@
 /* PROBE: a backing file named without a format: qcow2 if its magic says so. */
 enum qcow2_format { QCOW2_FMT_QCOW2, QCOW2_FMT_RAW, QCOW2_FMT_PROBE };
 
+/*
+ * How qcow2_open opens a chain. CHECK: every file read-only, nothing
+ * locked, nothing changed. SERVE: the top image writable, and each file
+ * with QEMU's image locks (image_lock.h) as a QEMU guest's disk holds
+ * them: the top image a writer's (refusing other writers), each backing
+ * file a reader's (refusing writers, sharing readers). SERVE_SHARED: the
+ * same, but a raw top image lets other sharing writers in (share_rw=on;
+ * a qcow2 top image never does: its metadata cannot have two writers).
+ */
+enum qcow2_mode { QCOW2_CHECK, QCOW2_SERVE, QCOW2_SERVE_SHARED };
+
 /* Cluster-sized tables read from the image, written through. */
 struct qcow2_cache_slot {
 	uint64_t offset;	/* in the image file; 0: empty */
@@ -126,13 +137,14 @@ struct qcow2_image {
 
 /* qcow2_header.c */
 /*
- * Open @path and its backing chain. @format QCOW2_FMT_QCOW2 refuses a
- * file that is not qcow2, naming its magic; QCOW2_FMT_RAW serves the
- * file as it is. On failure returns -errno and a malloc'ed *why (may be
- * NULL if out of memory) that names the file and what was found.
+ * Open @path and its backing chain as @mode says. @format QCOW2_FMT_QCOW2
+ * refuses a file that is not qcow2, naming its magic; QCOW2_FMT_RAW
+ * serves the file as it is. On failure returns -errno (-EBUSY: a file is
+ * in use, its locks held by another process or LUN) and a malloc'ed *why
+ * (may be NULL if out of memory) that names the file and what was found.
  */
 int qcow2_open(struct qcow2_image **out, const char *path, enum qcow2_format format,
-	       bool writable, struct tcmur_device *dev, char **why);
+	       enum qcow2_mode mode, struct tcmur_device *dev, char **why);
 /* Close @img and its chain; NULL is a no-op. */
 void qcow2_close(struct qcow2_image *img);
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image_lock.h"
 #include "qcow2.h"
 
 #define HDR_V2_LEN 72
@@ -173,11 +174,13 @@ static int hdr_read_table(int fd, uint64_t off, uint32_t n, uint64_t **out)
 }
 
 static int open_chain(struct qcow2_image **out, const char *path, enum qcow2_format fmt,
-		      bool writable, struct tcmur_device *dev, unsigned int depth, char **why);
+		      enum qcow2_mode mode, struct tcmur_device *dev, unsigned int depth,
+		      char **why);
 
-/* Open the backing file the header at @c names, if any. */
+/* Open the backing file the header at @c names, if any (@mode: the
+ * chain's). */
 static int hdr_open_backing(struct qcow2_image *img, const uint8_t *c, const char *fmt,
-			    unsigned int depth, char **why)
+			    enum qcow2_mode mode, unsigned int depth, char **why)
 {
 	uint64_t off = tcmu_get_be64(c + 8);
 	uint32_t len = tcmu_get_be32(c + 16);
@@ -209,7 +212,7 @@ static int hdr_open_backing(struct qcow2_image *img, const uint8_t *c, const cha
 		full = NULL;
 	if (!full)
 		return hdr_why(why, -ENOMEM, img->path, "out of memory");
-	err = open_chain(&img->backing, full, bf, false, img->dev, depth + 1, why);
+	err = open_chain(&img->backing, full, bf, mode, img->dev, depth + 1, why);
 	free(full);
 	if (err && why && depth == 0) {	/* say which image wanted it, once */
 		char *inner = *why;
@@ -221,8 +224,10 @@ static int hdr_open_backing(struct qcow2_image *img, const uint8_t *c, const cha
 	return err;
 }
 
-/* Read cluster 0, parse and check it, load L1 and refcount tables. */
-static int hdr_load(struct qcow2_image *img, unsigned int depth, char **why)
+/* Read cluster 0, parse and check it, open the backing file (@mode: the
+ * chain's), load L1 and refcount tables. */
+static int hdr_load(struct qcow2_image *img, enum qcow2_mode mode, unsigned int depth,
+		    char **why)
 {
 	uint8_t h[HDR_V3_LEN] = { 0 }, *c;
 	char fmt[32];
@@ -245,7 +250,7 @@ static int hdr_load(struct qcow2_image *img, unsigned int depth, char **why)
 	if (!err)
 		err = hdr_extensions(img, c, fmt, sizeof(fmt), why);
 	if (!err)
-		err = hdr_open_backing(img, c, fmt, depth, why);
+		err = hdr_open_backing(img, c, fmt, mode, depth, why);
 	free(c);
 	if (err)
 		return err;
@@ -293,7 +298,8 @@ static int hdr_repair_dirty(struct qcow2_image *img, char **why)
 	return 0;
 }
 
-static int img_setup(struct qcow2_image *img, unsigned int depth, char **why)
+static int img_setup(struct qcow2_image *img, enum qcow2_mode mode, unsigned int depth,
+		     char **why)
 {
 	struct stat st;
 	uint8_t magic[4] = { 0 };
@@ -312,7 +318,7 @@ static int img_setup(struct qcow2_image *img, unsigned int depth, char **why)
 		img->size = st.st_size;
 		return 0;
 	}
-	err = hdr_load(img, depth, why);
+	err = hdr_load(img, mode, depth, why);
 	if (err)
 		return err;
 	img->next_free = ((uint64_t)st.st_size + img->cluster_size - 1) >> img->cluster_bits;
@@ -325,8 +331,33 @@ static int img_setup(struct qcow2_image *img, unsigned int depth, char **why)
 	return err;
 }
 
+/*
+ * QEMU's image locks on @img (just opened, nothing read yet) for the
+ * chain's @mode: the top image a writer's, a backing file a reader's;
+ * none for a check. 0 or -errno (-EBUSY: in use), *why naming the file.
+ */
+static int img_lock(struct qcow2_image *img, enum qcow2_mode mode, char **why)
+{
+	enum image_role role = IMAGE_READER_BACKING;
+	char *reason = NULL;
+	int err;
+
+	if (mode == QCOW2_CHECK)
+		return 0;
+	if (img->top && img->format != QCOW2_FMT_RAW)
+		role = IMAGE_WRITER_QCOW2;	/* never shared: see qcow2.h */
+	else if (img->top)
+		role = mode == QCOW2_SERVE_SHARED ? IMAGE_WRITER_RAW_SHARED : IMAGE_WRITER_RAW;
+	err = image_lock(img->fd, role, img->dev, img->path, &reason);
+	if (err)
+		hdr_why(why, err, img->path, "%s", reason ? reason : strerror(-err));
+	free(reason);
+	return err;
+}
+
 static int open_chain(struct qcow2_image **out, const char *path, enum qcow2_format fmt,
-		      bool writable, struct tcmur_device *dev, unsigned int depth, char **why)
+		      enum qcow2_mode mode, struct tcmur_device *dev, unsigned int depth,
+		      char **why)
 {
 	struct qcow2_image *img;
 	int err;
@@ -342,17 +373,17 @@ static int open_chain(struct qcow2_image **out, const char *path, enum qcow2_for
 	img->dev = dev;
 	img->top = depth == 0;
 	img->format = fmt;
-	img->writable = writable;
+	img->writable = img->top && mode != QCOW2_CHECK;
 	pthread_mutex_init(&img->meta, NULL);
 	for (int i = 0; i < QCOW2_STRIPES; i++)
 		pthread_rwlock_init(&img->stripes[i], NULL);
-	img->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (img->fd < 0) {
+	img->fd = open(path, (img->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (img->fd < 0)
 		err = hdr_why(why, -errno, path, "open: %s", strerror(errno));
-		qcow2_close(img);
-		return err;
-	}
-	err = img_setup(img, depth, why);
+	else
+		err = img_lock(img, mode, why);
+	if (!err)
+		err = img_setup(img, mode, depth, why);
 	if (err) {
 		qcow2_close(img);
 		return err;
@@ -362,12 +393,12 @@ static int open_chain(struct qcow2_image **out, const char *path, enum qcow2_for
 }
 
 int qcow2_open(struct qcow2_image **out, const char *path, enum qcow2_format format,
-	       bool writable, struct tcmur_device *dev, char **why)
+	       enum qcow2_mode mode, struct tcmur_device *dev, char **why)
 {
 	*out = NULL;
 	if (why)
 		*why = NULL;
-	return open_chain(out, path, format, writable, dev, 0, why);
+	return open_chain(out, path, format, mode, dev, 0, why);
 }
 
 void qcow2_close(struct qcow2_image *img)

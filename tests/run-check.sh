@@ -1,12 +1,12 @@
 #!/bin/bash
 # run-check.sh - make check: every stage in turn (host unit tests, the
 # same under ASan/UBSan and under ThreadSanitizer, host checks of the
-# service files, of what a first run says and of the Debian package
-# (built and linted, not installed), tcmu-sim on good and
-# broken handlers, 45 s of each fuzzer, the real kernel, handler_rbd on a
-# real Ceph cluster, handler_glfs on a real Gluster volume), each ending
-# in "N passed, N failed"; then one grand total line. Exits non-zero if
-# any stage failed or printed no summary.
+# service files, of what a first run says, of QEMU's image locks against
+# our LUNs and of the Debian package (built and linted, not installed),
+# tcmu-sim on good and broken handlers, 45 s of each fuzzer, the real
+# kernel, handler_rbd on a real Ceph cluster, handler_glfs on a real
+# Gluster volume), each ending in "N passed, N failed"; then one grand
+# total line. Exits non-zero if any stage failed or printed no summary.
 set -u
 cd "$(dirname "$0")/.."
 total_p=0 total_f=0 total_s=0 bad=0
@@ -41,6 +41,7 @@ stage "unit tests under ASan/UBSan" make --no-print-directory check-sanitize
 stage "unit tests under ThreadSanitizer" make --no-print-directory check-tsan
 stage "service files" tests/host/test_service_files.sh
 stage "first contact" tests/host/test_first_contact.sh
+stage "image locks" tests/host/test_image_locks.sh
 stage "Debian package" make --no-print-directory check-deb
 stage "tcmu-sim" make --no-print-directory check-sim
 stage "fuzz, 45 s per target" make --no-print-directory fuzz FUZZ_SECONDS=45

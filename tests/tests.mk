@@ -5,6 +5,7 @@ include tests/vm.mk
 check-host: all
 	tests/host/test_service_files.sh
 	tests/host/test_first_contact.sh
+	tests/host/test_image_locks.sh
 
 # tcmu-sim against the file handler and handlers broken on purpose.
 SIM_PLUGIN_DIR := tests/build/sim-plugins

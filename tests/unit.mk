@@ -23,7 +23,7 @@ UNIT_CORE := ring uio netlink recover scsi_sense api device dev_io io_queue hand
 UNIT_SUPPORT := tests/unit/sim_dev tests/unit/mem_handler \
 		tests/unit/fake_cfgfs \
 		tests/unit/quiet_log tests/unit/log_capture tests/unit/qcow_fixture \
-		handler_file dev_filter daemon_devices dbus_service dbus_gen change_medium
+		handler_file image_lock dev_filter daemon_devices dbus_service dbus_gen change_medium
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_PLUGINS := $(patsubst tests/unit/plugins/%.c,%,$(wildcard tests/unit/plugins/*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -115,12 +115,12 @@ $(UB)/plugins/handler_%.so: tests/unit/plugins/%.c tcmu-runner.h
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) -shared -o $@ $<
 
-$(UB)/handler_file.so: handler_file.c tcmu-runner.h
+$(UB)/handler_file.so: handler_file.c image_lock.c image_lock.h tcmu-runner.h
 	@mkdir -p $(dir $@)
-	$(UNIT_CC) $(UNIT_CFLAGS) -shared -o $@ $<
+	$(UNIT_CC) $(UNIT_CFLAGS) -shared -o $@ handler_file.c image_lock.c
 
 # handler_qcow.so: the qcow2 sources, with the tests' flags (sanitizers).
-$(UB)/handler_qcow.so: $(QCOW_SRCS) qcow2.h tcmu-runner.h
+$(UB)/handler_qcow.so: $(QCOW_SRCS) qcow2.h image_lock.h tcmu-runner.h
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) -shared -o $@ $(QCOW_SRCS) -lz -lpthread
 

@@ -6,9 +6,10 @@ VM_TESTS := tests/vm/test_core.sh tests/vm/test_sbc.sh tests/vm/test_review.sh \
 	    tests/vm/test_qcow.sh tests/vm/test_durability.sh tests/vm/test_systemd.sh
 
 # The deliberately broken handler make check-vm must catch.
-tests/build/broken/handler_file.so: tests/vm/broken/handler_file_corrupt.c handler_file.c tcmu-runner.h
+tests/build/broken/handler_file.so: tests/vm/broken/handler_file_corrupt.c handler_file.c \
+				    image_lock.c image_lock.h tcmu-runner.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -shared -o $@ $<
+	$(CC) $(CFLAGS) -shared -o $@ $< image_lock.c
 
 # Test plugins for the VM tests, beside the real file handler, in one
 # handler folder (test_review.sh and test_timeout_tmr.sh start the daemon

@@ -82,3 +82,17 @@ unsigned int log_capture_count(struct log_capture *lc, const char *needle)
 	free(text);
 	return n;
 }
+
+char *log_capture_line(struct log_capture *lc, const char *needle)
+{
+	char *text = log_capture_text(lc), *line, *save = NULL, *found = NULL;
+
+	if (!text)
+		return NULL;
+	for (line = strtok_r(text, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, needle))
+			found = strdup(line);
+	free(text);
+	return found;
+}

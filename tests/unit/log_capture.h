@@ -23,5 +23,8 @@ void log_capture_free(struct log_capture *lc);
 char *log_capture_text(struct log_capture *lc);
 /* How many lines logged so far contain @needle. */
 unsigned int log_capture_count(struct log_capture *lc, const char *needle);
+/* The first line logged so far that contains @needle (malloc'ed; free()
+ * it), or NULL. */
+char *log_capture_line(struct log_capture *lc, const char *needle);
 
 #endif

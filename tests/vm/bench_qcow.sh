@@ -48,7 +48,7 @@ QDEV=$LUN_SD
 lun_create_user r ${MB}M "$MNT/raw.img" file || exit 1
 RDEV=$LUN_SD
 fill "$QDEV" ours || exit 1
-qemu-img info "$MNT/q.qcow2" | grep -E "disk size|cluster"
+qemu-img info -U "$MNT/q.qcow2" | grep -E "disk size|cluster"	# -U: the LUN holds it
 # Interleaved, round by round, so that drift falls on both.
 for r in $(seq "$ROUNDS"); do
 	for wl in "${BENCH_WLS[@]}"; do

@@ -29,10 +29,12 @@ tc_run "system bus starts" bus_start || exit 1
 tc_run "daemon starts" daemon_start || exit 1
 tc_run "targetcli lists user:qcow" wait_handler qcow 60 || exit 1
 
-# lun_reads_as NAME IMAGE: the LUN read whole equals qemu-img convert of IMAGE.
+# lun_reads_as NAME IMAGE: the LUN read whole equals qemu-img convert of
+# IMAGE. The LUN holds IMAGE's locks (image_lock.h): qemu-img reads it with
+# -U (force share), as beside a running guest.
 lun_reads_as() {
 	dd if="$LUN_SD" of="$D/$1.lun" bs=1M iflag=direct status=none &&
-		QI convert -O raw "$2" "$D/$1.want" && cmp "$D/$1.lun" "$D/$1.want"
+		QI convert -U -O raw "$2" "$D/$1.want" && cmp "$D/$1.lun" "$D/$1.want"
 }
 
 backing_chain() {
