@@ -188,7 +188,9 @@ static int hdr_open_backing(struct qcow2_image *img, const uint8_t *c, const cha
 
 	if (!off)
 		return 0;
-	if (len == 0 || len >= sizeof(name) || off + len > img->cluster_size)
+	/* Not off + len: a crafted offset near 2^64 wraps that past the check. */
+	if (len == 0 || len >= sizeof(name) || off >= img->cluster_size ||
+	    len > img->cluster_size - off)
 		return hdr_why(why, -EINVAL, img->path,
 			       "corrupt header: backing file name of %u bytes at %llu", len,
 			       (unsigned long long)off);
