@@ -109,7 +109,7 @@ static int hdr_parse(struct qcow2_image *img, const uint8_t *h, size_t len, char
 	img->reftable_offset = tcmu_get_be64(h + 48);
 	reftable = tcmu_get_be32(h + 56) * (uint64_t)img->cluster_size / 8;
 	l2_span = (uint64_t)img->cluster_size * img->l2_entries;
-	need = (img->size + l2_span - 1) / l2_span;
+	need = img->size / l2_span + (img->size % l2_span != 0);	/* no wrap near 2^64 */
 	if (img->l1_size < need || (uint64_t)img->l1_size * 8 > MAX_L1_BYTES ||
 	    img->l1_offset % img->cluster_size)
 		return hdr_why(why, -EINVAL, p, "corrupt header: L1 table of %u entries at %llu "
