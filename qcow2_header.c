@@ -20,7 +20,6 @@
 #define HDR_V3_LEN 104
 #define EXT_END 0x00000000u
 #define EXT_BACKING_FMT 0xe2792acau
-#define MAX_L1_BYTES (32u << 20)
 
 static int hdr_why(char **why, int err, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -110,7 +109,7 @@ static int hdr_parse(struct qcow2_image *img, const uint8_t *h, size_t len, char
 	reftable = tcmu_get_be32(h + 56) * (uint64_t)img->cluster_size / 8;
 	l2_span = (uint64_t)img->cluster_size * img->l2_entries;
 	need = img->size / l2_span + (img->size % l2_span != 0);	/* no wrap near 2^64 */
-	if (img->l1_size < need || (uint64_t)img->l1_size * 8 > MAX_L1_BYTES ||
+	if (img->l1_size < need || (uint64_t)img->l1_size * 8 > QCOW2_MAX_L1_BYTES ||
 	    img->l1_offset % img->cluster_size)
 		return hdr_why(why, -EINVAL, p, "corrupt header: L1 table of %u entries at %llu "
 			       "for a size of %llu", img->l1_size,
