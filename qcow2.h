@@ -43,6 +43,7 @@
 #include "tcmu-runner.h"
 
 #define QCOW2_MAGIC 0x514649fbu		/* "QFI\xfb" */
+#define QCOW2_MAX_L1_BYTES (32u << 20)	/* as QEMU's limit */
 #define QCOW2_MAX_REFTABLE_BYTES (8u << 20)	/* as QEMU's limit */
 #define QCOW2_MAX_CHAIN 64		/* backing files deeper than this: refused */
 #define QCOW2_STRIPES 32		/* per-cluster locks of the top image (a write

@@ -21,7 +21,6 @@
 #define HDR_V3_LEN 104
 #define EXT_END 0x00000000u
 #define EXT_BACKING_FMT 0xe2792acau
-#define MAX_L1_BYTES (32u << 20)
 
 static int hdr_why(char **why, int err, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -110,8 +109,8 @@ static int hdr_parse(struct qcow2_image *img, const uint8_t *h, size_t len, char
 	img->reftable_offset = tcmu_get_be64(h + 48);
 	reftable = tcmu_get_be32(h + 56) * (uint64_t)img->cluster_size / 8;
 	l2_span = (uint64_t)img->cluster_size * img->l2_entries;
-	need = (img->size + l2_span - 1) / l2_span;
-	if (img->l1_size < need || (uint64_t)img->l1_size * 8 > MAX_L1_BYTES ||
+	need = img->size / l2_span + (img->size % l2_span != 0);	/* no wrap near 2^64 */
+	if (img->l1_size < need || (uint64_t)img->l1_size * 8 > QCOW2_MAX_L1_BYTES ||
 	    img->l1_offset % img->cluster_size)
 		return hdr_why(why, -EINVAL, p, "corrupt header: L1 table of %u entries at %llu "
 			       "for a size of %llu", img->l1_size,
@@ -191,7 +190,9 @@ static int hdr_open_backing(struct qcow2_image *img, const uint8_t *c, const cha
 
 	if (!off)
 		return 0;
-	if (len == 0 || len >= sizeof(name) || off + len > img->cluster_size)
+	/* Not off + len: a crafted offset near 2^64 wraps that past the check. */
+	if (len == 0 || len >= sizeof(name) || off >= img->cluster_size ||
+	    len > img->cluster_size - off)
 		return hdr_why(why, -EINVAL, img->path,
 			       "corrupt header: backing file name of %u bytes at %llu", len,
 			       (unsigned long long)off);

@@ -7,6 +7,7 @@
 #   make check-tsan      the same, built with ThreadSanitizer (clang); a
 #                        data race fails the binary (halt_on_error)
 #   make fuzz            libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each
+#                        (FUZZ_TARGETS=fuzz_qcow2: that one alone)
 #   make fuzz-smoke      the same, 10 s each (part of `make check`)
 #
 # Everything is built under tests/build/<variant>/ from the core sources,
@@ -102,7 +103,8 @@ $(UB)/replay_%: $(UB)/tests/fuzz/%.o $(UB)/tests/fuzz/replay_main.o $(UNIT_CORE_
 		$(UB)/libsupport.a
 	$(UNIT_CC) $(UNIT_SAN) -rdynamic -o $@ $(filter %.o,$^) $(UB)/libsupport.a $(UNIT_LIBS)
 
-# `make fuzz-seeds` rewrites the committed seed inputs (tests/fuzz/corpus/).
+# `make fuzz-seeds` rewrites the committed seed inputs (tests/fuzz/corpus/);
+# fuzz_qcow2's images come from qemu-img and qemu-io.
 fuzz-seeds: $(UB)/seeds_gen
 	$(UB)/seeds_gen
 
@@ -126,6 +128,12 @@ $(UB)/handler_qcow.so: $(QCOW_SRCS) qcow2.h image_lock.h tcmu-runner.h
 
 # The qcow tests load it (tests/unit/qcow_fixture.c) and need QEMU's tools.
 $(filter $(UB)/test_qcow_%,$(UNIT_BINS)): $(UB)/handler_qcow.so
+
+# fuzz_qcow2 (and its replay) link the qcow2 format code itself, without
+# handler_qcow.c (whose handler table would clash with handler_file's).
+QCOW2_FMT := $(patsubst %.c,%,$(filter-out handler_qcow.c,$(QCOW_SRCS)))
+$(UB)/replay_fuzz_qcow2: $(QCOW2_FMT:%=$(UB)/%.o)
+$(UB)/replay_fuzz_qcow2: UNIT_LIBS += -lz
 
 # ---- libFuzzer ------------------------------------------------------------
 
@@ -151,6 +159,9 @@ $(FB)/%.o: %.c $(UNIT_HDRS)
 
 $(FB)/fuzz_%: $(FB)/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(UNIT_LIBS)
+
+$(FB)/fuzz_qcow2: $(QCOW2_FMT:%=$(FB)/%.o)
+$(FB)/fuzz_qcow2: UNIT_LIBS += -lz
 
 # ----------------------------------------------------------------------------
 

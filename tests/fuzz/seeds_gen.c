@@ -2,7 +2,8 @@
  * seeds_gen: writes the fuzz targets' seed inputs into
  * tests/fuzz/corpus/<target>/ (`make fuzz-seeds`; the output is
  * committed). Maps for fuzz_ring come from the ring simulator, netlink
- * messages from libnl, CDBs and names are spelled out here.
+ * messages from libnl, qcow2 images from qemu-img and qemu-io (a missing
+ * tool fails it), CDBs and names are spelled out here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "libtcmu.h"
 #include "ring_sim.h"
 #include "scsi_defs.h"
+#include "tcmu-runner.h"
 
 static const char *root = "tests/fuzz/corpus";
 
@@ -237,6 +239,102 @@ static void config_seeds(void)
 	}
 }
 
+/* ---- fuzz_qcow2: images from QEMU's tools, small clusters to stay small - */
+
+#define QNEW "qemu-img create -q -f qcow2 -o cluster_size=512 "
+#define QIO "qemu-io -c 'write -P 0x5a 0 3k' -c 'write -P 7 600k 1k' "
+#define QMAX 16384	/* run.sh's -max_len: a longer seed would be cut */
+
+/* What a seed's image gets by hand after the tools made it. */
+enum qcow_touch {
+	QT_NONE,
+	QT_UNNAME_FMT,	/* backing format extension made unknown: probed */
+	QT_REFS_FULL,	/* every refcount table entry names the first block, all
+			 * of whose counts are at their maximum: a write walks
+			 * the allocator to the table's end and grows it */
+};
+
+static const struct qcow_seed {
+	const char *name, *sh;
+	enum qcow_touch touch;
+} qcow_images[] = {
+	{ "v3-empty", QNEW "x.qcow2 1M" },
+	{ "v3-data", QNEW "x.qcow2 1M && " QIO "x.qcow2" },
+	{ "v2-data", QNEW "-o compat=0.10,cluster_size=1024 x.qcow2 1M && " QIO "x.qcow2" },
+	{ "v3-zero-discard", QNEW "x.qcow2 1M && " QIO "-c 'write -z 4k 1k' "
+	  "-c 'discard 1k 512' x.qcow2" },
+	{ "refcount-1-bit", QNEW "-o refcount_bits=1 x.qcow2 1M && " QIO "x.qcow2" },
+	{ "refcount-64-bits", QNEW "-o refcount_bits=64 x.qcow2 1M && " QIO "x.qcow2" },
+	{ "compressed", "qemu-img create -q -f raw r 8k && qemu-io -f raw -c 'write -P 0x11 0 "
+	  "5k' r && qemu-img convert -c -O qcow2 -o cluster_size=512 r x.qcow2" },
+	{ "backing-raw", QNEW "-b b.raw -F raw x.qcow2 1M && qemu-io -c 'write 2k 1k' x.qcow2" },
+	{ "backing-probe", QNEW "-b b.raw -F raw x.qcow2 1M", QT_UNNAME_FMT },
+	{ "backing-self-raw", QNEW "x.qcow2 64k && qemu-img rebase -u -b x.qcow2 -F raw x.qcow2" },
+	{ "dirty", QNEW "-o lazy_refcounts=on x.qcow2 1M && " QIO "x.qcow2 && printf '\\001' | "
+	  "dd of=x.qcow2 bs=1 seek=79 conv=notrunc status=none" },
+	{ "bitmap-autoclear", QNEW "x.qcow2 1M && qemu-img bitmap --add x.qcow2 b0" },
+	{ "refcounts-full", QNEW "x.qcow2 1M", QT_REFS_FULL },
+	{ "cluster-2m-head", "qemu-img create -q -f qcow2 -o cluster_size=2M x.qcow2 1G && "
+	  "truncate -s 4k x.qcow2" },
+};
+
+static void qcow_touch(uint8_t *buf, size_t len, enum qcow_touch t)
+{
+	uint64_t rt = tcmu_get_be64(buf + 48), cl = 1ULL << tcmu_get_be32(buf + 20), blk;
+
+	if (t == QT_UNNAME_FMT) {
+		for (size_t i = 0; i + 4 <= len && i < 512; i += 8)
+			if (tcmu_get_be32(buf + i) == 0xe2792acau)
+				tcmu_put_be32(buf + i, 0x0000f00du);
+	} else if (t == QT_REFS_FULL) {
+		if (rt + cl > len || (blk = tcmu_get_be64(buf + rt)) + cl > len)
+			exit(1);
+		memset(buf + blk, 0xff, cl);
+		for (uint64_t i = 0; i < cl; i += 8)
+			tcmu_put_be64(buf + rt + i, blk);
+	}
+}
+
+/* Make @s in @dir (which holds b.raw, as fuzz_qcow2's does) and put it. */
+static void qcow_seed(const char *dir, const struct qcow_seed *s)
+{
+	char cmd[1024], path[512];
+	uint8_t buf[QMAX + 1];
+	size_t len;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f x.qcow2 r && %s", dir, s->sh);
+	snprintf(path, sizeof(path), "%s/x.qcow2", dir);
+	if (system(cmd) != 0 || !(f = fopen(path, "rb"))) {
+		fprintf(stderr, "seeds_gen: %s: failed: %s\n", s->name, cmd);
+		exit(1);
+	}
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (len > QMAX) {
+		fprintf(stderr, "seeds_gen: %s: over %d bytes\n", s->name, QMAX);
+		exit(1);
+	}
+	qcow_touch(buf, len, s->touch);
+	put("fuzz_qcow2", s->name, buf, len);
+}
+
+static void qcow_seeds(void)
+{
+	char dir[] = "/tmp/seeds-qcow2-XXXXXX", cmd[128];
+
+	if (!mkdtemp(dir))
+		exit(1);
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f raw '%s/b.raw' 4k", dir);
+	if (system(cmd) != 0)
+		exit(1);
+	for (size_t i = 0; i < sizeof(qcow_images) / sizeof(qcow_images[0]); i++)
+		qcow_seed(dir, &qcow_images[i]);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		exit(1);
+}
+
 int main(void)
 {
 	mkdir(root, 0755);
@@ -244,5 +342,6 @@ int main(void)
 	ring_seeds();
 	nl_seeds();
 	config_seeds();
+	qcow_seeds();
 	return 0;
 }

@@ -35,8 +35,19 @@ static const struct refusal {
 	  "corrupt header: cluster_bits 30" },
 	{ "L1 table too small", NEW "x.qcow2 4G && " PATCH(36, "\\000\\000\\000\\001"),
 	  "x.qcow2", "corrupt header: L1 table of 1 entries" },
+	/* size 2^64 - 1: rounding it up to whole L2 tables wrapped to 0, and
+	 * an L1 table of 1 entry passed for it. */
+	{ "virtual size 2^64 - 1", NEW "x.qcow2 1M && "
+	  PATCH(24, "\\377\\377\\377\\377\\377\\377\\377\\377"), "x.qcow2",
+	  "corrupt header: L1 table of 1 entries at 196608 for a size of 18446744073709551615" },
 	{ "refcount table misaligned", NEW "x.qcow2 1M && " PATCH(55, "\\001"), "x.qcow2",
 	  "corrupt header: refcount table of 8192 entries at 65537" },
+	/* backing_file_offset 2^64 - 256, backing_file_size 256: offset
+	 * plus size wraps to 0 (it once passed the bounds check and the name
+	 * was copied from 256 bytes before the header cluster). */
+	{ "backing name offset wraps", NEW "x.qcow2 1M && "
+	  PATCH(8, "\\377\\377\\377\\377\\377\\377\\377\\000\\000\\000\\001\\000"),
+	  "x.qcow2", "corrupt header: backing file name of 256 bytes at 18446744073709551360" },
 	{ "backing chain loop", NEW "x.qcow2 1M && qemu-img rebase -u -b x.qcow2 -F qcow2 "
 	  "x.qcow2", "x.qcow2", "backing chain deeper than 64 (a loop?)" },
 	{ "version 4", NEW "x.qcow2 1M && " PATCH(4, "\\000\\000\\000\\004"), "x.qcow2",
