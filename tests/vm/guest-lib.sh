@@ -457,6 +457,33 @@ for d in json.load(sys.stdin)["devices"]:
         print(d["stats"][sys.argv[2]])' "$1" "$2"
 }
 
+# figure_is NAME FIELD WANT: lun_stat NAME FIELD is WANT (said either way).
+figure_is() {
+	local v
+	v=$(lun_stat "$1" "$2")
+	echo "$1 $2: $v (want $3)"
+	[ "$v" = "$3" ]
+}
+
+# lun_cfs NAME: the configfs directory of user backstore NAME.
+lun_cfs() { ls -d "$CFS"/core/user_*/"$1" | head -n 1; }
+
+# sc SG CDB-HEX [ARGS]: one command through SG_IO (tests/vm/scsi_cmd.py:
+# its status and sense on the first line), 90 s at most.
+sc() { timeout 90 python3 "$TCMU_SRC/tests/vm/scsi_cmd.py" "$@"; }
+# sense_is SG "TOKENS" CDB [ARGS]: the reply's first line has every token.
+sense_is() {
+	local sg=$1 want=$2 out w
+	shift 2
+	out=$(sc "$sg" "$@" | head -n 1)
+	echo "reply: $out (want: $want)"
+	for w in $want; do
+		[[ " $out " == *" $w "* ]] || return 1
+	done
+}
+# clear_ua SG: take pending unit attentions with TEST UNIT READY.
+clear_ua() { sg_turs "$1" >/dev/null 2>&1; sg_turs "$1" >/dev/null 2>&1; true; }
+
 # lun_capacity DEV: capacity in bytes per READ CAPACITY (sg_readcap).
 lun_capacity() {
 	sg_readcap "$1" | awk -F'[=, ]+' '

@@ -11,28 +11,6 @@ set -u
 . "$TCMU_SRC/tests/vm/guest-lib.sh"
 trap cleanup_all EXIT
 
-sc() { timeout 90 python3 "$TCMU_SRC/tests/vm/scsi_cmd.py" "$@"; }
-# sense_is SG "TOKENS" CDB [ARGS]: the reply's first line has every token.
-sense_is() {
-	local sg=$1 want=$2 out w
-	shift 2
-	out=$(sc "$sg" "$@" | head -n 1)
-	echo "reply: $out (want: $want)"
-	for w in $want; do
-		[[ " $out " == *" $w "* ]] || { threads_now; return 1; }
-	done
-}
-# What the daemon's threads wait on, for a reply that did not come.
-threads_now() {
-	local t
-	[ -n "${DAEMON_PID:-}" ] || return 0
-	for t in /proc/"$DAEMON_PID"/task/*; do
-		echo "thread ${t##*/} $(cat "$t/comm") $(awk '{print $3}' "$t/stat") $(cat "$t/wchan")"
-	done
-	dstate_now
-}
-clear_ua() { sg_turs "$1" >/dev/null 2>&1; sg_turs "$1" >/dev/null 2>&1; true; }
-
 tc_run "lio loads" lio_load || exit 1
 tc_run "system bus starts" bus_start || exit 1
 tc_run "daemon starts" daemon_start || exit 1
@@ -54,13 +32,6 @@ flaky_table() {
 	dmsetup suspend --nolockfs flaky && dmsetup load flaky --table "$t" &&
 		dmsetup resume flaky && echo "flaky: $1"
 }
-figure_is() {
-	local v
-	v=$(lun_stat "$1" "$2")
-	echo "$1 $2: $v (want $3)"
-	[ "$v" = "$3" ]
-}
-lun_cfs() { ls -d "$CFS"/core/user_*/"$1" | head -n 1; }
 flaky_luns() {
 	modprobe dm-mod && modprobe loop && truncate -s 128M /tmp/flaky.img &&
 		FLAKY_LOOP=$(losetup -f --show /tmp/flaky.img) &&

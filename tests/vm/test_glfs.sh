@@ -16,7 +16,11 @@
 #    ping-timeout (10 s, glfs.ping_timeout_s) fails the commands within
 #    twice that, retryable (glfs.connection_errors grew), before the
 #    kernel's cmd_time_out (30 s) gives up on them; no hang; after
-#    SIGCONT the LUN serves again.
+#    SIGCONT the LUN serves again;
+#  - a failed flush stays failed: with the write cache on, writes
+#    acknowledged, the brick killed, SYNCHRONIZE CACHE fails; with the
+#    brick back it still is not GOOD (what the brick had not synced may
+#    be gone) until the LUN is given its config again.
 # One boot, about 5 min under emulation.
 # vm-mem: 3072
 set -u
@@ -187,6 +191,35 @@ freeze_cycle() {
 }
 tc_run "glusterd and the brick frozen 27 s, the volume's default ping-timeout: commands fail (retryable) before cmd_time_out, no hang, serves after SIGCONT" \
 	freeze_cycle
+
+SYNC10=35000000000000000000
+flush_stays_failed() {
+	local sg=$LUN_SG p
+	echo 1 >"$(lun_cfs lun)/attrib/emulate_write_cache" && clear_ua "$sg" || return 1
+	dd if=/dev/urandom of="$SD" bs=64k count=16 seek=800 oflag=direct status=none ||
+		return 1
+	p=$(brick_pid) && [ -n "$p" ] && kill -KILL "$p" || return 1
+	echo "brick $p killed with writes acknowledged under the write cache"
+	sense_is "$sg" "status=0x02" "$SYNC10" || return 1
+	G volume start "$VOL" force >/dev/null || return 1
+	for _ in $(seq 600); do brick_online && break; sleep 0.1; done
+	# Reads work again once gfapi has found the brick's new port.
+	for _ in $(seq 20); do
+		dd if="$SD" of=/dev/null bs=64k count=1 iflag=direct status=none 2>/dev/null &&
+			break
+		sleep 3
+	done
+	sense_is "$sg" "status=0x02 key=0x3 asc=0x0c ascq=0x00" "$SYNC10" &&
+		figure_is lun core.flush_failed 1 || return 1
+	# Given its config again, the LUN flushes; the write cache goes off
+	# (its flush first) for what follows.
+	cat "$(lun_cfs lun)/attrib/dev_config" >/tmp/cfg &&
+		cat /tmp/cfg >"$(lun_cfs lun)/attrib/dev_config" && clear_ua "$sg" &&
+		sense_is "$sg" "status=0x00" "$SYNC10" &&
+		echo 0 >"$(lun_cfs lun)/attrib/emulate_write_cache"
+}
+tc_run "write cache on, brick killed: the flush fails, and after the brick is back the next is still not GOOD" \
+	flush_stays_failed
 
 tc_run "the LUN is removed and the daemon exits cleanly" cleanup_all
 tc_summary

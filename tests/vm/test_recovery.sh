@@ -178,8 +178,6 @@ never_broken() {
 tc_run "the kernel never took an answer for a command it did not have" never_broken
 # --- a LUN grown, and a LUN removed under I/O --------------------------------
 
-clear_ua() { sg_turs "$1" >/dev/null 2>&1; sg_turs "$1" >/dev/null 2>&1; true; }
-
 # 256 MiB grown to 512 MiB through configfs: the daemon takes the new
 # size (RECONFIG) and raises CAPACITY DATA HAS CHANGED; after a rescan
 # the initiator sees 512 MiB; what was written below 256 MiB is intact.

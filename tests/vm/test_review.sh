@@ -21,22 +21,10 @@ tc_run "system bus starts" bus_start || exit 1
 tc_run "daemon starts" daemon_start || exit 1
 tc_run "targetcli lists user:file" wait_handler file 60 || exit 1
 
-sc() { python3 "$TCMU_SRC/tests/vm/scsi_cmd.py" "$@"; }
-# sense_is SG "TOKENS" CDB [ARGS]: the reply's first line has every token.
-sense_is() {
-	local sg=$1 want=$2 out w
-	shift 2
-	out=$(sc "$sg" "$@" | head -n 1)
-	echo "reply: $out (want: $want)"
-	for w in $want; do
-		[[ " $out " == *" $w "* ]] || return 1
-	done
-}
 be16() { printf '%04x' "$1"; }
 be32() { printf '%08x' "$1"; }
 be64() { printf '%016x' "$1"; }
 hex() { od -An -v -tx1 | tr -d ' \n'; }
-clear_ua() { sg_turs "$1" >/dev/null 2>&1; sg_turs "$1" >/dev/null 2>&1; true; }
 
 # --- LUNs made by hand: no serial, or a serial; block sizes 512 and 4096 --
 
