@@ -163,6 +163,12 @@ tests/build/sim_pattern: tests/tools/sim_pattern.c sim_device.o ring_sim.o $(COR
 	$(CC) $(CFLAGS) -rdynamic -I. -o $@ $^ $(LDLIBS)
 all: tests/build/sim_pattern
 
+# A device held open and driven from stdin (host tests).
+tests/build/sim_hold: tests/tools/sim_hold.c sim_device.o ring_sim.o $(CORE_OBJS) libtcmu.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -rdynamic -I. -o $@ $^ $(LDLIBS)
+all: tests/build/sim_hold
+
 # A gfapi reader and the write-behind probe (tests/host/test_glfs.sh).
 tests/build/glfs_tool: tests/tools/glfs_tool.c
 	@mkdir -p $(@D)
