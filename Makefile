@@ -95,8 +95,8 @@ handler_rbd.so: handler_rbd.c tcmu-runner.h
 		-shared $(LDFLAGS) -o $@ $< $(RBD_LIBS)
 
 # -z nodelete: a detached glfs_fini may still run in it after dlclose.
-GLFS_SRCS := handler_glfs.c glfs_conn.c glfs_ping.c
-handler_glfs.so: $(GLFS_SRCS) glfs_conn.h glfs_ping.h tcmu-runner.h
+GLFS_SRCS := handler_glfs.c glfs_cfg.c glfs_conn.c glfs_ping.c
+handler_glfs.so: $(GLFS_SRCS) glfs_cfg.h glfs_conn.h glfs_ping.h tcmu-runner.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags glusterfs-api 2>/dev/null) \
 		-shared -Wl,-z,nodelete $(LDFLAGS) -o $@ $(GLFS_SRCS) $(GLFS_LIBS) -lpthread
 

@@ -26,19 +26,7 @@
 
 #include <glusterfs/api/glfs.h>
 
-#define GLFS_MAX_HOSTS 16
-
-/* What a connection is made from and shared on: volume, hosts (the list
- * as the config gave it) and ping; host[] and port[] are hosts parsed.
- * The strings are the caller's. */
-struct glfs_conn_key {
-	const char *volume;
-	const char *hosts;
-	unsigned int ping;		/* ping-timeout, s; 0: the volume's */
-	unsigned int nhosts;
-	const char *host[GLFS_MAX_HOSTS];
-	int port[GLFS_MAX_HOSTS];
-};
+#include "glfs_cfg.h"
 
 /* One glfs_t, shared by the devices on one key. */
 struct glfs_conn {

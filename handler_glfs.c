@@ -1,18 +1,29 @@
 /*
  * handler_glfs: a LUN backed by a file on a GlusterFS volume, through
  * libgfapi (no FUSE mount).
- * Config string:
- * "glfs/<volume>@<host>[:port][,<host2>[:port]...]/<path>[;ping_timeout=N]";
- * the hosts are glusterd's volfile servers (port 24007 by default), tried
- * in turn; <path> is the image file, from the volume's root; ping_timeout
- * (glfs_ping.h) is our connection's, in seconds (10 by default, whatever
- * the volume sets), or "volume" for the volume's network.ping-timeout.
+ * Config string (glfs_cfg.h): "glfs/<volume>@<host>[:port][,<host2>
+ * [:port]...]/<path>[;ping_timeout=N][;create]"; the hosts are glusterd's
+ * volfile servers (port 24007 by default), tried in turn; <path> is the
+ * image file, from the volume's root; ping_timeout (glfs_ping.h) is our
+ * connection's, in seconds (10 by default, whatever the volume sets), or
+ * "volume" for the volume's network.ping-timeout.
  * The image file: if it exists it must hold at least the LUN's size
  * (tcmur_dev_size), else open refuses it; a larger file serves its first
- * size bytes. If it does not exist, open creates it, sparse, at exactly
- * the LUN's size; its directory must exist. check_config refuses a volume
- * or host that does not answer, a path that is a directory, and a missing
- * file whose directory is missing, each with the reason.
+ * size bytes. Never a blank disk: a missing image is made (sparse, at
+ * exactly the LUN's size, in a directory that must exist) only when the
+ * config says ;create, and only by the LUN's first open (reopen false),
+ * never by a reopen. Else open refuses it, saying why: a renamed or
+ * removed image, a typo or a volume that briefly answers ENOENT must not
+ * become an empty disk the initiator writes its file system on. An image
+ * removed or renamed while the LUN is served: our fd still reaches the
+ * file (an unlinked one until we close it, a renamed one as it is), so
+ * I/O goes on, or fails with MEDIUM ERROR once gfapi cannot open the fd
+ * again after a reconnect (the brick dropped the unlinked file); the
+ * next reopen fails and the daemon answers NOT READY, MANUAL
+ * INTERVENTION REQUIRED until the image is back. check_config refuses a
+ * volume or host that does not answer, a path that is a directory, a
+ * missing file without ;create and, with it, one whose directory is
+ * missing, each with the reason.
  * Data moves straight between the kernel's ring and gfapi: reads and
  * writes are glfs_preadv_async/glfs_pwritev_async on the command's iovec,
  * SYNCHRONIZE CACHE glfs_fdatasync_async, a FUA write its write and then
@@ -58,23 +69,14 @@
 
 #include <glusterfs/api/glfs.h>
 
+#include "glfs_cfg.h"
 #include "glfs_conn.h"
 #include "glfs_ping.h"
 #include "scsi_defs.h"
 #include "tcmu-runner.h"
 
-#define GLFS_DEFAULT_PORT 24007
 #define GLFS_CHECK_TIMEOUT 10		/* seconds for glfs_init in check_config */
 #define GLFS_OPEN_TIMEOUT 30		/* and in open */
-
-/* A parsed config string; key.volume and key.host[] point into buf,
- * key.hosts is hosts. */
-struct glfs_cfg {
-	char *buf;
-	char *hosts;			/* the host list as given */
-	char *path;			/* "/<path>" */
-	struct glfs_conn_key key;	/* the connection's */
-};
 
 struct glfs_dev {
 	struct glfs_conn *conn;
@@ -121,120 +123,12 @@ struct glfs_aio {
 	uint64_t ws_done, ws_chunk;
 };
 
-/* ---- config ------------------------------------------------------------ */
-
-static void glfsh_cfg_free(struct glfs_cfg *c)
-{
-	free(c->buf);
-	free(c->hosts);
-	free(c->path);
-	memset(c, 0, sizeof(*c));
-}
-
-/* "host[:port]" into the next slot of @c; 0 or -EINVAL with *why set. */
-static int glfsh_cfg_host(struct glfs_cfg *c, char *h, const char **why)
-{
-	char *colon = strchr(h, ':'), *end;
-	unsigned long port = GLFS_DEFAULT_PORT;
-
-	if (c->key.nhosts == GLFS_MAX_HOSTS) {
-		*why = "more than 16 hosts";
-		return -EINVAL;
-	}
-	if (colon) {
-		*colon++ = '\0';
-		errno = 0;
-		port = strtoul(colon, &end, 10);
-		if (errno || *end || !*colon || port == 0 || port > 65535) {
-			*why = "a port is 1..65535";
-			return -EINVAL;
-		}
-	}
-	if (!*h) {
-		*why = "an empty host name";
-		return -EINVAL;
-	}
-	c->key.host[c->key.nhosts] = h;
-	c->key.port[c->key.nhosts++] = (int)port;
-	return 0;
-}
-
-/* The ";"-separated options after the path, in place; 0 or -EINVAL
- * with *why set. */
-static int glfsh_cfg_opts(struct glfs_cfg *c, char *opts, const char **why)
-{
-	char *o, *save;
-
-	c->key.ping = GLFS_PING_DEFAULT;
-	if (!opts)
-		return 0;
-	for (o = strtok_r(opts, ";", &save); o; o = strtok_r(NULL, ";", &save)) {
-		static const char ping[] = "ping_timeout=";
-
-		if (strncmp(o, ping, sizeof(ping) - 1)) {
-			*why = "unknown option (the only one is ;ping_timeout=N)";
-			return -EINVAL;
-		}
-		if (glfs_ping_parse(o + sizeof(ping) - 1, &c->key.ping, why))
-			return -EINVAL;
-	}
-	return 0;
-}
-
-/*
- * "<volume>@<host>[:port][,...]/<path>[;option...]" into @c
- * (glfsh_cfg_free it); 0 or -errno with *why set.
- */
-static int glfsh_cfg_parse(const char *cfg, struct glfs_cfg *c, const char **why)
-{
-	char *at, *slash, *h, *save, *semi;
-
-	memset(c, 0, sizeof(*c));
-	*why = "expected <volume>@<host>[:port][,<host>...]/<path>[;ping_timeout=N]";
-	if (!cfg)
-		return -EINVAL;
-	c->buf = strdup(cfg);
-	if (!c->buf)
-		goto out_nomem;
-	semi = strchr(c->buf, ';');
-	if (semi)
-		*semi++ = '\0';
-	if (glfsh_cfg_opts(c, semi, why))	/* *why set only on failure */
-		goto out_free;
-	at = strchr(c->buf, '@');
-	slash = at ? strchr(at, '/') : NULL;
-	if (!at || at == c->buf || !slash || slash == at + 1 || !slash[1])
-		goto out_free;
-	*at = '\0';
-	*slash = '\0';
-	c->key.volume = c->buf;
-	c->key.hosts = c->hosts = strdup(at + 1);
-	if (!c->hosts || asprintf(&c->path, "/%s", slash + 1) < 0) {
-		c->path = NULL;
-		goto out_nomem;
-	}
-	for (h = strtok_r(at + 1, ",", &save); h; h = strtok_r(NULL, ",", &save))
-		if (glfsh_cfg_host(c, h, why))
-			goto out_free;
-	if (!c->key.nhosts)
-		goto out_free;
-	return 0;
-
-out_nomem:
-	*why = "out of memory";
-	glfsh_cfg_free(c);
-	return -ENOMEM;
-out_free:
-	glfsh_cfg_free(c);
-	return -EINVAL;
-}
-
 /* ---- check, open, close -------------------------------------------------- */
 
-/* Whether @path on @fs could serve a LUN: an existing regular file, or a
- * missing one in an existing directory (open creates it). 0 or -errno
- * with *why set. */
-static int glfsh_path_usable(glfs_t *fs, const char *path, const char **why)
+/* Whether @path on @fs could serve a LUN: an existing regular file, or,
+ * if @create, a missing one in an existing directory (open creates it).
+ * 0 or -errno with *why set. */
+static int glfsh_path_usable(glfs_t *fs, const char *path, bool create, const char **why)
 {
 	char *dir = strdup(path), *slash;
 	struct stat st;
@@ -254,9 +148,13 @@ static int glfsh_path_usable(glfs_t *fs, const char *path, const char **why)
 	*why = "stat";
 	if (err != -ENOENT)
 		goto out;
+	*why = "missing, and ;create is not in the config (it would make the file at the "
+	       "LUN's size)";
+	if (!create)
+		goto out;
 	slash = strrchr(dir, '/');
 	slash[slash == dir ? 1 : 0] = '\0';
-	*why = "missing, and so is its directory (open creates the file, not directories)";
+	*why = "missing, and so is its directory (;create makes the file, not directories)";
 	if (glfs_stat(fs, dir, &st))
 		goto out;
 	*why = "missing, and its parent is not a directory";
@@ -273,7 +171,7 @@ static bool glfsh_check_config(const char *cfg, char **reason)
 	struct glfs_cfg c;
 	int err;
 
-	err = glfsh_cfg_parse(cfg, &c, &why);
+	err = glfs_cfg_parse(cfg, &c, &why);
 	if (err) {
 		if (reason && asprintf(reason, "%s: %s", cfg ? cfg : "(none)", why) < 0)
 			*reason = NULL;
@@ -281,7 +179,7 @@ static bool glfsh_check_config(const char *cfg, char **reason)
 	}
 	conn = glfs_conn_get(&c.key, GLFS_CHECK_TIMEOUT, &err, &why);
 	if (conn)
-		err = glfsh_path_usable(conn->fs, c.path, &why);
+		err = glfsh_path_usable(conn->fs, c.path, c.create, &why);
 	/* "volume V on H, connect|<path>: what[: errno text]" */
 	detail = err == -EINVAL ? "" : err == -ETIMEDOUT && !conn ? ": no answer in 10 s" :
 		 strerror(-err);
@@ -291,20 +189,21 @@ static bool glfsh_check_config(const char *cfg, char **reason)
 		     detail) < 0)
 		*reason = NULL;
 	glfs_conn_put(conn);
-	glfsh_cfg_free(&c);
+	glfs_cfg_free(&c);
 	return !err;
 }
 
-/* Open @path on @fs read-write, creating it at @size if missing. The fd,
- * or NULL with *err and *step. */
-static glfs_fd_t *glfsh_open_image(glfs_t *fs, const char *path, uint64_t size, int *err,
-				   const char **step)
+/* Open @path on @fs read-write; if it is missing and @create, create it
+ * at @size. The fd, or NULL with *err and *step ("open" with -ENOENT: it
+ * is missing and was not made). */
+static glfs_fd_t *glfsh_open_image(glfs_t *fs, const char *path, uint64_t size, bool create,
+				   int *err, const char **step)
 {
 	glfs_fd_t *fd;
 
 	*step = "open";
 	fd = glfs_open(fs, path, O_RDWR);
-	if (fd || errno != ENOENT)
+	if (fd || errno != ENOENT || !create)
 		goto out;
 	*step = "create";
 	fd = glfs_creat(fs, path, O_RDWR | O_EXCL, 0600);
@@ -356,6 +255,24 @@ static void glfsh_timeouts_agree(struct tcmur_device *dev, const struct glfs_con
 		      bound);
 }
 
+/* Say why @dev's image could not be opened (glfsh_open_image's @err and
+ * @step): a missing one is made only on a LUN's first open, with ;create. */
+static void glfsh_open_failed(struct tcmur_device *dev, const struct glfs_cfg *c, bool reopen,
+			      int err, const char *step)
+{
+	if (err != -ENOENT || strcmp(step, "open"))
+		tcmu_dev_err(dev, "%s %s on volume %s: %s", step, c->path, c->key.volume,
+			     strerror(-err));
+	else if (reopen)
+		tcmu_dev_err(dev, "%s on volume %s is missing, and a reopen never makes the "
+			     "image (it would serve an empty disk): removed or renamed? Put it "
+			     "back, or give the LUN a path that exists", c->path, c->key.volume);
+	else
+		tcmu_dev_err(dev, "%s on volume %s is missing: not made, since ;create is not in "
+			     "the config (with it, a LUN's first open makes the file at the "
+			     "LUN's size)", c->path, c->key.volume);
+}
+
 static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 {
 	struct glfs_dev *gdev = tcmur_dev_private(dev);
@@ -365,8 +282,7 @@ static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 	struct stat st;
 	int err;
 
-	(void)reopen;
-	err = glfsh_cfg_parse(tcmur_dev_config(dev), &c, &why);
+	err = glfs_cfg_parse(tcmur_dev_config(dev), &c, &why);
 	if (err) {
 		tcmu_dev_err(dev, "config %s: %s", tcmur_dev_config(dev), why);
 		return err;
@@ -378,10 +294,13 @@ static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 		goto out_cfg;
 	}
 	glfsh_timeouts_agree(dev, gdev->conn, tcmur_dev_cmd_time_out(dev));
-	gdev->fd = glfsh_open_image(gdev->conn->fs, c.path, size, &err, &why);
+	/* Never on a reopen: the image went while the LUN was served (or
+	 * the config changed), and an empty one would be served as the
+	 * initiator's disk. */
+	gdev->fd = glfsh_open_image(gdev->conn->fs, c.path, size, c.create && !reopen, &err,
+				    &why);
 	if (!gdev->fd) {
-		tcmu_dev_err(dev, "%s %s on volume %s: %s", why, c.path, c.key.volume,
-			     strerror(-err));
+		glfsh_open_failed(dev, &c, reopen, err, why);
 		goto out_put;
 	}
 	err = glfs_fstat(gdev->fd, &st) ? -errno : 0;
@@ -403,7 +322,7 @@ static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 	tcmu_dev_dbg(dev, "opened %s on volume %s (%llu bytes, %s)", c.path, c.key.volume,
 		     (unsigned long long)st.st_size,
 		     gdev->can_unmap ? "UNMAP punches holes" : "no UNMAP: no hole punching");
-	glfsh_cfg_free(&c);
+	glfs_cfg_free(&c);
 	return 0;
 
 out_close:
@@ -411,7 +330,7 @@ out_close:
 out_put:
 	glfs_conn_put(gdev->conn);
 out_cfg:
-	glfsh_cfg_free(&c);
+	glfs_cfg_free(&c);
 	memset(gdev, 0, sizeof(*gdev));
 	return err;
 }
@@ -741,10 +660,12 @@ static bool glfsh_unmap_zeroes(struct tcmur_device *dev)
 TCMUR_REGISTER_HANDLER(
 	.name = "GlusterFS file (libgfapi)",
 	.subtype = "glfs",
-	.cfg_desc = "<volume>@<host>[:port][,<host>[:port]...]/<path>[;ping_timeout=N]: "
-		    "a file on a GlusterFS volume, from glusterd at host (port 24007 by "
-		    "default). An existing file must hold the LUN's size; a missing one "
-		    "is created at it, in an existing directory. ping_timeout: seconds "
+	.cfg_desc = "<volume>@<host>[:port][,<host>[:port]...]/<path>[;ping_timeout=N]"
+		    "[;create]: a file on a GlusterFS volume, from glusterd at host (port "
+		    "24007 by default). An existing file must hold the LUN's size; a "
+		    "missing one is refused, or with ;create made at that size, in an "
+		    "existing directory, by the LUN's first open only (never by a "
+		    "reopen). ping_timeout: seconds "
 		    "(1..1013, default 10) before a brick that does not answer fails "
 		    "commands (within twice that: keep it below the device's "
 		    "cmd_time_out), or \"volume\" for the volume's network.ping-timeout.",
