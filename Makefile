@@ -99,10 +99,10 @@ handler_rbd.so: handler_rbd.c tcmu-runner.h
 		-shared $(LDFLAGS) -o $@ $< $(RBD_LIBS)
 
 # -z nodelete: a detached glfs_fini may still run in it after dlclose.
-handler_glfs.so: handler_glfs.c glfs_ping.c glfs_ping.h tcmu-runner.h
+GLFS_SRCS := handler_glfs.c glfs_cfg.c glfs_conn.c glfs_ping.c
+handler_glfs.so: $(GLFS_SRCS) glfs_cfg.h glfs_conn.h glfs_ping.h tcmu-runner.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags glusterfs-api 2>/dev/null) \
-		-shared -Wl,-z,nodelete $(LDFLAGS) -o $@ handler_glfs.c glfs_ping.c \
-		$(GLFS_LIBS) -lpthread
+		-shared -Wl,-z,nodelete $(LDFLAGS) -o $@ $(GLFS_SRCS) $(GLFS_LIBS) -lpthread
 
 %.o: %.c $(wildcard *.h)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -166,6 +166,12 @@ tests/build/sim_pattern: tests/tools/sim_pattern.c sim_device.o ring_sim.o $(COR
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -rdynamic -I. -o $@ $^ $(LDLIBS)
 all: tests/build/sim_pattern
+
+# A device held open and driven from stdin (host tests).
+tests/build/sim_hold: tests/tools/sim_hold.c sim_device.o ring_sim.o $(CORE_OBJS) libtcmu.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -rdynamic -I. -o $@ $^ $(LDLIBS)
+all: tests/build/sim_hold
 
 # A gfapi reader and the write-behind probe (tests/host/test_glfs.sh).
 tests/build/glfs_tool: tests/tools/glfs_tool.c

@@ -1,18 +1,29 @@
 /*
  * handler_glfs: a LUN backed by a file on a GlusterFS volume, through
  * libgfapi (no FUSE mount).
- * Config string:
- * "glfs/<volume>@<host>[:port][,<host2>[:port]...]/<path>[;ping_timeout=N]";
- * the hosts are glusterd's volfile servers (port 24007 by default), tried
- * in turn; <path> is the image file, from the volume's root; ping_timeout
- * (glfs_ping.h) is our connection's, in seconds (10 by default, whatever
- * the volume sets), or "volume" for the volume's network.ping-timeout.
+ * Config string (glfs_cfg.h): "glfs/<volume>@<host>[:port][,<host2>
+ * [:port]...]/<path>[;ping_timeout=N][;create]"; the hosts are glusterd's
+ * volfile servers (port 24007 by default), tried in turn; <path> is the
+ * image file, from the volume's root; ping_timeout (glfs_ping.h) is our
+ * connection's, in seconds (10 by default, whatever the volume sets), or
+ * "volume" for the volume's network.ping-timeout.
  * The image file: if it exists it must hold at least the LUN's size
  * (tcmur_dev_size), else open refuses it; a larger file serves its first
- * size bytes. If it does not exist, open creates it, sparse, at exactly
- * the LUN's size; its directory must exist. check_config refuses a volume
- * or host that does not answer, a path that is a directory, and a missing
- * file whose directory is missing, each with the reason.
+ * size bytes. Never a blank disk: a missing image is made (sparse, at
+ * exactly the LUN's size, in a directory that must exist) only when the
+ * config says ;create, and only by the LUN's first open (reopen false),
+ * never by a reopen. Else open refuses it, saying why: a renamed or
+ * removed image, a typo or a volume that briefly answers ENOENT must not
+ * become an empty disk the initiator writes its file system on. An image
+ * removed or renamed while the LUN is served: our fd still reaches the
+ * file (an unlinked one until we close it, a renamed one as it is), so
+ * I/O goes on, or fails with MEDIUM ERROR once gfapi cannot open the fd
+ * again after a reconnect (the brick dropped the unlinked file); the
+ * next reopen fails and the daemon answers NOT READY, MANUAL
+ * INTERVENTION REQUIRED until the image is back. check_config refuses a
+ * volume or host that does not answer, a path that is a directory, a
+ * missing file without ;create and, with it, one whose directory is
+ * missing, each with the reason.
  * Data moves straight between the kernel's ring and gfapi: reads and
  * writes are glfs_preadv_async/glfs_pwritev_async on the command's iovec,
  * SYNCHRONIZE CACHE glfs_fdatasync_async, a FUA write its write and then
@@ -32,13 +43,10 @@
  * on our connection, whatever the volume says: every write completes only
  * once a brick answered it. After a failed fdatasync, a flush is reported
  * good only if its own fdatasync started after that failure and succeeded.
- * Connections: one glfs_t per (volume, host list), shared by the devices
- * that use it and reference-counted (handler-wide state: the API has no
- * handler context, so glfs_conns is a file-scope list under a mutex).
- * glfs_init runs on a thread of its own, bounded in time; glfs_fini, which
- * takes about 10 s, runs on a detached thread once the last device went
- * (hence -z nodelete: the plugin stays mapped while one runs).
- * gfapi's log goes to $TCMU_GLFS_LOG (default /dev/null).
+ * Connections (glfs_conn.h): one glfs_t per (volume, host list,
+ * ping_timeout), shared by the devices that use it, made within a bound
+ * and finied off-thread once the last device went. gfapi's log goes to
+ * $TCMU_GLFS_LOG (default /dev/null).
  * A frozen brick (glfs_ping.h): gfapi fails the commands waiting on it
  * within twice the connection's ping-timeout, which we set (10 s unless
  * the config says otherwise) below the kernel's default cmd_time_out of
@@ -53,52 +61,22 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <glusterfs/api/glfs.h>
 
+#include "glfs_cfg.h"
+#include "glfs_conn.h"
 #include "glfs_ping.h"
 #include "scsi_defs.h"
 #include "tcmu-runner.h"
 
-#define GLFS_DEFAULT_PORT 24007
-#define GLFS_MAX_HOSTS 16
 #define GLFS_CHECK_TIMEOUT 10		/* seconds for glfs_init in check_config */
 #define GLFS_OPEN_TIMEOUT 30		/* and in open */
-#define GLFS_LOG_LEVEL 4		/* gfapi's WARNING */
-
-/* A parsed config string; volume and host[] point into buf. */
-struct glfs_cfg {
-	char *buf;
-	char *hosts;			/* the host list as given: the connection's key */
-	char *path;			/* "/<path>" */
-	const char *volume;
-	unsigned int ping;		/* ping-timeout, s; 0: the volume's */
-	unsigned int nhosts;
-	const char *host[GLFS_MAX_HOSTS];
-	int port[GLFS_MAX_HOSTS];
-};
-
-/* One glfs_t, shared by the devices on one (volume, host list,
- * ping_timeout). */
-struct glfs_conn {
-	struct glfs_conn *next;
-	char *volume, *hosts;
-	unsigned int ping;		/* as asked: 0, the volume's */
-	unsigned int ping_s;		/* in force: ours, or the volfile's */
-	glfs_t *fs;
-	unsigned int refs;		/* under glfs_lock */
-};
-
-static pthread_mutex_t glfs_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct glfs_conn *glfs_conns;
 
 struct glfs_dev {
 	struct glfs_conn *conn;
@@ -145,373 +123,12 @@ struct glfs_aio {
 	uint64_t ws_done, ws_chunk;
 };
 
-/* ---- config ------------------------------------------------------------ */
-
-static void glfsh_cfg_free(struct glfs_cfg *c)
-{
-	free(c->buf);
-	free(c->hosts);
-	free(c->path);
-	memset(c, 0, sizeof(*c));
-}
-
-/* "host[:port]" into the next slot of @c; 0 or -EINVAL with *why set. */
-static int glfsh_cfg_host(struct glfs_cfg *c, char *h, const char **why)
-{
-	char *colon = strchr(h, ':'), *end;
-	unsigned long port = GLFS_DEFAULT_PORT;
-
-	if (c->nhosts == GLFS_MAX_HOSTS) {
-		*why = "more than 16 hosts";
-		return -EINVAL;
-	}
-	if (colon) {
-		*colon++ = '\0';
-		errno = 0;
-		port = strtoul(colon, &end, 10);
-		if (errno || *end || !*colon || port == 0 || port > 65535) {
-			*why = "a port is 1..65535";
-			return -EINVAL;
-		}
-	}
-	if (!*h) {
-		*why = "an empty host name";
-		return -EINVAL;
-	}
-	c->host[c->nhosts] = h;
-	c->port[c->nhosts++] = (int)port;
-	return 0;
-}
-
-/* The ";"-separated options after the path, in place; 0 or -EINVAL
- * with *why set. */
-static int glfsh_cfg_opts(struct glfs_cfg *c, char *opts, const char **why)
-{
-	char *o, *save;
-
-	c->ping = GLFS_PING_DEFAULT;
-	if (!opts)
-		return 0;
-	for (o = strtok_r(opts, ";", &save); o; o = strtok_r(NULL, ";", &save)) {
-		static const char ping[] = "ping_timeout=";
-
-		if (strncmp(o, ping, sizeof(ping) - 1)) {
-			*why = "unknown option (the only one is ;ping_timeout=N)";
-			return -EINVAL;
-		}
-		if (glfs_ping_parse(o + sizeof(ping) - 1, &c->ping, why))
-			return -EINVAL;
-	}
-	return 0;
-}
-
-/*
- * "<volume>@<host>[:port][,...]/<path>[;option...]" into @c
- * (glfsh_cfg_free it); 0 or -errno with *why set.
- */
-static int glfsh_cfg_parse(const char *cfg, struct glfs_cfg *c, const char **why)
-{
-	char *at, *slash, *h, *save, *semi;
-
-	memset(c, 0, sizeof(*c));
-	*why = "expected <volume>@<host>[:port][,<host>...]/<path>[;ping_timeout=N]";
-	if (!cfg)
-		return -EINVAL;
-	c->buf = strdup(cfg);
-	if (!c->buf)
-		goto out_nomem;
-	semi = strchr(c->buf, ';');
-	if (semi)
-		*semi++ = '\0';
-	if (glfsh_cfg_opts(c, semi, why))	/* *why set only on failure */
-		goto out_free;
-	at = strchr(c->buf, '@');
-	slash = at ? strchr(at, '/') : NULL;
-	if (!at || at == c->buf || !slash || slash == at + 1 || !slash[1])
-		goto out_free;
-	*at = '\0';
-	*slash = '\0';
-	c->volume = c->buf;
-	c->hosts = strdup(at + 1);
-	if (!c->hosts || asprintf(&c->path, "/%s", slash + 1) < 0) {
-		c->path = NULL;
-		goto out_nomem;
-	}
-	for (h = strtok_r(at + 1, ",", &save); h; h = strtok_r(NULL, ",", &save))
-		if (glfsh_cfg_host(c, h, why))
-			goto out_free;
-	if (!c->nhosts)
-		goto out_free;
-	return 0;
-
-out_nomem:
-	*why = "out of memory";
-	glfsh_cfg_free(c);
-	return -ENOMEM;
-out_free:
-	glfsh_cfg_free(c);
-	return -EINVAL;
-}
-
-/* ---- connections ----------------------------------------------------------- */
-
-static void *glfsh_fini_thread(void *arg)
-{
-	glfs_fini(arg);
-	return NULL;
-}
-
-/* glfs_fini @fs on a detached thread: it takes ~10 s (the rpc's call-bail
- * timer holds it), which no caller of ours should wait for. */
-static void glfsh_fini_detached(glfs_t *fs)
-{
-	pthread_attr_t attr;
-	pthread_t t;
-
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, glfsh_fini_thread, fs))
-		glfs_fini(fs);	/* no thread: pay the wait here */
-	pthread_attr_destroy(&attr);
-}
-
-/* A glfs_init on its own thread; the one of waiter and thread that
- * finishes last frees it. */
-struct glfs_init_job {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	glfs_t *fs;
-	int err;
-	bool done, abandoned;
-};
-
-static void glfsh_job_free(struct glfs_init_job *j)
-{
-	pthread_cond_destroy(&j->cond);
-	pthread_mutex_destroy(&j->lock);
-	free(j);
-}
-
-static void *glfsh_init_thread(void *arg)
-{
-	struct glfs_init_job *j = arg;
-	int err = glfs_init(j->fs) ? -(errno ? errno : EIO) : 0;
-	bool abandoned;
-
-	pthread_mutex_lock(&j->lock);
-	j->err = err;
-	j->done = true;
-	abandoned = j->abandoned;
-	pthread_cond_signal(&j->cond);
-	pthread_mutex_unlock(&j->lock);
-	if (abandoned) {	/* the waiter gave up: the glfs_t is ours */
-		glfs_fini(j->fs);
-		glfsh_job_free(j);
-	}
-	return NULL;
-}
-
-/* glfs_init(@fs) within @secs; 0, its -errno, or -ETIMEDOUT (then @fs is
- * the init thread's to free). On an error but -ETIMEDOUT, @fs is still
- * the caller's. */
-static int glfsh_init_bounded(glfs_t *fs, unsigned int secs)
-{
-	struct glfs_init_job *j = calloc(1, sizeof(*j));
-	struct timespec until;
-	pthread_attr_t attr;
-	pthread_t t;
-	int err;
-
-	if (!j)
-		return -ENOMEM;
-	pthread_mutex_init(&j->lock, NULL);
-	pthread_cond_init(&j->cond, NULL);
-	j->fs = fs;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	err = -pthread_create(&t, &attr, glfsh_init_thread, j);
-	pthread_attr_destroy(&attr);
-	if (err) {
-		glfsh_job_free(j);
-		return err;
-	}
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += secs;
-	pthread_mutex_lock(&j->lock);
-	while (!j->done && pthread_cond_timedwait(&j->cond, &j->lock, &until) != ETIMEDOUT)
-		;
-	if (!j->done) {
-		j->abandoned = true;
-		pthread_mutex_unlock(&j->lock);
-		return -ETIMEDOUT;
-	}
-	pthread_mutex_unlock(&j->lock);
-	err = j->err;
-	glfsh_job_free(j);
-	return err;
-}
-
-/* A connected glfs_t for @c within @secs; NULL with *err and *step. */
-static glfs_t *glfsh_connect(const struct glfs_cfg *c, unsigned int secs, int *err,
-			     const char **step)
-{
-	const char *log = getenv("TCMU_GLFS_LOG");
-	glfs_t *fs;
-
-	*step = "glfs_new";
-	fs = glfs_new(c->volume);
-	if (!fs) {
-		*err = -(errno ? errno : ENOMEM);
-		return NULL;
-	}
-	*step = "glfs_set_volfile_server";
-	for (unsigned int i = 0; i < c->nhosts; i++)
-		if (glfs_set_volfile_server(fs, "tcp", c->host[i], c->port[i]))
-			goto out_fini;
-	*step = "glfs_set_logging";
-	if (glfs_set_logging(fs, log && *log ? log : "/dev/null", GLFS_LOG_LEVEL))
-		goto out_fini;
-	/* Never acknowledge a write that no brick has: write-behind would
-	 * (see the top). Set before glfs_init: it cannot change online. */
-	*step = "write-behind pass-through";
-	if (glfs_set_xlator_option(fs, "*-write-behind", "pass-through", "true"))
-		goto out_fini;
-	/* Ours, in place of the volume's (a command option overrides the
-	 * volfile's): the client xlators are "<volume>-client-<n>". */
-	*step = "client ping-timeout";
-	if (c->ping) {
-		char xl[PATH_MAX], val[16];
-
-		snprintf(xl, sizeof(xl), "%s-client-*", c->volume);
-		snprintf(val, sizeof(val), "%u", c->ping);
-		if (glfs_set_xlator_option(fs, xl, "ping-timeout", val))
-			goto out_fini;
-	}
-	*step = "glfs_init (volume or hosts)";
-	*err = glfsh_init_bounded(fs, secs);
-	if (*err == -ETIMEDOUT)
-		return NULL;
-	if (*err) {
-		glfsh_fini_detached(fs);
-		return NULL;
-	}
-	return fs;
-
-out_fini:
-	*err = -(errno ? errno : EINVAL);
-	glfsh_fini_detached(fs);
-	return NULL;
-}
-
-/*
- * The ping-timeout the client volfile of @fs gives (glfs_ping.h), or
- * GLFS_PING_CLIENT_DEFAULT if it cannot be read. gfapi's glfs_get_volfile
- * copies as many bytes as the buffer holds, past the volfile's end for a
- * larger one: so ask the length first (a zero length answers minus it),
- * then copy exactly that, again if it changed meanwhile.
- */
-static unsigned int glfsh_volfile_ping(glfs_t *fs)
-{
-	unsigned int ping = GLFS_PING_CLIENT_DEFAULT;
-
-	for (int tries = 0; tries < 3; tries++) {
-		ssize_t need = glfs_get_volfile(fs, NULL, 0), n;
-		char *buf;
-
-		if (need >= 0 || !(buf = malloc((size_t)-need)))
-			break;
-		n = glfs_get_volfile(fs, buf, (size_t)-need);
-		if (n == -need)
-			ping = glfs_ping_from_volfile(buf, (size_t)n);
-		free(buf);
-		if (n == -need)
-			break;
-	}
-	return ping;
-}
-
-/* The connection for @c, shared: found, or made within @secs. NULL with
- * *err and *step. glfsh_conn_put() it. */
-static struct glfs_conn *glfsh_conn_get(const struct glfs_cfg *c, unsigned int secs,
-					int *err, const char **step)
-{
-	struct glfs_conn *conn;
-
-	/* Held across a new connection's init too, so that two devices on
-	 * one volume never make two; a bad host delays other opens at most
-	 * @secs. */
-	pthread_mutex_lock(&glfs_lock);
-	for (conn = glfs_conns; conn; conn = conn->next)
-		if (!strcmp(conn->volume, c->volume) && !strcmp(conn->hosts, c->hosts) &&
-		    conn->ping == c->ping)
-			break;
-	if (conn) {
-		conn->refs++;
-		tcmur_dev_log(NULL, TCMUR_LOG_INFO, __func__, "volume %s on %s: connection "
-			      "shared (%u users)", c->volume, c->hosts, conn->refs);
-		goto out;
-	}
-	*step = "out of memory";
-	*err = -ENOMEM;
-	conn = calloc(1, sizeof(*conn));
-	if (!conn || !(conn->volume = strdup(c->volume)) || !(conn->hosts = strdup(c->hosts)))
-		goto out_free;
-	conn->fs = glfsh_connect(c, secs, err, step);
-	if (!conn->fs)
-		goto out_free;
-	conn->ping = c->ping;
-	conn->ping_s = c->ping ? c->ping : glfsh_volfile_ping(conn->fs);
-	tcmur_dev_log(NULL, TCMUR_LOG_INFO, __func__, "volume %s on %s: connected, "
-		      "ping-timeout %u s (%s): a frozen brick fails commands within %u s",
-		      c->volume, c->hosts, conn->ping_s,
-		      c->ping ? "ours, ping_timeout" : "the volume's", glfs_ping_bound(conn->ping_s));
-	conn->refs = 1;
-	conn->next = glfs_conns;
-	glfs_conns = conn;
-out:
-	pthread_mutex_unlock(&glfs_lock);
-	return conn;
-
-out_free:
-	pthread_mutex_unlock(&glfs_lock);
-	if (conn) {
-		free(conn->volume);
-		free(conn->hosts);
-		free(conn);
-	}
-	return NULL;
-}
-
-/* Drop a reference; the last one finis the glfs_t, off-thread. */
-static void glfsh_conn_put(struct glfs_conn *conn)
-{
-	struct glfs_conn **pp;
-	bool last;
-
-	if (!conn)
-		return;
-	pthread_mutex_lock(&glfs_lock);
-	last = --conn->refs == 0;
-	if (last) {
-		for (pp = &glfs_conns; *pp != conn; pp = &(*pp)->next)
-			;
-		*pp = conn->next;
-	}
-	pthread_mutex_unlock(&glfs_lock);
-	if (!last)
-		return;
-	glfsh_fini_detached(conn->fs);
-	free(conn->volume);
-	free(conn->hosts);
-	free(conn);
-}
-
 /* ---- check, open, close -------------------------------------------------- */
 
-/* Whether @path on @fs could serve a LUN: an existing regular file, or a
- * missing one in an existing directory (open creates it). 0 or -errno
- * with *why set. */
-static int glfsh_path_usable(glfs_t *fs, const char *path, const char **why)
+/* Whether @path on @fs could serve a LUN: an existing regular file, or,
+ * if @create, a missing one in an existing directory (open creates it).
+ * 0 or -errno with *why set. */
+static int glfsh_path_usable(glfs_t *fs, const char *path, bool create, const char **why)
 {
 	char *dir = strdup(path), *slash;
 	struct stat st;
@@ -531,9 +148,13 @@ static int glfsh_path_usable(glfs_t *fs, const char *path, const char **why)
 	*why = "stat";
 	if (err != -ENOENT)
 		goto out;
+	*why = "missing, and ;create is not in the config (it would make the file at the "
+	       "LUN's size)";
+	if (!create)
+		goto out;
 	slash = strrchr(dir, '/');
 	slash[slash == dir ? 1 : 0] = '\0';
-	*why = "missing, and so is its directory (open creates the file, not directories)";
+	*why = "missing, and so is its directory (;create makes the file, not directories)";
 	if (glfs_stat(fs, dir, &st))
 		goto out;
 	*why = "missing, and its parent is not a directory";
@@ -550,38 +171,39 @@ static bool glfsh_check_config(const char *cfg, char **reason)
 	struct glfs_cfg c;
 	int err;
 
-	err = glfsh_cfg_parse(cfg, &c, &why);
+	err = glfs_cfg_parse(cfg, &c, &why);
 	if (err) {
 		if (reason && asprintf(reason, "%s: %s", cfg ? cfg : "(none)", why) < 0)
 			*reason = NULL;
 		return false;
 	}
-	conn = glfsh_conn_get(&c, GLFS_CHECK_TIMEOUT, &err, &why);
+	conn = glfs_conn_get(&c.key, GLFS_CHECK_TIMEOUT, &err, &why);
 	if (conn)
-		err = glfsh_path_usable(conn->fs, c.path, &why);
+		err = glfsh_path_usable(conn->fs, c.path, c.create, &why);
 	/* "volume V on H, connect|<path>: what[: errno text]" */
 	detail = err == -EINVAL ? "" : err == -ETIMEDOUT && !conn ? ": no answer in 10 s" :
 		 strerror(-err);
 	if (err && reason &&
-	    asprintf(reason, "volume %s on %s, %s: %s%s%s", c.volume, c.hosts,
+	    asprintf(reason, "volume %s on %s, %s: %s%s%s", c.key.volume, c.hosts,
 		     conn ? c.path : "connect", why, *detail && *detail != ':' ? ": " : "",
 		     detail) < 0)
 		*reason = NULL;
-	glfsh_conn_put(conn);
-	glfsh_cfg_free(&c);
+	glfs_conn_put(conn);
+	glfs_cfg_free(&c);
 	return !err;
 }
 
-/* Open @path on @fs read-write, creating it at @size if missing. The fd,
- * or NULL with *err and *step. */
-static glfs_fd_t *glfsh_open_image(glfs_t *fs, const char *path, uint64_t size, int *err,
-				   const char **step)
+/* Open @path on @fs read-write; if it is missing and @create, create it
+ * at @size. The fd, or NULL with *err and *step ("open" with -ENOENT: it
+ * is missing and was not made). */
+static glfs_fd_t *glfsh_open_image(glfs_t *fs, const char *path, uint64_t size, bool create,
+				   int *err, const char **step)
 {
 	glfs_fd_t *fd;
 
 	*step = "open";
 	fd = glfs_open(fs, path, O_RDWR);
-	if (fd || errno != ENOENT)
+	if (fd || errno != ENOENT || !create)
 		goto out;
 	*step = "create";
 	fd = glfs_creat(fs, path, O_RDWR | O_EXCL, 0600);
@@ -633,6 +255,24 @@ static void glfsh_timeouts_agree(struct tcmur_device *dev, const struct glfs_con
 		      bound);
 }
 
+/* Say why @dev's image could not be opened (glfsh_open_image's @err and
+ * @step): a missing one is made only on a LUN's first open, with ;create. */
+static void glfsh_open_failed(struct tcmur_device *dev, const struct glfs_cfg *c, bool reopen,
+			      int err, const char *step)
+{
+	if (err != -ENOENT || strcmp(step, "open"))
+		tcmu_dev_err(dev, "%s %s on volume %s: %s", step, c->path, c->key.volume,
+			     strerror(-err));
+	else if (reopen)
+		tcmu_dev_err(dev, "%s on volume %s is missing, and a reopen never makes the "
+			     "image (it would serve an empty disk): removed or renamed? Put it "
+			     "back, or give the LUN a path that exists", c->path, c->key.volume);
+	else
+		tcmu_dev_err(dev, "%s on volume %s is missing: not made, since ;create is not in "
+			     "the config (with it, a LUN's first open makes the file at the "
+			     "LUN's size)", c->path, c->key.volume);
+}
+
 static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 {
 	struct glfs_dev *gdev = tcmur_dev_private(dev);
@@ -642,33 +282,35 @@ static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 	struct stat st;
 	int err;
 
-	(void)reopen;
-	err = glfsh_cfg_parse(tcmur_dev_config(dev), &c, &why);
+	err = glfs_cfg_parse(tcmur_dev_config(dev), &c, &why);
 	if (err) {
 		tcmu_dev_err(dev, "config %s: %s", tcmur_dev_config(dev), why);
 		return err;
 	}
-	gdev->conn = glfsh_conn_get(&c, GLFS_OPEN_TIMEOUT, &err, &why);
+	gdev->conn = glfs_conn_get(&c.key, GLFS_OPEN_TIMEOUT, &err, &why);
 	if (!gdev->conn) {
-		tcmu_dev_err(dev, "volume %s on %s: %s: %s", c.volume, c.hosts, why,
+		tcmu_dev_err(dev, "volume %s on %s: %s: %s", c.key.volume, c.hosts, why,
 			     strerror(-err));
 		goto out_cfg;
 	}
 	glfsh_timeouts_agree(dev, gdev->conn, tcmur_dev_cmd_time_out(dev));
-	gdev->fd = glfsh_open_image(gdev->conn->fs, c.path, size, &err, &why);
+	/* Never on a reopen: the image went while the LUN was served (or
+	 * the config changed), and an empty one would be served as the
+	 * initiator's disk. */
+	gdev->fd = glfsh_open_image(gdev->conn->fs, c.path, size, c.create && !reopen, &err,
+				    &why);
 	if (!gdev->fd) {
-		tcmu_dev_err(dev, "%s %s on volume %s: %s", why, c.path, c.volume,
-			     strerror(-err));
+		glfsh_open_failed(dev, &c, reopen, err, why);
 		goto out_put;
 	}
 	err = glfs_fstat(gdev->fd, &st) ? -errno : 0;
 	if (err) {
-		tcmu_dev_err(dev, "stat %s on volume %s: %s", c.path, c.volume, strerror(-err));
+		tcmu_dev_err(dev, "stat %s on volume %s: %s", c.path, c.key.volume, strerror(-err));
 		goto out_close;
 	}
 	if ((uint64_t)st.st_size < size) {
 		tcmu_dev_err(dev, "%s on volume %s holds %llu bytes, less than the LUN's %llu: "
-			     "grow it or make the LUN smaller", c.path, c.volume,
+			     "grow it or make the LUN smaller", c.path, c.key.volume,
 			     (unsigned long long)st.st_size, (unsigned long long)size);
 		err = -ENOSPC;
 		goto out_close;
@@ -677,18 +319,18 @@ static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 	 * changes no data (the brick keeps the size). */
 	gdev->can_unmap = !glfs_discard(gdev->fd, st.st_size, 4096) ||
 			  (errno != EOPNOTSUPP && errno != ENOSYS);
-	tcmu_dev_dbg(dev, "opened %s on volume %s (%llu bytes, %s)", c.path, c.volume,
+	tcmu_dev_dbg(dev, "opened %s on volume %s (%llu bytes, %s)", c.path, c.key.volume,
 		     (unsigned long long)st.st_size,
 		     gdev->can_unmap ? "UNMAP punches holes" : "no UNMAP: no hole punching");
-	glfsh_cfg_free(&c);
+	glfs_cfg_free(&c);
 	return 0;
 
 out_close:
 	glfs_close(gdev->fd);
 out_put:
-	glfsh_conn_put(gdev->conn);
+	glfs_conn_put(gdev->conn);
 out_cfg:
-	glfsh_cfg_free(&c);
+	glfs_cfg_free(&c);
 	memset(gdev, 0, sizeof(*gdev));
 	return err;
 }
@@ -710,7 +352,7 @@ static void glfsh_close_dev(struct tcmur_device *dev)
 	}
 	if (glfs_close(gdev->fd))
 		tcmu_dev_warn(dev, "close: %s", strerror(errno));
-	glfsh_conn_put(gdev->conn);
+	glfs_conn_put(gdev->conn);
 	memset(gdev, 0, sizeof(*gdev));
 }
 
@@ -1018,10 +660,12 @@ static bool glfsh_unmap_zeroes(struct tcmur_device *dev)
 TCMUR_REGISTER_HANDLER(
 	.name = "GlusterFS file (libgfapi)",
 	.subtype = "glfs",
-	.cfg_desc = "<volume>@<host>[:port][,<host>[:port]...]/<path>[;ping_timeout=N]: "
-		    "a file on a GlusterFS volume, from glusterd at host (port 24007 by "
-		    "default). An existing file must hold the LUN's size; a missing one "
-		    "is created at it, in an existing directory. ping_timeout: seconds "
+	.cfg_desc = "<volume>@<host>[:port][,<host>[:port]...]/<path>[;ping_timeout=N]"
+		    "[;create]: a file on a GlusterFS volume, from glusterd at host (port "
+		    "24007 by default). An existing file must hold the LUN's size; a "
+		    "missing one is refused, or with ;create made at that size, in an "
+		    "existing directory, by the LUN's first open only (never by a "
+		    "reopen). ping_timeout: seconds "
 		    "(1..1013, default 10) before a brick that does not answer fails "
 		    "commands (within twice that: keep it below the device's "
 		    "cmd_time_out), or \"volume\" for the volume's network.ping-timeout.",

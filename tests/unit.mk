@@ -97,6 +97,9 @@ $(UB)/test_%: $(UB)/tests/unit/test_%.o $(UNIT_CORE_OBJS) $(UB)/libsupport.a \
 		$(UB)/libsupport.a $(UB)/tests/unit/file_spy.o $(UNIT_LIBS)
 
 $(UB)/test_handler_loader: $(UNIT_PLUGIN_SOS)
+# handler_glfs's gfapi-free parts, compiled into their tests.
+$(UB)/tests/unit/test_glfs_cfg.o: glfs_cfg.c glfs_ping.c
+$(UB)/tests/unit/test_glfs_ping.o: glfs_ping.c
 
 # A fuzz target's input function plus a main that replays its corpus.
 $(UB)/replay_%: $(UB)/tests/fuzz/%.o $(UB)/tests/fuzz/replay_main.o $(UNIT_CORE_OBJS) \

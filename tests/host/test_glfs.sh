@@ -2,7 +2,12 @@
 # test_glfs.sh - handler_glfs against a real GlusterFS volume: a private
 # glusterd and a one-brick volume (a directory on /var/tmp, 127.0.0.1
 # only), started here and torn down on every exit. Through tcmu-sim and
-# tests/build/sim_pattern: check passes on a file it creates; random data
+# tests/build/sim_pattern: never a blank disk: a missing image is refused
+# with the reason (check and open) unless the config says ;create, which
+# makes it at the LUN's size; an image removed or renamed under a served
+# LUN (tests/build/sim_hold), then reopened, with or without the brick
+# restarted in between, answers NOT READY, never zeros, and is not made
+# again; check passes on a file it creates; random data
 # of random sizes reads back and is what gfapi reads from the volume; an
 # UNMAP punches a hole the brick's file shows; a bad volume, host or path
 # is refused with a reason, in bounded time; write-behind acknowledges
@@ -32,8 +37,8 @@ for t in glusterd gluster python3; do
 	command -v $t >/dev/null || skip "$t not installed"
 done
 [ -f handler_glfs.so ] || skip "handler_glfs.so not built (libglusterfs-dev missing?)"
-[ -x tests/build/sim_pattern ] && [ -x tests/build/glfs_tool ] ||
-	skip "tests/build/sim_pattern or glfs_tool not built"
+[ -x tests/build/sim_pattern ] && [ -x tests/build/sim_hold ] && [ -x tests/build/glfs_tool ] ||
+	skip "tests/build/sim_pattern, sim_hold or glfs_tool not built"
 if ss -Htln 'sport = :24007' 2>/dev/null | grep -q .; then
 	skip "port 24007 is taken: another glusterd runs here"
 fi
@@ -49,6 +54,7 @@ for d in /var/lib/glusterd/geo-replication /var/lib/glusterd/ss_brick /var/run/g
 done
 cleanup() {
 	[ -n "${sim_pid:-}" ] && kill "$sim_pid" 2>/dev/null
+	[ -n "${HOLD_PID:-}" ] && kill "$HOLD_PID" 2>/dev/null
 	# shellcheck disable=SC2086
 	[ -n "${frozen:-}" ] && kill -CONT $frozen 2>/dev/null
 	"$GLUSTER_SH" stop "$GT" "$VOL" >/dev/null 2>&1
@@ -86,11 +92,31 @@ refused() {
 		{ echo "    | refused in $((SECONDS - t)) s (at most $max)"; [ $((SECONDS - t)) -le "$max" ]; }
 }
 
+# Never a blank disk: a missing image is refused, by check_config
+# (targetcli's CheckConfig, tcmu-sim check) and by open (sim_hold opens
+# without asking check_config), each saying why; nothing is made.
+missing_refused() {
+	local rc ok=0
+	refused "/absent.img: missing, and ;create is not in the config" 12 \
+		"glfs/$VOL@$H/absent.img" || ok=1
+	echo quit | timeout 120 tests/build/sim_hold --handler-path . --size 64M \
+		"glfs/$VOL@$H/absent.img" >"$tmp/out" 2>&1
+	rc=$?
+	sed 's/^/    | /' "$tmp/out"
+	echo "    | exit $rc (want 1); on the volume: $(tests/build/glfs_tool size $H "$VOL" /absent.img)"
+	[ $rc = 1 ] && grep -q "^open: No such file or directory" "$tmp/out" &&
+		grep -q "/absent.img on volume $VOL is missing: .*;create" "$tmp/out" &&
+		[ "$(tests/build/glfs_tool size $H "$VOL" /absent.img)" = missing ] || ok=1
+	return $ok
+}
+check "a missing image without ;create: check and open refuse it, saying why; nothing made" \
+	missing_refused
 new_file_checked() {
-	run_sim 0 check --handler-path . "glfs/$VOL@$H/lun.img" --size 256M &&
+	run_sim 0 check --handler-path . "glfs/$VOL@$H/lun.img;create" --size 256M &&
 		[ "$(stat -c %s "$BRICK/lun.img")" = 268435456 ]
 }
-check "check passes on a file it creates at the LUN's size (256 MiB)" new_file_checked
+check "with ;create, check passes on a file it creates at the LUN's size (256 MiB)" \
+	new_file_checked
 check "check passes again on the existing file, 4096-byte blocks, qd 1" \
 	run_sim 0 check --handler-path . "glfs/$VOL@$H:24007/lun.img" --size 256M \
 		--block-size 4096 --qd 1
@@ -102,7 +128,8 @@ check "a volume that does not exist is refused, naming the volume" \
 check "a host where no glusterd answers is refused within 12 s" \
 	refused "volume $VOL on $H:24999, connect" 12 "glfs/$VOL@$H:24999/x.img"
 check "a path whose directory is missing is refused" \
-	refused "/nodir/x.img: missing, and so is its directory" 12 "glfs/$VOL@$H/nodir/x.img"
+	refused "/nodir/x.img: missing, and so is its directory" 12 \
+		"glfs/$VOL@$H/nodir/x.img;create"
 check "a path that is a directory is refused" \
 	eval 'tests/build/glfs_tool mkdir $H "$VOL" /d &&
 		refused "/d: a directory" 12 "glfs/$VOL@$H/d"'
@@ -146,8 +173,8 @@ check "ping_timeout=5: ours, no warning" \
 # A second LUN on the same volume, open all along, shares the connection.
 data_matches() {
 	timeout 300 tests/build/sim_pattern -v --handler-path . --size 64M --ops 400 \
-		--unmap 16384,8192 --out "$tmp/want.img" --also "glfs/$VOL@$H/data2.img" \
-		"glfs/$VOL@$H/data.img" >"$tmp/out" 2>&1
+		--unmap 16384,8192 --out "$tmp/want.img" --also "glfs/$VOL@$H/data2.img;create" \
+		"glfs/$VOL@$H/data.img;create" >"$tmp/out" 2>&1
 	local rc=$?
 	grep -v -e watch_ -e dev_tmr_enable "$tmp/out" | sed 's/^/    | /'
 	[ $rc = 0 ] && [ "$(grep -c ' 0 differ' "$tmp/out")" = 2 ] &&
@@ -176,15 +203,17 @@ check "UNMAP punched a hole in the brick's file (SEEK_HOLE)" hole_punched
 # An fdatasync that fails (error-gen on the client's fsync): FUA writes
 # and SYNCHRONIZE CACHE end in MEDIUM ERROR, WRITE ERROR; once fsync works
 # again, so do they.
-sync_errors() {
-	local o
+sync_errors() {	# error-gen reset whatever happened: it would fail later cases
+	local o ok=0
 	for o in "error-gen client" "error-fops fsync" "error-failure 100"; do
-		G volume set "$VOL" debug.$o >/dev/null || return 1
+		G volume set "$VOL" debug.$o >/dev/null || ok=1
 	done
-	run_sim 1 check --handler-path . "glfs/$VOL@$H/sync.img" --size 64M &&
-		grep -q "^FAIL: WRITE(16) FUA and SYNCHRONIZE CACHE.*sense 3/0c/00" "$tmp/out" &&
-		G volume reset "$VOL" debug.error-gen >/dev/null &&
-		run_sim 0 check --handler-path . "glfs/$VOL@$H/sync.img" --size 64M
+	run_sim 1 check --handler-path . "glfs/$VOL@$H/sync.img;create" --size 64M &&
+		grep -q "^FAIL: WRITE(16) FUA and SYNCHRONIZE CACHE.*sense 3/0c/00" "$tmp/out" ||
+		ok=1
+	G volume reset "$VOL" debug.error-gen >/dev/null || ok=1
+	run_sim 0 check --handler-path . "glfs/$VOL@$H/sync.img" --size 64M || ok=1
+	return $ok
 }
 check "a failing fdatasync fails FUA and SYNCHRONIZE CACHE (3/0c/00); then they work again" \
 	sync_errors
@@ -232,11 +261,85 @@ write_behind() {
 check "write-behind acknowledges writes a dead brick lost; with pass-through none" \
 	write_behind
 
+# sim_hold on CONFIG as the coprocess HOLD (its stderr in $tmp/hold.err);
+# true if it opened.
+hold_start() {
+	coproc HOLD { timeout 600 tests/build/sim_hold --handler-path . --size 64M "$1" \
+		2>"$tmp/hold.err"; }
+	[ "$(hold_cmd)" = "open: ok" ]
+}
+# hold_cmd [COMMAND]: COMMAND to sim_hold (none: its first line); prints
+# the answer, and shows it on stderr.
+hold_cmd() {
+	local line
+	[ $# = 0 ] || echo "$1" >&"${HOLD[1]}"
+	read -r -t 150 line <&"${HOLD[0]}" || line="(no answer)"
+	echo "    | $line" >&2
+	echo "$line"
+}
+hold_end() {
+	[ -n "${HOLD[1]:-}" ] && echo quit >&"${HOLD[1]}"
+	wait "$HOLD_PID" 2>/dev/null
+	grep -v -e watch_ -e dev_tmr_enable "$tmp/hold.err" | sed 's/^/    | /'
+}
+# Never a blank disk: an image (made beforehand, the config without
+# ;create) removed (rm) or renamed (mv) under a served LUN. The open fd
+# may still read what the file held (an unlinked or renamed file is still
+# the data) or fail, never zeros. With "reconnect" the brick is killed
+# and restarted meanwhile (gfapi opens its fds again by themselves). Then
+# a reopen, as the daemon does on a config change: it fails, and the LUN
+# answers NOT READY, MANUAL INTERVENTION REQUIRED (2/04/03), not a new
+# empty disk; the image is still not on the volume.
+data_or_error() {	# an answer to a read on the old fd: fine or not
+	case $1 in "read: the pattern"|"read: sense "*) return 0 ;; esac
+	return 1
+}
+vanish() {	# vanish rm|mv [reconnect]
+	local img=/vanish-$1${2:+-$2}.img r i ok=0
+	tests/build/glfs_tool create $H "$VOL" "$img" 67108864 || return 1
+	hold_start "glfs/$VOL@$H$img" || { hold_end; return 1; }
+	[ "$(hold_cmd write)" = "write: GOOD" ] && [ "$(hold_cmd read)" = "read: the pattern" ] ||
+		ok=1
+	if [ "$1" = rm ]; then
+		tests/build/glfs_tool rm $H "$VOL" "$img" || ok=1
+	else
+		tests/build/glfs_tool mv $H "$VOL" "$img" "$img.moved" || ok=1
+	fi
+	data_or_error "$(hold_cmd read)" || ok=1
+	if [ "${2:-}" = reconnect ]; then
+		kill_brick && restart_brick || ok=1
+		# until the client is back on the brick's new port (about 3 s)
+		for i in $(seq 20); do
+			r=$(hold_cmd read)
+			[ "$r" = "read: sense 2/08/00" ] || break
+			sleep 2
+		done
+		[ "$r" != "read: sense 2/08/00" ] && data_or_error "$r" || ok=1
+	fi
+	[ "$(hold_cmd reopen)" = "reopen: failed: No such file or directory" ] || ok=1
+	[ "$(hold_cmd read)" = "read: sense 2/04/03" ] || ok=1
+	hold_end
+	r=$(tests/build/glfs_tool size $H "$VOL" "$img")
+	echo "    | $img on the volume after the reopen: $r"
+	[ "$r" = missing ] && [ ! -e "$BRICK$img" ] || ok=1
+	if [ "$1" = mv ] && cmp -s -n 262144 "$BRICK$img.moved" /dev/zero; then
+		echo "    | the renamed file reads zeros"
+		ok=1
+	fi
+	return $ok
+}
+check "an image removed under a served LUN: a reopen fails, then NOT READY (2/04/03), never zeros; not made again" \
+	vanish rm
+check "an image renamed under a served LUN: likewise; the renamed file keeps the data" \
+	vanish mv
+check "an image removed, the brick restarted (reconnect): errors or the data, never zeros; a reopen fails, NOT READY; not made again" \
+	vanish rm reconnect
+
 # The brick killed under random writes and started again 4 s later.
 brick_kill() {
 	local rc t=$SECONDS
 	timeout 200 tests/build/sim_pattern --handler-path . --size 64M --seconds 12 \
-		"glfs/$VOL@$H/kill.img" >"$tmp/out" 2>&1 &
+		"glfs/$VOL@$H/kill.img;create" >"$tmp/out" 2>&1 &
 	sim_pid=$!
 	sleep 3
 	kill_brick && echo "    | brick killed at $((SECONDS - t)) s"
@@ -284,7 +387,7 @@ frozen_bound() {
 	local rc longest t=$SECONDS
 	sleep 4		# the brick reconnected after the last case's thaw
 	timeout 200 tests/build/sim_pattern --handler-path . --size 64M --seconds 25 \
-		"glfs/$VOL@$H/freeze.img;ping_timeout=3" >"$tmp/out" 2>&1 &
+		"glfs/$VOL@$H/freeze.img;ping_timeout=3;create" >"$tmp/out" 2>&1 &
 	sim_pid=$!
 	sleep 3
 	freeze && echo "    | frozen at $((SECONDS - t)) s"

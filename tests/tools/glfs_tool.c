@@ -6,6 +6,12 @@
  *       the file's bytes on stdout.
  *   glfs_tool mkdir HOST VOLUME PATH
  *       make a directory.
+ *   glfs_tool create HOST VOLUME PATH BYTES
+ *       make a new file of BYTES (sparse); an existing one is an error.
+ *   glfs_tool rm HOST VOLUME PATH / glfs_tool mv HOST VOLUME PATH NEWPATH
+ *       unlink, rename.
+ *   glfs_tool size HOST VOLUME PATH
+ *       the file's size in bytes on stdout, or "missing".
  *   glfs_tool wbprobe HOST VOLUME PATH on|off
  *       write-behind's pass-through on (as handler_glfs sets it) or off
  *       (the volume's graph as is): write 64 KiB and fsync, print
@@ -32,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,18 +176,55 @@ static int volfile(glfs_t *fs)
 	return fwrite(buf, 1, n, stdout) == (size_t)n && !fflush(stdout) ? 0 : 1;
 }
 
+/* create, rm, mv, mkdir, size: one call each; 0 or 1, said why. */
+static int path_op(glfs_t *fs, const char *op, char **arg)
+{
+	glfs_fd_t *fd = NULL;
+	struct stat st;
+	int r;
+
+	if (!strcmp(op, "mkdir")) {
+		r = glfs_mkdir(fs, arg[0], 0755);
+	} else if (!strcmp(op, "rm")) {
+		r = glfs_unlink(fs, arg[0]);
+	} else if (!strcmp(op, "mv")) {
+		r = glfs_rename(fs, arg[0], arg[1]);
+	} else if (!strcmp(op, "create")) {
+		fd = glfs_creat(fs, arg[0], O_RDWR | O_EXCL, 0600);
+		r = !fd || glfs_ftruncate(fd, strtoll(arg[1], NULL, 0), NULL, NULL) ? -1 : 0;
+	} else {	/* size */
+		r = glfs_stat(fs, arg[0], &st);
+		if (!r || errno == ENOENT) {
+			if (r)
+				printf("missing\n");
+			else
+				printf("%lld\n", (long long)st.st_size);
+			return fflush(stdout) ? 1 : 0;
+		}
+	}
+	if (r)
+		fprintf(stderr, "glfs_tool: %s %s: %s\n", op, arg[0], strerror(errno));
+	if (fd)
+		glfs_close(fd);
+	return r ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	bool probe = argc == 6 && !strcmp(argv[1], "wbprobe");
 	bool st = (argc == 5 || argc == 8) && !strcmp(argv[1], "stall");
 	bool vf = (argc == 4 || argc == 7) && !strcmp(argv[1], "volfile");
-	bool mk = argc == 5 && !strcmp(argv[1], "mkdir");
+	bool one = argc == 5 && (!strcmp(argv[1], "mkdir") || !strcmp(argv[1], "rm") ||
+				 !strcmp(argv[1], "size"));
+	bool two = argc == 6 && (!strcmp(argv[1], "mv") || !strcmp(argv[1], "create"));
 	struct xopt x = { 0 };
 	glfs_t *fs;
 
-	if (!(argc == 5 && !strcmp(argv[1], "cat")) && !mk && !st && !vf &&
+	if (!(argc == 5 && !strcmp(argv[1], "cat")) && !one && !two && !st && !vf &&
 	    !(probe && (!strcmp(argv[5], "on") || !strcmp(argv[5], "off")))) {
-		fprintf(stderr, "usage: glfs_tool cat|mkdir HOST VOLUME PATH\n"
+		fprintf(stderr, "usage: glfs_tool cat|mkdir|rm|size HOST VOLUME PATH\n"
+			"       glfs_tool create HOST VOLUME PATH BYTES\n"
+			"       glfs_tool mv HOST VOLUME PATH NEWPATH\n"
 			"       glfs_tool wbprobe HOST VOLUME PATH on|off\n"
 			"       glfs_tool stall HOST VOLUME PATH [XLATOR KEY VALUE]\n"
 			"       glfs_tool volfile HOST VOLUME [XLATOR KEY VALUE]\n");
@@ -197,9 +241,7 @@ int main(int argc, char **argv)
 		_exit(stall(fs, argv[4]));
 	if (vf)
 		_exit(volfile(fs));
-	if (mk && glfs_mkdir(fs, argv[4], 0755)) {
-		fprintf(stderr, "glfs_tool: mkdir %s: %s\n", argv[4], strerror(errno));
-		_exit(1);
-	}
-	_exit(mk ? 0 : probe ? wbprobe(fs, argv[4]) : cat(fs, argv[4]));
+	if (one || two)
+		_exit(path_op(fs, argv[1], argv + 4));
+	_exit(probe ? wbprobe(fs, argv[4]) : cat(fs, argv[4]));
 }

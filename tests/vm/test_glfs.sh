@@ -60,8 +60,8 @@ tc_run "glusterd and a one-brick volume start in the guest" volume_up ||
 tc_run "system bus starts" bus_start || exit 1
 tc_run "daemon starts" daemon_start || exit 1
 tc_run "targetcli lists user:glfs" wait_handler glfs 60 || exit 1
-tc_run "a user:glfs LUN (the file made at its size)" \
-	lun_create_user lun 128M "$VOL@$H/lun.img" glfs || exit 1
+tc_run "a user:glfs LUN (;create: the file made at its size)" \
+	lun_create_user lun 128M "$VOL@$H/lun.img;create" glfs || exit 1
 SD=$LUN_SD
 
 tc_run "fio random sizes 512 B-128 KiB, qd 16, crc32c verified" \
