@@ -1,0 +1,140 @@
+/*
+ * handler_qcow keeps an image's file no larger than its data needs
+ * (issue 26). UNMAP of part of a cluster that already reads zeros (never
+ * written, no backing file; or a zero cluster) allocates nothing: 1,000
+ * of them leave the file's blocks and qemu-img's disk size as they were.
+ * Over a backing file the same UNMAPs still make those bytes read zeros.
+ * QEMU's tools
+ * judge each image (qemu-img check: no error, no leak).
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "qcow_fixture.h"
+#include "unit_test.h"
+
+#define KiB 1024
+#define MiB (1024 * 1024)
+
+/* The file <dir>/<name>: its size and the bytes it has allocated. */
+static void file_space(struct qfx *f, const char *name, long long *size, long long *alloc)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	assert_int_equal(stat(path, &st), 0);
+	*size = st.st_size;
+	*alloc = (long long)st.st_blocks * 512;
+}
+
+/* qemu-img info's "disk size" line of @img (as it prints it). */
+static void disk_size(struct qfx *f, const char *img, char *out, size_t len)
+{
+	const char *p;
+
+	assert_int_equal(qfx_sh(f, "qemu-img info %s", img), 0);
+	p = strstr(f->out, "disk size: ");
+	assert_non_null(p);
+	p += strlen("disk size: ");
+	snprintf(out, len, "%.*s", (int)strcspn(p, "\n"), p);
+}
+
+/* A command that must have succeeded, forgotten (loops of thousands). */
+static void good_free(struct sim_dev *sd, struct sim_cmd *c)
+{
+	assert_good(c);
+	ring_sim_cmd_free(sd->sim, c);
+}
+
+static void assert_check_clean(struct qfx *f, const char *img)
+{
+	int rc = qfx_sh(f, "qemu-img check %s", img);
+
+	if (rc != 0)
+		fail_msg("qemu-img check %s: exit %d:\n%s", img, rc, f->out);
+	assert_non_null(strstr(f->out, "No errors were found on the image."));
+}
+
+/* 4 KiB at a spread of offsets in a 1 GiB LUN, never a whole cluster. */
+static uint64_t partial_off(unsigned int i)
+{
+	return (uint64_t)((i * 2654435761u) % (256 * KiB)) * 4 * KiB;
+}
+
+/* 1,000 partial UNMAPs where nothing was ever written (no backing file),
+ * then over v3 zero clusters: nothing allocated, all still zeros. */
+static void test_qcow_space_partial_unmap_of_zeros(void **state)
+{
+	struct qfx *f = *state;
+	char size0[64], size1[64];
+	long long len0, len1, blk0, blk1;
+	struct sim_dev *sd;
+	struct sim_cmd *c;
+
+	assert_int_equal(qfx_sh(f, "qemu-img create -q -f qcow2 e.qcow2 1G && "
+				"qemu-io -f qcow2 -c 'write -z 512M 1M' e.qcow2"), 0);
+	disk_size(f, "e.qcow2", size0, sizeof(size0));
+	file_space(f, "e.qcow2", &len0, &blk0);
+	sd = qfx_dev(f, "e.qcow2", 1024 * MiB, NULL);
+	assert_non_null(sd);
+	for (unsigned int i = 0; i < 1000; i++)
+		good_free(sd, qfx_unmap(sd, partial_off(i), 4 * KiB));
+	for (unsigned int i = 0; i < 16; i++)	/* the zero clusters */
+		good_free(sd, qfx_unmap(sd, 512 * MiB + i * 64 * KiB + 8 * KiB, 4 * KiB));
+	c = qfx_read(sd, 512 * MiB, 512 * KiB);
+	assert_good(c);
+	for (size_t i = 0; i < 512 * KiB; i++)
+		assert_int_equal(c->data[i], 0);
+	ring_sim_cmd_free(sd->sim, c);
+	sim_dev_free(sd);
+	assert_check_clean(f, "e.qcow2");
+	disk_size(f, "e.qcow2", size1, sizeof(size1));
+	file_space(f, "e.qcow2", &len1, &blk1);
+	print_message("1,016 partial UNMAPs of zeros: disk size %s -> %s, file %lld -> %lld "
+		      "bytes, %lld -> %lld allocated\n", size0, size1, len0, len1, blk0, blk1);
+	assert_string_equal(size0, size1);
+	assert_true(blk1 <= blk0);
+	assert_true(len1 <= len0);
+}
+
+/* The same partial UNMAPs over a backing file's data: those bytes read
+ * zeros after, the rest the backing file's, as QEMU sees it too. */
+static void test_qcow_space_partial_unmap_over_backing(void **state)
+{
+	struct qfx *f = *state;
+	uint8_t *zero = calloc(1, 4 * KiB);
+	struct sim_dev *sd;
+
+	assert_non_null(zero);
+	assert_int_equal(qfx_sh(f, "qemu-img create -q -f qcow2 b.qcow2 8M && "
+				"qemu-io -f qcow2 -c 'write -P 0x5a 0 8M' b.qcow2 && "
+				"qemu-img create -q -f qcow2 -b b.qcow2 -F qcow2 t.qcow2 8M && "
+				"qemu-img convert -O raw t.qcow2 ref.raw"), 0);
+	sd = qfx_dev(f, "t.qcow2", 8 * MiB, NULL);
+	assert_non_null(sd);
+	for (unsigned int i = 0; i < 40; i++) {
+		uint64_t off = partial_off(i) % (8 * MiB);
+
+		assert_good(qfx_unmap(sd, off, 4 * KiB));
+		assert_int_equal(qfx_ref_write(f, "ref.raw", off, zero, 4 * KiB), 0);
+	}
+	assert_int_equal(qfx_lun_vs_file(f, sd, "ref.raw", 8 * MiB), -1);
+	sim_dev_free(sd);
+	assert_check_clean(f, "t.qcow2");
+	assert_int_equal(qfx_sh(f, "qemu-img compare -F raw t.qcow2 ref.raw"), 0);
+	free(zero);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		QFX_TEST(test_qcow_space_partial_unmap_of_zeros),
+		QFX_TEST(test_qcow_space_partial_unmap_over_backing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
