@@ -344,7 +344,7 @@ static int commit_pending(struct qcow2_image *img, const struct pending *p, size
 		if (p[i].old.kind == QCOW2_COMPRESSED)
 			err = qcow2_free_host(img, &p[i].old);
 	pthread_mutex_unlock(&img->meta);
-	return err;
+	return err ? err : qcow2_free_settle(img);
 }
 
 /* A write to a qcow2 image, cluster by cluster, its clusters' stripes
@@ -508,6 +508,8 @@ int qcow2_discard(struct qcow2_image *img, uint64_t off, uint64_t len)
 	}
 	if (!err)
 		err = discard_flush(img, b);
+	if (!err)
+		err = qcow2_free_settle(img);
 	free(b);
 	return err;
 }

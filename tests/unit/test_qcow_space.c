@@ -4,7 +4,8 @@
  * written, no backing file; or a zero cluster) allocates nothing: 1,000
  * of them leave the file's blocks and qemu-img's disk size as they were.
  * Over a backing file the same UNMAPs still make those bytes read zeros.
- * QEMU's tools
+ * Clusters UNMAP frees are allocated again: 20 rounds of writing 64 MiB
+ * and unmapping it keep the file under twice the data. QEMU's tools
  * judge each image (qemu-img check: no error, no leak).
  */
 #define _GNU_SOURCE
@@ -129,11 +130,64 @@ static void test_qcow_space_partial_unmap_over_backing(void **state)
 	free(zero);
 }
 
+/* Write @len bytes at 0, @chunk a command, pattern @seed; to <dir>/<ref>
+ * too if @ref. */
+static void write_all(struct qfx *f, struct sim_dev *sd, const char *ref, uint8_t *buf,
+		      size_t chunk, uint64_t len, unsigned int seed)
+{
+	for (uint64_t off = 0; off < len; off += chunk) {
+		qfx_fill(buf, chunk, seed * 1000 + off / chunk);
+		good_free(sd, qfx_write(sd, off, buf, chunk));
+		if (ref)
+			assert_int_equal(qfx_ref_write(f, ref, off, buf, chunk), 0);
+	}
+}
+
+/* Rounds of writing DATA bytes and unmapping them (whole clusters), the
+ * device closed and opened again half way (what was free on disk is
+ * reused too): the file stays under twice DATA. The last round's data
+ * stays, and reads back right, through the handler and through QEMU. */
+static void test_qcow_space_discard_cycles_reuse(void **state)
+{
+	enum { ROUNDS = 20, DATA = 64 * MiB, CHUNK = 512 * KiB };
+	struct qfx *f = *state;
+	uint8_t *buf = malloc(CHUNK);
+	long long len = 0, blk = 0, most = 0;
+	struct sim_dev *sd = NULL;
+
+	assert_non_null(buf);
+	assert_int_equal(qfx_sh(f, "qemu-img create -q -f qcow2 c.qcow2 128M && "
+				"qemu-img create -q -f raw ref.raw 128M"), 0);
+	for (unsigned int r = 0; r < ROUNDS; r++) {
+		if (r == ROUNDS / 2)
+			sim_dev_free(sd);
+		if (!r || r == ROUNDS / 2)
+			sd = qfx_dev(f, "c.qcow2", 128 * MiB, NULL);
+		assert_non_null(sd);
+		write_all(f, sd, r == ROUNDS - 1 ? "ref.raw" : NULL, buf, CHUNK, DATA, r);
+		if (r < ROUNDS - 1)
+			good_free(sd, qfx_unmap(sd, 0, DATA));
+		file_space(f, "c.qcow2", &len, &blk);
+		if (len > most)
+			most = len;
+	}
+	assert_int_equal(qfx_lun_vs_file(f, sd, "ref.raw", 128 * MiB), -1);
+	sim_dev_free(sd);
+	assert_check_clean(f, "c.qcow2");
+	assert_int_equal(qfx_sh(f, "qemu-img compare -F raw c.qcow2 ref.raw"), 0);
+	print_message("%d rounds of %d MiB written (and unmapped but the last): file %lld "
+		      "bytes at most, %lld at the end, %lld allocated\n", ROUNDS, DATA / MiB,
+		      most, len, blk);
+	assert_true(most < 2LL * DATA);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		QFX_TEST(test_qcow_space_partial_unmap_of_zeros),
 		QFX_TEST(test_qcow_space_partial_unmap_over_backing),
+		QFX_TEST(test_qcow_space_discard_cycles_reuse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
