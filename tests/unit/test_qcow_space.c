@@ -182,12 +182,77 @@ static void test_qcow_space_discard_cycles_reuse(void **state)
 	free(buf);
 }
 
+/* One UNMAP parameter list of @len bytes at @off into @list, its CDB
+ * into @cdb. */
+static void unmap_cdb(uint8_t cdb[10], uint8_t list[24], uint64_t off, uint64_t len)
+{
+	memset(cdb, 0, 10);
+	memset(list, 0, 24);
+	cdb[0] = UNMAP;
+	tcmu_put_be16(cdb + 7, 24);
+	tcmu_put_be16(list, 22);
+	tcmu_put_be16(list + 2, 16);
+	tcmu_put_be64(list + 8, off / 512);
+	tcmu_put_be32(list + 16, len / 512);
+}
+
+/* Writes and UNMAPs queued at once, run on the handler's I/O threads:
+ * each round writes one half of every pair of clusters and unmaps the
+ * other half, so clusters one command frees another allocates at once.
+ * The LUN ends as the raw file the test wrote the same to; QEMU agrees. */
+static void test_qcow_space_reuse_concurrent(void **state)
+{
+	enum { ROUNDS = 8, PAIRS = 24, CL = 64 * KiB };
+	static uint8_t data[PAIRS][CL], zero[CL];
+	struct qfx *f = *state;
+	struct sim_dev *sd;
+
+	assert_int_equal(qfx_sh(f, "qemu-img create -q -f qcow2 r.qcow2 3M && "
+				"qemu-img create -q -f raw ref.raw 3M"), 0);
+	sd = qfx_dev(f, "r.qcow2", 3 * MiB, NULL);
+	assert_non_null(sd);
+	for (unsigned int r = 0; r < ROUNDS; r++) {
+		struct sim_cmd *c[PAIRS][2];
+		uint8_t cdb[PAIRS][2][10], list[PAIRS][24];
+
+		for (unsigned int p = 0; p < PAIRS; p++) {
+			uint64_t w = (2 * p + r % 2) * CL, u = (2 * p + 1 - r % 2) * CL;
+			struct sim_req wr = { .cdb = cdb[p][0], .cdb_len = 10,
+					      .data = data[p], .data_len = CL };
+			struct sim_req um = { .cdb = cdb[p][1], .cdb_len = 10,
+					      .data = list[p], .data_len = 24 };
+
+			qfx_fill(data[p], CL, r * 100 + p);
+			sim_rw10(cdb[p][0], WRITE_10, w / 512, CL / 512);
+			unmap_cdb(cdb[p][1], list[p], u, CL);
+			assert_int_equal(ring_sim_queue(sd->sim, &um, &c[p][1]), 0);
+			assert_int_equal(ring_sim_queue(sd->sim, &wr, &c[p][0]), 0);
+			assert_int_equal(qfx_ref_write(f, "ref.raw", w, data[p], CL), 0);
+			assert_int_equal(qfx_ref_write(f, "ref.raw", u, zero, CL), 0);
+		}
+		ring_sim_notify(sd->sim);
+		assert_int_equal(ring_sim_wait(sd->sim, NULL, SIM_DEV_TIMEOUT_MS), 0);
+		for (unsigned int p = 0; p < PAIRS; p++) {
+			good_free(sd, c[p][0]);
+			good_free(sd, c[p][1]);
+		}
+	}
+	assert_int_equal(qfx_lun_vs_file(f, sd, "ref.raw", 3 * MiB), -1);
+	sim_dev_free(sd);
+	assert_check_clean(f, "r.qcow2");
+	assert_int_equal(qfx_sh(f, "qemu-img compare -F raw r.qcow2 ref.raw"), 0);
+	assert_int_equal(qfx_sh(f, "stat -c %%s r.qcow2"), 0);
+	print_message("%d rounds of %d writes and UNMAPs at once: file %s", ROUNDS, PAIRS,
+		      f->out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		QFX_TEST(test_qcow_space_partial_unmap_of_zeros),
 		QFX_TEST(test_qcow_space_partial_unmap_over_backing),
 		QFX_TEST(test_qcow_space_discard_cycles_reuse),
+		QFX_TEST(test_qcow_space_reuse_concurrent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
