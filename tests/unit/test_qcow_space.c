@@ -182,20 +182,6 @@ static void test_qcow_space_discard_cycles_reuse(void **state)
 	free(buf);
 }
 
-/* One UNMAP parameter list of @len bytes at @off into @list, its CDB
- * into @cdb. */
-static void unmap_cdb(uint8_t cdb[10], uint8_t list[24], uint64_t off, uint64_t len)
-{
-	memset(cdb, 0, 10);
-	memset(list, 0, 24);
-	cdb[0] = UNMAP;
-	tcmu_put_be16(cdb + 7, 24);
-	tcmu_put_be16(list, 22);
-	tcmu_put_be16(list + 2, 16);
-	tcmu_put_be64(list + 8, off / 512);
-	tcmu_put_be32(list + 16, len / 512);
-}
-
 /* Writes and UNMAPs queued at once, run on the handler's I/O threads:
  * each round writes one half of every pair of clusters and unmaps the
  * other half, so clusters one command frees another allocates at once.
@@ -224,7 +210,7 @@ static void test_qcow_space_reuse_concurrent(void **state)
 
 			qfx_fill(data[p], CL, r * 100 + p);
 			sim_rw10(cdb[p][0], WRITE_10, w / 512, CL / 512);
-			unmap_cdb(cdb[p][1], list[p], u, CL);
+			qfx_unmap_cdb(cdb[p][1], list[p], u, CL);
 			assert_int_equal(ring_sim_queue(sd->sim, &um, &c[p][1]), 0);
 			assert_int_equal(ring_sim_queue(sd->sim, &wr, &c[p][0]), 0);
 			assert_int_equal(qfx_ref_write(f, "ref.raw", w, data[p], CL), 0);
