@@ -25,7 +25,9 @@
  * raw files (relative names from the image's directory), compressed
  * clusters (read; a write moves the cluster to an uncompressed one),
  * zero clusters, UNMAP (whole clusters freed, with the v3 zero flag
- * where a backing file would show through; zeros written elsewhere).
+ * where a backing file would show through; zeros written elsewhere,
+ * but for clusters that read zeros already). Freed clusters are
+ * allocated again before the file grows (qcow2_refcount.c).
  * Refused, with the reason: encryption, external data files, extended
  * L2 entries, zstd compression, unknown incompatible features, the
  * corrupt bit (repair with qemu-img check -r all), internal snapshots,

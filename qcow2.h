@@ -29,7 +29,9 @@
  * copy-on-write fill) is made stable before the L2 entry points to it
  * (one fdatasync for all the clusters a write command allocates); a
  * freed cluster's L2 entry is cleared and made stable before its
- * refcount drops. A crash at any point leaves at worst leaked clusters.
+ * refcount drops; a freed cluster is allocated again only once its
+ * refcount 0 is stable too (qcow2_free_settle: a sync after the drop).
+ * A crash at any point leaves at worst leaked clusters.
  * Licensed under the Apache License, Version 2.0.
  */
 #ifndef QCOW2_H
@@ -132,7 +134,11 @@ struct qcow2_image {
 	pthread_mutex_t meta;		/* see the lock order above */
 	struct qcow2_cache l2_cache;
 	struct qcow2_cache ref_cache;
-	uint64_t next_free;		/* next cluster index to try allocating */
+	uint64_t next_free;		/* first cluster index past the file's */
+	uint64_t free_hint;		/* below next_free: where to look for a free
+					 * cluster (none below it) */
+	uint64_t freed_low;		/* lowest cluster freed, its 0 not yet
+					 * known stable; UINT64_MAX: none */
 	pthread_rwlock_t stripes[QCOW2_STRIPES];
 };
 
@@ -177,8 +183,13 @@ int qcow2_refcount_update(struct qcow2_image *img, uint64_t host, int delta);
 /* A free cluster, its refcount set to 1; its host offset in *host. */
 int qcow2_alloc_cluster(struct qcow2_image *img, uint64_t *host);
 /* Give the host clusters of a compressed cluster or a data cluster back:
- * one reference less for each, holes punched where none is left. */
+ * one reference less for each, holes punched where none is left. The
+ * clusters freed are allocated again only after qcow2_free_settle. */
 int qcow2_free_host(struct qcow2_image *img, const struct qcow2_map *m);
+/* Takes img->meta itself (call without it): make the refcounts dropped so
+ * far stable, then let the allocator reuse the clusters they freed.
+ * 0 or -errno. */
+int qcow2_free_settle(struct qcow2_image *img);
 
 /* Refcount entries per refcount block. */
 uint64_t qcow2_ref_per_block(const struct qcow2_image *img);

@@ -4,7 +4,8 @@
  * go in place to allocated clusters and otherwise to a new cluster
  * filled copy-on-write (from the backing file, zeros or the inflated
  * compressed cluster); discard clears whole clusters (v3 zero flag where
- * a backing file would show through) and writes zeros over partial ones.
+ * a backing file would show through) and writes zeros over partial ones
+ * (none where the cluster reads zeros already: nothing allocated).
  * See qcow2.h for the locks and the write ordering.
  * Licensed under the Apache License, Version 2.0.
  */
@@ -159,6 +160,13 @@ static int read_mapped(struct qcow2_image *img, const struct qcow2_map *m,
 	}
 }
 
+/* Whether the guest cluster mapped by @m surely reads zeros without data
+ * (a zero cluster, or unallocated with no backing file). */
+static bool map_reads_zeros(const struct qcow2_image *img, const struct qcow2_map *m)
+{
+	return m->kind == QCOW2_ZERO || (m->kind == QCOW2_UNALLOCATED && !img->backing);
+}
+
 static pthread_rwlock_t *stripe_of(struct qcow2_image *img, uint64_t off)
 {
 	return &img->stripes[(off >> img->cluster_bits) % QCOW2_STRIPES];
@@ -280,17 +288,19 @@ static void stripes_hold(struct qcow2_image *img, uint64_t off, size_t len, bool
 /*
  * One guest cluster's part of a write: in place if it has a data
  * cluster; else into a new cluster (or its preallocated zero cluster)
- * filled copy-on-write, recorded in @p for commit_pending.
+ * filled copy-on-write, recorded in @p for commit_pending. Zeros
+ * (@zeros: the data is all zeros) where the cluster reads zeros already
+ * are not written at all.
  */
 static int write_piece(struct qcow2_image *img, struct iovec *sl, size_t k, size_t n,
-		       uint64_t off, struct pending *p, bool *queued)
+		       uint64_t off, bool zeros, struct pending *p, bool *queued)
 {
 	struct qcow2_map m;
 	uint64_t host;
 	int err = qcow2_map_get(img, off, &m);
 
 	*queued = false;
-	if (err)
+	if (err || (zeros && map_reads_zeros(img, &m)))
 		return err;
 	if (m.kind == QCOW2_NORMAL)
 		return rw_full(img->fd, true, sl, k, m.host + (off & (img->cluster_size - 1)));
@@ -334,13 +344,14 @@ static int commit_pending(struct qcow2_image *img, const struct pending *p, size
 		if (p[i].old.kind == QCOW2_COMPRESSED)
 			err = qcow2_free_host(img, &p[i].old);
 	pthread_mutex_unlock(&img->meta);
-	return err;
+	return err ? err : qcow2_free_settle(img);
 }
 
 /* A write to a qcow2 image, cluster by cluster, its clusters' stripes
- * held throughout; one sync for all the clusters it allocates. */
+ * held throughout; one sync for all the clusters it allocates. @zeros:
+ * the data is all zeros (see write_piece). */
 static int write_qcow2(struct qcow2_image *img, const struct iovec *iov, size_t iov_cnt,
-		       size_t len, uint64_t off)
+		       size_t len, uint64_t off, bool zeros)
 {
 	size_t nr = ((off & (img->cluster_size - 1)) + len + img->cluster_size - 1) >>
 		    img->cluster_bits;
@@ -360,7 +371,7 @@ static int write_qcow2(struct qcow2_image *img, const struct iovec *iov, size_t 
 		if (n > len - done)
 			n = len - done;
 		k = iov_slice(iov, iov_cnt, done, n, sl);
-		err = write_piece(img, sl, k, n, cur, &p[np], &queued);
+		err = write_piece(img, sl, k, n, cur, zeros, &p[np], &queued);
 		np += queued;
 		done += n;
 	}
@@ -380,7 +391,7 @@ int qcow2_write(struct qcow2_image *img, const struct iovec *iov, size_t iov_cnt
 	int err;
 
 	if (img->format == QCOW2_FMT_QCOW2)
-		return write_qcow2(img, iov, iov_cnt, len, off);
+		return write_qcow2(img, iov, iov_cnt, len, off, false);
 	v = malloc((iov_cnt ? iov_cnt : 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -389,7 +400,8 @@ int qcow2_write(struct qcow2_image *img, const struct iovec *iov, size_t iov_cnt
 	return err;
 }
 
-/* Zeros over @len bytes at @off by writing them (no fallocate needed). */
+/* Zeros over @len bytes at @off by writing them (no fallocate needed);
+ * nothing written (nor allocated) where a qcow2 cluster reads zeros. */
 static int write_zeros(struct qcow2_image *img, uint64_t off, uint64_t len)
 {
 	size_t chunk = len < (1u << 20) ? len : (1u << 20);
@@ -401,7 +413,10 @@ static int write_zeros(struct qcow2_image *img, uint64_t off, uint64_t len)
 	while (len && !err) {
 		struct iovec v = { z, len < chunk ? len : chunk };
 
-		err = qcow2_write(img, &v, 1, v.iov_len, off);
+		if (img->format == QCOW2_FMT_QCOW2)
+			err = write_qcow2(img, &v, 1, v.iov_len, off, true);
+		else
+			err = qcow2_write(img, &v, 1, v.iov_len, off);
 		off += v.iov_len;
 		len -= v.iov_len;
 	}
@@ -493,6 +508,8 @@ int qcow2_discard(struct qcow2_image *img, uint64_t off, uint64_t len)
 	}
 	if (!err)
 		err = discard_flush(img, b);
+	if (!err)
+		err = qcow2_free_settle(img);
 	free(b);
 	return err;
 }
@@ -505,8 +522,7 @@ static int cluster_deallocated(struct qcow2_image *img, uint64_t off, bool *deal
 	struct qcow2_map m;
 	int err = qcow2_map_get(img, off, &m);
 
-	*dealloc = !err && (m.kind == QCOW2_ZERO ||
-			    (m.kind == QCOW2_UNALLOCATED && !img->backing));
+	*dealloc = !err && map_reads_zeros(img, &m);
 	return err;
 }
 

@@ -323,6 +323,8 @@ static int img_setup(struct qcow2_image *img, enum qcow2_mode mode, unsigned int
 	if (err)
 		return err;
 	img->next_free = ((uint64_t)st.st_size + img->cluster_size - 1) >> img->cluster_bits;
+	img->free_hint = 0;		/* what was free before we opened it is, stably */
+	img->freed_low = UINT64_MAX;
 	if (qcow2_cache_init(&img->l2_cache, 16, img->cluster_size) ||
 	    qcow2_cache_init(&img->ref_cache, 4, img->cluster_size))
 		return hdr_why(why, -ENOMEM, img->path, "out of memory");

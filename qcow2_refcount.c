@@ -1,11 +1,17 @@
 /*
  * qcow2_refcount.c: refcounts (1 to 64 bits each, refcount_order) and
- * cluster allocation. New clusters come from past the end of the file
- * (next_free), never from clusters freed while the image is open, so a
- * reader that looked a cluster up before it was freed never sees it
- * reused. A refcount block a new cluster needs is put at that cluster
- * itself (it then counts itself). A full refcount table is grown
- * (qcow2_reftable.c). The caller holds img->meta. See qcow2.h.
+ * cluster allocation. A new cluster is the lowest free one in the file
+ * (refcount 0, searched from free_hint up), else one past its end
+ * (next_free). A cluster freed while the image is open joins the search
+ * only once its refcount 0 is stable (qcow2_free_settle); by then the L2
+ * entry that named it was cleared and made stable, and no reader still
+ * uses it: a guest cluster's reads and writes hold its stripe from
+ * lookup to the end of their I/O, and its L2 entry changes under the
+ * stripe held exclusively, before the old cluster's refcount drops.
+ * A refcount block a new cluster needs past the end of the file is put
+ * at that cluster itself (it then counts itself). A full refcount table
+ * is grown (qcow2_reftable.c). The caller holds img->meta, but for
+ * qcow2_free_settle. See qcow2.h.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -142,8 +148,38 @@ static int ref_new_block(struct qcow2_image *img, uint64_t cluster)
 	return err;
 }
 
+/* The lowest free cluster below next_free, from free_hint up, its
+ * refcount set to 1: 0, or 1 if there is none, or -errno. */
+static int alloc_reuse(struct qcow2_image *img, uint64_t *host)
+{
+	uint64_t per = qcow2_ref_per_block(img);
+
+	while (img->free_hint < img->next_free) {
+		uint64_t c = img->free_hint, off, rc;
+		int err;
+
+		if (ref_block_of(img, c, &off) || !off) {	/* counts nothing here */
+			img->free_hint = (c / per + 1) * per;
+			continue;
+		}
+		err = qcow2_refcount_get(img, c, &rc);
+		if (err)
+			return err;
+		img->free_hint++;
+		if (rc)
+			continue;
+		*host = c << img->cluster_bits;
+		return qcow2_refcount_update(img, *host, +1);
+	}
+	return 1;
+}
+
 int qcow2_alloc_cluster(struct qcow2_image *img, uint64_t *host)
 {
+	int ret = alloc_reuse(img, host);
+
+	if (ret <= 0)
+		return ret;
 	for (;;) {
 		uint64_t c = img->next_free, off, rc;
 		int err = ref_block_of(img, c, &off);
@@ -180,9 +216,12 @@ static int ref_drop(struct qcow2_image *img, uint64_t host)
 
 	if (!err)
 		err = qcow2_refcount_get(img, host >> img->cluster_bits, &rc);
-	if (!err && rc == 0)
+	if (!err && rc == 0) {
 		(void)fallocate(img->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 				host, img->cluster_size);
+		if (host >> img->cluster_bits < img->freed_low)
+			img->freed_low = host >> img->cluster_bits;
+	}
 	return err;
 }
 
@@ -197,5 +236,32 @@ int qcow2_free_host(struct qcow2_image *img, const struct qcow2_map *m)
 		return 0;
 	for (uint64_t c = first; c <= last && !err; c++)
 		err = ref_drop(img, c << img->cluster_bits);
+	return err;
+}
+
+/*
+ * The refcounts dropped before we took freed_low were written before
+ * (under meta), so the sync makes them stable; only then may the
+ * allocator look at those clusters again. Another thread's drops after
+ * that wait for its own settle.
+ */
+int qcow2_free_settle(struct qcow2_image *img)
+{
+	uint64_t low;
+	int err;
+
+	pthread_mutex_lock(&img->meta);
+	low = img->freed_low;
+	img->freed_low = UINT64_MAX;
+	pthread_mutex_unlock(&img->meta);
+	if (low == UINT64_MAX)
+		return 0;
+	err = qcow2_sync(img);
+	pthread_mutex_lock(&img->meta);
+	if (err && low < img->freed_low)
+		img->freed_low = low;		/* settled by a later call */
+	else if (!err && low < img->free_hint)
+		img->free_hint = low;
+	pthread_mutex_unlock(&img->meta);
 	return err;
 }

@@ -159,15 +159,23 @@ struct sim_cmd *qfx_write(struct sim_dev *sd, uint64_t off, const void *buf, siz
 	return qfx_rw(sd, WRITE_10, off, buf, len);
 }
 
-struct sim_cmd *qfx_unmap(struct sim_dev *sd, uint64_t off, uint64_t len)
+void qfx_unmap_cdb(uint8_t cdb[10], uint8_t list[24], uint64_t off, uint64_t len)
 {
-	uint8_t cdb[10] = { UNMAP }, list[24] = { 0 };
-
-	tcmu_put_be16(cdb + 7, sizeof(list));
-	tcmu_put_be16(list, sizeof(list) - 2);
+	memset(cdb, 0, 10);
+	memset(list, 0, 24);
+	cdb[0] = UNMAP;
+	tcmu_put_be16(cdb + 7, 24);
+	tcmu_put_be16(list, 22);
 	tcmu_put_be16(list + 2, 16);
 	tcmu_put_be64(list + 8, off / 512);
 	tcmu_put_be32(list + 16, len / 512);
+}
+
+struct sim_cmd *qfx_unmap(struct sim_dev *sd, uint64_t off, uint64_t len)
+{
+	uint8_t cdb[10], list[24];
+
+	qfx_unmap_cdb(cdb, list, off, len);
 	return sim_dev_run(sd, cdb, sizeof(cdb), list, sizeof(list));
 }
 

@@ -46,6 +46,8 @@ struct sim_cmd *qfx_read(struct sim_dev *sd, uint64_t off, size_t len);
 struct sim_cmd *qfx_write(struct sim_dev *sd, uint64_t off, const void *buf, size_t len);
 /* UNMAP of @len bytes at byte @off (one descriptor). */
 struct sim_cmd *qfx_unmap(struct sim_dev *sd, uint64_t off, uint64_t len);
+/* That UNMAP's CDB and parameter list, to queue it yourself. */
+void qfx_unmap_cdb(uint8_t cdb[10], uint8_t list[24], uint64_t off, uint64_t len);
 /* The same bytes at @off of the file <dir>/<name> (a reference raw
  * image the test keeps beside the qcow2 one). 0 or -errno. */
 int qfx_ref_write(struct qfx *f, const char *name, uint64_t off, const void *buf, size_t len);
