@@ -12,14 +12,18 @@
  * then reads the whole LUN back and compares it with what was written.
  * A command that fails with a retryable answer (NOT READY, UNIT
  * ATTENTION, BUSY: a brick down, say) is counted and its blocks are no
- * longer known; reads are retried for up to 60 s. Anything else, or a
+ * longer known; reads are retried for up to 60 s. Once a FUA write or a
+ * SYNCHRONIZE CACHE has failed so, the daemon may refuse later ones with
+ * MEDIUM ERROR, WRITE ERROR (a failed flush stays failed: dev_durable.h):
+ * counted as refused, their blocks no longer known; plain writes and
+ * reads must go on. Anything else, or a
  * command with no answer in 90 s (then at once, without closing the
  * device), is a failure: exit 1. --out: the
  * shadow, for comparing with the backing store's own view. --also: a
  * second device of the same handler, open all along, gets 50 writes after
  * the first's and is read back too (two LUNs sharing what the handler
  * shares). -v: the daemon's info messages too (on stderr).
- * Prints "writes N good, N retryable; ...; longest N.N s" (the slowest
+ * Prints "writes N good, N retryable, N refused; ...; longest N.N s" (the slowest
  * write or SYNCHRONIZE CACHE: how long a frozen backend held one) and
  * "verify: ..." lines.
  * Licensed under the Apache License, Version 2.0.
@@ -47,7 +51,8 @@ struct pat {
 	struct sim_dev *sd;
 	uint64_t nblocks, rng;
 	uint8_t *shadow, *known;	/* known: one byte a block */
-	unsigned long good, retryable, flushes;
+	unsigned long good, retryable, refused, flushes;
+	bool flush_failed;		/* a FUA write or a flush failed */
 	double longest;			/* s, the slowest write or flush */
 };
 
@@ -64,8 +69,10 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* 0 GOOD, 1 retryable, -1 anything else (said why on stderr). */
-static int outcome(const struct sim_cmd *c, const char *what, uint64_t lba)
+/* 0 GOOD, 1 retryable, 2 refused after a failed flush (@stable: a FUA
+ * write or a flush), -1 anything else (said why on stderr). */
+static int outcome(struct pat *p, const struct sim_cmd *c, const char *what, uint64_t lba,
+		   bool stable)
 {
 	if (!c) {
 		/* The handler holds it: closing the device would wait for it
@@ -79,8 +86,13 @@ static int outcome(const struct sim_cmd *c, const char *what, uint64_t lba)
 		return 0;
 	if (c->status == SAM_STAT_BUSY || c->status == SAM_STAT_TASK_SET_FULL ||
 	    (c->status == SAM_STAT_CHECK_CONDITION &&
-	     (c->key == SENSE_NOT_READY || c->key == SENSE_UNIT_ATTENTION)))
+	     (c->key == SENSE_NOT_READY || c->key == SENSE_UNIT_ATTENTION))) {
+		p->flush_failed |= stable;
 		return 1;
+	}
+	if (stable && p->flush_failed && c->status == SAM_STAT_CHECK_CONDITION &&
+	    c->key == SENSE_MEDIUM_ERROR && c->asc == 0x0c && c->ascq == 0)
+		return 2;
 	fprintf(stderr, "sim_pattern: %s at LBA %llu: status 0x%02x sense %x/%02x/%02x\n",
 		what, (unsigned long long)lba, c->status, c->key, c->asc, c->ascq);
 	return -1;
@@ -105,6 +117,7 @@ static int write_one(struct pat *p, uint8_t *buf)
 	uint32_t n = 1 + rnd(p) % MAX_BLOCKS;
 	uint64_t lba = rnd(p) % (p->nblocks - n + 1);
 	uint8_t cdb[16], sync[10] = { SYNCHRONIZE_CACHE_10 };
+	bool fua = rnd(p) % 8 == 0;
 	int r;
 
 	for (size_t i = 0; i < n * BS; i += 8) {
@@ -112,20 +125,23 @@ static int write_one(struct pat *p, uint8_t *buf)
 
 		memcpy(buf + i, &v, 8);
 	}
-	sim_cdb_rw16(cdb, WRITE_16, lba, n, rnd(p) % 8 == 0);
-	r = outcome(run(p, cdb, 16, buf, n * BS), "WRITE", lba);
+	sim_cdb_rw16(cdb, WRITE_16, lba, n, fua);
+	r = outcome(p, run(p, cdb, 16, buf, n * BS), "WRITE", lba, fua);
 	if (r < 0)
 		return -1;
 	memset(p->known + lba, r == 0, n);
 	if (r == 0) {
 		memcpy(p->shadow + lba * BS, buf, n * BS);
 		p->good++;
-	} else {
+	} else if (r == 1) {
 		p->retryable++;
+	} else {
+		p->refused++;
 	}
-	if ((p->good + p->retryable) % 50 == 0) {
+	if ((p->good + p->retryable + p->refused) % 50 == 0) {
 		p->flushes++;
-		if (outcome(run(p, sync, sizeof(sync), NULL, 0), "SYNCHRONIZE CACHE", 0) < 0)
+		if (outcome(p, run(p, sync, sizeof(sync), NULL, 0), "SYNCHRONIZE CACHE", 0,
+			    true) < 0)
 			return -1;
 	}
 	return 0;
@@ -137,7 +153,7 @@ static int unmap(struct pat *p, uint64_t lba, uint32_t n)
 	int r;
 
 	sim_cdb_unmap(cdb, param, lba, n);
-	r = outcome(run(p, cdb, sizeof(cdb), param, sizeof(param)), "UNMAP", lba);
+	r = outcome(p, run(p, cdb, sizeof(cdb), param, sizeof(param)), "UNMAP", lba, false);
 	if (r)
 		return -1;
 	memset(p->shadow + lba * BS, 0, (size_t)n * BS);
@@ -160,7 +176,7 @@ static long verify(struct pat *p)
 		int r;
 
 		sim_cdb_rw16(cdb, READ_16, lba, n, false);
-		while ((r = outcome(c = run(p, cdb, 16, NULL, n * BS), "READ", lba)) == 1 &&
+		while ((r = outcome(p, c = run(p, cdb, 16, NULL, n * BS), "READ", lba, false)) == 1 &&
 		       now_s() < give_up) {
 			retried++;
 			usleep(200000);
@@ -310,8 +326,9 @@ static int run_all(const struct args *a, struct pat *p, struct pat *also, uint8_
 	for (uint64_t i = 0; a->ops ? i < a->ops : now_s() - start < a->seconds; i++)
 		if (write_one(p, buf))
 			return -1;
-	printf("writes: %lu good, %lu retryable; %lu flushes (%.1f s); longest %.1f s\n",
-	       p->good, p->retryable, p->flushes, now_s() - start, p->longest);
+	printf("writes: %lu good, %lu retryable, %lu refused after a failed flush; "
+	       "%lu flushes (%.1f s); longest %.1f s\n", p->good, p->retryable, p->refused,
+	       p->flushes, now_s() - start, p->longest);
 	fflush(stdout);
 	for (int i = 0; also && i < 50; i++)
 		if (write_one(also, buf))
