@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "change_medium.h"
 #include "dbus_service.h"
 #include "dev_tunables.h"
 
@@ -109,6 +110,38 @@ static gboolean dev_reopen_main(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+static void config_written(int status, const char *msg, gpointer data)
+{
+	struct failed_dev *f = data;
+	struct tcmur_device *dev = g_hash_table_lookup(f->d->devices,
+						       GUINT_TO_POINTER(f->minor));
+
+	if (status)
+		log_err(&f->d->log, dev ? dev->who : "tcmu-runner",
+			"the config the handler asked for was not set: %s", msg);
+	g_free(f);
+}
+
+/* Main thread: write the config @dev's handler asked for (API 1.7) to
+ * configfs, on ChangeMedium's worker: the kernel's RECONFIG of it comes
+ * back to this loop, which must stay free to answer. */
+static void dev_config_main(struct tcmur_daemon *d, struct tcmur_device *dev)
+{
+	char cfg[sizeof(dev->config_wanted)];
+	struct failed_dev *f;
+	uint64_t size;
+
+	if (!dev_take_config_wanted(dev, cfg, sizeof(cfg)))
+		return;
+	pthread_mutex_lock(&dev->state_lock);
+	size = dev->size;
+	pthread_mutex_unlock(&dev->state_lock);
+	f = g_new0(struct failed_dev, 1);
+	f->d = d;
+	f->minor = dev->info.uio_minor;
+	change_medium_start(d, dev->handler, dev->info.name, size, cfg, config_written, f);
+}
+
 /* Main thread: show the failure, and schedule a restart while tries last. */
 static gboolean dev_failed_main(gpointer data)
 {
@@ -118,6 +151,11 @@ static gboolean dev_failed_main(gpointer data)
 
 	if (!dev) {		/* removed meanwhile: nothing to show */
 		g_free(f);
+		return G_SOURCE_REMOVE;
+	}
+	dev_config_main(f->d, dev);
+	if (!dev_is_failed(dev) && !dev_wants_reopen(dev)) {
+		g_free(f);	/* only a config was asked for */
 		return G_SOURCE_REMOVE;
 	}
 	if (dev_wants_reopen(dev) && !dev_is_failed(dev))

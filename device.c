@@ -652,6 +652,31 @@ void tcmur_dev_reopen(struct tcmur_device *dev, const char *why)
 		dev->on_failed(dev->failed_opaque, dev->info.uio_minor);
 }
 
+void tcmur_dev_set_config(struct tcmur_device *dev, const char *config)
+{
+	pthread_mutex_lock(&dev->state_lock);
+	snprintf(dev->config_wanted, sizeof(dev->config_wanted), "%s/%s",
+		 dev->handler->ops.subtype, config);
+	pthread_mutex_unlock(&dev->state_lock);
+	dev_info(dev, "handler asks for the config '%s' from now on", config);
+	if (dev->on_failed)
+		dev->on_failed(dev->failed_opaque, dev->info.uio_minor);
+}
+
+bool dev_take_config_wanted(struct tcmur_device *dev, char *out, size_t len)
+{
+	bool want;
+
+	pthread_mutex_lock(&dev->state_lock);
+	want = dev->config_wanted[0];
+	if (want) {
+		snprintf(out, len, "%s", dev->config_wanted);
+		dev->config_wanted[0] = '\0';
+	}
+	pthread_mutex_unlock(&dev->state_lock);
+	return want;
+}
+
 bool dev_wants_reopen(struct tcmur_device *dev)
 {
 	bool want;

@@ -68,6 +68,9 @@ struct tcmur_device {
 	bool offline;			/* handler closed after a failed reopen */
 	bool failed;			/* no device thread: see dev_restart() */
 	bool reopen_wanted;		/* the handler asked (tcmur_dev_reopen) */
+	/* "<subtype>/<config>" the handler asked for (tcmur_dev_set_config),
+	 * not yet written to configfs; "": none. */
+	char config_wanted[1040];
 	unsigned int restarts;		/* dev_restart() calls since the last good one */
 	char unit_serial[128];		/* VPD 0x80, from configfs ("": none yet) */
 	bool tas;			/* control mode page TAS: the kernel's emulate_tas */
@@ -112,8 +115,10 @@ struct dev_params {
 	struct dev_registry *registry;	/* may be NULL */
 	/* Optional: called from any thread when the device stops serving
 	 * (its thread met an error, or could not be restarted), or when its
-	 * handler asks to be reopened (dev_wants_reopen). The owner shows it
-	 * and may try dev_restart() or dev_reopen_now() on its own thread. */
+	 * handler asks to be reopened (dev_wants_reopen) or for a new config
+	 * (dev_take_config_wanted). The owner shows it and may try
+	 * dev_restart() or dev_reopen_now(), or write the config to
+	 * configfs, on its own thread. */
 	void (*on_failed)(void *opaque, unsigned int uio_minor);
 	void *failed_opaque;
 	/* Optional: called on the device's own thread when dev_free() had
@@ -156,6 +161,9 @@ int dev_restart(struct tcmur_device *dev);
 /* Whether the handler asked to be closed and opened again (API 1.4,
  * tcmur_dev_reopen), and not yet done. */
 bool dev_wants_reopen(struct tcmur_device *dev);
+/* The "<subtype>/<config>" the handler asked for (API 1.7,
+ * tcmur_dev_set_config) into @out, taken: true once per request. */
+bool dev_take_config_wanted(struct tcmur_device *dev, char *out, size_t len);
 /*
  * Do it (main thread): pause the device until its commands have ended,
  * close the handler, open it again with the same settings, resume. 0; or

@@ -116,3 +116,28 @@ out_free:
 	glfs_cfg_free(c);
 	return -EINVAL;
 }
+
+char *glfs_cfg_without_create(const char *cfg)
+{
+	const char *semi = strchr(cfg, ';');
+	size_t len = strlen(cfg);
+	char *out = malloc(len + 1), *o;
+
+	if (!out)
+		return NULL;
+	/* The image part, then each option but "create", as they came. */
+	o = out + (semi ? (size_t)(semi - cfg) : len);
+	memcpy(out, cfg, (size_t)(o - out));
+	while (semi) {
+		const char *next = strchr(semi + 1, ';');
+		size_t n = next ? (size_t)(next - semi) : strlen(semi);
+
+		if (n != sizeof(";create") - 1 || strncmp(semi, ";create", n)) {
+			memcpy(o, semi, n);
+			o += n;
+		}
+		semi = next;
+	}
+	*o = '\0';
+	return out;
+}

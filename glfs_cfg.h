@@ -49,5 +49,10 @@ struct glfs_cfg {
  * 0, or -EINVAL or -ENOMEM with *why set (then @c holds nothing). */
 int glfs_cfg_parse(const char *cfg, struct glfs_cfg *c, const char **why);
 void glfs_cfg_free(struct glfs_cfg *c);
+/* @cfg with every ;create option taken out, the rest as it was (malloc'ed;
+ * NULL: no memory): what the LUN's config becomes once its first open
+ * made the image, so that no later first open (a restore at boot) makes
+ * an empty one where the image went missing. */
+char *glfs_cfg_without_create(const char *cfg);
 
 #endif

@@ -12,7 +12,9 @@
  * size bytes. Never a blank disk: a missing image is made (sparse, at
  * exactly the LUN's size, in a directory that must exist) only when the
  * config says ;create, and only by the LUN's first open (reopen false),
- * never by a reopen. Else open refuses it, saying why: a renamed or
+ * never by a reopen; once made, ;create leaves the LUN's config (API 1.7,
+ * tcmur_dev_set_config), so a restore at boot never makes it again. Else
+ * open refuses it, saying why: a renamed or
  * removed image, a typo or a volume that briefly answers ENOENT must not
  * become an empty disk the initiator writes its file system on. An image
  * removed or renamed while the LUN is served: our fd still reaches the
@@ -194,13 +196,14 @@ static bool glfsh_check_config(const char *cfg, char **reason)
 }
 
 /* Open @path on @fs read-write; if it is missing and @create, create it
- * at @size. The fd, or NULL with *err and *step ("open" with -ENOENT: it
- * is missing and was not made). */
+ * at @size (*made). The fd, or NULL with *err and *step ("open" with
+ * -ENOENT: it is missing and was not made). */
 static glfs_fd_t *glfsh_open_image(glfs_t *fs, const char *path, uint64_t size, bool create,
-				   int *err, const char **step)
+				   bool *made, int *err, const char **step)
 {
 	glfs_fd_t *fd;
 
+	*made = false;
 	*step = "open";
 	fd = glfs_open(fs, path, O_RDWR);
 	if (fd || errno != ENOENT || !create)
@@ -221,6 +224,7 @@ static glfs_fd_t *glfsh_open_image(glfs_t *fs, const char *path, uint64_t size, 
 		glfs_unlink(fs, path);
 		return NULL;
 	}
+	*made = true;
 out:
 	if (!fd)
 		*err = -(errno ? errno : EIO);
@@ -273,6 +277,20 @@ static void glfsh_open_failed(struct tcmur_device *dev, const struct glfs_cfg *c
 			     "LUN's size)", c->path, c->key.volume);
 }
 
+/* @dev's first open made its image: ;create has done its work and goes
+ * from the LUN's config (API 1.7), so that no later first open (the LUN
+ * restored at boot, say) makes an empty one if the image went. */
+static void glfsh_created(struct tcmur_device *dev, const struct glfs_cfg *c)
+{
+	char *cfg = glfs_cfg_without_create(tcmur_dev_config(dev));
+
+	tcmu_dev_info(dev, "made %s on volume %s at the LUN's size; ;create leaves the config",
+		      c->path, c->key.volume);
+	if (cfg)
+		tcmur_dev_set_config(dev, cfg);
+	free(cfg);
+}
+
 static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 {
 	struct glfs_dev *gdev = tcmur_dev_private(dev);
@@ -280,6 +298,7 @@ static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 	const char *why = NULL;
 	struct glfs_cfg c;
 	struct stat st;
+	bool made;
 	int err;
 
 	err = glfs_cfg_parse(tcmur_dev_config(dev), &c, &why);
@@ -297,8 +316,8 @@ static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 	/* Never on a reopen: the image went while the LUN was served (or
 	 * the config changed), and an empty one would be served as the
 	 * initiator's disk. */
-	gdev->fd = glfsh_open_image(gdev->conn->fs, c.path, size, c.create && !reopen, &err,
-				    &why);
+	gdev->fd = glfsh_open_image(gdev->conn->fs, c.path, size, c.create && !reopen, &made,
+				    &err, &why);
 	if (!gdev->fd) {
 		glfsh_open_failed(dev, &c, reopen, err, why);
 		goto out_put;
@@ -322,6 +341,8 @@ static int glfsh_open_dev(struct tcmur_device *dev, bool reopen)
 	tcmu_dev_dbg(dev, "opened %s on volume %s (%llu bytes, %s)", c.path, c.key.volume,
 		     (unsigned long long)st.st_size,
 		     gdev->can_unmap ? "UNMAP punches holes" : "no UNMAP: no hole punching");
+	if (made)
+		glfsh_created(dev, &c);
 	glfs_cfg_free(&c);
 	return 0;
 
@@ -670,7 +691,7 @@ TCMUR_REGISTER_HANDLER(
 		    "commands (within twice that: keep it below the device's "
 		    "cmd_time_out), or \"volume\" for the volume's network.ping-timeout.",
 	.dev_private_size = sizeof(struct glfs_dev),
-	.needs_api_minor = 6,	/* tcmur_dev_cmd_time_out */
+	.needs_api_minor = 7,	/* tcmur_dev_cmd_time_out, tcmur_dev_set_config */
 	.thread_model = TCMUR_THREAD_PARALLEL,
 	.nr_threads = 4,
 	.check_config = glfsh_check_config,

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define TCMUR_HANDLER_API_MAJOR 1
-#define TCMUR_HANDLER_API_MINOR 6
+#define TCMUR_HANDLER_API_MINOR 7
 #define TCMUR_HANDLER_API_VERSION \
 	((TCMUR_HANDLER_API_MAJOR << 16) | TCMUR_HANDLER_API_MINOR)
 
@@ -442,6 +442,21 @@ unsigned int tcmur_dev_cmd_time_out(const struct tcmur_device *dev);
  * (tcmur_cmd_errno).
  */
 void tcmur_dev_reopen(struct tcmur_device *dev, const char *why);
+
+/*
+ * API 1.7. Any thread, without blocking: make @config (what follows
+ * "<subtype>/") the device's config in the kernel from now on. The
+ * daemon logs it and, on its main thread, writes it to the device's
+ * configfs attrib/dev_config, as ChangeMedium does (check_config first);
+ * the kernel then hands it back as a reconfig of the config (a reopen).
+ * For a handler whose config asked for something that must happen once,
+ * such as making a missing image (glfs's ;create): once done, the option
+ * is dropped from what the kernel holds, targetcli saves and a restore
+ * at boot reads, so a later first open of the LUN never does it again.
+ * Where there is no configfs (tcmu-sim) it is only logged. A handler that
+ * calls it sets needs_api_minor = 7.
+ */
+void tcmur_dev_set_config(struct tcmur_device *dev, const char *config);
 
 /*
  * Complete a command that an operation answered with TCMU_STS_ASYNC.

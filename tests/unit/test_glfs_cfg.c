@@ -52,6 +52,34 @@ static void test_create(void **state)
 	}
 }
 
+/* Once the first open made the image, the config loses ;create only. */
+static void test_without_create(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "v@h/a.img;create", "v@h/a.img" },
+		{ "v@h/a.img;create;ping_timeout=5", "v@h/a.img;ping_timeout=5" },
+		{ "v@h1,h2:24008/d/a.img;ping_timeout=volume;create",
+		  "v@h1,h2:24008/d/a.img;ping_timeout=volume" },
+		{ "v@h/a.img;create;create", "v@h/a.img" },
+		{ "v@h/a.img;ping_timeout=5", "v@h/a.img;ping_timeout=5" },
+		{ "v@h/a.img", "v@h/a.img" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = glfs_cfg_without_create(cases[i][0]);
+		const char *why;
+		struct glfs_cfg c;
+
+		assert_non_null(out);
+		assert_string_equal(out, cases[i][1]);
+		assert_int_equal(glfs_cfg_parse(out, &c, &why), 0);
+		assert_false(c.create);
+		glfs_cfg_free(&c);
+		free(out);
+	}
+}
+
 static void test_refused(void **state)
 {
 	static const struct { const char *cfg, *why; } bad[] = {
@@ -84,6 +112,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_create),
+		cmocka_unit_test(test_without_create),
 		cmocka_unit_test(test_refused),
 	};
 

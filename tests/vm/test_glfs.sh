@@ -3,6 +3,8 @@
 # volume that runs inside this guest (tests/cluster/gluster.sh: a private
 # glusterd, one brick on an ext4 loop file, the guest's own loopback;
 # write-behind left on, as volumes have it by default). A user:glfs LUN:
+#  - the LUN made with ;create: the image is made, and ;create leaves
+#    the config the kernel holds;
 #  - fio random writes of random sizes at queue depth 16, crc32c verified;
 #    the LUN read whole is what gfapi reads of the file;
 #  - UNMAP (blkdiscard) punches a hole the brick's file shows;
@@ -63,6 +65,21 @@ tc_run "targetcli lists user:glfs" wait_handler glfs 60 || exit 1
 tc_run "a user:glfs LUN (;create: the file made at its size)" \
 	lun_create_user lun 128M "$VOL@$H/lun.img;create" glfs || exit 1
 SD=$LUN_SD
+# Made once: ;create leaves the config the kernel holds (and targetcli
+# saves), so that a restore at boot never makes an empty image where the
+# file went missing.
+create_dropped() {
+	local d cfg
+	d=$(lun_cfs lun) || return 1
+	for _ in $(seq 60); do
+		cfg=$(cat "$d/attrib/dev_config")
+		[[ $cfg != *";create"* ]] && break
+		sleep 0.5
+	done
+	echo "attrib/dev_config: $cfg"
+	[ "$cfg" = "glfs/$VOL@$H/lun.img" ] && clear_ua "$LUN_SG"
+}
+tc_run "the image made, ;create leaves the LUN's config (what saveconfig keeps)" create_dropped
 
 tc_run "fio random sizes 512 B-128 KiB, qd 16, crc32c verified" \
 	fio_verify "$SD" 24M --bsrange=512-128k --blockalign=512 --iodepth=16
