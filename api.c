@@ -59,37 +59,53 @@ tcmu_sts tcmur_cmd_invalid_param(struct tcmur_cmd *cmd, uint16_t byte, int bit)
 
 /*
  * -errno from a backend -> SCSI status and sense. What the Linux initiator
- * does with each (drivers/scsi/scsi_error.c scsi_decide_disposition and
- * scsi_check_sense, scsi_lib.c scsi_io_completion_action, then
+ * does with each, read in 6.1 (drivers/scsi/scsi_error.c scsi_check_sense,
+ * scsi_decide_disposition; scsi_lib.c scsi_io_completion_action; then
  * blk_path_error() in include/linux/blk_types.h, which dm-multipath asks
- * before it fails a path):
+ * before it fails a path) and measured through the kernel by
+ * tests/vm/test_sense_outage.sh (README, "What the initiator does with our
+ * sense"). "The window" is a command's (retries + 1) * timeout since it
+ * was first sent: 180 s for sd's 5 retries of 30 s; past it the midlayer
+ * fails the command.
  *
- *  errno                      we answer                  Linux / dm-multipath
- *  ENOMEM EAGAIN EBUSY        BUSY (no sense)            requeued (ADD_TO_MLQUEUE) until
- *                                                        the command's time runs out;
- *                                                        not TASK SET FULL, which would
- *                                                        also cut the queue depth
- *  ETIMEDOUT ENOTCONN         NOT READY, LOGICAL UNIT    NOT READY with ASC != 04h:
- *  ESHUTDOWN ECONNRESET       COMMUNICATION FAILURE      ACTION_FAIL with BLK_STS_IOERR,
- *  ECONNREFUSED ECONNABORTED  (08/00)                    a path error: dm-multipath
- *  EHOSTUNREACH EHOSTDOWN                                fails the path and retries the
- *  ENETUNREACH ENETDOWN                                  I/O on another one
- *  ENETRESET ENOLINK EPIPE
- *  ECOMM
+ *  errno                      we answer                  Linux (1 path) / dm-multipath
+ *  ENOMEM EAGAIN EBUSY        BUSY (no sense)            requeued (ADD_TO_MLQUEUE) within
+ *                                                        the window; multipath waits on
+ *                                                        the same path. Not TASK SET
+ *                                                        FULL, which also cuts the queue
+ *                                                        depth
+ *  ETIMEDOUT ENOTCONN         NOT READY, LOGICAL UNIT    5 quick retries (NEEDS_RETRY),
+ *  ESHUTDOWN ECONNRESET       IS IN PROCESS OF BECOMING  then ACTION_DELAYED_RETRY within
+ *  ECONNREFUSED ECONNABORTED  READY (04/01)              the window: a brick reconnect or
+ *  EHOSTUNREACH EHOSTDOWN                                an OSD op time-out of seconds is
+ *  ENETUNREACH ENETDOWN                                  ridden out, no error reaches the
+ *  ENETRESET ENOLINK EPIPE                               file system. dm-multipath only
+ *  ECOMM                                                 fails the path once the window
+ *                                                        is over (BLK_STS_IOERR, a path
+ *                                                        error); it does not fail over
+ *                                                        at once
+ *  EROFS                      DATA PROTECT, WRITE        SCSIML_STAT_TGT_FAILURE ->
+ *                             PROTECTED (27/00)          BLK_STS_TARGET: no retry, not a
+ *                                                        path error (every path sees the
+ *                                                        same read-only image)
  *  ENOSPC EDQUOT              DATA PROTECT, SPACE        SBC-3 4.7.3.7: a thin LUN out of
  *                             ALLOCATION FAILED WRITE    space. Linux sets SCSIML_STAT_NOSPC
  *                             PROTECT (27/07)            -> BLK_STS_NOSPC: -ENOSPC to the
  *                                                        file system, not a path error
- *                                                        (every path sees the same pool)
  *  anything else (EIO ...),   MEDIUM ERROR, UNRECOVERED  SCSIML_STAT_MED_ERROR ->
  *  read                       READ ERROR (11/00)         BLK_STS_MEDIUM: no retry, not a
  *                                                        path error (the data is bad)
  *  anything else, write or    MEDIUM ERROR, WRITE ERROR  retried (NEEDS_RETRY) up to the
  *  flush                      (0C/00)                    retry count, then BLK_STS_IOERR
  *
- * Before, every error but the first and third rows was a MEDIUM ERROR: a
- * network backend's timeout on a READ failed the I/O for good and
- * dm-multipath never tried the other path.
+ * The transport row trades failover for ride-out: no answer does both.
+ * NOT READY 08/00 (what it was) fails the I/O at once, which dm-multipath
+ * turns into an immediate failover but a single path into EIO to the file
+ * system; every answer Linux retries (BUSY, TASK SET FULL, 04/01, and 29/00
+ * or 04/0A once scsi_dh_alua is attached) is retried on the same path, so
+ * dm-multipath fails over only after the window. A single path riding out
+ * a short outage is the common case; multipath users who want a faster
+ * failover lower the window (the device's timeout or retries).
  */
 static bool errno_is_transport(int err)
 {
@@ -111,14 +127,15 @@ tcmu_sts tcmur_cmd_errno(struct tcmur_cmd *cmd, int err, bool write)
 	case -EAGAIN:
 	case -EBUSY:
 		return TCMU_STS_BUSY;
+	case -EROFS:
+		return tcmur_cmd_sense(cmd, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
 	case -ENOSPC:
 	case -EDQUOT:
 		return tcmur_cmd_sense(cmd, SENSE_DATA_PROTECT,
 				       ASC_SPACE_ALLOC_FAILED_WRITE_PROTECT);
 	default:
 		if (errno_is_transport(-err))
-			return tcmur_cmd_sense(cmd, SENSE_NOT_READY,
-					       ASC_LOGICAL_UNIT_COMM_FAILURE);
+			return tcmur_cmd_sense(cmd, SENSE_NOT_READY, ASC_BECOMING_READY);
 		return tcmur_cmd_sense(cmd, SENSE_MEDIUM_ERROR,
 				       write ? ASC_WRITE_ERROR : ASC_READ_ERROR);
 	}

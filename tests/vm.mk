@@ -3,7 +3,8 @@
 
 VM_TESTS := tests/vm/test_core.sh tests/vm/test_sbc.sh tests/vm/test_review.sh \
 	    tests/vm/test_recovery.sh tests/vm/test_timeout_tmr.sh tests/vm/test_ops.sh \
-	    tests/vm/test_qcow.sh tests/vm/test_durability.sh tests/vm/test_systemd.sh
+	    tests/vm/test_qcow.sh tests/vm/test_durability.sh tests/vm/test_systemd.sh \
+	    tests/vm/test_sense_outage.sh
 
 # The deliberately broken handler make check-vm must catch.
 tests/build/broken/handler_file.so: tests/vm/broken/handler_file_corrupt.c handler_file.c \
@@ -22,6 +23,7 @@ $(VM_PLUGIN_DIR)/handler_file.so: handler_file.so
 	@mkdir -p $(@D)
 	ln -sf ../../../handler_file.so $@
 VM_PLUGINS := $(VM_PLUGIN_DIR)/handler_slowcheck.so $(VM_PLUGIN_DIR)/handler_hang.so \
+	      $(VM_PLUGIN_DIR)/handler_outage.so \
 	      $(VM_PLUGIN_DIR)/handler_file.so
 
 .PHONY: deps check-vm demo vm-clean

@@ -28,7 +28,9 @@ struct errno_case {
 	uint16_t asc_r, asc_w;
 };
 
-#define TRANSPORT(e) { e, SAM_STAT_CHECK_CONDITION, SENSE_NOT_READY, 0x0800, 0x0800 }
+/* A backend gone for a while: NOT READY, BECOMING READY, which Linux retries
+ * for the command's whole window (test_sense_outage.sh measures it). */
+#define TRANSPORT(e) { e, SAM_STAT_CHECK_CONDITION, SENSE_NOT_READY, 0x0401, 0x0401 }
 
 static const struct errno_case cases[] = {
 	TRANSPORT(ETIMEDOUT), TRANSPORT(ENOTCONN), TRANSPORT(ESHUTDOWN),
@@ -41,6 +43,7 @@ static const struct errno_case cases[] = {
 	{ ENOMEM, SAM_STAT_BUSY, 0, 0, 0 },
 	{ ENOSPC, SAM_STAT_CHECK_CONDITION, SENSE_DATA_PROTECT, 0x2707, 0x2707 },
 	{ EDQUOT, SAM_STAT_CHECK_CONDITION, SENSE_DATA_PROTECT, 0x2707, 0x2707 },
+	{ EROFS, SAM_STAT_CHECK_CONDITION, SENSE_DATA_PROTECT, 0x2700, 0x2700 },
 	{ EIO, SAM_STAT_CHECK_CONDITION, SENSE_MEDIUM_ERROR, 0x1100, 0x0c00 },
 	{ EILSEQ, SAM_STAT_CHECK_CONDITION, SENSE_MEDIUM_ERROR, 0x1100, 0x0c00 },
 };
@@ -121,7 +124,7 @@ static void test_io_errno_nth_call(void **state)
 	assert_good(run_op(sd, MEM_OP_WRITE));
 	assert_good(run_op(sd, MEM_OP_READ));
 	assert_good(run_op(sd, MEM_OP_WRITE));
-	assert_sense(run_op(sd, MEM_OP_WRITE), SENSE_NOT_READY, 0x08, 0x00);
+	assert_sense(run_op(sd, MEM_OP_WRITE), SENSE_NOT_READY, 0x04, 0x01);
 	assert_good(run_op(sd, MEM_OP_WRITE));
 }
 
@@ -151,7 +154,7 @@ static const struct step_case step_cases[] = {
 	{ "WRITE SAME(10), write", { WRITE_SAME_10, 0, 0, 0, 0, 8, 0, 0, 8 }, 10, 512,
 	  MEM_OP_WRITE, 1, ENOSPC, SENSE_DATA_PROTECT, 0x2707 },
 	{ "SYNCHRONIZE CACHE(10), flush", { SYNCHRONIZE_CACHE_10 }, 10, 0, MEM_OP_FLUSH, 1,
-	  ETIMEDOUT, SENSE_NOT_READY, 0x0800 },
+	  ETIMEDOUT, SENSE_NOT_READY, 0x0401 },
 };
 
 static void test_io_errno_in_multistep_commands(void **state)

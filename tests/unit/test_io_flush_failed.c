@@ -123,7 +123,7 @@ static void test_flush_failed_stays_failed(void **state)
 	ff_latch_case("async", EIO, SENSE_MEDIUM_ERROR, ASC_WRITE_ERROR);
 	ff_latch_case("no_fua", ENOSPC, SENSE_DATA_PROTECT, 0x2707);
 	/* A lost connection: the writes may be lost all the same. */
-	ff_latch_case("async", ETIMEDOUT, SENSE_NOT_READY, 0x0800);
+	ff_latch_case("async", ETIMEDOUT, SENSE_NOT_READY, 0x0401);
 }
 
 /* A write the handler fails with MEDIUM ERROR latches (its own ordering

@@ -232,7 +232,7 @@ static void test_native_errors(void **state)
 	(void)state;
 	mem_handler_fail(sd->dev, MEM_OP_WRITE, 1, ETIMEDOUT);
 	c = write_same16(sd, 0, 0, 8, blk);
-	assert_sense(c, SENSE_NOT_READY, 0x08, 0x00);
+	assert_sense(c, SENSE_NOT_READY, 0x04, 0x01);
 	mem_handler_fail(sd->dev, MEM_OP_WRITE, 1, EIO);
 	c = write_same16(sd, 0, 0, 8, blk);
 	assert_sense(c, SENSE_MEDIUM_ERROR, 0x0c, 0x00);
