@@ -24,6 +24,7 @@ struct tcmur_daemon {
 	struct config_live config;	/* the configuration file, applied */
 	struct tcmu_logger logger;
 	const char *handler_path;
+	const char *cfgfs_root;		/* NULL: /sys/kernel/config (tests: a fake) */
 	struct handler_set handlers;
 	struct dev_filter filter;	/* --devices: which devices are ours */
 	GHashTable *devices;		/* uio minor -> struct tcmur_device * */
@@ -45,5 +46,21 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, boo
 int daemon_dev_scan(struct tcmur_daemon *d);
 /* Close every device (the kernel keeps them; a restart picks them up). */
 void daemon_dev_close_all(struct tcmur_daemon *d);
+/* Serve @info on its open, mapped /dev/uioN (@fd, @map: the device owns
+ * them once served), with handler @h; 0 or -errno, logged. daemon_dev_add's last step, for a test on the ring simulator. */
+int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
+		     const struct handler *h, int fd, void *map, size_t map_size);
+
+/* How long a stopping daemon waits for handlers to give back commands. */
+#define DAEMON_EXIT_WAIT_MS 10000
+/*
+ * After the main loop (daemon_stop.c): stop answering the kernel, close
+ * every device, free the bus, netlink, the handlers, then what main()
+ * made (daemon_free_base). True once all is freed.
+ */
+bool daemon_stop(struct tcmur_daemon *d, int wait_ms);
+/* The registry, the device table and the configuration with the log
+ * sink: what main() made before run(). */
+void daemon_free_base(struct tcmur_daemon *d);
 
 #endif
