@@ -146,6 +146,19 @@ static void dev_failed(void *opaque, unsigned int minor)
 	g_idle_add(dev_failed_main, f);
 }
 
+/* dev_params.on_freed: a removed device's own thread, done with it. */
+static void dev_freed(void *opaque)
+{
+	struct tcmur_daemon *d = opaque;
+
+	__atomic_sub_fetch(&d->reaping, 1, __ATOMIC_RELEASE);
+}
+
+unsigned int daemon_dev_reaping(const struct tcmur_daemon *d)
+{
+	return __atomic_load_n(&d->reaping, __ATOMIC_ACQUIRE);
+}
+
 int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
 		     const struct handler *h, int fd, void *map, size_t map_size)
 {
@@ -158,6 +171,8 @@ int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
 	params.registry = &d->registry;
 	params.on_failed = dev_failed;
 	params.failed_opaque = d;
+	params.on_freed = dev_freed;
+	params.freed_opaque = d;
 	err = dev_new(&dev, info, h, &params, fd, map, map_size, true, &d->log);
 	if (err) {
 		log_err(&d->log, info->name, "refused device uio%u: %s", info->uio_minor,
@@ -249,7 +264,10 @@ static void dev_remove(struct tcmur_daemon *d, struct tcmur_device *dev)
 	memcpy(who, dev->who, sizeof(who));
 	dbus_service_remove_device(d->dbus, dev);
 	dev_registry_remove(&d->registry, dev);
-	dev_free(dev);
+	/* Counted first: its thread may be done before dev_free returns. */
+	__atomic_add_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
+	if (dev_free(dev))
+		__atomic_sub_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
 	log_info(&d->log, who, "removed uio%u", minor);
 }
 

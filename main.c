@@ -236,7 +236,10 @@ static int run(struct tcmur_daemon *d, const struct options *o)
 	g_source_remove(sig_src);
 	g_source_remove(nl_src);
 	close(sfd);
-	daemon_stop(d, DAEMON_EXIT_WAIT_MS);
+	/* Commands a handler never gave back: leave without unloading it
+	 * (exit() would run its destructors under the device's thread). */
+	if (!daemon_stop(d, DAEMON_EXIT_WAIT_MS))
+		_exit(d->exit_code);
 	return d->exit_code;
 
 out_dbus:
