@@ -51,10 +51,18 @@ int daemon_dev_scan(struct tcmur_daemon *d);
 void daemon_dev_close_all(struct tcmur_daemon *d);
 /* Devices closed whose own thread has not yet freed them. Any thread. */
 unsigned int daemon_dev_reaping(const struct tcmur_daemon *d);
-/* Serve @info on its open, mapped /dev/uioN (@fd, @map: the device owns
- * them once served), with handler @h; 0 or -errno, logged. daemon_dev_add's last step, for a test on the ring simulator. */
+/*
+ * Serve @info on its open, mapped /dev/uioN (@fd, @map: the device owns
+ * them once served), with handler @h; 0 or -errno, logged. @recovered: a
+ * device found at start, which a daemon served before; the unit
+ * attentions and ALUA states that daemon kept are lost, so it reports
+ * POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (29/00) once, as a target
+ * does after a reset. daemon_dev_add's last step, for a test on the ring
+ * simulator.
+ */
 int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
-		     const struct handler *h, int fd, void *map, size_t map_size);
+		     const struct handler *h, int fd, void *map, size_t map_size,
+		     bool recovered);
 
 /* How long a stopping daemon waits for handlers to give back commands. */
 #define DAEMON_EXIT_WAIT_MS 10000

@@ -16,6 +16,8 @@
 #include "daemon.h"
 #include "dbus_service.h"
 #include "dev_tunables.h"
+#include "dev_ua.h"
+#include "scsi_defs.h"
 
 /* A failed device is restarted this often, a second apart, then left
  * failed (on the bus and in the log) for the admin. */
@@ -160,7 +162,8 @@ unsigned int daemon_dev_reaping(const struct tcmur_daemon *d)
 }
 
 int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
-		     const struct handler *h, int fd, void *map, size_t map_size)
+		     const struct handler *h, int fd, void *map, size_t map_size,
+		     bool recovered)
 {
 	struct tcmur_device *dev;
 	struct dev_params params;
@@ -179,6 +182,9 @@ int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
 			strerror(-err));
 		return err;
 	}
+	/* Before the ring is unblocked: the first command sees it. */
+	if (recovered)
+		dev_ua_raise(dev, ASC_POWER_ON_RESET);
 	g_hash_table_insert(d->devices, GUINT_TO_POINTER(info->uio_minor), dev);
 	if (dev_registry_add(&d->registry, dev))
 		log_warn(&d->log, dev->who, "not offered to EXTENDED COPY (no memory)");
@@ -198,13 +204,15 @@ struct recover_open {
 	int fd;
 	void *map;
 	size_t map_size;
+	bool recovered;
 	bool opened;
 };
 
 static int recover_open(void *opaque)
 {
 	struct recover_open *ro = opaque;
-	int err = daemon_dev_serve(ro->d, ro->info, ro->h, ro->fd, ro->map, ro->map_size);
+	int err = daemon_dev_serve(ro->d, ro->info, ro->h, ro->fd, ro->map, ro->map_size,
+				   ro->recovered);
 
 	ro->opened = !err;
 	return err;
@@ -212,7 +220,7 @@ static int recover_open(void *opaque)
 
 int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, bool recover)
 {
-	struct recover_open ro = { .d = d, .info = info };
+	struct recover_open ro = { .d = d, .info = info, .recovered = recover };
 	int err;
 
 	if (g_hash_table_contains(d->devices, GUINT_TO_POINTER(info->uio_minor)))

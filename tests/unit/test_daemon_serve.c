@@ -1,4 +1,11 @@
 /*
+ * The daemon serving devices on the ring simulator (daemon_dev_serve,
+ * with a fake configfs), from the start to the end.
+ *
+ * A device found at start (recovered: a daemon served it before) reports
+ * POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (29/00) once: the unit
+ * attentions and ALUA states the old daemon kept are gone.
+ *
  * The daemon's end (daemon_stop.c) with a device whose backend hangs: a
  * SIGTERM while a write is still with the handler (mem_handler 'hold').
  * The device answers its removal at once and leaves the freeing to a
@@ -64,11 +71,11 @@ static void fx_handlers(struct stop_fx *fx)
 	fx->d.handlers.count = 1;
 }
 
-/* A daemon serving one 'hold' device, one WRITE held by its handler. */
-static void fx_new(struct stop_fx *fx)
+/* A daemon serving one mem device with options @opts, @recovered or new. */
+static void fx_serve(struct stop_fx *fx, const char *opts, bool recovered)
 {
 	struct tcmu_dev_info info;
-	uint8_t cdb[10];
+	char name[128];
 	void *map;
 
 	memset(fx, 0, sizeof(*fx));
@@ -80,16 +87,25 @@ static void fx_new(struct stop_fx *fx)
 	fx->d.devices = g_hash_table_new(g_direct_hash, g_direct_equal);
 	dev_registry_init(&fx->d.registry);
 	assert_int_equal(ring_sim_new(&fx->sim, NULL), 0);
-	assert_int_equal(tcmu_dev_info_parse(&info, "tcm-user/3/held/mem/hold"), 0);
+	snprintf(name, sizeof(name), "tcm-user/3/held/mem/%s", opts);
+	assert_int_equal(tcmu_dev_info_parse(&info, name), 0);
 	/* The device owns its fd and map, as a /dev/uioN's: a second
 	 * mapping of the simulator's pages, and a dup of its fd. */
 	map = mremap(ring_sim_map(fx->sim), 0, ring_sim_map_size(fx->sim), MREMAP_MAYMOVE);
 	assert_true(map != MAP_FAILED);
 	assert_int_equal(daemon_dev_serve(&fx->d, &info, fx->d.handlers.items[0],
 					  fcntl(ring_sim_fd(fx->sim), F_DUPFD_CLOEXEC, 3),
-					  map, ring_sim_map_size(fx->sim)), 0);
+					  map, ring_sim_map_size(fx->sim), recovered), 0);
 	fx->dev = g_hash_table_lookup(fx->d.devices, GUINT_TO_POINTER(info.uio_minor));
 	assert_non_null(fx->dev);
+}
+
+/* A daemon serving one 'hold' device, one WRITE held by its handler. */
+static void fx_new(struct stop_fx *fx)
+{
+	uint8_t cdb[10];
+
+	fx_serve(fx, "hold", false);
 	sim_rw10(cdb, WRITE_10, 0, 1);
 	memset(fx->data, 0x5a, sizeof(fx->data));
 	struct sim_req req = { .cdb = cdb, .cdb_len = 10, .data = fx->data, .data_len = 512 };
@@ -184,12 +200,44 @@ static void test_stop_waits_for_held_command(void **state)
 	fx_remove(&fx);
 }
 
+static struct sim_cmd *tur(struct stop_fx *fx)
+{
+	uint8_t cdb[6] = { TEST_UNIT_READY };
+	struct sim_req req = { .cdb = cdb, .cdb_len = 6 };
+
+	return ring_sim_run(fx->sim, &req, 2000);
+}
+
+/* Recovered: 29/00 once, then GOOD. New: GOOD at once. */
+static void test_recovered_device_reports_reset_once(void **state)
+{
+	struct stop_fx fx;
+	struct sim_cmd *c;
+
+	(void)state;
+	fx_serve(&fx, "", true);
+	c = tur(&fx);
+	assert_non_null(c);
+	print_message("recovered device, first TEST UNIT READY: status 0x%02x sense %x/%02x/%02x\n",
+		      c->status, c->key, c->asc, c->ascq);
+	assert_sense(c, SENSE_UNIT_ATTENTION, 0x29, 0x00);
+	assert_good(tur(&fx));
+	assert_true(daemon_stop(&fx.d, 1000));
+	fx_remove(&fx);
+
+	fx_serve(&fx, "", false);
+	assert_good(tur(&fx));
+	assert_true(daemon_stop(&fx.d, 1000));
+	fx_remove(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_recovered_device_reports_reset_once),
 		cmocka_unit_test(test_stop_keeps_handler_and_log_for_held_command),
 		cmocka_unit_test(test_stop_waits_for_held_command),
 	};
 
-	return cmocka_run_group_tests_name("daemon stop", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("daemon serve", tests, NULL, NULL);
 }
