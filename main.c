@@ -23,6 +23,7 @@
 
 #include "daemon.h"
 #include "dbus_service.h"
+#include "log_sink.h"
 #include "module_load.h"
 #include "status_cmd.h"
 
@@ -238,8 +239,10 @@ static int run(struct tcmur_daemon *d, const struct options *o)
 	close(sfd);
 	/* Commands a handler never gave back: leave without unloading it
 	 * (exit() would run its destructors under the device's thread). */
-	if (!daemon_stop(d, DAEMON_EXIT_WAIT_MS))
+	if (!daemon_stop(d, DAEMON_EXIT_WAIT_MS)) {
+		log_sink_sync(d->config.sink, 1000);	/* what it said, if it can */
 		_exit(d->exit_code);
+	}
 	return d->exit_code;
 
 out_dbus:
