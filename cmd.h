@@ -30,6 +30,7 @@ struct sync_wait;
 /* cmd_ctx.op_live: where a handler operation on the command stands. */
 enum cmd_op_state {
 	OP_IDLE,		/* none, or it has completed */
+	OP_STARTING,		/* about to call the handler (op_start) */
 	OP_LIVE,		/* running, or answered TCMU_STS_ASYNC */
 	OP_ABORTING,		/* live, and its abort callback is running */
 	OP_DONE_ABORTING,	/* completed while abort ran: deferred_sts */

@@ -24,6 +24,7 @@ struct tcmur_daemon {
 	struct config_live config;	/* the configuration file, applied */
 	struct tcmu_logger logger;
 	const char *handler_path;
+	const char *cfgfs_root;		/* NULL: /sys/kernel/config (tests: a fake) */
 	struct handler_set handlers;
 	struct dev_filter filter;	/* --devices: which devices are ours */
 	GHashTable *devices;		/* uio minor -> struct tcmur_device * */
@@ -32,6 +33,9 @@ struct tcmur_daemon {
 	GMainLoop *loop;
 	struct dbus_service *dbus;
 	int exit_code;
+	/* Devices dev_free left to their own thread (a command still with
+	 * the handler), not yet freed: any thread, atomic. */
+	unsigned int reaping;
 };
 
 /* Netlink callbacks for the daemon (opaque is the daemon). */
@@ -45,5 +49,35 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, boo
 int daemon_dev_scan(struct tcmur_daemon *d);
 /* Close every device (the kernel keeps them; a restart picks them up). */
 void daemon_dev_close_all(struct tcmur_daemon *d);
+/* Devices closed whose own thread has not yet freed them. Any thread. */
+unsigned int daemon_dev_reaping(const struct tcmur_daemon *d);
+/*
+ * Serve @info on its open, mapped /dev/uioN (@fd, @map: the device owns
+ * them once served), with handler @h; 0 or -errno, logged. @recovered: a
+ * device found at start, which a daemon served before; the unit
+ * attentions and ALUA states that daemon kept are lost, so it reports
+ * POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (29/00) once, as a target
+ * does after a reset. daemon_dev_add's last step, for a test on the ring
+ * simulator.
+ */
+int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
+		     const struct handler *h, int fd, void *map, size_t map_size,
+		     bool recovered);
+
+/* How long a stopping daemon waits for handlers to give back commands. */
+#define DAEMON_EXIT_WAIT_MS 10000
+/*
+ * After the main loop (daemon_stop.c): stop answering the kernel, close
+ * every device, free the bus and netlink; wait up to @wait_ms for the
+ * devices still freeing themselves (a command with a handler that hangs),
+ * then free the handlers and what main() made (daemon_free_base), the
+ * log sink last. True once all is freed. False: some device's thread may
+ * still call its handler and log, so both are kept (logged); the caller
+ * leaves with _exit, or calls again once daemon_dev_reaping() is 0.
+ */
+bool daemon_stop(struct tcmur_daemon *d, int wait_ms);
+/* The registry, the device table and the configuration with the log
+ * sink: what main() made before run(). */
+void daemon_free_base(struct tcmur_daemon *d);
 
 #endif

@@ -17,6 +17,8 @@
 #include "change_medium.h"
 #include "dbus_service.h"
 #include "dev_tunables.h"
+#include "dev_ua.h"
+#include "scsi_defs.h"
 
 /* A failed device is restarted this often, a second apart, then left
  * failed (on the bus and in the log) for the admin. */
@@ -39,18 +41,19 @@
  */
 #define DEFAULT_MAX_XFER_BYTES (8u << 20)
 
-static uint64_t cfgfs_u64(const struct tcmu_dev_info *info, const char *attr,
-			  uint64_t dflt)
+static uint64_t cfgfs_u64(const struct tcmu_dev_info *info, const char *root,
+			  const char *attr, uint64_t dflt)
 {
 	uint64_t v;
 
-	return tcmu_cfgfs_read_u64(info, NULL, attr, &v) ? dflt : v;
+	return tcmu_cfgfs_read_u64(info, root, attr, &v) ? dflt : v;
 }
 
-static uint32_t max_xfer_blocks(const struct tcmu_dev_info *info, uint32_t block_size)
+static uint32_t max_xfer_blocks(const struct tcmu_dev_info *info, const char *root,
+				uint32_t block_size)
 {
-	uint64_t hw = cfgfs_u64(info, "attrib/hw_max_sectors", DEFAULT_MAX_SECTORS);
-	uint64_t area = cfgfs_u64(info, "attrib/max_data_area_mb", 0) << 20;
+	uint64_t hw = cfgfs_u64(info, root, "attrib/hw_max_sectors", DEFAULT_MAX_SECTORS);
+	uint64_t area = cfgfs_u64(info, root, "attrib/max_data_area_mb", 0) << 20;
 	uint64_t bytes = DEFAULT_MAX_XFER_BYTES;
 
 	if (hw != DEFAULT_MAX_SECTORS || !block_size)
@@ -60,15 +63,17 @@ static uint32_t max_xfer_blocks(const struct tcmu_dev_info *info, uint32_t block
 	return bytes / block_size > hw ? bytes / block_size : hw;
 }
 
-static void dev_params_read(const struct tcmu_dev_info *info, struct dev_params *p)
+static void dev_params_read(const struct tcmu_dev_info *info, const char *root,
+			    struct dev_params *p)
 {
 	memset(p, 0, sizeof(*p));
-	p->size = cfgfs_u64(info, "attrib/dev_size", 0);
-	p->block_size = cfgfs_u64(info, "attrib/hw_block_size", DEFAULT_BLOCK_SIZE);
-	p->max_xfer_blocks = max_xfer_blocks(info, p->block_size);
-	p->write_cache = cfgfs_u64(info, "attrib/emulate_write_cache", 0);
+	p->cfgfs_root = root;
+	p->size = cfgfs_u64(info, root, "attrib/dev_size", 0);
+	p->block_size = cfgfs_u64(info, root, "attrib/hw_block_size", DEFAULT_BLOCK_SIZE);
+	p->max_xfer_blocks = max_xfer_blocks(info, root, p->block_size);
+	p->write_cache = cfgfs_u64(info, root, "attrib/emulate_write_cache", 0);
 	/* The kernel defaults emulate_tas to 1 (DA_EMULATE_TAS). */
-	p->tas_off = !cfgfs_u64(info, "attrib/emulate_tas", 1);
+	p->tas_off = !cfgfs_u64(info, root, "attrib/emulate_tas", 1);
 }
 
 struct failed_dev {
@@ -181,25 +186,43 @@ static void dev_failed(void *opaque, unsigned int minor)
 	g_idle_add(dev_failed_main, f);
 }
 
-/* Serve @info on its open, mapped /dev/uioN; 0 or -errno, logged. */
-static int dev_open(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
-		    const struct handler *h, int fd, void *map, size_t map_size)
+/* dev_params.on_freed: a removed device's own thread, done with it. */
+static void dev_freed(void *opaque)
+{
+	struct tcmur_daemon *d = opaque;
+
+	__atomic_sub_fetch(&d->reaping, 1, __ATOMIC_RELEASE);
+}
+
+unsigned int daemon_dev_reaping(const struct tcmur_daemon *d)
+{
+	return __atomic_load_n(&d->reaping, __ATOMIC_ACQUIRE);
+}
+
+int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
+		     const struct handler *h, int fd, void *map, size_t map_size,
+		     bool recovered)
 {
 	struct tcmur_device *dev;
 	struct dev_params params;
 	int err;
 
-	dev_tunables_apply(&d->config.cfg.dev, info, NULL, &d->log);
-	dev_params_read(info, &params);
+	dev_tunables_apply(&d->config.cfg.dev, info, d->cfgfs_root, &d->log);
+	dev_params_read(info, d->cfgfs_root, &params);
 	params.registry = &d->registry;
 	params.on_failed = dev_failed;
 	params.failed_opaque = d;
+	params.on_freed = dev_freed;
+	params.freed_opaque = d;
 	err = dev_new(&dev, info, h, &params, fd, map, map_size, true, &d->log);
 	if (err) {
 		log_err(&d->log, info->name, "refused device uio%u: %s", info->uio_minor,
 			strerror(-err));
 		return err;
 	}
+	/* Before the ring is unblocked: the first command sees it. */
+	if (recovered)
+		dev_ua_raise(dev, ASC_POWER_ON_RESET);
 	g_hash_table_insert(d->devices, GUINT_TO_POINTER(info->uio_minor), dev);
 	if (dev_registry_add(&d->registry, dev))
 		log_warn(&d->log, dev->who, "not offered to EXTENDED COPY (no memory)");
@@ -219,13 +242,15 @@ struct recover_open {
 	int fd;
 	void *map;
 	size_t map_size;
+	bool recovered;
 	bool opened;
 };
 
 static int recover_open(void *opaque)
 {
 	struct recover_open *ro = opaque;
-	int err = dev_open(ro->d, ro->info, ro->h, ro->fd, ro->map, ro->map_size);
+	int err = daemon_dev_serve(ro->d, ro->info, ro->h, ro->fd, ro->map, ro->map_size,
+				   ro->recovered);
 
 	ro->opened = !err;
 	return err;
@@ -233,7 +258,7 @@ static int recover_open(void *opaque)
 
 int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, bool recover)
 {
-	struct recover_open ro = { .d = d, .info = info };
+	struct recover_open ro = { .d = d, .info = info, .recovered = recover };
 	int err;
 
 	if (g_hash_table_contains(d->devices, GUINT_TO_POINTER(info->uio_minor)))
@@ -285,7 +310,10 @@ static void dev_remove(struct tcmur_daemon *d, struct tcmur_device *dev)
 	memcpy(who, dev->who, sizeof(who));
 	dbus_service_remove_device(d->dbus, dev);
 	dev_registry_remove(&d->registry, dev);
-	dev_free(dev);
+	/* Counted first: its thread may be done before dev_free returns. */
+	__atomic_add_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
+	if (dev_free(dev))
+		__atomic_sub_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
 	log_info(&d->log, who, "removed uio%u", minor);
 }
 

@@ -82,6 +82,14 @@ static bool cmd_aborted(const struct cmd_ctx *ctx)
 	return __atomic_load_n(&cmd->aborted, __ATOMIC_ACQUIRE);
 }
 
+/* The same, ordered with the aborting side's store (op_start). */
+static bool cmd_aborted_sc(const struct cmd_ctx *ctx)
+{
+	const struct cmd_ctx *cmd = ctx->is_sub ? ((const struct dev_seq *)ctx)->ctx : ctx;
+
+	return __atomic_load_n(&cmd->aborted, __ATOMIC_SEQ_CST);
+}
+
 static bool lock_grantable(struct tcmur_device *dev, bool exclusive)
 {
 	return exclusive ? !dev->io_writer && !dev->io_readers : !dev->io_writer;
@@ -295,18 +303,56 @@ static tcmu_sts call_live(struct tcmur_device *dev, struct cmd_ctx *ctx, tcmu_st
 	}
 }
 
+/*
+ * Just before a handler call: false if the command was aborted, and the
+ * call is not to be made. An abort (dev_io_abort_live) that comes while
+ * we check finds OP_STARTING and takes it back to OP_IDLE, which we see
+ * here; one that came before we stored OP_STARTING is seen in the
+ * aborted flag (both sides store, then load, sequentially consistent).
+ * So an abort either keeps the command from the handler or reaches the
+ * handler's abort, never neither.
+ */
+static bool op_start(struct cmd_ctx *ctx)
+{
+	int s = OP_STARTING;
+
+	__atomic_store_n(&ctx->op_live, OP_STARTING, __ATOMIC_SEQ_CST);
+	if (!cmd_aborted_sc(ctx) &&
+	    __atomic_compare_exchange_n(&ctx->op_live, &s, OP_LIVE, false, __ATOMIC_SEQ_CST,
+					__ATOMIC_SEQ_CST))
+		return true;
+	__atomic_store_n(&ctx->op_live, OP_IDLE, __ATOMIC_RELEASE);
+	return false;
+}
+
 #define CALL_LIVE(dev, ctx, call)					\
-	(__atomic_store_n(&(ctx)->op_live, OP_LIVE, __ATOMIC_RELEASE),	\
-	 call_live(dev, ctx, (call)))
+	(op_start(ctx) ? call_live(dev, ctx, (call)) : TCMU_STS_TASK_ABORTED)
+
+/* Take the handler's operation on @ctx for its abort (OP_ABORTING), or
+ * keep one about to start from starting; false if none is live. */
+static bool op_abort_begin(struct cmd_ctx *ctx)
+{
+	for (;;) {
+		int s = OP_LIVE;
+
+		if (__atomic_compare_exchange_n(&ctx->op_live, &s, OP_ABORTING, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return true;
+		if (s != OP_STARTING)
+			return false;
+		if (__atomic_compare_exchange_n(&ctx->op_live, &s, OP_IDLE, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return false;	/* op_start sees it: never called */
+		/* It went live meanwhile: abort that. */
+	}
+}
 
 bool dev_io_abort_live(struct tcmur_device *dev, struct cmd_ctx *ctx)
 {
 	void (*abort_fn)(struct tcmur_device *, struct tcmur_cmd *) = dev->handler->ops.abort;
-	int s = OP_LIVE;
+	int s;
 
-	if (!abort_fn || handler_minor(&dev->handler->ops) < 3 ||
-	    !__atomic_compare_exchange_n(&ctx->op_live, &s, OP_ABORTING, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	if (!abort_fn || handler_minor(&dev->handler->ops) < 3 || !op_abort_begin(ctx))
 		return false;
 	abort_fn(dev, &ctx->pub);
 	s = OP_ABORTING;

@@ -89,7 +89,8 @@ static bool tmr_abort_cmd(struct tcmur_device *dev, uint16_t cmd_id, unsigned in
 	/* It may complete on another thread from here on: only atomics, and
 	 * the op_live handshake, touch it. Its memory stays ours until this
 	 * thread takes the next command off the ring. */
-	if (__atomic_exchange_n(&ctx->aborted, 1, __ATOMIC_ACQ_REL))
+	/* Sequentially consistent: see op_start in dev_io.c. */
+	if (__atomic_exchange_n(&ctx->aborted, 1, __ATOMIC_SEQ_CST))
 		return true;	/* a TMR named it before */
 	if (dev_io_abort_live(dev, ctx))
 		(*told)++;

@@ -34,6 +34,19 @@
  *   with TASK ABORTED whatever the handler says, and no FUA flush after.
  * Each is still answered exactly once, through dev_finish.
  *
+ * A cmd_id named may belong to a newer command than the one the kernel
+ * meant: a TMR entry that finds no ring space waits in the kernel's
+ * tmr_queue, while queue_cmd_ring (which checks only the qfull queue)
+ * may place a smaller command before it; once the daemon completes the
+ * named command, the kernel frees its id and xa_alloc hands the lowest
+ * free id, that one, to the next command. The ring then reads the same
+ * as a TMR made after the newer command (which the kernel did abort),
+ * so the daemon cannot tell them apart and aborts what the id names now:
+ * at worst a command the kernel did not abort ends with TASK ABORTED
+ * (the initiator retries it); ignoring the name instead would leave a
+ * real abort waiting for a backend that may hang. It takes a TMR large
+ * enough not to fit where a command does: a LUN reset naming many.
+ *
  * LOGICAL UNIT RESET (and the target resets, should a kernel send them)
  * also clears what a logical unit reset clears (SAM-5 6.3.3, SPC-4) of
  * what the daemon holds: besides the commands above, the control mode

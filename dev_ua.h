@@ -22,7 +22,7 @@
 
 #include "tcmu-runner.h"
 
-/* Distinct conditions we raise (28/00, 2A/09, 2A/01) fit with room. */
+/* Distinct conditions we raise (29/00, 28/00, 2A/09, 2A/01) fit. */
 #define DEV_UA_MAX 4
 
 struct dev_ua_queue {

@@ -36,6 +36,13 @@
 /* The flush before the write cache goes off. */
 #define DEV_RECONFIG_FLUSH_MS 10000
 #define DEV_RESTART_DRAIN_MS 1000
+/*
+ * How long a pause waits for the device thread to stop. It may be in an
+ * inline handler call (API 1.3) that blocks: the main loop, which
+ * pauses devices, never waits longer; the change that wanted the pause
+ * is refused and the thread serves on (dev_thread_stop).
+ */
+#define DEV_THREAD_JOIN_MS 1000
 /* A removed device still waiting for its handler says so this often. */
 #define DEV_ZOMBIE_LOG_MS 30000
 
@@ -136,6 +143,25 @@ static void dev_fail(struct tcmur_device *dev, const char *why)
 		dev->on_failed(dev->failed_opaque, dev->info.uio_minor);
 }
 
+/* dev->stop_state: a stop asked through stop_efd, which a pause that
+ * gave up waiting may withdraw before the thread takes it. */
+enum { DEV_THREAD_RUN, DEV_THREAD_STOP_ASKED, DEV_THREAD_STOPPING };
+
+/* The device thread, at a stop event: true to stop; false if the stop
+ * was withdrawn (the event cleared, serve on). */
+static bool dev_thread_stop_taken(struct tcmur_device *dev)
+{
+	int s = DEV_THREAD_STOP_ASKED;
+	uint64_t v;
+
+	if (__atomic_compare_exchange_n(&dev->stop_state, &s, DEV_THREAD_STOPPING, false,
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return true;
+	if (read(dev->stop_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		dev_err(dev, "clear withdrawn stop: %s", strerror(errno));
+	return false;
+}
+
 static void *dev_thread(void *arg)
 {
 	struct tcmur_device *dev = arg;
@@ -164,8 +190,11 @@ static void *dev_thread(void *arg)
 			dev_fail(dev, "cannot wait for commands");
 			break;
 		}
-		if (pfd[1].revents)
-			break;
+		if (pfd[1].revents) {
+			if (dev_thread_stop_taken(dev))
+				break;
+			continue;
+		}
 		if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
 			dev_err(dev, "device fd closed under us (revents 0x%x)", pfd[0].revents);
 			dev_fail(dev, "the kernel's device went away");
@@ -186,6 +215,15 @@ static unsigned int dev_io_threads(const struct tcmur_handler *h)
 	return h->nr_threads ? h->nr_threads : DEV_DEFAULT_IO_THREADS;
 }
 
+/* "tcmu-uioN": an admin finds a device's thread in top -H. */
+static void dev_thread_name(struct tcmur_device *dev)
+{
+	char tname[16];
+
+	snprintf(tname, sizeof(tname), "tcmu-uio%u", dev->info.uio_minor);
+	pthread_setname_np(dev->thread, tname);
+}
+
 /* Start the device thread and the I/O threads. */
 static int dev_resume(struct tcmur_device *dev)
 {
@@ -201,25 +239,23 @@ static int dev_resume(struct tcmur_device *dev)
 			return err;
 		}
 	}
-	/* Drain any stop request left from a pause. */
-	if (read(dev->stop_efd, &zero, sizeof(zero)) < 0 && errno != EAGAIN)
-		dev_err(dev, "reset stop event: %s", strerror(errno));
-	err = pthread_create(&dev->thread, NULL, dev_thread, dev);
-	if (err) {
-		dev_err(dev, "start device thread: %s", strerror(err));
-		io_queue_free(dev->ioq);
-		dev->ioq = NULL;
-		return -err;
+	/* Kept too by a pause that gave up waiting for it (it serves on). */
+	if (!dev->thread_started) {
+		/* Drain any stop request left from a pause. */
+		if (read(dev->stop_efd, &zero, sizeof(zero)) < 0 && errno != EAGAIN)
+			dev_err(dev, "reset stop event: %s", strerror(errno));
+		__atomic_store_n(&dev->stop_state, DEV_THREAD_RUN, __ATOMIC_SEQ_CST);
+		err = pthread_create(&dev->thread, NULL, dev_thread, dev);
+		if (err) {
+			dev_err(dev, "start device thread: %s", strerror(err));
+			io_queue_free(dev->ioq);
+			dev->ioq = NULL;
+			return -err;
+		}
+		dev->thread_started = true;
+		dev_thread_name(dev);
 	}
-	dev->thread_started = true;
 	dev_seq_open(dev);
-	{
-		/* "tcmu-uioN": an admin finds a device's thread in top -H. */
-		char tname[16];
-
-		snprintf(tname, sizeof(tname), "tcmu-uio%u", dev->info.uio_minor);
-		pthread_setname_np(dev->thread, tname);
-	}
 	return 0;
 }
 
@@ -232,23 +268,54 @@ static bool dev_drain(struct tcmur_device *dev, int wait_ms)
 }
 
 /*
+ * Stop the device thread, waiting DEV_THREAD_JOIN_MS at most; true once
+ * it has ended. False: it is still in a handler call (inline I/O); with
+ * @withdraw the stop is taken back and it serves on, else it stops when
+ * the call returns and whoever frees the device joins it (dev_reaper).
+ */
+static bool dev_thread_stop(struct tcmur_device *dev, bool withdraw)
+{
+	int s = DEV_THREAD_STOP_ASKED;
+	uint64_t one = 1;
+	struct timespec until;
+
+	if (!dev->thread_started)
+		return true;
+	__atomic_store_n(&dev->stop_state, DEV_THREAD_STOP_ASKED, __ATOMIC_SEQ_CST);
+	if (write(dev->stop_efd, &one, sizeof(one)) != sizeof(one))
+		dev_err(dev, "signal device thread: %s", strerror(errno));
+	clock_gettime(CLOCK_REALTIME, &until);	/* pthread_timedjoin_np's clock */
+	until.tv_sec += DEV_THREAD_JOIN_MS / 1000;
+	until.tv_nsec += (long)(DEV_THREAD_JOIN_MS % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	if (pthread_timedjoin_np(dev->thread, NULL, &until)) {
+		if (!withdraw)
+			return false;
+		if (__atomic_compare_exchange_n(&dev->stop_state, &s, DEV_THREAD_RUN, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return false;
+		pthread_join(dev->thread, NULL);	/* it took the stop: leaving */
+	}
+	dev->thread_started = false;
+	return true;
+}
+
+/*
  * Stop taking commands and other devices' EXTENDED COPY I/O, and wait up
  * to @wait_ms until none is in flight. True if none is: the I/O threads
  * are stopped too. False: they stay, for the commands still running (a
  * command's next step, dev_seq.h, is queued to them from a handler's
- * completion), and the handler must not be closed.
+ * completion), and the handler must not be closed; so does the device
+ * thread if it was stuck in a handler call (dev_thread_stop, @withdraw).
  */
-static bool dev_pause(struct tcmur_device *dev, int wait_ms)
+static bool dev_pause(struct tcmur_device *dev, int wait_ms, bool withdraw)
 {
-	uint64_t one = 1;
-
 	dev_seq_close(dev);
-	if (dev->thread_started) {
-		if (write(dev->stop_efd, &one, sizeof(one)) != sizeof(one))
-			dev_err(dev, "signal device thread: %s", strerror(errno));
-		pthread_join(dev->thread, NULL);
-		dev->thread_started = false;
-	}
+	if (!dev_thread_stop(dev, withdraw))
+		return false;
 	if (!dev_drain(dev, wait_ms))
 		return false;
 	io_queue_free(dev->ioq);
@@ -381,6 +448,10 @@ static void *dev_reaper(void *arg)
 	char who[sizeof(dev->who)];
 	int waited = 0;
 
+	if (dev->thread_started) {	/* in a handler call when removed */
+		pthread_join(dev->thread, NULL);
+		dev->thread_started = false;
+	}
 	while (!dev_drain(dev, DEV_ZOMBIE_LOG_MS)) {
 		waited += DEV_ZOMBIE_LOG_MS / 1000;
 		dev_err(dev, "removed, still waiting for %u commands after %d s",
@@ -403,10 +474,13 @@ bool dev_free(struct tcmur_device *dev)
 
 	if (!dev)
 		return true;
-	if (dev_pause(dev, DEV_FREE_GRACE_MS)) {
+	if (dev_pause(dev, DEV_FREE_GRACE_MS, false)) {
 		dev_destroy(dev);
 		return true;
 	}
+	if (dev->thread_started)
+		dev_err(dev, "the device thread is still in an inline handler call after "
+			"%d ms: it stops once the call returns", DEV_THREAD_JOIN_MS);
 	dev_err(dev, "removed with %u commands still with the handler: freed once "
 		"they complete (the kernel fails them to the initiator at its cmd_time_out)",
 		tcmu_ring_inflight(dev->ring));
@@ -569,8 +643,13 @@ static void dev_reconfig_done(struct tcmur_device *dev, const struct tcmu_reconf
  * most); false, logged with @refused, if some are still in flight. */
 static bool dev_pause_or_say(struct tcmur_device *dev, const char *refused)
 {
-	if (dev_pause(dev, DEV_RECONFIG_DRAIN_MS))
+	if (dev_pause(dev, DEV_RECONFIG_DRAIN_MS, true))
 		return true;
+	if (dev->thread_started) {
+		dev_err(dev, "the device thread is still in an inline handler call after "
+			"%d ms: %s (it serves on)", DEV_THREAD_JOIN_MS, refused);
+		return false;
+	}
 	dev_err(dev, "%u commands still in flight after %d ms: %s",
 		tcmu_ring_inflight(dev->ring), DEV_RECONFIG_DRAIN_MS, refused);
 	return false;
@@ -721,7 +800,7 @@ int dev_restart(struct tcmur_device *dev)
 	int err;
 
 	dev->restarts++;
-	dev_pause(dev, DEV_RESTART_DRAIN_MS);
+	dev_pause(dev, DEV_RESTART_DRAIN_MS, true);
 	pthread_mutex_lock(&dev->state_lock);
 	dev->failed = false;
 	pthread_mutex_unlock(&dev->state_lock);

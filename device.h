@@ -41,6 +41,7 @@ struct tcmur_device {
 
 	pthread_t thread;
 	bool thread_started;
+	int stop_state;			/* DEV_THREAD_* (device.c), atomic */
 	int stop_efd;			/* eventfd that stops the thread */
 	struct io_queue *ioq;
 	int completing;			/* async completions under way (atomic) */

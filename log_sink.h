@@ -16,8 +16,13 @@
  *
  * Errors, warnings and info lines are rate limited per device and call
  * site; debug and trace lines, asked for, are not.
- * Any thread writes; log_sink_apply, log_sink_flush and log_sink_free
- * run on the main thread. One lock, a leaf, held while a line is written.
+ * Any thread logs; log_sink_apply, log_sink_flush and log_sink_free
+ * run on the main thread. A line is queued (SINK_QUEUE lines, under a
+ * short leaf lock) and written by the sink's own thread, so a destination
+ * that stalls (a journal not reading, a hung mount) stalls that thread
+ * alone: lines that find the queue full are dropped, and how many is
+ * written once the destination takes lines again. The writer holds a
+ * second leaf lock, the destination's, while it writes.
  * Licensed under the Apache License, Version 2.0.
  */
 #ifndef LOG_SINK_H
@@ -63,6 +68,9 @@ void log_sink_put(struct log_sink *s, int prio, const char *who, const char *fun
 /* Report sites whose interval ended with lines suppressed: the main
  * loop calls it every second. */
 void log_sink_flush(struct log_sink *s);
+/* Wait up to @wait_ms until every line queued so far is written; true
+ * if it was (before _exit; tests). */
+bool log_sink_sync(struct log_sink *s, int wait_ms);
 /* Lines dropped by the limiter so far (tests, status). */
 unsigned long log_sink_suppressed(struct log_sink *s);
 

@@ -23,6 +23,7 @@
 
 #include "daemon.h"
 #include "dbus_service.h"
+#include "log_sink.h"
 #include "module_load.h"
 #include "status_cmd.h"
 
@@ -210,8 +211,10 @@ static int run(struct tcmur_daemon *d, const struct options *o)
 	guint nl_src, sig_src;
 
 	sfd = signals_setup(&d->log);
-	if (sfd < 0)
+	if (sfd < 0) {
+		daemon_free_base(d);
 		return 1;
+	}
 	loaded = handler_set_load_dir(&d->handlers, o->handler_path, &d->log);
 	if (loaded < 0)
 		goto out_sfd;
@@ -233,15 +236,13 @@ static int run(struct tcmur_daemon *d, const struct options *o)
 
 	g_source_remove(sig_src);
 	g_source_remove(nl_src);
-	/* First, so that no device enabled from now on waits for us. */
-	tcmu_nl_stop_replies(d->nl);
-	daemon_dev_close_all(d);
-	dbus_service_free(d->dbus);
-	g_main_loop_unref(d->loop);
-	tcmu_nl_free(d->nl);
-	handler_set_clear(&d->handlers);
 	close(sfd);
-	log_info(&d->log, NULL, "stopped");
+	/* Commands a handler never gave back: leave without unloading it
+	 * (exit() would run its destructors under the device's thread). */
+	if (!daemon_stop(d, DAEMON_EXIT_WAIT_MS)) {
+		log_sink_sync(d->config.sink, 1000);	/* what it said, if it can */
+		_exit(d->exit_code);
+	}
 	return d->exit_code;
 
 out_dbus:
@@ -250,6 +251,7 @@ out_handlers:
 	handler_set_clear(&d->handlers);
 out_sfd:
 	close(sfd);
+	daemon_free_base(d);
 	return 1;
 }
 
@@ -276,9 +278,5 @@ int main(int argc, char **argv)
 	d.handler_path = o.handler_path;
 	d.devices = g_hash_table_new(g_direct_hash, g_direct_equal);
 	dev_registry_init(&d.registry);
-	ret = run(&d, &o);
-	dev_registry_destroy(&d.registry);
-	g_hash_table_destroy(d.devices);
-	config_live_stop(&d.config);
-	return ret;
+	return run(&d, &o);
 }

@@ -63,8 +63,10 @@ int ring_sim_new(struct ring_sim **out, const struct ring_sim_cfg *cfg)
 	sim->cmdr_size = cmdr_size;
 	sim->data_off = sizeof(struct tcmu_mailbox) + cmdr_size;
 	sim->map_size = sim->data_off + data_size;
+	/* Shared, as the kernel's pages are: a test may map it a second
+	 * time (mremap with old size 0) for an owner that unmaps its map. */
 	sim->map = mmap(NULL, sim->map_size, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sim->map == MAP_FAILED)
 		goto out_free;
 	sim->nblocks = data_size / SIM_DATA_BLOCK;

@@ -24,7 +24,7 @@ UNIT_CORE := ring uio netlink recover scsi_sense api device dev_io io_queue hand
 UNIT_SUPPORT := tests/unit/sim_dev tests/unit/mem_handler \
 		tests/unit/fake_cfgfs \
 		tests/unit/quiet_log tests/unit/log_capture tests/unit/qcow_fixture \
-		handler_file image_lock dev_filter daemon_devices dbus_service dbus_gen change_medium
+		handler_file image_lock dev_filter daemon_devices daemon_stop dbus_service dbus_gen change_medium
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_PLUGINS := $(patsubst tests/unit/plugins/%.c,%,$(wildcard tests/unit/plugins/*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -97,6 +97,8 @@ $(UB)/test_%: $(UB)/tests/unit/test_%.o $(UNIT_CORE_OBJS) $(UB)/libsupport.a \
 		$(UB)/libsupport.a $(UB)/tests/unit/file_spy.o $(UNIT_LIBS)
 
 $(UB)/test_handler_loader: $(UNIT_PLUGIN_SOS)
+# Holds open the window between "aborted?" and the handler call.
+$(UB)/test_io_abort_window: UNIT_SPY_LD += -Wl,--wrap=dev_durable_refuses
 # handler_glfs's gfapi-free parts, compiled into their tests.
 $(UB)/tests/unit/test_glfs_cfg.o: glfs_cfg.c glfs_ping.c
 $(UB)/tests/unit/test_glfs_ping.o: glfs_ping.c

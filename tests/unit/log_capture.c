@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log_capture.h"
+#include "log_sink.h"
 
 int log_capture_new(struct log_capture *lc)
 {
@@ -43,10 +44,14 @@ void log_capture_free(struct log_capture *lc)
 
 char *log_capture_text(struct log_capture *lc)
 {
+	struct log_sink *sink = __atomic_load_n(&lc->log.sink, __ATOMIC_ACQUIRE);
 	size_t len = 0, cap = 4096;
 	char *buf = malloc(cap);
 	ssize_t n;
 	int fd;
+
+	if (sink)		/* its lines are written by a thread of its own */
+		log_sink_sync(sink, 10000);
 
 	if (!buf)
 		return NULL;

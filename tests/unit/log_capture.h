@@ -19,7 +19,8 @@ struct log_capture {
 int log_capture_new(struct log_capture *lc);
 /* Close and remove the file; the device must be gone. */
 void log_capture_free(struct log_capture *lc);
-/* Everything logged so far, NUL-terminated; free() it. NULL: no memory. */
+/* Everything logged so far (through a sink too: its queue written
+ * first), NUL-terminated; free() it. NULL: no memory. */
 char *log_capture_text(struct log_capture *lc);
 /* How many lines logged so far contain @needle. */
 unsigned int log_capture_count(struct log_capture *lc, const char *needle);

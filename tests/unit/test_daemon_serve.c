@@ -1,0 +1,243 @@
+/*
+ * The daemon serving devices on the ring simulator (daemon_dev_serve,
+ * with a fake configfs), from the start to the end.
+ *
+ * A device found at start (recovered: a daemon served it before) reports
+ * POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (29/00) once: the unit
+ * attentions and ALUA states the old daemon kept are gone.
+ *
+ * The daemon's end (daemon_stop.c) with a device whose backend hangs: a
+ * SIGTERM while a write is still with the handler (mem_handler 'hold').
+ * The device answers its removal at once and leaves the freeing to a
+ * thread of its own (dev_free), which later closes the handler and logs.
+ * The daemon must not unload the handler or free the log sink under that
+ * thread: it waits a bounded time, and if the write is still held, says
+ * so and keeps both; called again once the write is given back, it
+ * finishes. Run under ASan (make check-sanitize) a use after free is a
+ * failure of its own.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "fake_cfgfs.h"
+#include "mem_handler.h"
+#include "sim_dev.h"
+#include "unit_test.h"
+
+struct stop_fx {
+	struct tcmur_daemon d;
+	struct fake_cfgfs fc;
+	char dir[64], conf[128], logfile[128];
+	struct ring_sim *sim;
+	struct tcmur_device *dev;
+	struct sim_cmd *w;
+	uint8_t data[512];
+};
+
+/* The log as the daemon has it: a sink (config_live) writing to a file. */
+static void fx_log(struct stop_fx *fx)
+{
+	FILE *f;
+
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/tcmu-stop-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->conf, sizeof(fx->conf), "%s/tcmu.conf", fx->dir);
+	snprintf(fx->logfile, sizeof(fx->logfile), "%s/log", fx->dir);
+	f = fopen(fx->conf, "w");
+	assert_non_null(f);
+	fprintf(f, "[log]\nlevel = debug\ndestination = file\nfile = %s\n", fx->logfile);
+	fclose(f);
+	log_init(&fx->d.log, true);
+	assert_true(config_live_start(&fx->d.config, fx->conf, true, &fx->d.log, false) >= 0);
+	fx->d.logger = log_as_tcmu_logger(&fx->d.log);
+}
+
+/* Handlers as handler_set_load_dir leaves them: owned by the set. */
+static void fx_handlers(struct stop_fx *fx)
+{
+	struct handler *h = calloc(1, sizeof(*h));
+
+	assert_non_null(h);
+	h->ops = mem_handler_ops;
+	fx->d.handlers.items = calloc(1, sizeof(*fx->d.handlers.items));
+	assert_non_null(fx->d.handlers.items);
+	fx->d.handlers.items[0] = h;
+	fx->d.handlers.count = 1;
+}
+
+/* A daemon serving one mem device with options @opts, @recovered or new. */
+static void fx_serve(struct stop_fx *fx, const char *opts, bool recovered)
+{
+	struct tcmu_dev_info info;
+	char name[128];
+	void *map;
+
+	memset(fx, 0, sizeof(*fx));
+	fx_log(fx);
+	fx_handlers(fx);
+	assert_int_equal(fake_cfgfs_new(&fx->fc, 3, "held"), 0);
+	assert_int_equal(fake_cfgfs_write(&fx->fc, "attrib/dev_size", "1048576"), 0);
+	fx->d.cfgfs_root = fx->fc.root;
+	fx->d.devices = g_hash_table_new(g_direct_hash, g_direct_equal);
+	dev_registry_init(&fx->d.registry);
+	assert_int_equal(ring_sim_new(&fx->sim, NULL), 0);
+	snprintf(name, sizeof(name), "tcm-user/3/held/mem/%s", opts);
+	assert_int_equal(tcmu_dev_info_parse(&info, name), 0);
+	/* The device owns its fd and map, as a /dev/uioN's: a second
+	 * mapping of the simulator's pages, and a dup of its fd. */
+	map = mremap(ring_sim_map(fx->sim), 0, ring_sim_map_size(fx->sim), MREMAP_MAYMOVE);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(daemon_dev_serve(&fx->d, &info, fx->d.handlers.items[0],
+					  fcntl(ring_sim_fd(fx->sim), F_DUPFD_CLOEXEC, 3),
+					  map, ring_sim_map_size(fx->sim), recovered), 0);
+	fx->dev = g_hash_table_lookup(fx->d.devices, GUINT_TO_POINTER(info.uio_minor));
+	assert_non_null(fx->dev);
+}
+
+/* A daemon serving one 'hold' device, one WRITE held by its handler. */
+static void fx_new(struct stop_fx *fx)
+{
+	uint8_t cdb[10];
+
+	fx_serve(fx, "hold", false);
+	sim_rw10(cdb, WRITE_10, 0, 1);
+	memset(fx->data, 0x5a, sizeof(fx->data));
+	struct sim_req req = { .cdb = cdb, .cdb_len = 10, .data = fx->data, .data_len = 512 };
+
+	assert_int_equal(ring_sim_queue(fx->sim, &req, &fx->w), 0);
+	ring_sim_notify(fx->sim);
+	assert_int_equal(mem_handler_held(fx->dev, 1, 2000), 1);
+}
+
+static bool log_has(const char *path, const char *needle)
+{
+	char buf[16384];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+/* Up to 2 s for the device's own thread to log its end. */
+static bool wait_freed(struct stop_fx *fx)
+{
+	for (int i = 0; i < 200; i++) {
+		if (log_has(fx->logfile, "the handler's last commands completed: freed"))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void fx_remove(struct stop_fx *fx)
+{
+	char path[200];
+
+	unlink(fx->logfile);
+	unlink(fx->conf);
+	snprintf(path, sizeof(path), "%s", fx->dir);
+	rmdir(path);
+	ring_sim_free(fx->sim);
+	fake_cfgfs_free(&fx->fc);
+}
+
+/* Still held when the wait ends: nothing the device's thread needs is
+ * freed; the write given back, a second call frees it all. */
+static void test_stop_keeps_handler_and_log_for_held_command(void **state)
+{
+	struct stop_fx fx;
+	bool first, freed, second;
+
+	(void)state;
+	fx_new(&fx);
+	first = daemon_stop(&fx.d, 100);
+	print_message("daemon_stop with a held write: %s\n", first ? "all freed" : "kept");
+	mem_handler_release(fx.dev);
+	freed = wait_freed(&fx);
+	print_message("device thread logged its end: %s\n", freed ? "yes" : "no");
+	assert_false(first);
+	assert_true(freed);
+	assert_non_null(fx.d.handlers.items);
+	assert_int_equal(daemon_dev_reaping(&fx.d), 0);
+	assert_true(log_has(fx.logfile, "commands with their handler after"));
+	second = daemon_stop(&fx.d, 1000);
+	assert_true(second);
+	assert_null(fx.d.handlers.items);
+	assert_null(fx.d.config.sink);
+	fx_remove(&fx);
+}
+
+/* The backend comes back after the device's own grace (200 ms). */
+static void *release_later(void *arg)
+{
+	usleep(400 * 1000);
+	mem_handler_release(arg);
+	return NULL;
+}
+
+/* Given back within the wait: one call ends it all, in order. */
+static void test_stop_waits_for_held_command(void **state)
+{
+	struct stop_fx fx;
+	pthread_t th;
+
+	(void)state;
+	fx_new(&fx);
+	assert_int_equal(pthread_create(&th, NULL, release_later, fx.dev), 0);
+	assert_true(daemon_stop(&fx.d, 5000));
+	pthread_join(th, NULL);
+	assert_null(fx.d.handlers.items);
+	assert_null(fx.d.config.sink);
+	fx_remove(&fx);
+}
+
+static struct sim_cmd *tur(struct stop_fx *fx)
+{
+	uint8_t cdb[6] = { TEST_UNIT_READY };
+	struct sim_req req = { .cdb = cdb, .cdb_len = 6 };
+
+	return ring_sim_run(fx->sim, &req, 2000);
+}
+
+/* Recovered: 29/00 once, then GOOD. New: GOOD at once. */
+static void test_recovered_device_reports_reset_once(void **state)
+{
+	struct stop_fx fx;
+	struct sim_cmd *c;
+
+	(void)state;
+	fx_serve(&fx, "", true);
+	c = tur(&fx);
+	assert_non_null(c);
+	print_message("recovered device, first TEST UNIT READY: status 0x%02x sense %x/%02x/%02x\n",
+		      c->status, c->key, c->asc, c->ascq);
+	assert_sense(c, SENSE_UNIT_ATTENTION, 0x29, 0x00);
+	assert_good(tur(&fx));
+	assert_true(daemon_stop(&fx.d, 1000));
+	fx_remove(&fx);
+
+	fx_serve(&fx, "", false);
+	assert_good(tur(&fx));
+	assert_true(daemon_stop(&fx.d, 1000));
+	fx_remove(&fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_recovered_device_reports_reset_once),
+		cmocka_unit_test(test_stop_keeps_handler_and_log_for_held_command),
+		cmocka_unit_test(test_stop_waits_for_held_command),
+	};
+
+	return cmocka_run_group_tests_name("daemon serve", tests, NULL, NULL);
+}
