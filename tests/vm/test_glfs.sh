@@ -13,6 +13,8 @@
 #    sense or complete (counted in the LUN's glfs.connection_errors),
 #    nothing stays in D state, what was acknowledged
 #    before the kill reads back, and the LUN serves again;
+#  - the brick killed for 10 s under fio: no I/O error reaches fio (the
+#    kernel retries NOT READY, BECOMING READY within its window);
 #  - glusterd and the brick frozen (SIGSTOP) for 27 s, the volume's
 #    network.ping-timeout left at its default (42 s): the handler's own
 #    ping-timeout (10 s, glfs.ping_timeout_s) fails the commands within
@@ -169,6 +171,31 @@ brick_cycle() {
 }
 tc_run "the brick killed mid-I/O and restarted: no hang, nothing acknowledged lost, LUN serves again" \
 	brick_cycle
+
+# A single path rides out a 10 s brick outage: the handler answers NOT
+# READY, BECOMING READY (api.c) while the brick is away, Linux retries
+# within its window, and fio (no continue_on_error) sees no error.
+ride_out() {
+	local fio_pid p rc
+	serves_again 6 5 "$SD" 1M --offset=60M >/dev/null || return 1
+	fio --name=ride --filename="$SD" --offset=64M --size=8M --rw=randwrite --bs=16k \
+		--iodepth=8 --ioengine=libaio --direct=1 --time_based --runtime=30 \
+		--verify=crc32c --verify_fatal=1 --verify_state_save=0 >/tmp/ride.log 2>&1 &
+	fio_pid=$!
+	sleep 4
+	p=$(brick_pid) && [ -n "$p" ] && kill -KILL "$p" || return 1
+	echo "brick $p killed"
+	sleep 10
+	G volume start "$VOL" force >/dev/null || return 1
+	for _ in $(seq 600); do brick_online && break; sleep 0.1; done
+	echo "brick started again"
+	wait $fio_pid
+	rc=$?
+	grep -E "err=|IOPS|error" /tmp/ride.log | head -n 4
+	echo "fio exit $rc"
+	[ $rc = 0 ]
+}
+tc_run "a 10 s brick outage under fio: no I/O error reaches fio on a single path" ride_out
 
 freeze_cycle() {
 	local pids fio_pid t0 rc e0 e1 ping
