@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,6 +331,21 @@ static void sink_destroy(struct log_sink *s)
 	free(s);
 }
 
+/* The writer takes no signal: the daemon reads its own from a signalfd
+ * (main.c), and a thread made before they were blocked would die of
+ * SIGTERM's default action instead, with the whole daemon. */
+static int sink_start_writer(struct log_sink *s)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = -pthread_create(&s->writer, NULL, sink_writer, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
+}
+
 int log_sink_new(struct log_sink **out, const struct log_sink_cfg *c)
 {
 	struct log_sink *s = calloc(1, sizeof(*s));
@@ -344,7 +360,7 @@ int log_sink_new(struct log_sink **out, const struct log_sink_cfg *c)
 	s->journal_stream = getenv("JOURNAL_STREAM") != NULL;
 	err = log_sink_apply(s, c);
 	if (!err) {
-		err = -pthread_create(&s->writer, NULL, sink_writer, s);
+		err = sink_start_writer(s);
 		s->writer_started = !err;
 	}
 	if (err) {

@@ -369,7 +369,7 @@ tc_run "lun2 deleted" lun_delete lun2
 prio() {	# prio N PATTERN: a daemon line of priority N matches
 	grep -E "^<$1>.*$2" "$TCMU_RESULTS/daemon.log" | head -n 3 | tee /dev/stderr | grep -q .
 }
-tc_run "journal: a device added is info (<6>)" prio 6 "lun1 file\] dev_open: added uio"
+tc_run "journal: a device added is info (<6>)" prio 6 "lun1 file\] daemon_dev_serve: added uio"
 tc_run "journal: a handler's refusal is an error (<3>)" prio 3 "missing file\] file_open:"
 tc_run "journal: handler loading details are debug (<7>)" prio 7 "handler_set_load_file: loaded"
 tc_run "daemon stops cleanly on SIGTERM" daemon_stop
