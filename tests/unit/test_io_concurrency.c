@@ -46,7 +46,10 @@ static void *reconfigure_loop(void *arg)
 		r->done++;
 		r->last_wc = rc.write_cache;
 		r->last_size = rc.size;
-		usleep(500);
+		/* Turning the write cache off flushes the paused device first
+		 * (dev_durable.h): 2 ms between changes leaves the I/O side
+		 * time to run, as 0.5 ms did before that flush. */
+		usleep(2000);
 	}
 	return NULL;
 }
