@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "deadline.h"
 #include "dev_durable.h"
 #include "dev_seq.h"
 #include "device.h"
@@ -568,13 +569,7 @@ int dev_io_flush_paused(struct tcmur_device *dev, int wait_ms)
 	sts = dev_io_handler_op(dev, &f->ctx);
 	if (sts != TCMU_STS_ASYNC)
 		sync_wait_done(&f->w, sts);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = deadline_after_ms(wait_ms);
 	pthread_mutex_lock(&f->w.lock);
 	while (!f->w.done && !err)
 		err = pthread_cond_timedwait(&f->w.cond, &f->w.lock, &until);

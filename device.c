@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "deadline.h"
 #include "dev_seq.h"
 #include "device.h"
 #include "scsi_alua.h"
@@ -284,13 +285,7 @@ static bool dev_thread_stop(struct tcmur_device *dev, bool withdraw)
 	__atomic_store_n(&dev->stop_state, DEV_THREAD_STOP_ASKED, __ATOMIC_SEQ_CST);
 	if (write(dev->stop_efd, &one, sizeof(one)) != sizeof(one))
 		dev_err(dev, "signal device thread: %s", strerror(errno));
-	clock_gettime(CLOCK_REALTIME, &until);	/* pthread_timedjoin_np's clock */
-	until.tv_sec += DEV_THREAD_JOIN_MS / 1000;
-	until.tv_nsec += (long)(DEV_THREAD_JOIN_MS % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = deadline_after_ms(DEV_THREAD_JOIN_MS);
 	if (pthread_timedjoin_np(dev->thread, NULL, &until)) {
 		if (!withdraw)
 			return false;

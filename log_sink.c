@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "deadline.h"
 #include "log_limit.h"
 #include "log_sink.h"
 
@@ -256,13 +257,7 @@ bool log_sink_sync(struct log_sink *s, int wait_ms)
 	struct timespec until;
 	bool done;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = deadline_after_ms(wait_ms);
 	pthread_mutex_lock(&s->qlock);
 	while ((s->count || s->busy) &&
 	       !pthread_cond_timedwait(&s->qidle, &s->qlock, &until))
