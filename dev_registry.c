@@ -13,13 +13,11 @@ void dev_registry_init(struct dev_registry *reg)
 {
 	memset(reg, 0, sizeof(*reg));
 	pthread_mutex_init(&reg->lock, NULL);
-	pthread_cond_init(&reg->cond, NULL);
 }
 
 void dev_registry_destroy(struct dev_registry *reg)
 {
 	free(reg->devs);
-	pthread_cond_destroy(&reg->cond);
 	pthread_mutex_destroy(&reg->lock);
 }
 
@@ -48,31 +46,55 @@ void dev_registry_remove(struct dev_registry *reg, struct tcmur_device *dev)
 			break;
 		}
 	}
-	while (dev->registry_refs)
-		pthread_cond_wait(&reg->cond, &reg->lock);
 	pthread_mutex_unlock(&reg->lock);
+}
+
+/* Every device, each with a reference; NULL (and *n 0) if none or no
+ * memory. */
+static struct tcmur_device **registry_snapshot(struct dev_registry *reg, size_t *n)
+{
+	struct tcmur_device **snap;
+
+	pthread_mutex_lock(&reg->lock);
+	*n = reg->count;
+	snap = *n ? malloc(*n * sizeof(*snap)) : NULL;
+	if (!snap)
+		*n = 0;
+	for (size_t i = 0; i < *n; i++) {
+		snap[i] = reg->devs[i];
+		__atomic_add_fetch(&snap[i]->registry_refs, 1, __ATOMIC_ACQ_REL);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return snap;
 }
 
 struct tcmur_device *dev_registry_get_by_naa(struct dev_registry *reg, const uint8_t *naa)
 {
-	struct tcmur_device *found = NULL;
+	struct tcmur_device *found = NULL, **snap;
 	uint8_t mine[16];
+	size_t n;
 
-	pthread_mutex_lock(&reg->lock);
-	for (size_t i = 0; i < reg->count && !found; i++) {
-		if (scsi_dev_naa(reg->devs[i], mine) && !memcmp(mine, naa, sizeof(mine))) {
-			found = reg->devs[i];
-			found->registry_refs++;
-		}
+	/* The identities are read (configfs, the first time) with no lock
+	 * held; each device is kept by its reference meanwhile. */
+	snap = registry_snapshot(reg, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (!found && scsi_dev_naa(snap[i], mine) && !memcmp(mine, naa, sizeof(mine)))
+			found = snap[i];
+		else
+			dev_registry_put(reg, snap[i]);
 	}
-	pthread_mutex_unlock(&reg->lock);
+	free(snap);
 	return found;
 }
 
 void dev_registry_put(struct dev_registry *reg, struct tcmur_device *dev)
 {
-	pthread_mutex_lock(&reg->lock);
-	dev->registry_refs--;
-	pthread_cond_broadcast(&reg->cond);
-	pthread_mutex_unlock(&reg->lock);
+	(void)reg;
+	/* The last touch of @dev: once 0, a removed device may be freed. */
+	__atomic_sub_fetch(&dev->registry_refs, 1, __ATOMIC_ACQ_REL);
+}
+
+bool dev_registry_held(struct tcmur_device *dev)
+{
+	return __atomic_load_n(&dev->registry_refs, __ATOMIC_ACQUIRE) != 0;
 }

@@ -8,6 +8,7 @@
 #define DEV_REGISTRY_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,15 +16,24 @@ struct tcmur_device;
 
 struct dev_registry {
 	pthread_mutex_t lock;		/* a leaf: taken with no other held */
-	pthread_cond_t cond;		/* a reference was put back */
 	struct tcmur_device **devs;
 	size_t count;
 };
 
+/*
+ * A reference from _get keeps a device's memory, not its service: the
+ * main loop removes a device at once however many copies name it
+ * (_remove never waits), the copy's next step on it finds it paused and
+ * ends with COPY ABORTED (dev_seq.h), and the device is freed once the
+ * last reference is given back (dev_free waits for dev_registry_held).
+ * No configfs read happens under the registry's lock: a lookup may meet
+ * a LUN whose attributes block while the kernel removes it, and that
+ * removal needs the main loop.
+ */
 void dev_registry_init(struct dev_registry *reg);
 void dev_registry_destroy(struct dev_registry *reg);
 int dev_registry_add(struct dev_registry *reg, struct tcmur_device *dev);
-/* Take @dev out; returns once nobody holds a reference from _get. */
+/* Take @dev out of lookups; it may still be referenced. */
 void dev_registry_remove(struct dev_registry *reg, struct tcmur_device *dev);
 /* The device whose VPD 0x83 NAA designator is @naa (16 bytes), with a
  * reference that _put gives back; NULL if it is not ours. A device with
@@ -31,5 +41,7 @@ void dev_registry_remove(struct dev_registry *reg, struct tcmur_device *dev);
 struct tcmur_device *dev_registry_get_by_naa(struct dev_registry *reg,
 					     const uint8_t *naa);
 void dev_registry_put(struct dev_registry *reg, struct tcmur_device *dev);
+/* Whether a lookup still holds a reference to @dev. */
+bool dev_registry_held(struct tcmur_device *dev);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "deadline.h"
+#include "dev_registry.h"
 #include "dev_seq.h"
 #include "device.h"
 #include "scsi_alua.h"
@@ -452,6 +453,13 @@ static void *dev_reaper(void *arg)
 		dev_err(dev, "removed, still waiting for %u commands after %d s",
 			tcmu_ring_inflight(dev->ring), waited);
 	}
+	/* An EXTENDED COPY that named it ends at its next step on it. */
+	for (waited = 0; dev_registry_held(dev); waited++) {
+		if (waited && !(waited % DEV_ZOMBIE_LOG_MS))
+			dev_err(dev, "removed, still named by an EXTENDED COPY after %d s",
+				waited / 1000);
+		usleep(1000);
+	}
 	memcpy(who, dev->who, sizeof(who));
 	log_write(dev->log, TCMU_LOG_INFO, who, __func__,
 		  "the handler's last commands completed: freed");
@@ -470,15 +478,20 @@ bool dev_free(struct tcmur_device *dev)
 	if (!dev)
 		return true;
 	if (dev_pause(dev, DEV_FREE_GRACE_MS, false)) {
-		dev_destroy(dev);
-		return true;
-	}
-	if (dev->thread_started)
+		if (!dev_registry_held(dev)) {
+			dev_destroy(dev);
+			return true;
+		}
+		dev_info(dev, "removed while an EXTENDED COPY names it: freed once the "
+			 "copy lets go (it ends with COPY ABORTED)");
+	} else if (dev->thread_started) {
 		dev_err(dev, "the device thread is still in an inline handler call after "
 			"%d ms: it stops once the call returns", DEV_THREAD_JOIN_MS);
-	dev_err(dev, "removed with %u commands still with the handler: freed once "
-		"they complete (the kernel fails them to the initiator at its cmd_time_out)",
-		tcmu_ring_inflight(dev->ring));
+	}
+	if (dev_busy(dev))
+		dev_err(dev, "removed with %u commands still with the handler: freed once "
+			"they complete (the kernel fails them to the initiator at its "
+			"cmd_time_out)", tcmu_ring_inflight(dev->ring));
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	err = pthread_create(&th, &attr, dev_reaper, dev);

@@ -94,7 +94,7 @@ struct tcmur_device {
 
 	/* The daemon's devices, for EXTENDED COPY (NULL: none but us). */
 	struct dev_registry *registry;
-	unsigned int registry_refs;	/* under the registry's lock */
+	unsigned int registry_refs;	/* atomic (dev_registry.h) */
 
 	void (*on_failed)(void *opaque, unsigned int uio_minor);
 	void *failed_opaque;

@@ -54,15 +54,22 @@ static void unit_serial(struct tcmur_device *dev, char *buf, size_t len)
 	const char *p;
 
 	pthread_mutex_lock(&dev->state_lock);
-	if (!dev->unit_serial[0] &&
-	    !tcmu_cfgfs_read_str(&dev->info, dev_cfgfs_root(dev), "wwn/vpd_unit_serial",
-				 raw, sizeof(raw))) {
-		p = strrchr(raw, ':');
-		p = p ? p + 1 : raw;
-		while (*p == ' ')
-			p++;
+	snprintf(buf, len, "%s", dev->unit_serial);
+	pthread_mutex_unlock(&dev->state_lock);
+	if (buf[0])
+		return;
+	/* Read with no lock held: the attribute may block while the kernel
+	 * removes the LUN, and that removal needs the main loop. */
+	if (tcmu_cfgfs_read_str(&dev->info, dev_cfgfs_root(dev), "wwn/vpd_unit_serial",
+				raw, sizeof(raw)))
+		return;
+	p = strrchr(raw, ':');
+	p = p ? p + 1 : raw;
+	while (*p == ' ')
+		p++;
+	pthread_mutex_lock(&dev->state_lock);
+	if (!dev->unit_serial[0])
 		snprintf(dev->unit_serial, sizeof(dev->unit_serial), "%.127s", p);
-	}
 	snprintf(buf, len, "%s", dev->unit_serial);
 	pthread_mutex_unlock(&dev->state_lock);
 }
