@@ -386,7 +386,7 @@ lun_create_fileio() {
 # Unmap the LUN, then delete its backstore. SUBTYPE names a user:SUBTYPE
 # backstore this library did not create itself.
 lun_delete() {
-	local name=$1 bs rc=0 i
+	local name=$1 bs rc=0
 	if [ -n "${2:-}" ]; then
 		bs=/backstores/user:$2
 	else
@@ -398,11 +398,19 @@ lun_delete() {
 			>/dev/null || rc=1
 	fi
 	_tcli "$bs" delete "$name" >/dev/null || rc=1
-	unset "_LUN_NUM[$name]" "_LUN_BS[$name]"
-	for i in "${!_LUN_ORDER[@]}"; do
-		[ "${_LUN_ORDER[$i]}" = "$name" ] && unset "_LUN_ORDER[$i]"
-	done
+	lun_forget "$name"
 	return $rc
+}
+
+# lun_forget NAME: drop a LUN from this library's records (one a test
+# removed by other means, say rmdir in configfs).
+lun_forget() {
+	local i
+	unset "_LUN_NUM[$1]" "_LUN_BS[$1]"
+	for i in "${!_LUN_ORDER[@]}"; do
+		[ "${_LUN_ORDER[$i]}" = "$1" ] && unset "_LUN_ORDER[$i]"
+	done
+	return 0
 }
 
 # ext4_loop MNT SIZE: an ext4 file system of SIZE on a loop file in the

@@ -246,5 +246,80 @@ delete_no_hang() {
 tc_run "the 512-byte LUN deleted with targetcli, no hang" delete_no_hang rv512
 tc_run "the 4096-byte LUN deleted with targetcli, no hang" delete_no_hang rv4k
 
+
+# --- Removing the source of a running EXTENDED COPY (issue 27, item 1) -----
+# The copy's destination (user:hang) holds its writes; the source's
+# backstore is removed meanwhile, by the rmdir in configfs that targetcli's
+# delete does (targetcli itself takes 5-12 s a command in this emulated
+# guest; the source is unmapped first, as a LUN's unmapping waits for the
+# fabric's own commands). The kernel's rmdir waits for the daemon's answer:
+# the main loop never waits for the copy, so the rmdir returns within 5 s
+# and the bus answers; released, the copy's next read of the gone source
+# ends it with COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE.
+truncate -s 16M "$IMG/xdst.img" "$IMG/xsrc.img"
+tc_run "user:hang LUN, the copy's destination" \
+	lun_create_user xdst 16M "$IMG/xdst.img" hang || exit 1
+SGD=$LUN_SG
+tc_run "user:file LUN, the copy's source" lun_create_user xsrc 16M "$IMG/xsrc.img" || exit 1
+SGS=$LUN_SG
+clear_ua "$SGD"
+clear_ua "$SGS"
+XCOPY_OUT=$IMG/xcopy.out
+xcopy_source_gone() {
+	local d s list pid rpid dir t0 took i rc=0
+	d=$(naa_hex "$SGD") && s=$(naa_hex "$SGS") || return 1
+	[ -n "$d" ] && [ -n "$s" ] || { echo "no NAA designator to name"; return 1; }
+	_tcli "/loopback/$LOOPBACK_WWN/luns" delete "lun=${_LUN_NUM[xsrc]}" >/dev/null ||
+		return 1
+	clear_ua "$SGD"		# REPORTED LUNS DATA HAS CHANGED
+	dir=$(lun_cfs xsrc) || return 1
+	# 4096 blocks (2 MiB, two of the daemon's 1 MiB steps) from the
+	# source's LBA 0 to the destination's.
+	list="00000040""00000000""0000001c""00000000"
+	list+="e4000000""01030010""$s""00000000""00000200"
+	list+="e4000000""01030010""$d""00000000""00000200"
+	list+="02000018""00000001""00001000""$(be64 0)$(be64 0)"
+	touch "$IMG/xdst.img.hang"
+	sc "$SGD" "83000000000000000000$(be32 $((${#list} / 2)))0000" \
+		--out-hex "$list" >"$XCOPY_OUT" 2>&1 &
+	pid=$!
+	wait_log "[xdst hang] hang_look: holding writes" 10 || rc=1
+	sleep 1
+	kill -0 "$pid" 2>/dev/null || { echo "the copy ended before the removal:"; \
+		cat "$XCOPY_OUT"; rm -f "$IMG/xdst.img.hang"; return 1; }
+	# In the background: a daemon that waits for the copy leaves the
+	# rmdir waiting until the hold below is let go.
+	t0=$(date +%s%N)
+	rmdir "$dir" &
+	rpid=$!
+	for i in $(seq 50); do
+		kill -0 "$rpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	took=$((($(date +%s%N) - t0) / 1000000))
+	if kill -0 "$rpid" 2>/dev/null; then
+		echo "the rmdir still waits after $took ms (the copy still held)"
+		rc=1
+	else
+		echo "the source's backstore removed in $took ms (the copy still held)"
+	fi
+	bus_alive || { echo "the bus did not answer after the removal"; rc=1; }
+	kill -0 "$pid" 2>/dev/null || { echo "the copy ended before its release"; rc=1; }
+	rm -f "$IMG/xdst.img.hang"
+	wait "$rpid" || rc=1
+	rmdir "$(dirname "$dir")" 2>/dev/null	# its HBA, as targetcli does
+	lun_forget xsrc
+	wait "$pid"
+	cat "$XCOPY_OUT"
+	head -n 1 "$XCOPY_OUT" | grep -q "status=0x02 .*key=0xa asc=0x0d ascq=0x02" ||
+		{ echo "want COPY ABORTED, 0D/02"; rc=1; }
+	return $rc
+}
+tc_run "EXTENDED COPY's source removed mid-copy: rmdir within 5 s, bus answers, COPY ABORTED" \
+	xcopy_source_gone
+tc_run "the removed source is freed once the copy lets go" \
+	wait_log "[xsrc file] dev_reaper: the handler's last commands completed: freed" 20
+tc_run "the copy's destination deleted" lun_delete xdst
+
 tc_run "daemon stops cleanly" daemon_stop
 tc_summary
