@@ -418,13 +418,16 @@ int tcmu_nl_new(struct tcmu_nl **out, const struct tcmu_nl_ops *ops, void *opaqu
 		err = -ENOENT;
 		goto out_sock;
 	}
-	nl_set_features(nl, true);
+	/* The group first: once the kernel waits for our replies, an event
+	 * it sends to a group we are not in yet waits for a reply nobody
+	 * gives. Events that come while it acks are handled (nl_request). */
 	nl->group = grp;
 	if (nl_sock_events(nl) || nl_socket_add_membership(nl->sock, grp) < 0) {
 		nl_err(nl, "join group %s/%s failed", TCMU_GENL_FAMILY, TCMU_GENL_GROUP);
 		err = -EIO;
 		goto out_sock;
 	}
+	nl_set_features(nl, true);
 	*out = nl;
 	return 0;
 
