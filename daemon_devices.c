@@ -7,6 +7,11 @@
  * A device --devices leaves out (dev_filter.h) is another daemon's: its
  * events are TCMU_NL_NOT_MINE (no answer: that daemon answers the
  * kernel) and its /dev/uioN is never opened, not even by the scan.
+ *
+ * A REMOVED may never come: a netlink reset (recover.c) fails the event
+ * in the kernel, which removes the device all the same. Its uio then
+ * reports a hang-up, and the device is dropped (dev_is_gone) rather than
+ * kept failed under a minor the kernel gives to the next device made.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -74,6 +79,34 @@ static void dev_params_read(const struct tcmu_dev_info *info, const char *root,
 	p->write_cache = cfgfs_u64(info, root, "attrib/emulate_write_cache", 0);
 	/* The kernel defaults emulate_tas to 1 (DA_EMULATE_TAS). */
 	p->tas_off = !cfgfs_u64(info, root, "attrib/emulate_tas", 1);
+}
+
+/* Take @dev off the bus and the registry and free it (out of d->devices
+ * already). @why: it is dropped, the kernel having dropped it without a
+ * REMOVED (logged as a warning); NULL: removed. */
+static void dev_remove(struct tcmur_daemon *d, struct tcmur_device *dev, const char *why)
+{
+	char who[sizeof(dev->who)];
+	unsigned int minor = dev->info.uio_minor;
+
+	memcpy(who, dev->who, sizeof(who));
+	dbus_service_remove_device(d->dbus, dev);
+	dev_registry_remove(&d->registry, dev);
+	/* Counted first: its thread may be done before dev_free returns. */
+	__atomic_add_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
+	if (dev_free(dev))
+		__atomic_sub_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
+	if (why)
+		log_warn(&d->log, who, "dropped uio%u: %s", minor, why);
+	else
+		log_info(&d->log, who, "removed uio%u", minor);
+}
+
+/* Out of the table and freed: see dev_remove. */
+static void dev_drop(struct tcmur_daemon *d, struct tcmur_device *dev, const char *why)
+{
+	g_hash_table_remove(d->devices, GUINT_TO_POINTER(dev->info.uio_minor));
+	dev_remove(d, dev, why);
 }
 
 struct failed_dev {
@@ -155,6 +188,11 @@ static gboolean dev_failed_main(gpointer data)
 						       GUINT_TO_POINTER(f->minor));
 
 	if (!dev) {		/* removed meanwhile: nothing to show */
+		g_free(f);
+		return G_SOURCE_REMOVE;
+	}
+	if (dev_is_gone(dev)) {
+		dev_drop(f->d, dev, "its uio went away without a removal");
 		g_free(f);
 		return G_SOURCE_REMOVE;
 	}
@@ -302,21 +340,6 @@ static int nl_added(void *opaque, const struct tcmu_dev_info *info)
 	return daemon_dev_add(opaque, info, false);
 }
 
-static void dev_remove(struct tcmur_daemon *d, struct tcmur_device *dev)
-{
-	char who[sizeof(dev->who)];
-	unsigned int minor = dev->info.uio_minor;
-
-	memcpy(who, dev->who, sizeof(who));
-	dbus_service_remove_device(d->dbus, dev);
-	dev_registry_remove(&d->registry, dev);
-	/* Counted first: its thread may be done before dev_free returns. */
-	__atomic_add_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
-	if (dev_free(dev))
-		__atomic_sub_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
-	log_info(&d->log, who, "removed uio%u", minor);
-}
-
 /* A device we do not hold that is not ours to answer for: another daemon's
  * (--devices) or an external handler's. */
 static bool another_process_serves(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
@@ -339,7 +362,7 @@ static int nl_removed(void *opaque, const struct tcmu_dev_info *info)
 		return 0;
 	}
 	g_hash_table_remove(d->devices, GUINT_TO_POINTER(info->uio_minor));
-	dev_remove(d, dev);
+	dev_remove(d, dev, NULL);
 	return 0;
 }
 
@@ -392,6 +415,6 @@ void daemon_dev_close_all(struct tcmur_daemon *d)
 	g_hash_table_iter_init(&it, d->devices);
 	while (g_hash_table_iter_next(&it, &key, &value)) {
 		g_hash_table_iter_steal(&it);
-		dev_remove(d, value);
+		dev_remove(d, value, NULL);
 	}
 }
