@@ -10,8 +10,12 @@
  *
  * A REMOVED may never come: a netlink reset (recover.c) fails the event
  * in the kernel, which removes the device all the same. Its uio then
- * reports a hang-up, and the device is dropped (dev_is_gone) rather than
- * kept failed under a minor the kernel gives to the next device made.
+ * reports a hang-up, and the device is dropped (dev_is_gone). The kernel
+ * gives its minor to the next device made, so an event is matched to
+ * the device we hold by identity (dev_is_same), never by minor alone: an
+ * ADDED naming another device drops ours, however late we would have
+ * noticed, and serves the new one; a REMOVED or RECONFIG naming another
+ * is not for ours.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -107,6 +111,56 @@ static void dev_drop(struct tcmur_daemon *d, struct tcmur_device *dev, const cha
 {
 	g_hash_table_remove(d->devices, GUINT_TO_POINTER(dev->info.uio_minor));
 	dev_remove(d, dev, why);
+}
+
+/*
+ * Whether @info names the device @dev serves. Its minor alone does not:
+ * the kernel gives a dropped device's minor to the next device made. The
+ * kernel's device ids tell when both are known (a scan gives none);
+ * otherwise the configfs object (hba, name) and, if @config, the config.
+ */
+static bool dev_is_same(const struct tcmur_device *dev, const struct tcmu_dev_info *info,
+			bool config)
+{
+	const struct tcmu_dev_info *held = &dev->info;
+
+	if (held->hba != info->hba || strcmp(held->name, info->name))
+		return false;
+	if (held->device_id && info->device_id)
+		return held->device_id == info->device_id;
+	return !config || !strcmp(held->config, info->config);
+}
+
+/* The device we hold under @info's minor if it is @info's, else NULL: a
+ * REMOVED or RECONFIG naming another is not for ours (which, if the
+ * kernel dropped it, goes by its uio's hang-up). Configs are not
+ * compared: a RECONFIG we failed may have left ours ahead. */
+static struct tcmur_device *dev_held(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
+{
+	struct tcmur_device *dev = g_hash_table_lookup(d->devices,
+						       GUINT_TO_POINTER(info->uio_minor));
+
+	return dev && dev_is_same(dev, info, false) ? dev : NULL;
+}
+
+/*
+ * An ADDED or a scan for @info: true if we serve it already (a repeated
+ * event). The kernel sends ADDED once the uio is made, and a live uio's
+ * minor is its alone: another device we hold under it is one the kernel
+ * dropped without a REMOVED, and is dropped.
+ */
+static bool dev_served_already(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
+{
+	struct tcmur_device *dev = g_hash_table_lookup(d->devices,
+						       GUINT_TO_POINTER(info->uio_minor));
+	char why[384];
+
+	if (!dev || dev_is_same(dev, info, true))
+		return dev != NULL;
+	snprintf(why, sizeof(why), "the kernel gave its minor to device %.256s (id %u)",
+		 info->name, info->device_id);
+	dev_drop(d, dev, why);
+	return false;
 }
 
 struct failed_dev {
@@ -299,7 +353,7 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, boo
 	struct recover_open ro = { .d = d, .info = info, .recovered = recover };
 	int err;
 
-	if (g_hash_table_contains(d->devices, GUINT_TO_POINTER(info->uio_minor)))
+	if (dev_served_already(d, info))
 		return 0;
 	if (!dev_filter_match(&d->filter, info->name)) {
 		log_dbg(&d->log, info->name, "uio%u is not in --devices: another daemon's",
@@ -319,8 +373,11 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, boo
 	}
 	/* Opened first: the kernel lets one process open it, so no live
 	 * process still serves the ring that recovery resets. */
-	err = tcmu_uio_open(NULL, info->uio_minor, &ro.fd, &ro.map, &ro.map_size,
-			    &d->logger, info->name);
+	if (d->uio_open)
+		err = d->uio_open(d->uio_opaque, info, &ro.fd, &ro.map, &ro.map_size);
+	else
+		err = tcmu_uio_open(NULL, info->uio_minor, &ro.fd, &ro.map, &ro.map_size,
+				    &d->logger, info->name);
 	if (err)
 		return err;
 	if (recover)
@@ -353,7 +410,7 @@ static int nl_removed(void *opaque, const struct tcmu_dev_info *info)
 	struct tcmur_daemon *d = opaque;
 	struct tcmur_device *dev;
 
-	dev = g_hash_table_lookup(d->devices, GUINT_TO_POINTER(info->uio_minor));
+	dev = dev_held(d, info);
 	if (!dev) {
 		if (another_process_serves(d, info))
 			return TCMU_NL_NOT_MINE;
@@ -373,7 +430,7 @@ static int nl_reconfig(void *opaque, const struct tcmu_dev_info *info,
 	struct tcmur_device *dev;
 	int err;
 
-	dev = g_hash_table_lookup(d->devices, GUINT_TO_POINTER(info->uio_minor));
+	dev = dev_held(d, info);
 	if (!dev) {
 		if (another_process_serves(d, info))
 			return TCMU_NL_NOT_MINE;

@@ -19,7 +19,9 @@
  * A device the kernel dropped without a REMOVED (a netlink reset by
  * another daemon fails the event): its uio reports a hang-up, and the
  * daemon drops it, logged, instead of keeping a failed device under a
- * minor the kernel gives to the next device.
+ * minor the kernel gives to the next device. And an ADDED for a minor we
+ * still hold is taken for a new device unless it names the same one:
+ * the new device is served, its commands answered.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -295,12 +297,70 @@ static void test_device_whose_uio_hangs_up_is_dropped(void **state)
 	fx_remove(&fx);
 }
 
+static int no_uio_open(void *opaque, const struct tcmu_dev_info *info, int *fd,
+		       void **map, size_t *map_size)
+{
+	return -ENODEV;
+}
+
+/* The held device's minor, given by the kernel to a new device "fresh"
+ * whose ADDED comes before the daemon noticed the old one's end. */
+static void test_added_on_a_held_minor_serves_the_new_device(void **state)
+{
+	struct tcmu_dev_info same = { .uio_minor = FX_MINOR };
+	struct tcmu_dev_info fresh = { .uio_minor = FX_MINOR, .device_id = 9 };
+	struct stop_fx fx;
+	struct fake_cfgfs fc;
+	struct tcmur_device *dev;
+	struct ring_sim *sim;
+	struct sim_cmd *c;
+	uint8_t cdb[6] = { TEST_UNIT_READY };
+	struct sim_req req = { .cdb = cdb, .cdb_len = 6 };
+
+	(void)state;
+	fx_serve(&fx, "", false);
+	assert_good(tur(&fx));
+	/* The same device again (a repeated event): kept, not reopened. */
+	assert_int_equal(tcmu_dev_info_parse(&same, "tcm-user/3/held/mem/"), 0);
+	fx.d.uio_open = no_uio_open;
+	assert_int_equal(daemon_nl_ops.added(&fx.d, &same), 0);
+	assert_ptr_equal(g_hash_table_lookup(fx.d.devices, GUINT_TO_POINTER(FX_MINOR)),
+			 fx.dev);
+
+	fc = fx.fc;
+	snprintf(fc.name, sizeof(fc.name), "fresh");
+	assert_int_equal(fake_cfgfs_write(&fc, "attrib/dev_size", "1048576"), 0);
+	assert_int_equal(tcmu_dev_info_parse(&fresh, "tcm-user/3/fresh/mem/"), 0);
+	assert_int_equal(ring_sim_new(&sim, NULL), 0);
+	fx.d.uio_open = sim_uio_open;
+	fx.d.uio_opaque = sim;
+	assert_int_equal(daemon_nl_ops.added(&fx.d, &fresh), 0);
+	dev = g_hash_table_lookup(fx.d.devices, GUINT_TO_POINTER(FX_MINOR));
+	c = ring_sim_run(sim, &req, 1000);
+	print_message("uio%u now serves '%s'; TEST UNIT READY on the new device: %s\n",
+		      FX_MINOR, dev ? tcmur_dev_name(dev) : "none",
+		      c ? "answered" : "no answer in 1 s");
+	assert_non_null(dev);
+	assert_string_equal(tcmur_dev_name(dev), "fresh");
+	assert_good(c);
+	assert_true(log_wait(&fx, "[held mem] dev_remove: dropped uio7: "
+			     "the kernel gave its minor to device fresh"));
+	/* A REMOVED naming the old device is not for the new one. */
+	assert_int_equal(daemon_nl_ops.removed(&fx.d, &same), 0);
+	assert_ptr_equal(g_hash_table_lookup(fx.d.devices, GUINT_TO_POINTER(FX_MINOR)), dev);
+	assert_good(ring_sim_run(sim, &req, 1000));
+	assert_true(daemon_stop(&fx.d, 1000));
+	ring_sim_free(sim);
+	fx_remove(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recovered_device_reports_reset_once),
 		cmocka_unit_test(test_stop_keeps_handler_and_log_for_held_command),
 		cmocka_unit_test(test_stop_waits_for_held_command),
+		cmocka_unit_test(test_added_on_a_held_minor_serves_the_new_device),
 		cmocka_unit_test(test_device_whose_uio_hangs_up_is_dropped),
 	};
 
