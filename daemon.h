@@ -28,6 +28,12 @@ struct tcmur_daemon {
 	struct handler_set handlers;
 	struct dev_filter filter;	/* --devices: which devices are ours */
 	GHashTable *devices;		/* uio minor -> struct tcmur_device * */
+	/* Opens and maps a device's /dev/uioN (NULL: tcmu_uio_open); a test
+	 * hands out a ring simulator's fd and map. The device owns them
+	 * once served (tcmu_uio_close). */
+	int (*uio_open)(void *opaque, const struct tcmu_dev_info *info, int *fd,
+			void **map, size_t *map_size);
+	void *uio_opaque;
 	struct dev_registry registry;	/* the same devices, for any thread */
 	struct tcmu_nl *nl;
 	GMainLoop *loop;

@@ -7,6 +7,15 @@
  * A device --devices leaves out (dev_filter.h) is another daemon's: its
  * events are TCMU_NL_NOT_MINE (no answer: that daemon answers the
  * kernel) and its /dev/uioN is never opened, not even by the scan.
+ *
+ * A REMOVED may never come: a netlink reset (recover.c) fails the event
+ * in the kernel, which removes the device all the same. Its uio then
+ * reports a hang-up, and the device is dropped (dev_is_gone). The kernel
+ * gives its minor to the next device made, so an event is matched to
+ * the device we hold by identity (dev_is_same), never by minor alone: an
+ * ADDED naming another device drops ours, however late we would have
+ * noticed, and serves the new one; a REMOVED or RECONFIG naming another
+ * is not for ours.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -74,6 +83,84 @@ static void dev_params_read(const struct tcmu_dev_info *info, const char *root,
 	p->write_cache = cfgfs_u64(info, root, "attrib/emulate_write_cache", 0);
 	/* The kernel defaults emulate_tas to 1 (DA_EMULATE_TAS). */
 	p->tas_off = !cfgfs_u64(info, root, "attrib/emulate_tas", 1);
+}
+
+/* Take @dev off the bus and the registry and free it (out of d->devices
+ * already). @why: it is dropped, the kernel having dropped it without a
+ * REMOVED (logged as a warning); NULL: removed. */
+static void dev_remove(struct tcmur_daemon *d, struct tcmur_device *dev, const char *why)
+{
+	char who[sizeof(dev->who)];
+	unsigned int minor = dev->info.uio_minor;
+
+	memcpy(who, dev->who, sizeof(who));
+	dbus_service_remove_device(d->dbus, dev);
+	dev_registry_remove(&d->registry, dev);
+	/* Counted first: its thread may be done before dev_free returns. */
+	__atomic_add_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
+	if (dev_free(dev))
+		__atomic_sub_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
+	if (why)
+		log_warn(&d->log, who, "dropped uio%u: %s", minor, why);
+	else
+		log_info(&d->log, who, "removed uio%u", minor);
+}
+
+/* Out of the table and freed: see dev_remove. */
+static void dev_drop(struct tcmur_daemon *d, struct tcmur_device *dev, const char *why)
+{
+	g_hash_table_remove(d->devices, GUINT_TO_POINTER(dev->info.uio_minor));
+	dev_remove(d, dev, why);
+}
+
+/*
+ * Whether @info names the device @dev serves. Its minor alone does not:
+ * the kernel gives a dropped device's minor to the next device made. The
+ * kernel's device ids tell when both are known (a scan gives none);
+ * otherwise the configfs object (hba, name) and, if @config, the config.
+ */
+static bool dev_is_same(const struct tcmur_device *dev, const struct tcmu_dev_info *info,
+			bool config)
+{
+	const struct tcmu_dev_info *held = &dev->info;
+
+	if (held->hba != info->hba || strcmp(held->name, info->name))
+		return false;
+	if (held->device_id && info->device_id)
+		return held->device_id == info->device_id;
+	return !config || !strcmp(held->config, info->config);
+}
+
+/* The device we hold under @info's minor if it is @info's, else NULL: a
+ * REMOVED or RECONFIG naming another is not for ours (which, if the
+ * kernel dropped it, goes by its uio's hang-up). Configs are not
+ * compared: a RECONFIG we failed may have left ours ahead. */
+static struct tcmur_device *dev_held(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
+{
+	struct tcmur_device *dev = g_hash_table_lookup(d->devices,
+						       GUINT_TO_POINTER(info->uio_minor));
+
+	return dev && dev_is_same(dev, info, false) ? dev : NULL;
+}
+
+/*
+ * An ADDED or a scan for @info: true if we serve it already (a repeated
+ * event). The kernel sends ADDED once the uio is made, and a live uio's
+ * minor is its alone: another device we hold under it is one the kernel
+ * dropped without a REMOVED, and is dropped.
+ */
+static bool dev_served_already(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
+{
+	struct tcmur_device *dev = g_hash_table_lookup(d->devices,
+						       GUINT_TO_POINTER(info->uio_minor));
+	char why[384];
+
+	if (!dev || dev_is_same(dev, info, true))
+		return dev != NULL;
+	snprintf(why, sizeof(why), "the kernel gave its minor to device %.256s (id %u)",
+		 info->name, info->device_id);
+	dev_drop(d, dev, why);
+	return false;
 }
 
 struct failed_dev {
@@ -155,6 +242,11 @@ static gboolean dev_failed_main(gpointer data)
 						       GUINT_TO_POINTER(f->minor));
 
 	if (!dev) {		/* removed meanwhile: nothing to show */
+		g_free(f);
+		return G_SOURCE_REMOVE;
+	}
+	if (dev_is_gone(dev)) {
+		dev_drop(f->d, dev, "its uio went away without a removal");
 		g_free(f);
 		return G_SOURCE_REMOVE;
 	}
@@ -261,7 +353,7 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, boo
 	struct recover_open ro = { .d = d, .info = info, .recovered = recover };
 	int err;
 
-	if (g_hash_table_contains(d->devices, GUINT_TO_POINTER(info->uio_minor)))
+	if (dev_served_already(d, info))
 		return 0;
 	if (!dev_filter_match(&d->filter, info->name)) {
 		log_dbg(&d->log, info->name, "uio%u is not in --devices: another daemon's",
@@ -281,8 +373,11 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, boo
 	}
 	/* Opened first: the kernel lets one process open it, so no live
 	 * process still serves the ring that recovery resets. */
-	err = tcmu_uio_open(NULL, info->uio_minor, &ro.fd, &ro.map, &ro.map_size,
-			    &d->logger, info->name);
+	if (d->uio_open)
+		err = d->uio_open(d->uio_opaque, info, &ro.fd, &ro.map, &ro.map_size);
+	else
+		err = tcmu_uio_open(NULL, info->uio_minor, &ro.fd, &ro.map, &ro.map_size,
+				    &d->logger, info->name);
 	if (err)
 		return err;
 	if (recover)
@@ -302,21 +397,6 @@ static int nl_added(void *opaque, const struct tcmu_dev_info *info)
 	return daemon_dev_add(opaque, info, false);
 }
 
-static void dev_remove(struct tcmur_daemon *d, struct tcmur_device *dev)
-{
-	char who[sizeof(dev->who)];
-	unsigned int minor = dev->info.uio_minor;
-
-	memcpy(who, dev->who, sizeof(who));
-	dbus_service_remove_device(d->dbus, dev);
-	dev_registry_remove(&d->registry, dev);
-	/* Counted first: its thread may be done before dev_free returns. */
-	__atomic_add_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
-	if (dev_free(dev))
-		__atomic_sub_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
-	log_info(&d->log, who, "removed uio%u", minor);
-}
-
 /* A device we do not hold that is not ours to answer for: another daemon's
  * (--devices) or an external handler's. */
 static bool another_process_serves(struct tcmur_daemon *d, const struct tcmu_dev_info *info)
@@ -330,7 +410,7 @@ static int nl_removed(void *opaque, const struct tcmu_dev_info *info)
 	struct tcmur_daemon *d = opaque;
 	struct tcmur_device *dev;
 
-	dev = g_hash_table_lookup(d->devices, GUINT_TO_POINTER(info->uio_minor));
+	dev = dev_held(d, info);
 	if (!dev) {
 		if (another_process_serves(d, info))
 			return TCMU_NL_NOT_MINE;
@@ -339,7 +419,7 @@ static int nl_removed(void *opaque, const struct tcmu_dev_info *info)
 		return 0;
 	}
 	g_hash_table_remove(d->devices, GUINT_TO_POINTER(info->uio_minor));
-	dev_remove(d, dev);
+	dev_remove(d, dev, NULL);
 	return 0;
 }
 
@@ -350,7 +430,7 @@ static int nl_reconfig(void *opaque, const struct tcmu_dev_info *info,
 	struct tcmur_device *dev;
 	int err;
 
-	dev = g_hash_table_lookup(d->devices, GUINT_TO_POINTER(info->uio_minor));
+	dev = dev_held(d, info);
 	if (!dev) {
 		if (another_process_serves(d, info))
 			return TCMU_NL_NOT_MINE;
@@ -392,6 +472,6 @@ void daemon_dev_close_all(struct tcmur_daemon *d)
 	g_hash_table_iter_init(&it, d->devices);
 	while (g_hash_table_iter_next(&it, &key, &value)) {
 		g_hash_table_iter_steal(&it);
-		dev_remove(d, value);
+		dev_remove(d, value, NULL);
 	}
 }

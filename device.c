@@ -133,14 +133,30 @@ static void dev_tmr(void *opaque, const struct tcmu_tmr *tmr)
 	dev_tmr_handle(opaque, tmr);
 }
 
-/* The device no longer serves its ring: say so once, and tell the owner. */
-static void dev_fail(struct tcmur_device *dev, const char *why)
+bool dev_is_gone(struct tcmur_device *dev)
+{
+	bool gone;
+
+	pthread_mutex_lock(&dev->state_lock);
+	gone = dev->gone;
+	pthread_mutex_unlock(&dev->state_lock);
+	return gone;
+}
+
+/* The device no longer serves its ring: say so once, and tell the owner.
+ * @gone: because its uio went away, the kernel having dropped it; no
+ * restart can serve it again. */
+static void dev_fail(struct tcmur_device *dev, bool gone, const char *why)
 {
 	pthread_mutex_lock(&dev->state_lock);
 	dev->failed = true;
+	dev->gone |= gone;
 	pthread_mutex_unlock(&dev->state_lock);
-	dev_err(dev, "device failed: %s; its commands wait for a restart or time out "
-		"in the kernel", why);
+	if (gone)
+		dev_err(dev, "device gone: %s; the kernel no longer has it", why);
+	else
+		dev_err(dev, "device failed: %s; its commands wait for a restart or time "
+			"out in the kernel", why);
 	if (dev->on_failed)
 		dev->on_failed(dev->failed_opaque, dev->info.uio_minor);
 }
@@ -164,6 +180,31 @@ static bool dev_thread_stop_taken(struct tcmur_device *dev)
 	return false;
 }
 
+/*
+ * The device thread, at an event on the uio fd: clear it (reading does;
+ * the count itself is not needed), true. False once the uio went away:
+ * the kernel's uio_poll reports an error (and its read -EIO) for a
+ * device it has unregistered, whether or not a REMOVED event told us.
+ */
+static bool dev_thread_event(struct tcmur_device *dev, short revents)
+{
+	char why[64];
+	uint32_t count;
+
+	if (revents & (POLLERR | POLLHUP | POLLNVAL)) {
+		snprintf(why, sizeof(why), "its uio reports %s (revents 0x%x)",
+			 revents & POLLHUP ? "a hang-up" : "an error", revents);
+		dev_fail(dev, true, why);
+		return false;
+	}
+	if (!(revents & POLLIN) || read(dev->fd, &count, sizeof(count)) >= 0 ||
+	    errno == EAGAIN || errno == EINTR)
+		return true;
+	snprintf(why, sizeof(why), "reading its uio: %s", strerror(errno));
+	dev_fail(dev, true, why);
+	return false;
+}
+
 static void *dev_thread(void *arg)
 {
 	struct tcmur_device *dev = arg;
@@ -175,7 +216,6 @@ static void *dev_thread(void *arg)
 	for (;;) {
 		struct tcmu_cmd *rcmd;
 		unsigned int inflight;
-		uint32_t count;
 
 		while ((rcmd = tcmu_ring_next(dev->ring, dev_tmr, dev)))
 			dev_take_cmd(dev, rcmd);
@@ -189,7 +229,7 @@ static void *dev_thread(void *arg)
 			if (errno == EINTR)
 				continue;
 			dev_err(dev, "poll: %s", strerror(errno));
-			dev_fail(dev, "cannot wait for commands");
+			dev_fail(dev, false, "cannot wait for commands");
 			break;
 		}
 		if (pfd[1].revents) {
@@ -197,15 +237,8 @@ static void *dev_thread(void *arg)
 				break;
 			continue;
 		}
-		if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			dev_err(dev, "device fd closed under us (revents 0x%x)", pfd[0].revents);
-			dev_fail(dev, "the kernel's device went away");
+		if (!dev_thread_event(dev, pfd[0].revents))
 			break;
-		}
-		/* Reading clears the UIO event; the count itself is not needed. */
-		if ((pfd[0].revents & POLLIN) && read(dev->fd, &count, sizeof(count)) < 0 &&
-		    errno != EAGAIN && errno != EINTR)
-			dev_err(dev, "read event: %s", strerror(errno));
 	}
 	return NULL;
 }
@@ -672,7 +705,7 @@ static int dev_resume_or_fail(struct tcmur_device *dev, const char *what, int er
 	if (!dev_resume(dev))
 		return err;
 	snprintf(why, sizeof(why), "could not restart after %s", what);
-	dev_fail(dev, why);
+	dev_fail(dev, false, why);
 	return -EIO;
 }
 
@@ -814,7 +847,7 @@ int dev_restart(struct tcmur_device *dev)
 	pthread_mutex_unlock(&dev->state_lock);
 	err = dev_resume(dev);
 	if (err) {
-		dev_fail(dev, "restart failed");
+		dev_fail(dev, false, "restart failed");
 		return err;
 	}
 	dev_info(dev, "restarted (attempt %u)", dev->restarts);

@@ -68,6 +68,7 @@ struct tcmur_device {
 	bool d_sense;			/* control mode page D_SENSE */
 	bool offline;			/* handler closed after a failed reopen */
 	bool failed;			/* no device thread: see dev_restart() */
+	bool gone;			/* its uio went away: failed for good */
 	bool reopen_wanted;		/* the handler asked (tcmur_dev_reopen) */
 	/* "<subtype>/<config>" the handler asked for (tcmur_dev_set_config),
 	 * not yet written to configfs; "": none. */
@@ -115,7 +116,8 @@ struct dev_params {
 	const char *unit_serial;
 	struct dev_registry *registry;	/* may be NULL */
 	/* Optional: called from any thread when the device stops serving
-	 * (its thread met an error, or could not be restarted), or when its
+	 * (its thread met an error, or could not be restarted; or its uio
+	 * went away, dev_is_gone, and the owner drops it), or when its
 	 * handler asks to be reopened (dev_wants_reopen) or for a new config
 	 * (dev_take_config_wanted). The owner shows it and may try
 	 * dev_restart() or dev_reopen_now(), or write the config to
@@ -231,6 +233,10 @@ int dev_io_flush_paused(struct tcmur_device *dev, int wait_ms);
 bool dev_is_offline(struct tcmur_device *dev);
 /* No thread serves the ring (see dev_restart). */
 bool dev_is_failed(struct tcmur_device *dev);
+/* Failed because its uio went away (an error or hang-up on the fd): the
+ * kernel dropped the device, REMOVED or not, and may give its minor to
+ * the next one. No restart serves it again. */
+bool dev_is_gone(struct tcmur_device *dev);
 /* The I/O threads' work function (io_queue_fn). */
 void dev_io_thread_fn(void *opaque, struct cmd_ctx *ctx, bool queue_empty);
 

@@ -15,8 +15,16 @@
  * so and keeps both; called again once the write is given back, it
  * finishes. Run under ASan (make check-sanitize) a use after free is a
  * failure of its own.
+ *
+ * A device the kernel dropped without a REMOVED (a netlink reset by
+ * another daemon fails the event): its uio reports a hang-up, and the
+ * daemon drops it, logged, instead of keeping a failed device under a
+ * minor the kernel gives to the next device. And an ADDED for a minor we
+ * still hold is taken for a new device unless it names the same one:
+ * the new device is served, its commands answered.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +37,9 @@
 #include "mem_handler.h"
 #include "sim_dev.h"
 #include "unit_test.h"
+
+/* The minor the held device is served under. */
+#define FX_MINOR 7
 
 struct stop_fx {
 	struct tcmur_daemon d;
@@ -71,12 +82,29 @@ static void fx_handlers(struct stop_fx *fx)
 	fx->d.handlers.count = 1;
 }
 
+/* The device owns its fd and map, as a /dev/uioN's: a second mapping
+ * of the simulator's pages, and a dup of its fd. */
+static int sim_uio_open(void *opaque, const struct tcmu_dev_info *info, int *fd,
+			void **map, size_t *map_size)
+{
+	struct ring_sim *sim = opaque;
+
+	*map_size = ring_sim_map_size(sim);
+	*map = mremap(ring_sim_map(sim), 0, *map_size, MREMAP_MAYMOVE);
+	if (*map == MAP_FAILED)
+		return -errno;
+	*fd = fcntl(ring_sim_fd(sim), F_DUPFD_CLOEXEC, 3);
+	return 0;
+}
+
 /* A daemon serving one mem device with options @opts, @recovered or new. */
 static void fx_serve(struct stop_fx *fx, const char *opts, bool recovered)
 {
-	struct tcmu_dev_info info;
+	struct tcmu_dev_info info = { .uio_minor = FX_MINOR };
 	char name[128];
+	size_t map_size;
 	void *map;
+	int fd = -1;
 
 	memset(fx, 0, sizeof(*fx));
 	fx_log(fx);
@@ -89,13 +117,9 @@ static void fx_serve(struct stop_fx *fx, const char *opts, bool recovered)
 	assert_int_equal(ring_sim_new(&fx->sim, NULL), 0);
 	snprintf(name, sizeof(name), "tcm-user/3/held/mem/%s", opts);
 	assert_int_equal(tcmu_dev_info_parse(&info, name), 0);
-	/* The device owns its fd and map, as a /dev/uioN's: a second
-	 * mapping of the simulator's pages, and a dup of its fd. */
-	map = mremap(ring_sim_map(fx->sim), 0, ring_sim_map_size(fx->sim), MREMAP_MAYMOVE);
-	assert_true(map != MAP_FAILED);
+	assert_int_equal(sim_uio_open(fx->sim, &info, &fd, &map, &map_size), 0);
 	assert_int_equal(daemon_dev_serve(&fx->d, &info, fx->d.handlers.items[0],
-					  fcntl(ring_sim_fd(fx->sim), F_DUPFD_CLOEXEC, 3),
-					  map, ring_sim_map_size(fx->sim), recovered), 0);
+					  fd, map, map_size, recovered), 0);
 	fx->dev = g_hash_table_lookup(fx->d.devices, GUINT_TO_POINTER(info.uio_minor));
 	assert_non_null(fx->dev);
 }
@@ -127,15 +151,21 @@ static bool log_has(const char *path, const char *needle)
 	return strstr(buf, needle) != NULL;
 }
 
-/* Up to 2 s for the device's own thread to log its end. */
-static bool wait_freed(struct stop_fx *fx)
+/* Up to 2 s for @needle to reach the log (its sink writes on a thread). */
+static bool log_wait(struct stop_fx *fx, const char *needle)
 {
 	for (int i = 0; i < 200; i++) {
-		if (log_has(fx->logfile, "the handler's last commands completed: freed"))
+		if (log_has(fx->logfile, needle))
 			return true;
 		usleep(10000);
 	}
 	return false;
+}
+
+/* Up to 2 s for the device's own thread to log its end. */
+static bool wait_freed(struct stop_fx *fx)
+{
+	return log_wait(fx, "the handler's last commands completed: freed");
 }
 
 static void fx_remove(struct stop_fx *fx)
@@ -231,12 +261,107 @@ static void test_recovered_device_reports_reset_once(void **state)
 	fx_remove(&fx);
 }
 
+/* Up to 3 s of the daemon's main loop, until it no longer holds @minor;
+ * whether it still does. */
+static bool held_after_loop(struct stop_fx *fx, unsigned int minor)
+{
+	bool held = true;
+
+	for (int i = 0; i < 300 && held; i++) {
+		while (g_main_context_iteration(NULL, FALSE))
+			;
+		held = g_hash_table_contains(fx->d.devices, GUINT_TO_POINTER(minor));
+		if (held)
+			usleep(10000);
+	}
+	return held;
+}
+
+/* The kernel dropped the device (no REMOVED came): its uio hangs up. The
+ * daemon drops it, saying which and why, rather than keep it failed. */
+static void test_device_whose_uio_hangs_up_is_dropped(void **state)
+{
+	struct stop_fx fx;
+	bool held;
+
+	(void)state;
+	fx_serve(&fx, "", false);
+	assert_good(tur(&fx));
+	ring_sim_hangup(fx.sim);
+	held = held_after_loop(&fx, FX_MINOR);
+	print_message("uio%u hung up: %s\n", FX_MINOR,
+		      held ? dev_state_name(fx.dev) : "dropped");
+	assert_false(held);
+	assert_true(log_wait(&fx, "[held mem] dev_remove: dropped uio7: its uio went away"));
+	assert_true(daemon_stop(&fx.d, 1000));
+	fx_remove(&fx);
+}
+
+static int no_uio_open(void *opaque, const struct tcmu_dev_info *info, int *fd,
+		       void **map, size_t *map_size)
+{
+	return -ENODEV;
+}
+
+/* The held device's minor, given by the kernel to a new device "fresh"
+ * whose ADDED comes before the daemon noticed the old one's end. */
+static void test_added_on_a_held_minor_serves_the_new_device(void **state)
+{
+	struct tcmu_dev_info same = { .uio_minor = FX_MINOR };
+	struct tcmu_dev_info fresh = { .uio_minor = FX_MINOR, .device_id = 9 };
+	struct stop_fx fx;
+	struct fake_cfgfs fc;
+	struct tcmur_device *dev;
+	struct ring_sim *sim;
+	struct sim_cmd *c;
+	uint8_t cdb[6] = { TEST_UNIT_READY };
+	struct sim_req req = { .cdb = cdb, .cdb_len = 6 };
+
+	(void)state;
+	fx_serve(&fx, "", false);
+	assert_good(tur(&fx));
+	/* The same device again (a repeated event): kept, not reopened. */
+	assert_int_equal(tcmu_dev_info_parse(&same, "tcm-user/3/held/mem/"), 0);
+	fx.d.uio_open = no_uio_open;
+	assert_int_equal(daemon_nl_ops.added(&fx.d, &same), 0);
+	assert_ptr_equal(g_hash_table_lookup(fx.d.devices, GUINT_TO_POINTER(FX_MINOR)),
+			 fx.dev);
+
+	fc = fx.fc;
+	snprintf(fc.name, sizeof(fc.name), "fresh");
+	assert_int_equal(fake_cfgfs_write(&fc, "attrib/dev_size", "1048576"), 0);
+	assert_int_equal(tcmu_dev_info_parse(&fresh, "tcm-user/3/fresh/mem/"), 0);
+	assert_int_equal(ring_sim_new(&sim, NULL), 0);
+	fx.d.uio_open = sim_uio_open;
+	fx.d.uio_opaque = sim;
+	assert_int_equal(daemon_nl_ops.added(&fx.d, &fresh), 0);
+	dev = g_hash_table_lookup(fx.d.devices, GUINT_TO_POINTER(FX_MINOR));
+	c = ring_sim_run(sim, &req, 1000);
+	print_message("uio%u now serves '%s'; TEST UNIT READY on the new device: %s\n",
+		      FX_MINOR, dev ? tcmur_dev_name(dev) : "none",
+		      c ? "answered" : "no answer in 1 s");
+	assert_non_null(dev);
+	assert_string_equal(tcmur_dev_name(dev), "fresh");
+	assert_good(c);
+	assert_true(log_wait(&fx, "[held mem] dev_remove: dropped uio7: "
+			     "the kernel gave its minor to device fresh"));
+	/* A REMOVED naming the old device is not for the new one. */
+	assert_int_equal(daemon_nl_ops.removed(&fx.d, &same), 0);
+	assert_ptr_equal(g_hash_table_lookup(fx.d.devices, GUINT_TO_POINTER(FX_MINOR)), dev);
+	assert_good(ring_sim_run(sim, &req, 1000));
+	assert_true(daemon_stop(&fx.d, 1000));
+	ring_sim_free(sim);
+	fx_remove(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recovered_device_reports_reset_once),
 		cmocka_unit_test(test_stop_keeps_handler_and_log_for_held_command),
 		cmocka_unit_test(test_stop_waits_for_held_command),
+		cmocka_unit_test(test_added_on_a_held_minor_serves_the_new_device),
+		cmocka_unit_test(test_device_whose_uio_hangs_up_is_dropped),
 	};
 
 	return cmocka_run_group_tests_name("daemon serve", tests, NULL, NULL);
