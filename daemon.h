@@ -11,6 +11,7 @@
 
 #include "config_live.h"
 #include "dev_filter.h"
+#include "dev_reaping.h"
 #include "dev_registry.h"
 #include "device.h"
 #include "handler_loader.h"
@@ -40,17 +41,24 @@ struct tcmur_daemon {
 	struct dbus_service *dbus;
 	int exit_code;
 	/* Devices dev_free left to their own thread (a command still with
-	 * the handler), not yet freed: any thread, atomic. */
-	unsigned int reaping;
+	 * the handler), not yet freed, and the stores they hold: any
+	 * thread (dev_reaping.h). */
+	struct dev_reaping reaping;
 };
 
 /* Netlink callbacks for the daemon (opaque is the daemon). */
 extern const struct tcmu_nl_ops daemon_nl_ops;
 
-/* Serve a device the kernel has; 0 or -errno (logged with the reason).
+/* Serve a device the kernel has; 0 or -errno (logged with the reason):
+ * -EBUSY while a removed device that still has commands with its
+ * handler holds the same backing store (store_key.h), until it is freed.
  * @recover: found at start, maybe left by a daemon that died: block it
  * and reset its ring first (tcmu_recover_dev). */
 int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, bool recover);
+/* The device table, the registry and the removed devices' list, empty;
+ * daemon_dev_fini frees them (daemon_free_base calls it). */
+void daemon_dev_init(struct tcmur_daemon *d);
+void daemon_dev_fini(struct tcmur_daemon *d);
 /* Serve every TCMU device already present, recovered; returns how many. */
 int daemon_dev_scan(struct tcmur_daemon *d);
 /* Close every device (the kernel keeps them; a restart picks them up). */
@@ -59,12 +67,12 @@ void daemon_dev_close_all(struct tcmur_daemon *d);
 unsigned int daemon_dev_reaping(const struct tcmur_daemon *d);
 /*
  * Serve @info on its open, mapped /dev/uioN (@fd, @map: the device owns
- * them once served), with handler @h; 0 or -errno, logged. @recovered: a
- * device found at start, which a daemon served before; the unit
- * attentions and ALUA states that daemon kept are lost, so it reports
- * POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (29/00) once, as a target
- * does after a reset. daemon_dev_add's last step, for a test on the ring
- * simulator.
+ * them once served), with handler @h; 0 or -errno, logged (-EBUSY: see
+ * daemon_dev_add). @recovered: a device found at start, which a daemon
+ * served before; the unit attentions and ALUA states that daemon kept
+ * are lost, so it reports POWER ON, RESET, OR BUS DEVICE RESET OCCURRED
+ * (29/00) once, as a target does after a reset. daemon_dev_add's last
+ * step, for a test on the ring simulator.
  */
 int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
 		     const struct handler *h, int fd, void *map, size_t map_size,
@@ -82,8 +90,8 @@ int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
  * leaves with _exit, or calls again once daemon_dev_reaping() is 0.
  */
 bool daemon_stop(struct tcmur_daemon *d, int wait_ms);
-/* The registry, the device table and the configuration with the log
- * sink: what main() made before run(). */
+/* The device tables (daemon_dev_fini) and the configuration with the
+ * log sink: what main() made before run(). */
 void daemon_free_base(struct tcmur_daemon *d);
 
 #endif

@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "daemon.h"
@@ -90,16 +91,20 @@ static void dev_params_read(const struct tcmu_dev_info *info, const char *root,
  * REMOVED (logged as a warning); NULL: removed. */
 static void dev_remove(struct tcmur_daemon *d, struct tcmur_device *dev, const char *why)
 {
-	char who[sizeof(dev->who)];
+	struct reaping_dev *freeing = dev->freed_opaque;
+	char who[sizeof(dev->who)], named[1400];
 	unsigned int minor = dev->info.uio_minor;
 
 	memcpy(who, dev->who, sizeof(who));
+	/* The config in force now (a reconfig may have changed it). */
+	snprintf(named, sizeof(named), "%s (uio%u, config '%s/%s')", dev->info.name, minor,
+		 dev->info.subtype, dev->handler_cfg);
 	dbus_service_remove_device(d->dbus, dev);
 	dev_registry_remove(&d->registry, dev);
-	/* Counted first: its thread may be done before dev_free returns. */
-	__atomic_add_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
+	/* Listed first: its thread may be done before dev_free returns. */
+	dev_reaping_begin(freeing, named, dev->info.subtype, dev->handler_cfg);
 	if (dev_free(dev))
-		__atomic_sub_fetch(&d->reaping, 1, __ATOMIC_RELAXED);
+		dev_reaping_end(freeing);
 	if (why)
 		log_warn(&d->log, who, "dropped uio%u: %s", minor, why);
 	else
@@ -278,36 +283,70 @@ static void dev_failed(void *opaque, unsigned int minor)
 	g_idle_add(dev_failed_main, f);
 }
 
-/* dev_params.on_freed: a removed device's own thread, done with it. */
+/* dev_params.on_freed: a removed device's own thread, done with it (the
+ * handler closed): its store is free again. */
 static void dev_freed(void *opaque)
 {
-	struct tcmur_daemon *d = opaque;
-
-	__atomic_sub_fetch(&d->reaping, 1, __ATOMIC_RELEASE);
+	dev_reaping_end(opaque);
 }
 
 unsigned int daemon_dev_reaping(const struct tcmur_daemon *d)
 {
-	return __atomic_load_n(&d->reaping, __ATOMIC_ACQUIRE);
+	return dev_reaping_count(&d->reaping);
+}
+
+/*
+ * -EBUSY (logged) while a removed device still has commands with its
+ * handler on the store that @info's device would serve @config
+ * ("<subtype>/<rest>") on: @what (a new device, a new config) would take
+ * writes the old device's late commands then land on. Refused rather
+ * than held: the kernel's enable (or change) fails with the reason, and
+ * the admin tries again once the old commands end (the kernel fails
+ * them to the initiator at its cmd_time_out).
+ */
+static int store_still_held(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
+			    const char *config, const char *what)
+{
+	const char *slash = strchr(config, '/');
+	char old[1400];
+
+	if (!dev_reaping_holds(&d->reaping, info->subtype, slash ? slash + 1 : "",
+			       old, sizeof(old)))
+		return 0;
+	log_err(&d->log, info->name, "refused %s uio%u: config '%s' is still in use by "
+		"removed device %s, whose handler still has commands; try again once they "
+		"end", what, info->uio_minor, config, old);
+	return -EBUSY;
 }
 
 int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
 		     const struct handler *h, int fd, void *map, size_t map_size,
 		     bool recovered)
 {
+	struct reaping_dev *freeing;
 	struct tcmur_device *dev;
 	struct dev_params params;
 	int err;
 
+	err = store_still_held(d, info, info->config, "device");
+	if (err)
+		return err;
+	freeing = dev_reaping_entry_new(&d->reaping);
+	if (!freeing) {
+		log_err(&d->log, info->name, "refused device uio%u: out of memory",
+			info->uio_minor);
+		return -ENOMEM;
+	}
 	dev_tunables_apply(&d->config.cfg.dev, info, d->cfgfs_root, &d->log);
 	dev_params_read(info, d->cfgfs_root, &params);
 	params.registry = &d->registry;
 	params.on_failed = dev_failed;
 	params.failed_opaque = d;
 	params.on_freed = dev_freed;
-	params.freed_opaque = d;
+	params.freed_opaque = freeing;
 	err = dev_new(&dev, info, h, &params, fd, map, map_size, true, &d->log);
 	if (err) {
+		dev_reaping_end(freeing);
 		log_err(&d->log, info->name, "refused device uio%u: %s", info->uio_minor,
 			strerror(-err));
 		return err;
@@ -438,6 +477,11 @@ static int nl_reconfig(void *opaque, const struct tcmu_dev_info *info,
 			info->uio_minor);
 		return -ENODEV;
 	}
+	if (rc->has_config) {
+		err = store_still_held(d, info, rc->config, "config change of");
+		if (err)
+			return err;
+	}
 	err = dev_reconfig(dev, rc);
 	dbus_service_update_device(d->dbus, dev);
 	return err;
@@ -456,6 +500,22 @@ static int scan_one(void *opaque, const struct tcmu_dev_info *info)
 	/* Served before, maybe, by a daemon that died: recovered. */
 	daemon_dev_add(d, info, true);
 	return 0;
+}
+
+void daemon_dev_init(struct tcmur_daemon *d)
+{
+	d->devices = g_hash_table_new(g_direct_hash, g_direct_equal);
+	dev_registry_init(&d->registry);
+	dev_reaping_init(&d->reaping);
+}
+
+void daemon_dev_fini(struct tcmur_daemon *d)
+{
+	dev_reaping_destroy(&d->reaping);
+	dev_registry_destroy(&d->registry);
+	if (d->devices)
+		g_hash_table_destroy(d->devices);
+	d->devices = NULL;
 }
 
 int daemon_dev_scan(struct tcmur_daemon *d)

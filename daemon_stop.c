@@ -23,10 +23,7 @@
 
 void daemon_free_base(struct tcmur_daemon *d)
 {
-	dev_registry_destroy(&d->registry);
-	if (d->devices)
-		g_hash_table_destroy(d->devices);
-	d->devices = NULL;
+	daemon_dev_fini(d);
 	config_live_stop(&d->config);
 }
 

@@ -276,7 +276,6 @@ int main(int argc, char **argv)
 		return 1;
 	d.logger = log_as_tcmu_logger(&d.log);
 	d.handler_path = o.handler_path;
-	d.devices = g_hash_table_new(g_direct_hash, g_direct_equal);
-	dev_registry_init(&d.registry);
+	daemon_dev_init(&d);
 	return run(&d, &o);
 }

@@ -64,8 +64,7 @@ static void fx_new(struct daemon_fx *fx, const char *devices)
 	assert_int_equal(log_capture_new(&fx->lc), 0);
 	fx->d.log = fx->lc.log;
 	fx->d.logger = log_as_tcmu_logger(&fx->d.log);
-	fx->d.devices = g_hash_table_new(g_direct_hash, g_direct_equal);
-	dev_registry_init(&fx->d.registry);
+	daemon_dev_init(&fx->d);
 	fx->file.ops = tcmur_handler_entry;
 	fx->items[0] = &fx->file;
 	fx->d.handlers.items = fx->items;
@@ -75,8 +74,7 @@ static void fx_new(struct daemon_fx *fx, const char *devices)
 
 static void fx_free(struct daemon_fx *fx)
 {
-	dev_registry_destroy(&fx->d.registry);
-	g_hash_table_destroy(fx->d.devices);
+	daemon_dev_fini(&fx->d);
 	log_capture_free(&fx->lc);
 }
 

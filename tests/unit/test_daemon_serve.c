@@ -112,8 +112,7 @@ static void fx_serve(struct stop_fx *fx, const char *opts, bool recovered)
 	assert_int_equal(fake_cfgfs_new(&fx->fc, 3, "held"), 0);
 	assert_int_equal(fake_cfgfs_write(&fx->fc, "attrib/dev_size", "1048576"), 0);
 	fx->d.cfgfs_root = fx->fc.root;
-	fx->d.devices = g_hash_table_new(g_direct_hash, g_direct_equal);
-	dev_registry_init(&fx->d.registry);
+	daemon_dev_init(&fx->d);
 	assert_int_equal(ring_sim_new(&fx->sim, NULL), 0);
 	snprintf(name, sizeof(name), "tcm-user/3/held/mem/%s", opts);
 	assert_int_equal(tcmu_dev_info_parse(&info, name), 0);
