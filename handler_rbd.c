@@ -235,6 +235,15 @@ static int rbdh_connect(const struct rbd_cfg *c, unsigned int timeout, rados_t *
 		if (err < 0)
 			goto out_shutdown;
 	}
+	/* librbd's own write-back cache off, whatever ceph.conf says: the
+	 * LUN's write cache is the kernel's WCE bit, honoured with flushes,
+	 * and a write librbd has acknowledged is then on the OSDs. With it
+	 * on, a write acknowledged after the first flush could sit in this
+	 * process's memory and die with it (a crash, a gateway failover). */
+	*step = "rbd_cache";
+	err = rados_conf_set(*cl, "rbd_cache", "false");
+	if (err < 0)
+		goto out_shutdown;
 	*step = "rados_connect";
 	err = rados_connect(*cl);
 	if (err < 0)

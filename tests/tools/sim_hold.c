@@ -13,6 +13,10 @@
  *   write   WRITE(16), FUA, of a pattern over the LUN's first
  *           256 KiB:
  *           "write: GOOD" or "write: sense K/ASC/ASCQ"
+ *   cached  WRITE(16) without FUA (the LUN's write cache is on) of the
+ *           pattern's complement (each byte's bits flipped) over the
+ *           same bytes: "cached: GOOD" or "cached: sense ..."
+ *   flush   SYNCHRONIZE CACHE(10): "flush: GOOD" or "flush: sense ..."
  *   read    READ(16) of them: "read: the pattern", "read: zeros",
  *           "read: other data" or "read: sense K/ASC/ASCQ"
  *   reopen  close the handler and open it again with the same settings,
@@ -45,13 +49,13 @@ static uint8_t pattern(size_t off)
 	return (uint8_t)(off * 7 + (off >> 9) + 1);
 }
 
-/* @cdb with @data (NULL: a read of SPAN) until it is not a UNIT
- * ATTENTION; "<what>: sense ..." printed for a CHECK CONDITION. NULL
- * (and exit) if it never completed. */
+/* @cdb with @len bytes of @data (NULL: a read of @len) until it is not
+ * a UNIT ATTENTION; "<what>: sense ..." printed for a CHECK CONDITION.
+ * Exits if it never completed. */
 static struct sim_cmd *run(struct sim_dev *sd, const char *what, const uint8_t *cdb,
-			   const void *data)
+			   const void *data, size_t len)
 {
-	struct sim_req req = { .cdb = cdb, .cdb_len = 16, .data = data, .data_len = SPAN };
+	struct sim_req req = { .cdb = cdb, .cdb_len = 16, .data = data, .data_len = len };
 	struct sim_cmd *c;
 
 	for (int tries = 0;; tries++) {
@@ -74,16 +78,30 @@ static struct sim_cmd *run(struct sim_dev *sd, const char *what, const uint8_t *
 	return c;
 }
 
-static void do_write(struct sim_dev *sd, const uint8_t *buf)
+/* @cdb with @data; "<what>: GOOD" once it is. */
+static void do_good(struct sim_dev *sd, const char *what, const uint8_t *cdb,
+		    const void *data, size_t len)
+{
+	struct sim_cmd *c = run(sd, what, cdb, data, len);
+
+	if (c->status == SAM_STAT_GOOD)
+		printf("%s: GOOD\n", what);
+	ring_sim_cmd_free(sd->sim, c);
+}
+
+static void do_write(struct sim_dev *sd, const char *what, const uint8_t *buf, bool fua)
 {
 	uint8_t cdb[16];
-	struct sim_cmd *c;
 
-	sim_cdb_rw16(cdb, WRITE_16, 0, SPAN / BS, true);
-	c = run(sd, "write", cdb, buf);
-	if (c->status == SAM_STAT_GOOD)
-		printf("write: GOOD\n");
-	ring_sim_cmd_free(sd->sim, c);
+	sim_cdb_rw16(cdb, WRITE_16, 0, SPAN / BS, fua);
+	do_good(sd, what, cdb, buf, SPAN);
+}
+
+static void do_flush(struct sim_dev *sd)
+{
+	uint8_t cdb[16] = { SYNCHRONIZE_CACHE_10 };
+
+	do_good(sd, "flush", cdb, NULL, 0);
 }
 
 static void do_read(struct sim_dev *sd, const uint8_t *want)
@@ -93,7 +111,7 @@ static void do_read(struct sim_dev *sd, const uint8_t *want)
 	size_t i;
 
 	sim_cdb_rw16(cdb, READ_16, 0, SPAN / BS, false);
-	c = run(sd, "read", cdb, NULL);
+	c = run(sd, "read", cdb, NULL, SPAN);
 	if (c->status == SAM_STAT_GOOD) {
 		for (i = 0; i < SPAN && !c->data[i]; i++)
 			;
@@ -117,12 +135,19 @@ static void do_reopen(struct sim_dev *sd)
  * unknown command. */
 static int serve(struct sim_dev *sd, const uint8_t *buf)
 {
+	static uint8_t flipped[SPAN];
 	char line[64];
 
 	while (fgets(line, sizeof(line), stdin)) {
 		line[strcspn(line, "\r\n")] = '\0';
 		if (!strcmp(line, "write")) {
-			do_write(sd, buf);
+			do_write(sd, "write", buf, true);
+		} else if (!strcmp(line, "cached")) {
+			for (size_t i = 0; i < SPAN; i++)
+				flipped[i] = ~buf[i];
+			do_write(sd, "cached", flipped, false);
+		} else if (!strcmp(line, "flush")) {
+			do_flush(sd);
 		} else if (!strcmp(line, "read")) {
 			do_read(sd, buf);
 		} else if (!strcmp(line, "reopen")) {
@@ -130,7 +155,7 @@ static int serve(struct sim_dev *sd, const uint8_t *buf)
 		} else if (!strcmp(line, "quit")) {
 			break;
 		} else {
-			printf("%s: unknown command (write, read, reopen, quit)\n", line);
+			printf("%s: unknown command (write, cached, flush, read, reopen, quit)\n", line);
 			return 2;
 		}
 		fflush(stdout);
