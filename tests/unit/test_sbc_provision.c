@@ -342,9 +342,9 @@ static void test_write_same_refused(void **state)
 	/* NDOB is WRITE SAME(16)'s only. */
 	c = sbc_run(sd, WRITE_SAME_10, 0x01, 0, 1, NULL, 0);
 	sbc_assert_bad_cdb(c, 1, 0);
-	/* Less than a block of data. */
+	/* Less than a block of data (test_scsi_xfer_len has the rest). */
 	c = sbc_run(sd, WRITE_SAME_10, 0, 0, 1, blk, 100);
-	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x24, 0x00);
+	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x0e, 0x03);
 	/* The maximum itself is fine, on a LUN big enough. */
 	assert_int_equal(sim_dev_new(&big, &cfg), 0);
 	assert_good(sbc_run(big, WRITE_SAME_16, 0x09, 0, SCSI_MAX_WRITE_SAME_BLOCKS, NULL, 0));
