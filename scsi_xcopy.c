@@ -21,6 +21,7 @@
 #include "dev_seq.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
+#include "scsi_sense.h"
 
 #define XCOPY_HDR 16
 #define CSCD_LEN 32
@@ -71,8 +72,8 @@ static tcmu_sts copy_unreachable(struct cmd_ctx *ctx)
  * An error on a copy source or destination during the copy: COPY ABORTED
  * with the additional sense code the device gave (SPC-4: an error while
  * processing a segment ends the command with COPY ABORTED). Lists are
- * checked whole before any block moves, and refused with ILLEGAL REQUEST
- * (an LBA outside a LUN: LBA OUT OF RANGE).
+ * checked whole before any block moves (seg_aborted for a segment's own
+ * fields).
  */
 static tcmu_sts copy_failed(struct cmd_ctx *ctx, tcmu_sts sts)
 {
@@ -99,7 +100,8 @@ static tcmu_sts param_len_error(struct cmd_ctx *ctx)
 			       ASC_PARAMETER_LIST_LENGTH_ERROR);
 }
 
-/* The device a CSCD descriptor at @d (byte @at of the list) names. */
+/* The device an identification CSCD descriptor at @d (byte @at of the
+ * list) names. */
 static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const uint8_t *d,
 			   size_t at, struct tcmur_device **out)
 {
@@ -107,9 +109,6 @@ static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const 
 	tcmu_sts sts = TCMU_STS_GOOD;
 	uint8_t mine[16];
 
-	if (d[0] != CSCD_ID_NAA)
-		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
-				       ASC_UNSUPPORTED_TARGET_DESC);
 	if ((d[1] & 0x1f) != 0)		/* a direct-access block device */
 		return tcmur_cmd_invalid_param(&ctx->pub, at + 1, 4);
 	/* A binary NAA designator of a logical unit, 16 bytes (NAA 6, as
@@ -142,32 +141,53 @@ static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const 
 	return sts;
 }
 
-static tcmu_sts parse_seg(struct cmd_ctx *ctx, const struct xcopy_plan *plan,
-			  const uint8_t *d, size_t at, struct xcopy_seg *seg)
+/*
+ * A segment descriptor whose fields the copy cannot carry out: SPC-4
+ * (6.4, EXTENDED COPY: errors detected during processing of segment
+ * descriptors, as opposed to those found before it starts: the header,
+ * the CSCD descriptors, the descriptor type codes and lengths) ends the
+ * command with COPY ABORTED, the segment number in COMMAND-SPECIFIC
+ * INFORMATION and a segment pointer to the field. We check every segment
+ * before any block moves, so none is half done (no residual).
+ */
+static tcmu_sts seg_aborted(struct cmd_ctx *ctx, uint16_t asc, unsigned int seg,
+			    uint16_t byte)
 {
-	struct scsi_geometry gs, gd;
-	tcmu_sts sts;
+	tcmu_sts sts = tcmur_cmd_sense(&ctx->pub, SENSE_COPY_ABORTED, asc);
 
-	if (d[0] != SEG_BLOCK_TO_BLOCK)
-		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
-				       ASC_UNSUPPORTED_SEGMENT_DESC);
+	scsi_sense_segment(ctx->sense, seg, byte);
+	return sts;
+}
+
+static bool seg_in_range(struct tcmur_device *dev, uint64_t lba, uint32_t n)
+{
+	struct scsi_geometry g;
+
+	scsi_geometry(dev, &g);
+	return lba <= g.num_lbas && n <= g.num_lbas - lba;
+}
+
+/* Segment descriptor @i at @d (byte @at of the list), of a supported type. */
+static tcmu_sts parse_seg(struct cmd_ctx *ctx, const struct xcopy_plan *plan,
+			  const uint8_t *d, size_t at, unsigned int i, struct xcopy_seg *seg)
+{
 	if (tcmu_get_be16(d + 2) != SEG_LEN - 4)
 		return tcmur_cmd_invalid_param(&ctx->pub, at + 2, -1);
 	seg->src = tcmu_get_be16(d + 4);
 	seg->dst = tcmu_get_be16(d + 6);
+	/* A CSCD the list does not have is a copy target we cannot reach. */
 	if (seg->src >= plan->ncscd)
-		return tcmur_cmd_invalid_param(&ctx->pub, at + 4, -1);
+		return seg_aborted(ctx, ASC_COPY_TARGET_NOT_REACHABLE, i, 4);
 	if (seg->dst >= plan->ncscd)
-		return tcmur_cmd_invalid_param(&ctx->pub, at + 6, -1);
+		return seg_aborted(ctx, ASC_COPY_TARGET_NOT_REACHABLE, i, 6);
 	seg->nblocks = tcmu_get_be16(d + 10);
 	seg->src_lba = tcmu_get_be64(d + 12);
 	seg->dst_lba = tcmu_get_be64(d + 20);
-	scsi_geometry(plan->devs[seg->src], &gs);
-	scsi_geometry(plan->devs[seg->dst], &gd);
-	sts = scsi_check_range(ctx, seg->src_lba, seg->nblocks, gs.num_lbas);
-	if (sts == TCMU_STS_GOOD)
-		sts = scsi_check_range(ctx, seg->dst_lba, seg->nblocks, gd.num_lbas);
-	return sts;
+	if (!seg_in_range(plan->devs[seg->src], seg->src_lba, seg->nblocks))
+		return seg_aborted(ctx, ASC_LBA_OUT_OF_RANGE, i, 12);
+	if (!seg_in_range(plan->devs[seg->dst], seg->dst_lba, seg->nblocks))
+		return seg_aborted(ctx, ASC_LBA_OUT_OF_RANGE, i, 20);
+	return TCMU_STS_GOOD;
 }
 
 /* Check the whole list and find its devices before any block moves. */
@@ -191,12 +211,17 @@ static tcmu_sts parse_list(struct tcmur_device *dev, struct cmd_ctx *ctx,
 		return param_len_error(ctx);
 	if (inline_len)				/* no inline data */
 		return tcmur_cmd_invalid_param(&ctx->pub, 12, -1);
-	if (cscd_len % CSCD_LEN)
-		return tcmur_cmd_invalid_param(&ctx->pub, 2, -1);
-	if (cscd_len / CSCD_LEN > XCOPY_MAX_CSCDS)
+	if ((cscd_len + CSCD_LEN - 1) / CSCD_LEN > XCOPY_MAX_CSCDS)
 		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
 				       ASC_TOO_MANY_TARGET_DESCS);
+	/* Each descriptor's type code first: one we do not take may have
+	 * another length than ours (SPC-4: UNSUPPORTED ... TYPE CODE). */
 	for (off = XCOPY_HDR; off < XCOPY_HDR + cscd_len; off += CSCD_LEN) {
+		if (buf[off] != CSCD_ID_NAA)
+			return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
+					       ASC_UNSUPPORTED_TARGET_DESC);
+		if (off + CSCD_LEN > XCOPY_HDR + cscd_len)
+			return tcmur_cmd_invalid_param(&ctx->pub, 2, -1);
 		sts = parse_cscd(dev, ctx, buf + off, off, &plan->devs[plan->ncscd]);
 		if (sts != TCMU_STS_GOOD)
 			return sts;
@@ -206,9 +231,13 @@ static tcmu_sts parse_list(struct tcmur_device *dev, struct cmd_ctx *ctx,
 		if (plan->nseg == XCOPY_MAX_SEGS)
 			return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
 					       ASC_TOO_MANY_SEGMENT_DESCS);
+		if (buf[off] != SEG_BLOCK_TO_BLOCK)
+			return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
+					       ASC_UNSUPPORTED_SEGMENT_DESC);
 		if (off + SEG_LEN > XCOPY_HDR + cscd_len + seg_len)
 			return param_len_error(ctx);
-		sts = parse_seg(ctx, plan, buf + off, off, &plan->segs[plan->nseg]);
+		sts = parse_seg(ctx, plan, buf + off, off, plan->nseg,
+				&plan->segs[plan->nseg]);
 		if (sts != TCMU_STS_GOOD)
 			return sts;
 		plan->nseg++;
