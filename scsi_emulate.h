@@ -118,6 +118,7 @@ bool scsi_can_unmap(struct tcmur_device *dev);
 bool scsi_unmap_zeroes(struct tcmur_device *dev);
 /* scsi_xcopy.c */
 tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_receive_copy_status(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_receive_copy_results(struct tcmur_device *dev, struct cmd_ctx *ctx);
 size_t scsi_vpd_third_party_copy(struct tcmur_device *dev, uint8_t *buf);
 /* scsi_opcodes.c */

@@ -1,5 +1,6 @@
 /*
- * EXTENDED COPY (LID1) and RECEIVE COPY RESULTS (SPC-4 6.4, 6.21), with
+ * EXTENDED COPY (LID1) and RECEIVE COPY RESULTS (SPC-4 6.4, 6.21: COPY
+ * STATUS from xcopy_status.h, and OPERATING PARAMETERS), with
  * the Third-party Copy VPD page (0x8F). A copy moves blocks between two
  * LUNs this daemon serves, named by the NAA designators of their VPD 0x83
  * pages; the data never crosses the initiator. A LUN that is not ours is
@@ -49,6 +50,8 @@ struct xcopy_seg {
 
 /* A parsed list; holds a registry reference to each device it names. */
 struct xcopy_plan {
+	bool keep;			/* LIST ID USAGE 00b/10b: record its status */
+	uint8_t list_id;
 	struct tcmur_device *devs[XCOPY_MAX_CSCDS];
 	unsigned int ncscd;
 	struct xcopy_seg segs[XCOPY_MAX_SEGS];
@@ -61,6 +64,21 @@ static void plan_free(struct tcmur_device *dev, struct xcopy_plan *plan)
 		if (plan->devs[i] && plan->devs[i] != dev)
 			dev_registry_put(dev->registry, plan->devs[i]);
 	free(plan);
+}
+
+/* Keep how copy @plan ended, by its list identifier, for COPY STATUS. */
+static void copy_record(struct tcmur_device *dev, const struct xcopy_plan *plan, tcmu_sts sts,
+			unsigned int segments, uint64_t bytes)
+{
+	struct xcopy_status st = { .list_id = plan->list_id, .segments = segments,
+				   .bytes = bytes };
+
+	if (!plan->keep)
+		return;
+	st.status = sts == TCMU_STS_GOOD ? XCOPY_DONE : XCOPY_DONE_ERRORS;
+	pthread_mutex_lock(&dev->state_lock);
+	xcopy_status_put(&dev->xcopies, &st);
+	pthread_mutex_unlock(&dev->state_lock);
 }
 
 static tcmu_sts copy_unreachable(struct cmd_ctx *ctx)
@@ -199,14 +217,17 @@ static tcmu_sts parse_list(struct tcmur_device *dev, struct cmd_ctx *ctx,
 	unsigned int usage = (buf[1] >> 3) & 3;
 	tcmu_sts sts;
 
-	/* LIST ID USAGE (SPC-4, EXTENDED COPY parameter list): 01b is reserved, and 11b wants a
-	 * zero LIST IDENTIFIER. Nothing is held for RECEIVE COPY STATUS, so
-	 * the identifier is not checked for uniqueness; PRIORITY and STR
-	 * are accepted as they are. */
+	/* LIST ID USAGE (SPC-4, EXTENDED COPY parameter list): 01b is
+	 * reserved, and 11b wants a zero LIST IDENTIFIER. 00b and 10b have
+	 * the status kept for COPY STATUS (xcopy_status.h); a copy answers
+	 * only when done, so no two of one identifier are ever in progress
+	 * that we could tell apart. PRIORITY and STR are taken as they are. */
 	if (usage == 1)
 		return tcmur_cmd_invalid_param(&ctx->pub, 1, 4);
 	if (usage == 3 && buf[0])
 		return tcmur_cmd_invalid_param(&ctx->pub, 0, -1);
+	plan->keep = usage != 3;
+	plan->list_id = buf[0];
 	if (XCOPY_HDR + cscd_len + seg_len + inline_len > len)
 		return param_len_error(ctx);
 	if (inline_len)				/* no inline data */
@@ -259,6 +280,7 @@ struct xcopy_seq {
 	uint64_t done;			/* its bytes written */
 	size_t n;			/* the chunk in flight */
 	bool writing;			/* the chunk in flight is the write */
+	uint64_t bytes;			/* written, over all segments */
 	struct iovec iov;
 };
 
@@ -281,7 +303,7 @@ static tcmu_sts xcopy_io(struct xcopy_seq *x, unsigned int cscd, enum cmd_io io,
 	return TCMU_STS_ASYNC;
 }
 
-static tcmu_sts xcopy_step(struct dev_seq *seq, tcmu_sts sts)
+static tcmu_sts xcopy_next(struct dev_seq *seq, tcmu_sts sts)
 {
 	struct xcopy_seq *x = (struct xcopy_seq *)seq;
 	const struct xcopy_plan *plan = x->plan;
@@ -299,6 +321,7 @@ static tcmu_sts xcopy_step(struct dev_seq *seq, tcmu_sts sts)
 	if (x->writing) {
 		x->writing = false;
 		x->done += x->n;
+		x->bytes += x->n;
 	}
 	for (; x->seg < plan->nseg; x->seg++, x->done = 0) {
 		uint64_t len;
@@ -311,6 +334,17 @@ static tcmu_sts xcopy_step(struct dev_seq *seq, tcmu_sts sts)
 		return xcopy_io(x, s->src, CMD_IO_READ, s->src_lba * bs + x->done, false);
 	}
 	return TCMU_STS_GOOD;
+}
+
+/* The next read or write of the copy; once it ends, its status kept. */
+static tcmu_sts xcopy_step(struct dev_seq *seq, tcmu_sts sts)
+{
+	struct xcopy_seq *x = (struct xcopy_seq *)seq;
+
+	sts = xcopy_next(seq, sts);
+	if (sts != TCMU_STS_ASYNC)
+		copy_record(seq->dev, x->plan, sts, x->seg, x->bytes);
+	return sts;
 }
 
 static tcmu_sts xcopy_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
@@ -359,6 +393,10 @@ tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	sts = parse_list(dev, ctx, buf, len, plan);
 	free(buf);
 	if (sts != TCMU_STS_GOOD) {
+		/* A segment refused (COPY ABORTED) ended a copy that began;
+		 * a list refused whole (ILLEGAL REQUEST) is no copy at all. */
+		if (scsi_sense_key(ctx->sense) == SENSE_COPY_ABORTED)
+			copy_record(dev, plan, sts, 0, 0);
 		plan_free(dev, plan);
 		return sts;
 	}
@@ -367,6 +405,24 @@ tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	ctx->io = CMD_IO_CUSTOM;
 	ctx->custom = xcopy_run;
 	return TCMU_STS_ASYNC;
+}
+
+/* RECEIVE COPY RESULTS, COPY STATUS (SPC-3 6.18.3): how the copy with
+ * this LIST IDENTIFIER ended, if this LUN keeps it (xcopy_status.h). */
+tcmu_sts scsi_receive_copy_status(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	uint8_t buf[XCOPY_STATUS_LEN];
+	struct xcopy_status st;
+	bool found;
+
+	pthread_mutex_lock(&dev->state_lock);
+	found = xcopy_status_get(&dev->xcopies, ctx->pub.cdb[2], &st);
+	pthread_mutex_unlock(&dev->state_lock);
+	if (!found)
+		return tcmur_cmd_invalid_cdb(&ctx->pub, 2, -1);
+	xcopy_status_encode(&st, buf);
+	scsi_respond(ctx, buf, sizeof(buf), tcmu_get_be32(ctx->pub.cdb + 10));
+	return TCMU_STS_GOOD;
 }
 
 /* RECEIVE COPY RESULTS, RECEIVE COPY OPERATING PARAMETERS (SPC-3 6.18.4). */
@@ -397,12 +453,13 @@ size_t scsi_vpd_third_party_copy(struct tcmur_device *dev, uint8_t *buf)
 	size_t off = 4;
 
 	/* Supported commands: EXTENDED COPY (LID1), RECEIVE COPY RESULTS
-	 * (operating parameters). */
+	 * (copy status, operating parameters). */
 	tcmu_put_be16(buf + off, 0x0001);
 	tcmu_put_be16(buf + off + 2, 8);
-	buf[off + 4] = 6;
+	buf[off + 4] = 7;
 	buf[off + 5] = EXTENDED_COPY, buf[off + 6] = 1, buf[off + 7] = 0x00;
-	buf[off + 8] = RECEIVE_COPY_RESULTS, buf[off + 9] = 1, buf[off + 10] = 0x03;
+	buf[off + 8] = RECEIVE_COPY_RESULTS, buf[off + 9] = 2;
+	buf[off + 10] = 0x00, buf[off + 11] = 0x03;
 	off += 12;
 	/* Parameter data. */
 	tcmu_put_be16(buf + off, 0x0004);

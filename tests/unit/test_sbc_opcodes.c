@@ -354,6 +354,7 @@ static bool refused_by_meaning(const struct scsi_op *op, int byte, int bit)
 		{ WRITE_SAME_16, 10, 0xff },		/* over MAXIMUM WRITE SAME LENGTH */
 		{ COMPARE_AND_WRITE, 13, 0x80 },	/* over its maximum */
 		{ MAINTENANCE_IN, 2, 0x07 },		/* reporting options 2, 4-7 */
+		{ RECEIVE_COPY_RESULTS, 2, 0xff },	/* a list with no copy on record */
 	};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
