@@ -11,6 +11,7 @@
  * every byte, and no byte more.
  */
 #include "xcopy_list.h"
+#include "scsi_sense.h"
 
 #define SER_A "aaaa0000111122223333444455556666"
 #define SER_B "bbbb0000111122223333444455556666"
@@ -164,6 +165,27 @@ static void test_segment_descriptor_length(void **state)
 		assert_int_equal((c)->sense[15], 0x80 | 0x20);		\
 		assert_int_equal(tcmu_get_be16((c)->sense + 16), (byte)); \
 	} while (0)
+
+/* The same in descriptor format: a command-specific information
+ * descriptor, then a sense key specific one. */
+static void test_segment_sense_descriptor_format(void **state)
+{
+	uint8_t b[TCMU_SENSE_LEN];
+
+	(void)state;
+	scsi_sense_build(b, true, SENSE_COPY_ABORTED, 0x0d02, false, 0, NULL);
+	scsi_sense_segment(b, 3, 6);
+	assert_int_equal(b[0], 0x72);
+	assert_int_equal(b[1], SENSE_COPY_ABORTED);
+	assert_int_equal(b[7], 20);
+	assert_int_equal(b[8], 0x01);
+	assert_int_equal(b[9], 0x0a);
+	assert_int_equal(tcmu_get_be64(b + 12), 3);
+	assert_int_equal(b[20], 0x02);
+	assert_int_equal(b[21], 0x06);
+	assert_int_equal(b[24], 0xa0);
+	assert_int_equal(tcmu_get_be16(b + 25), 6);
+}
 
 /* A segment naming a CSCD the list does not have: the copy cannot reach
  * it. Segment 0 is good, segment 1 is not; nothing is copied. */
@@ -379,6 +401,7 @@ int main(void)
 		T(test_segment_descriptor_length),
 		T(test_cscd_index_out_of_range),
 		T(test_unsupported_type_before_length),
+		cmocka_unit_test(test_segment_sense_descriptor_format),
 		T(test_inline_data),
 		T(test_list_id_usage),
 		T(test_cscd_bad_fields),
