@@ -21,7 +21,7 @@ LDLIBS  += $(PKG_LIBS) -lpthread -ldl
 LIBTCMU_OBJS := ring.o uio.o netlink.o recover.o scsi_sense.o
 CORE_OBJS    := api.o device.o dev_io.o io_queue.o handler_loader.o log.o \
 		scsi_emulate.o scsi_table.o scsi_inquiry.o scsi_mode.o \
-		scsi_verify.o scsi_provision.o scsi_opcodes.o scsi_alua.o alua_groups.o scsi_xcopy.o \
+		scsi_verify.o scsi_provision.o scsi_opcodes.o scsi_alua.o alua_groups.o scsi_xcopy.o xcopy_status.o \
 		dev_registry.o dev_ua.o dev_durable.o dev_seq.o dev_watch.o dev_tmr.o dev_stats.o \
 		log_sink.o log_limit.o
 DAEMON_OBJS  := main.o daemon_devices.o daemon_stop.o dev_reaping.o store_key.o dev_filter.o dbus_service.o dbus_gen.o module_load.o \

@@ -25,6 +25,7 @@
 #include "io_queue.h"
 #include "libtcmu.h"
 #include "log.h"
+#include "xcopy_status.h"
 
 struct tcmur_device {
 	struct tcmu_dev_info info;
@@ -78,6 +79,7 @@ struct tcmur_device {
 	bool tas;			/* control mode page TAS: the kernel's emulate_tas */
 	char handler_cfg[1024];		/* after "<subtype>/" */
 	struct dev_ua_queue ua;		/* pending unit attentions (dev_ua.h) */
+	struct xcopy_status_log xcopies; /* finished copies (xcopy_status.h) */
 
 	void *hpriv;			/* handler's dev_private_size bytes */
 

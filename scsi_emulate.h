@@ -118,16 +118,23 @@ bool scsi_can_unmap(struct tcmur_device *dev);
 bool scsi_unmap_zeroes(struct tcmur_device *dev);
 /* scsi_xcopy.c */
 tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx);
+tcmu_sts scsi_receive_copy_status(struct tcmur_device *dev, struct cmd_ctx *ctx);
 tcmu_sts scsi_receive_copy_results(struct tcmur_device *dev, struct cmd_ctx *ctx);
 size_t scsi_vpd_third_party_copy(struct tcmur_device *dev, uint8_t *buf);
 /* scsi_opcodes.c */
 tcmu_sts scsi_report_opcodes(struct tcmur_device *dev, struct cmd_ctx *ctx);
 
-/* Limits we report in VPD 0xB0 and hold commands to. */
+/*
+ * Limits we report in VPD 0xB0 and hold commands to: ones an initiator
+ * can act on. WRITE SAME: 65535 blocks, the most Linux's SCSI layer puts
+ * in one command on tcm_loop, so that what it unmaps at the maximum it
+ * can read back in one command too. UNMAP: 1M blocks in all, what the
+ * kernel's own backends stay under and conformance suites accept.
+ */
 #define SCSI_MAX_CAW_BLOCKS 128
-#define SCSI_MAX_UNMAP_LBAS 0x400000u
+#define SCSI_MAX_UNMAP_LBAS 0x100000u
 #define SCSI_MAX_UNMAP_DESCS 256u
-#define SCSI_MAX_WRITE_SAME_BLOCKS 0x10000u
+#define SCSI_MAX_WRITE_SAME_BLOCKS 0xffffu
 
 /* LBA range check: ILLEGAL REQUEST, LBA OUT OF RANGE with the LBA in
  * INFORMATION unless [lba, lba + n) is within @num_lbas. */

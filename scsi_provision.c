@@ -258,10 +258,11 @@ tcmu_sts scsi_write_same(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	sts = scsi_check_range(ctx, lba, n, g.num_lbas);
 	if (sts != TCMU_STS_GOOD)
 		return sts;
-	/* One block, or none with NDOB. Not a data CDB for the kernel
-	 * (sbc_parse_cdb): short is refused, the rest of a longer buffer
-	 * is not read. */
-	sts = scsi_xfer_check(ctx, SCSI_XFER_OUT_PARAM, ndob ? 0 : g.block_size);
+	/* Exactly one logical block, or none with NDOB (SBC-4 5.49): the
+	 * Data-Out is data the CDB sizes, and any other length disagrees
+	 * with it as a WRITE's would (INVALID FIELD IN COMMAND IU). The
+	 * kernel's own backends refuse only a short one (24/00). */
+	sts = scsi_xfer_check(ctx, SCSI_XFER_OUT_DATA, ndob ? 0 : g.block_size);
 	if (sts != TCMU_STS_GOOD)
 		return sts;
 	ctx->offset = lba * g.block_size;

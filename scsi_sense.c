@@ -84,3 +84,30 @@ unsigned int scsi_sense_build(uint8_t *buf, bool descriptor, uint8_t key,
 		return build_descriptor(buf, key, asc, has_info, info, fp);
 	return build_fixed(buf, key, asc, has_info, info, fp);
 }
+
+void scsi_sense_segment(uint8_t *buf, uint16_t seg, uint16_t byte)
+{
+	unsigned int len;
+	uint8_t *d;
+
+	if ((buf[0] & 0x7f) == 0x70 || (buf[0] & 0x7f) == 0x71) {
+		buf[10] = seg >> 8;
+		buf[11] = seg & 0xff;
+		d = buf + 15;
+	} else {
+		/* Command-specific information (0x01), then sense key
+		 * specific (0x02) descriptors after those already there. */
+		len = SENSE_DESC_HDR_LEN + buf[7];
+		buf[len] = 0x01;
+		buf[len + 1] = 0x0a;
+		buf[len + 10] = seg >> 8;
+		buf[len + 11] = seg & 0xff;
+		d = buf + len + 12 + 4;
+		d[-4] = 0x02;
+		d[-3] = 0x06;
+		buf[7] += 12 + 8;
+	}
+	d[0] = 0x80 | 0x20;	/* SKSV, SD */
+	d[1] = byte >> 8;
+	d[2] = byte & 0xff;
+}

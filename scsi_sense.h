@@ -27,6 +27,16 @@ unsigned int scsi_sense_build(uint8_t *buf, bool descriptor, uint8_t key,
 			      uint16_t asc, bool has_info, uint64_t info,
 			      const struct scsi_field_ptr *fp);
 
+/*
+ * Add to COPY ABORTED sense in @buf (built by scsi_sense_build, either
+ * format) where an EXTENDED COPY segment descriptor was in error (SPC-4
+ * 4.5.2.4.6 and the EXTENDED COPY clause on errors detected during
+ * processing of segment descriptors): segment number @seg in the last two
+ * bytes of COMMAND-SPECIFIC INFORMATION, and a segment pointer (SD set)
+ * to byte @byte of that descriptor.
+ */
+void scsi_sense_segment(uint8_t *buf, uint16_t seg, uint16_t byte);
+
 /* Fixed-format sense with no extras: what the ring uses for its own errors. */
 static inline void scsi_sense_fixed(uint8_t *buf, uint8_t key, uint16_t asc)
 {

@@ -1,5 +1,6 @@
 /*
- * EXTENDED COPY (LID1) and RECEIVE COPY RESULTS (SPC-4 6.4, 6.21), with
+ * EXTENDED COPY (LID1) and RECEIVE COPY RESULTS (SPC-4 6.4, 6.21: COPY
+ * STATUS from xcopy_status.h, and OPERATING PARAMETERS), with
  * the Third-party Copy VPD page (0x8F). A copy moves blocks between two
  * LUNs this daemon serves, named by the NAA designators of their VPD 0x83
  * pages; the data never crosses the initiator. A LUN that is not ours is
@@ -21,6 +22,7 @@
 #include "dev_seq.h"
 #include "scsi_defs.h"
 #include "scsi_emulate.h"
+#include "scsi_sense.h"
 
 #define XCOPY_HDR 16
 #define CSCD_LEN 32
@@ -48,6 +50,8 @@ struct xcopy_seg {
 
 /* A parsed list; holds a registry reference to each device it names. */
 struct xcopy_plan {
+	bool keep;			/* LIST ID USAGE 00b/10b: record its status */
+	uint8_t list_id;
 	struct tcmur_device *devs[XCOPY_MAX_CSCDS];
 	unsigned int ncscd;
 	struct xcopy_seg segs[XCOPY_MAX_SEGS];
@@ -62,6 +66,21 @@ static void plan_free(struct tcmur_device *dev, struct xcopy_plan *plan)
 	free(plan);
 }
 
+/* Keep how copy @plan ended, by its list identifier, for COPY STATUS. */
+static void copy_record(struct tcmur_device *dev, const struct xcopy_plan *plan, tcmu_sts sts,
+			unsigned int segments, uint64_t bytes)
+{
+	struct xcopy_status st = { .list_id = plan->list_id, .segments = segments,
+				   .bytes = bytes };
+
+	if (!plan->keep)
+		return;
+	st.status = sts == TCMU_STS_GOOD ? XCOPY_DONE : XCOPY_DONE_ERRORS;
+	pthread_mutex_lock(&dev->state_lock);
+	xcopy_status_put(&dev->xcopies, &st);
+	pthread_mutex_unlock(&dev->state_lock);
+}
+
 static tcmu_sts copy_unreachable(struct cmd_ctx *ctx)
 {
 	return tcmur_cmd_sense(&ctx->pub, SENSE_COPY_ABORTED, ASC_COPY_TARGET_NOT_REACHABLE);
@@ -71,8 +90,8 @@ static tcmu_sts copy_unreachable(struct cmd_ctx *ctx)
  * An error on a copy source or destination during the copy: COPY ABORTED
  * with the additional sense code the device gave (SPC-4: an error while
  * processing a segment ends the command with COPY ABORTED). Lists are
- * checked whole before any block moves, and refused with ILLEGAL REQUEST
- * (an LBA outside a LUN: LBA OUT OF RANGE).
+ * checked whole before any block moves (seg_aborted for a segment's own
+ * fields).
  */
 static tcmu_sts copy_failed(struct cmd_ctx *ctx, tcmu_sts sts)
 {
@@ -99,7 +118,8 @@ static tcmu_sts param_len_error(struct cmd_ctx *ctx)
 			       ASC_PARAMETER_LIST_LENGTH_ERROR);
 }
 
-/* The device a CSCD descriptor at @d (byte @at of the list) names. */
+/* The device an identification CSCD descriptor at @d (byte @at of the
+ * list) names. */
 static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const uint8_t *d,
 			   size_t at, struct tcmur_device **out)
 {
@@ -107,9 +127,6 @@ static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const 
 	tcmu_sts sts = TCMU_STS_GOOD;
 	uint8_t mine[16];
 
-	if (d[0] != CSCD_ID_NAA)
-		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
-				       ASC_UNSUPPORTED_TARGET_DESC);
 	if ((d[1] & 0x1f) != 0)		/* a direct-access block device */
 		return tcmur_cmd_invalid_param(&ctx->pub, at + 1, 4);
 	/* A binary NAA designator of a logical unit, 16 bytes (NAA 6, as
@@ -142,32 +159,53 @@ static tcmu_sts parse_cscd(struct tcmur_device *dev, struct cmd_ctx *ctx, const 
 	return sts;
 }
 
-static tcmu_sts parse_seg(struct cmd_ctx *ctx, const struct xcopy_plan *plan,
-			  const uint8_t *d, size_t at, struct xcopy_seg *seg)
+/*
+ * A segment descriptor whose fields the copy cannot carry out: SPC-4
+ * (6.4, EXTENDED COPY: errors detected during processing of segment
+ * descriptors, as opposed to those found before it starts: the header,
+ * the CSCD descriptors, the descriptor type codes and lengths) ends the
+ * command with COPY ABORTED, the segment number in COMMAND-SPECIFIC
+ * INFORMATION and a segment pointer to the field. We check every segment
+ * before any block moves, so none is half done (no residual).
+ */
+static tcmu_sts seg_aborted(struct cmd_ctx *ctx, uint16_t asc, unsigned int seg,
+			    uint16_t byte)
 {
-	struct scsi_geometry gs, gd;
-	tcmu_sts sts;
+	tcmu_sts sts = tcmur_cmd_sense(&ctx->pub, SENSE_COPY_ABORTED, asc);
 
-	if (d[0] != SEG_BLOCK_TO_BLOCK)
-		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
-				       ASC_UNSUPPORTED_SEGMENT_DESC);
+	scsi_sense_segment(ctx->sense, seg, byte);
+	return sts;
+}
+
+static bool seg_in_range(struct tcmur_device *dev, uint64_t lba, uint32_t n)
+{
+	struct scsi_geometry g;
+
+	scsi_geometry(dev, &g);
+	return lba <= g.num_lbas && n <= g.num_lbas - lba;
+}
+
+/* Segment descriptor @i at @d (byte @at of the list), of a supported type. */
+static tcmu_sts parse_seg(struct cmd_ctx *ctx, const struct xcopy_plan *plan,
+			  const uint8_t *d, size_t at, unsigned int i, struct xcopy_seg *seg)
+{
 	if (tcmu_get_be16(d + 2) != SEG_LEN - 4)
 		return tcmur_cmd_invalid_param(&ctx->pub, at + 2, -1);
 	seg->src = tcmu_get_be16(d + 4);
 	seg->dst = tcmu_get_be16(d + 6);
+	/* A CSCD the list does not have is a copy target we cannot reach. */
 	if (seg->src >= plan->ncscd)
-		return tcmur_cmd_invalid_param(&ctx->pub, at + 4, -1);
+		return seg_aborted(ctx, ASC_COPY_TARGET_NOT_REACHABLE, i, 4);
 	if (seg->dst >= plan->ncscd)
-		return tcmur_cmd_invalid_param(&ctx->pub, at + 6, -1);
+		return seg_aborted(ctx, ASC_COPY_TARGET_NOT_REACHABLE, i, 6);
 	seg->nblocks = tcmu_get_be16(d + 10);
 	seg->src_lba = tcmu_get_be64(d + 12);
 	seg->dst_lba = tcmu_get_be64(d + 20);
-	scsi_geometry(plan->devs[seg->src], &gs);
-	scsi_geometry(plan->devs[seg->dst], &gd);
-	sts = scsi_check_range(ctx, seg->src_lba, seg->nblocks, gs.num_lbas);
-	if (sts == TCMU_STS_GOOD)
-		sts = scsi_check_range(ctx, seg->dst_lba, seg->nblocks, gd.num_lbas);
-	return sts;
+	if (!seg_in_range(plan->devs[seg->src], seg->src_lba, seg->nblocks))
+		return seg_aborted(ctx, ASC_LBA_OUT_OF_RANGE, i, 12);
+	if (!seg_in_range(plan->devs[seg->dst], seg->dst_lba, seg->nblocks))
+		return seg_aborted(ctx, ASC_LBA_OUT_OF_RANGE, i, 20);
+	return TCMU_STS_GOOD;
 }
 
 /* Check the whole list and find its devices before any block moves. */
@@ -179,24 +217,32 @@ static tcmu_sts parse_list(struct tcmur_device *dev, struct cmd_ctx *ctx,
 	unsigned int usage = (buf[1] >> 3) & 3;
 	tcmu_sts sts;
 
-	/* LIST ID USAGE (SPC-4, EXTENDED COPY parameter list): 01b is reserved, and 11b wants a
-	 * zero LIST IDENTIFIER. Nothing is held for RECEIVE COPY STATUS, so
-	 * the identifier is not checked for uniqueness; PRIORITY and STR
-	 * are accepted as they are. */
+	/* LIST ID USAGE (SPC-4, EXTENDED COPY parameter list): 01b is
+	 * reserved, and 11b wants a zero LIST IDENTIFIER. 00b and 10b have
+	 * the status kept for COPY STATUS (xcopy_status.h); a copy answers
+	 * only when done, so no two of one identifier are ever in progress
+	 * that we could tell apart. PRIORITY and STR are taken as they are. */
 	if (usage == 1)
 		return tcmur_cmd_invalid_param(&ctx->pub, 1, 4);
 	if (usage == 3 && buf[0])
 		return tcmur_cmd_invalid_param(&ctx->pub, 0, -1);
+	plan->keep = usage != 3;
+	plan->list_id = buf[0];
 	if (XCOPY_HDR + cscd_len + seg_len + inline_len > len)
 		return param_len_error(ctx);
 	if (inline_len)				/* no inline data */
 		return tcmur_cmd_invalid_param(&ctx->pub, 12, -1);
-	if (cscd_len % CSCD_LEN)
-		return tcmur_cmd_invalid_param(&ctx->pub, 2, -1);
-	if (cscd_len / CSCD_LEN > XCOPY_MAX_CSCDS)
+	if ((cscd_len + CSCD_LEN - 1) / CSCD_LEN > XCOPY_MAX_CSCDS)
 		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
 				       ASC_TOO_MANY_TARGET_DESCS);
+	/* Each descriptor's type code first: one we do not take may have
+	 * another length than ours (SPC-4: UNSUPPORTED ... TYPE CODE). */
 	for (off = XCOPY_HDR; off < XCOPY_HDR + cscd_len; off += CSCD_LEN) {
+		if (buf[off] != CSCD_ID_NAA)
+			return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
+					       ASC_UNSUPPORTED_TARGET_DESC);
+		if (off + CSCD_LEN > XCOPY_HDR + cscd_len)
+			return tcmur_cmd_invalid_param(&ctx->pub, 2, -1);
 		sts = parse_cscd(dev, ctx, buf + off, off, &plan->devs[plan->ncscd]);
 		if (sts != TCMU_STS_GOOD)
 			return sts;
@@ -206,9 +252,13 @@ static tcmu_sts parse_list(struct tcmur_device *dev, struct cmd_ctx *ctx,
 		if (plan->nseg == XCOPY_MAX_SEGS)
 			return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
 					       ASC_TOO_MANY_SEGMENT_DESCS);
+		if (buf[off] != SEG_BLOCK_TO_BLOCK)
+			return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
+					       ASC_UNSUPPORTED_SEGMENT_DESC);
 		if (off + SEG_LEN > XCOPY_HDR + cscd_len + seg_len)
 			return param_len_error(ctx);
-		sts = parse_seg(ctx, plan, buf + off, off, &plan->segs[plan->nseg]);
+		sts = parse_seg(ctx, plan, buf + off, off, plan->nseg,
+				&plan->segs[plan->nseg]);
 		if (sts != TCMU_STS_GOOD)
 			return sts;
 		plan->nseg++;
@@ -230,6 +280,7 @@ struct xcopy_seq {
 	uint64_t done;			/* its bytes written */
 	size_t n;			/* the chunk in flight */
 	bool writing;			/* the chunk in flight is the write */
+	uint64_t bytes;			/* written, over all segments */
 	struct iovec iov;
 };
 
@@ -252,7 +303,7 @@ static tcmu_sts xcopy_io(struct xcopy_seq *x, unsigned int cscd, enum cmd_io io,
 	return TCMU_STS_ASYNC;
 }
 
-static tcmu_sts xcopy_step(struct dev_seq *seq, tcmu_sts sts)
+static tcmu_sts xcopy_next(struct dev_seq *seq, tcmu_sts sts)
 {
 	struct xcopy_seq *x = (struct xcopy_seq *)seq;
 	const struct xcopy_plan *plan = x->plan;
@@ -270,6 +321,7 @@ static tcmu_sts xcopy_step(struct dev_seq *seq, tcmu_sts sts)
 	if (x->writing) {
 		x->writing = false;
 		x->done += x->n;
+		x->bytes += x->n;
 	}
 	for (; x->seg < plan->nseg; x->seg++, x->done = 0) {
 		uint64_t len;
@@ -282,6 +334,17 @@ static tcmu_sts xcopy_step(struct dev_seq *seq, tcmu_sts sts)
 		return xcopy_io(x, s->src, CMD_IO_READ, s->src_lba * bs + x->done, false);
 	}
 	return TCMU_STS_GOOD;
+}
+
+/* The next read or write of the copy; once it ends, its status kept. */
+static tcmu_sts xcopy_step(struct dev_seq *seq, tcmu_sts sts)
+{
+	struct xcopy_seq *x = (struct xcopy_seq *)seq;
+
+	sts = xcopy_next(seq, sts);
+	if (sts != TCMU_STS_ASYNC)
+		copy_record(seq->dev, x->plan, sts, x->seg, x->bytes);
+	return sts;
 }
 
 static tcmu_sts xcopy_run(struct tcmur_device *dev, struct cmd_ctx *ctx)
@@ -330,6 +393,10 @@ tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	sts = parse_list(dev, ctx, buf, len, plan);
 	free(buf);
 	if (sts != TCMU_STS_GOOD) {
+		/* A segment refused (COPY ABORTED) ended a copy that began;
+		 * a list refused whole (ILLEGAL REQUEST) is no copy at all. */
+		if (scsi_sense_key(ctx->sense) == SENSE_COPY_ABORTED)
+			copy_record(dev, plan, sts, 0, 0);
 		plan_free(dev, plan);
 		return sts;
 	}
@@ -338,6 +405,24 @@ tcmu_sts scsi_xcopy(struct tcmur_device *dev, struct cmd_ctx *ctx)
 	ctx->io = CMD_IO_CUSTOM;
 	ctx->custom = xcopy_run;
 	return TCMU_STS_ASYNC;
+}
+
+/* RECEIVE COPY RESULTS, COPY STATUS (SPC-3 6.18.3): how the copy with
+ * this LIST IDENTIFIER ended, if this LUN keeps it (xcopy_status.h). */
+tcmu_sts scsi_receive_copy_status(struct tcmur_device *dev, struct cmd_ctx *ctx)
+{
+	uint8_t buf[XCOPY_STATUS_LEN];
+	struct xcopy_status st;
+	bool found;
+
+	pthread_mutex_lock(&dev->state_lock);
+	found = xcopy_status_get(&dev->xcopies, ctx->pub.cdb[2], &st);
+	pthread_mutex_unlock(&dev->state_lock);
+	if (!found)
+		return tcmur_cmd_invalid_cdb(&ctx->pub, 2, -1);
+	xcopy_status_encode(&st, buf);
+	scsi_respond(ctx, buf, sizeof(buf), tcmu_get_be32(ctx->pub.cdb + 10));
+	return TCMU_STS_GOOD;
 }
 
 /* RECEIVE COPY RESULTS, RECEIVE COPY OPERATING PARAMETERS (SPC-3 6.18.4). */
@@ -368,12 +453,13 @@ size_t scsi_vpd_third_party_copy(struct tcmur_device *dev, uint8_t *buf)
 	size_t off = 4;
 
 	/* Supported commands: EXTENDED COPY (LID1), RECEIVE COPY RESULTS
-	 * (operating parameters). */
+	 * (copy status, operating parameters). */
 	tcmu_put_be16(buf + off, 0x0001);
 	tcmu_put_be16(buf + off + 2, 8);
-	buf[off + 4] = 6;
+	buf[off + 4] = 7;
 	buf[off + 5] = EXTENDED_COPY, buf[off + 6] = 1, buf[off + 7] = 0x00;
-	buf[off + 8] = RECEIVE_COPY_RESULTS, buf[off + 9] = 1, buf[off + 10] = 0x03;
+	buf[off + 8] = RECEIVE_COPY_RESULTS, buf[off + 9] = 2;
+	buf[off + 10] = 0x00, buf[off + 11] = 0x03;
 	off += 12;
 	/* Parameter data. */
 	tcmu_put_be16(buf + off, 0x0004);

@@ -18,7 +18,7 @@ UB := tests/build/$(UNIT_VARIANT)
 
 UNIT_CORE := ring uio netlink recover scsi_sense api device dev_io io_queue handler_loader \
 	     log scsi_emulate scsi_table scsi_inquiry scsi_mode scsi_verify \
-	     scsi_provision scsi_opcodes scsi_alua alua_groups scsi_xcopy dev_registry dev_ua dev_durable \
+	     scsi_provision scsi_opcodes scsi_alua alua_groups scsi_xcopy xcopy_status dev_registry dev_ua dev_durable \
 	     dev_seq dev_watch dev_tmr dev_stats log_sink log_limit ring_sim sim_device \
 	     config config_live status_fmt dev_tunables
 UNIT_SUPPORT := tests/unit/sim_dev tests/unit/mem_handler \

@@ -121,6 +121,39 @@ static void test_caw_limits(void **state)
 	free(buf);
 }
 
+/*
+ * NUMBER OF LOGICAL BLOCKS above the MAXIMUM COMPARE AND WRITE LENGTH of
+ * VPD 0xB0 is INVALID FIELD IN CDB at byte 13, whatever Data-Out came
+ * with it: the CDB's fields are checked before the transfer length.
+ */
+static void test_caw_over_limit_before_xfer(void **state)
+{
+	static const uint8_t over[] = { SCSI_MAX_CAW_BLOCKS + 1, 200, 255 };
+	uint8_t inq[6] = { INQUIRY, 0x01, 0xb0, 0, 64, 0 };
+	struct sim_dev *sd = *state;
+	uint8_t *buf = calloc(1, 2 * 256 * 512);
+	struct sim_cmd *c;
+	uint8_t max;
+
+	c = sim_dev_run(sd, inq, 6, NULL, 64);
+	assert_good(c);
+	max = c->data[5];
+	assert_true(max > 0);
+	for (size_t i = 0; i < sizeof(over); i++) {
+		const size_t lens[] = { 0, 512, 2 * (size_t)max * 512,
+					2 * (size_t)over[i] * 512 };
+
+		for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+			c = caw(sd, 0, 0, over[i], buf, lens[l]);
+			sbc_assert_bad_cdb(c, 13, -1);
+			/* Past the end too: the limit is found first. */
+			c = caw(sd, 0, SBC_NLBAS - 1, over[i], buf, lens[l]);
+			sbc_assert_bad_cdb(c, 13, -1);
+		}
+	}
+	free(buf);
+}
+
 /* The limit is the one VPD 0xB0 reports: half the maximum transfer. */
 static void test_caw_limit_follows_vpd(void **state)
 {
@@ -266,6 +299,7 @@ int main(void)
 		T(test_caw_miscompare_offset),
 		T(test_caw_zero_blocks),
 		T(test_caw_limits),
+		T(test_caw_over_limit_before_xfer),
 		cmocka_unit_test(test_caw_limit_follows_vpd),
 		cmocka_unit_test(test_caw_async_handler),
 		cmocka_unit_test(test_caw_atomic_against_writes),

@@ -153,9 +153,14 @@ static void test_vpd_b0_limits(void **state)
 	assert_int_equal(c->data[4] & 0x01, 1);			/* WSNZ */
 	assert_int_equal(c->data[5], SCSI_MAX_CAW_BLOCKS);	/* MAX COMPARE AND WRITE */
 	assert_int_equal(tcmu_get_be32(c->data + 8), 1024);	/* MAX TRANSFER LENGTH */
-	assert_int_equal(tcmu_get_be64(c->data + 36), SCSI_MAX_WRITE_SAME_BLOCKS);
+	/* Limits an initiator can use (issue 28): a WRITE SAME (and so an
+	 * unmap by it) of at most 65535 blocks, what Linux's SCSI layer
+	 * carries in one command on tcm_loop, and UNMAP of at most 1M
+	 * blocks, what conformance suites accept. */
+	assert_int_equal(tcmu_get_be64(c->data + 36), 65535);
+	assert_int_equal(SCSI_MAX_WRITE_SAME_BLOCKS, 65535);
 	if (sbc_can_unmap(sd)) {
-		assert_int_equal(tcmu_get_be32(c->data + 20), SCSI_MAX_UNMAP_LBAS);
+		assert_int_equal(tcmu_get_be32(c->data + 20), 1u << 20);
 		assert_int_equal(tcmu_get_be32(c->data + 24), SCSI_MAX_UNMAP_DESCS);
 		assert_int_equal(tcmu_get_be32(c->data + 28), 4096 / 512);
 	}

@@ -273,7 +273,7 @@ static void base_cdb(const struct scsi_op *op, uint8_t *cdb)
 }
 
 /* The data-out a base CDB's blocks ask for (a data CDB must get exactly
- * that); 8192 bytes, more than any list or response needs, for others. */
+ * that, WRITE SAME one block); 8192 bytes, more than any list or response needs, for others. */
 static size_t base_len(const struct scsi_op *op)
 {
 	switch (op->opcode) {
@@ -283,6 +283,8 @@ static size_t base_len(const struct scsi_op *op)
 	case WRITE_VERIFY_10: case WRITE_VERIFY_12: case WRITE_VERIFY_16:
 	case COMPARE_AND_WRITE:
 		return 0;
+	case WRITE_SAME_10: case WRITE_SAME_16:
+		return 512;		/* its one block */
 	default:
 		return 8192;
 	}
@@ -352,6 +354,7 @@ static bool refused_by_meaning(const struct scsi_op *op, int byte, int bit)
 		{ WRITE_SAME_16, 10, 0xff },		/* over MAXIMUM WRITE SAME LENGTH */
 		{ COMPARE_AND_WRITE, 13, 0x80 },	/* over its maximum */
 		{ MAINTENANCE_IN, 2, 0x07 },		/* reporting options 2, 4-7 */
+		{ RECEIVE_COPY_RESULTS, 2, 0xff },	/* a list with no copy on record */
 	};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)

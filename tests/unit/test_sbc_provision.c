@@ -342,9 +342,9 @@ static void test_write_same_refused(void **state)
 	/* NDOB is WRITE SAME(16)'s only. */
 	c = sbc_run(sd, WRITE_SAME_10, 0x01, 0, 1, NULL, 0);
 	sbc_assert_bad_cdb(c, 1, 0);
-	/* Less than a block of data. */
+	/* Less than a block of data (test_scsi_xfer_len has the rest). */
 	c = sbc_run(sd, WRITE_SAME_10, 0, 0, 1, blk, 100);
-	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x24, 0x00);
+	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x0e, 0x03);
 	/* The maximum itself is fine, on a LUN big enough. */
 	assert_int_equal(sim_dev_new(&big, &cfg), 0);
 	assert_good(sbc_run(big, WRITE_SAME_16, 0x09, 0, SCSI_MAX_WRITE_SAME_BLOCKS, NULL, 0));
@@ -401,6 +401,36 @@ static void test_get_lba_status(void **state)
 	assert_good(c);
 	assert_int_equal(tcmu_get_be32(c->data), 20);
 	assert_int_equal(tcmu_get_be64(c->data + 8), 0);
+}
+
+/*
+ * The first descriptor starts at the STARTING LOGICAL BLOCK ADDRESS asked
+ * for (SBC-4 5.7), also where that is not the start of a physical block
+ * (the file handler's is the file system's block, 4 KiB here: READ
+ * CAPACITY(16) says so, or the case is skipped).
+ */
+static void test_get_lba_status_unaligned_start(void **state)
+{
+	uint8_t rc16[16] = { SERVICE_ACTION_IN_16, SAI_READ_CAPACITY_16, [13] = 32 };
+	static const uint64_t d[][2] = { { 16, 16 } };
+	struct sim_dev *sd = *state;
+	struct sim_cmd *c;
+
+	require_unmap(sd);
+	c = sim_dev_run(sd, rc16, 16, NULL, 32);
+	assert_good(c);
+	if (!(c->data[13] & 0x0f)) {
+		print_message("physical block = logical block here: skipped\n");
+		skip();
+	}
+	free(write_data(sd, 0, 64, 7));
+	assert_good(unmap_descs(sd, d, 1));
+	assert_lba_status(sd, 1, 15, 0);
+	assert_lba_status(sd, 3, 13, 0);
+	assert_lba_status(sd, 17, 15, 1);
+	assert_lba_status(sd, 23, 9, 1);
+	assert_lba_status(sd, 33, 31, 0);
+	assert_lba_status(sd, 65, SBC_NLBAS - 65, 1);
 }
 
 /* A handler without unmap: no UNMAP, no GET LBA STATUS, nothing said
@@ -460,6 +490,7 @@ int main(void)
 		T(test_write_same_unmap_and_ndob),
 		T(test_write_same_refused),
 		T(test_get_lba_status),
+		T(test_get_lba_status_unaligned_start),
 		cmocka_unit_test(test_no_unmap_handler),
 	};
 

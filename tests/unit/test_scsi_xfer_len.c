@@ -147,21 +147,31 @@ static void test_caw_short_refused(void **state)
 	free(old);
 }
 
-/* WRITE SAME with less than its one block: a control CDB for the kernel
- * (INVALID FIELD IN CDB), and nothing written. */
-static void test_write_same_short_refused(void **state)
+/*
+ * WRITE SAME (NDOB 0) sends exactly one logical block (SBC-4 5.49, 5.50).
+ * A Data-Out of any other length disagrees with the CDB, as a WRITE's
+ * does: INVALID FIELD IN COMMAND INFORMATION UNIT, and nothing written,
+ * with one iovec or several. NDOB with no Data-Out is fine.
+ */
+static void test_write_same_not_one_block_refused(void **state)
 {
 	static const uint8_t ops[] = { WRITE_SAME_10, WRITE_SAME_16 };
+	static const size_t lens[] = { 0, BS - 12, BS + 12, 2 * BS, 4 * BS };
 	struct sim_dev *sd = *state;
-	uint8_t *old = seed_blocks(sd, 500, 4, 10), blk[BS] = { 0x5a };
+	uint8_t *old = seed_blocks(sd, 500, 4, 10), blk[4 * BS] = { 0x5a };
 
 	for (size_t i = 0; i < sizeof(ops); i++) {
-		struct sim_cmd *c = run_iov(sd, ops[i], 0, 500, 4, blk, BS - 12, 1);
+		for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+			struct sim_cmd *c = run_iov(sd, ops[i], 0, 500, 4, lens[l] ? blk : NULL,
+						    lens[l], lens[l] > BS ? 2 : 1);
 
-		assert_bad_cdb(c);
-		ring_sim_cmd_free(sd->sim, c);
-		sbc_assert_blocks(sd, 500, 4, old);
+			assert_bad_iu(c);
+			ring_sim_cmd_free(sd->sim, c);
+			sbc_assert_blocks(sd, 500, 4, old);
+		}
 	}
+	assert_good(run_iov(sd, WRITE_SAME_16, 0x01, 500, 4, NULL, 0, 1));
+	sbc_assert_zero_blocks(sd, 500, 4);
 	free(old);
 }
 
@@ -233,7 +243,7 @@ int main(void)
 		T(test_write_long_refused),
 		T(test_write_verify_short_refused),
 		T(test_caw_short_refused),
-		T(test_write_same_short_refused),
+		T(test_write_same_not_one_block_refused),
 		T(test_verify_short_refused),
 		T(test_unmap_param_list_overflow),
 		T(test_param_list_overflow),

@@ -3,13 +3,15 @@
  * (6.4.3): unsupported CSCD or segment descriptor type codes (26/07,
  * 26/09), too many of either (26/06, 26/08), a bad field with its field
  * pointer (INVALID FIELD IN PARAMETER LIST, SKSV), a short list (1A/00),
- * a LUN that is not ours (COPY ABORTED, 0D/02), and an error while
- * copying (COPY ABORTED with the device's additional sense code).
+ * a LUN that is not ours (COPY ABORTED, 0D/02), a segment naming no CSCD
+ * or outside its LUNs (COPY ABORTED with a segment pointer), and an error
+ * while copying (COPY ABORTED with the device's additional sense code).
  * Nothing is written when a list is refused. And a good list whose
  * segments are longer than the copy's bounce buffer (1 MiB) copies
  * every byte, and no byte more.
  */
 #include "xcopy_list.h"
+#include "scsi_sense.h"
 
 #define SER_A "aaaa0000111122223333444455556666"
 #define SER_B "bbbb0000111122223333444455556666"
@@ -150,23 +152,85 @@ static void test_segment_descriptor_length(void **state)
 	assert_field_ptr(c, false, xl_seg_off(&f->l, 0) + 2, -1);
 }
 
+/*
+ * COPY ABORTED for an error in segment descriptor @seg (SPC-4, errors
+ * detected during processing of segment descriptors): the segment number
+ * in the third and fourth bytes of COMMAND-SPECIFIC INFORMATION, and a
+ * segment pointer (SD set) to @byte within that descriptor.
+ */
+#define assert_segment_ptr(c, seg, byte)				\
+	do {								\
+		assert_int_equal((c)->sense[0] & 0x7f, 0x70);		\
+		assert_int_equal(tcmu_get_be16((c)->sense + 10), (seg)); \
+		assert_int_equal((c)->sense[15], 0x80 | 0x20);		\
+		assert_int_equal(tcmu_get_be16((c)->sense + 16), (byte)); \
+	} while (0)
+
+/* The same in descriptor format: a command-specific information
+ * descriptor, then a sense key specific one. */
+static void test_segment_sense_descriptor_format(void **state)
+{
+	uint8_t b[TCMU_SENSE_LEN];
+
+	(void)state;
+	scsi_sense_build(b, true, SENSE_COPY_ABORTED, 0x0d02, false, 0, NULL);
+	scsi_sense_segment(b, 3, 6);
+	assert_int_equal(b[0], 0x72);
+	assert_int_equal(b[1], SENSE_COPY_ABORTED);
+	assert_int_equal(b[7], 20);
+	assert_int_equal(b[8], 0x01);
+	assert_int_equal(b[9], 0x0a);
+	assert_int_equal(tcmu_get_be64(b + 12), 3);
+	assert_int_equal(b[20], 0x02);
+	assert_int_equal(b[21], 0x06);
+	assert_int_equal(b[24], 0xa0);
+	assert_int_equal(tcmu_get_be16(b + 25), 6);
+}
+
+/* A segment naming a CSCD the list does not have: the copy cannot reach
+ * it. Segment 0 is good, segment 1 is not; nothing is copied. */
 static void test_cscd_index_out_of_range(void **state)
 {
 	struct fx *f = *state;
 	struct sim_cmd *c;
 	size_t len;
 
-	f->l.segs[0][7] = 2;		/* destination: no CSCD 2 */
+	xl_seg(&f->l, 0, 1, 8, 16, 16);
+	f->l.segs[1][7] = 2;		/* destination: no CSCD 2 */
 	len = xl_build(&f->l);
 	c = run_raw(f, len);
-	refused(f, c, SENSE_ILLEGAL_REQUEST, 0x2600);
-	assert_field_ptr(c, false, xl_seg_off(&f->l, 0) + 6, -1);
-	f->l.segs[0][7] = 1;
-	f->l.segs[0][4] = 0x08;		/* source: 0x0800 */
+	refused(f, c, SENSE_COPY_ABORTED, 0x0d02);
+	assert_segment_ptr(c, 1, 6);
+	f->l.segs[1][7] = 1;
+	f->l.segs[1][4] = 0x08;		/* source: 0x0800 */
 	len = xl_build(&f->l);
 	c = run_raw(f, len);
-	refused(f, c, SENSE_ILLEGAL_REQUEST, 0x2600);
-	assert_field_ptr(c, false, xl_seg_off(&f->l, 0) + 4, -1);
+	refused(f, c, SENSE_COPY_ABORTED, 0x0d02);
+	assert_segment_ptr(c, 1, 4);
+}
+
+/* The type code is read before the descriptor's length: a stream-to-
+ * stream segment (20 bytes) and an IPv6 CSCD (64 bytes) are unsupported
+ * types, not lists of the wrong length. */
+static void test_unsupported_type_before_length(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *b = f->l.buf;
+	size_t len = XL_HDR + 2 * XL_CSCD;
+
+	xl_build(&f->l);
+	memset(b + len, 0, XL_SEG);
+	b[len] = 0x03;			/* stream to stream */
+	b[len + 3] = 16;
+	tcmu_put_be32(b + 8, 20);
+	refused(f, run_raw(f, len + 20), SENSE_ILLEGAL_REQUEST, 0x2609);
+
+	xl_build(&f->l);
+	memset(b + XL_HDR + XL_CSCD, 0, 64);
+	b[XL_HDR + XL_CSCD] = 0xea;	/* IPv6, 64 bytes */
+	tcmu_put_be16(b + 2, XL_CSCD + 64);
+	tcmu_put_be32(b + 8, 0);
+	refused(f, run_raw(f, XL_HDR + XL_CSCD + 64), SENSE_ILLEGAL_REQUEST, 0x2607);
 }
 
 static void test_inline_data(void **state)
@@ -255,14 +319,25 @@ static void test_short_list(void **state)
 	refused(f, run_raw(f, 15), SENSE_ILLEGAL_REQUEST, 0x1a00);
 }
 
+/* A segment past the end of its destination, or of its source: COPY
+ * ABORTED, LBA OUT OF RANGE, pointing at the LBA in that segment. */
 static void test_lba_out_of_range(void **state)
 {
 	struct fx *f = *state;
+	struct sim_cmd *c;
 	size_t len;
 
 	tcmu_put_be64(f->l.segs[0] + 20, 2048 - 4);	/* 8 blocks from 2044 */
 	len = xl_build(&f->l);
-	refused(f, run_raw(f, len), SENSE_ILLEGAL_REQUEST, 0x2100);
+	c = run_raw(f, len);
+	refused(f, c, SENSE_COPY_ABORTED, 0x2100);
+	assert_segment_ptr(c, 0, 20);
+	tcmu_put_be64(f->l.segs[0] + 20, 0);
+	tcmu_put_be64(f->l.segs[0] + 12, UINT64_MAX);
+	len = xl_build(&f->l);
+	c = run_raw(f, len);
+	refused(f, c, SENSE_COPY_ABORTED, 0x2100);
+	assert_segment_ptr(c, 0, 12);
 }
 
 /* A read error on the source while copying: COPY ABORTED, its ASC. */
@@ -325,6 +400,8 @@ int main(void)
 		T(test_too_many_segments),
 		T(test_segment_descriptor_length),
 		T(test_cscd_index_out_of_range),
+		T(test_unsupported_type_before_length),
+		cmocka_unit_test(test_segment_sense_descriptor_format),
 		T(test_inline_data),
 		T(test_list_id_usage),
 		T(test_cscd_bad_fields),

@@ -187,9 +187,9 @@ vpd_b0() {
 	grep -q "Write same non-zero (WSNZ): 1" <<<"$out" &&
 		grep -q "Maximum compare and write length: 128 blocks" <<<"$out" &&
 		grep -q "Optimal transfer length granularity: 8 blocks" <<<"$out" &&
-		grep -q "Maximum unmap LBA count: 4194304" <<<"$out" &&
+		grep -q "Maximum unmap LBA count: 1048576" <<<"$out" &&
 		grep -q "Maximum unmap block descriptor count: 256" <<<"$out" &&
-		grep -q "Maximum write same length: 0x10000 blocks" <<<"$out"
+		grep -q "Maximum write same length: 0xffff blocks" <<<"$out"
 }
 tc_run "VPD 0xB0: WSNZ, COMPARE AND WRITE and unmap limits; granularity of tmpfs's 4 KiB" vpd_b0
 tc_run "READ CAPACITY(16): lbpme=1, lbprz=1; 8 blocks per physical block (tmpfs's 4 KiB)" \
