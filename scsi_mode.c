@@ -180,10 +180,12 @@ tcmu_sts scsi_mode_select(struct tcmur_device *dev, struct cmd_ctx *ctx)
 		return sts;
 	if (cdb[1] & 0x01)	/* SP: we save nothing */
 		return tcmur_cmd_invalid_cdb(&ctx->pub, 1, 0);
-	if (!(cdb[1] & 0x10))	/* PF: only the page format is spoken */
-		return tcmur_cmd_invalid_cdb(&ctx->pub, 1, 4);
+	/* SPC-4 MODE SELECT: a PARAMETER LIST LENGTH of zero transfers
+	 * nothing and is not an error, whatever PF says. */
 	if (!list_len)
 		return TCMU_STS_GOOD;
+	if (!(cdb[1] & 0x10))	/* PF: only the page format is spoken */
+		return tcmur_cmd_invalid_cdb(&ctx->pub, 1, 4);
 	if (list_len > sizeof(buf) || list_len < hdr)
 		return tcmur_cmd_sense(&ctx->pub, SENSE_ILLEGAL_REQUEST,
 				       ASC_PARAMETER_LIST_LENGTH_ERROR);

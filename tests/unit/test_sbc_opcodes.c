@@ -158,7 +158,7 @@ static void test_rsoc_one_command(void **state)
 	const struct scsi_op *rd10 = scsi_op_lookup(NULL, READ_10, -1);
 	const struct scsi_op *rc16 = scsi_op_lookup(NULL, SERVICE_ACTION_IN_16,
 						    SAI_READ_CAPACITY_16);
-	static const uint8_t rd10_map[10] = { 0x28, 0x18, 0xff, 0xff, 0xff, 0xff,
+	static const uint8_t rd10_map[10] = { 0x28, 0x1a, 0xff, 0xff, 0xff, 0xff,
 					      0x1f, 0xff, 0xff, 0x00 };
 	static const uint8_t rc16_map[16] = { 0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0,
 					      0xff, 0xff, 0xff, 0xff, 0, 0 };

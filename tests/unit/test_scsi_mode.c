@@ -350,8 +350,11 @@ static void test_mode_select_bad_cdb_and_lengths(void **state)
 	c = select6(sd, 0x10, unknown, sizeof(unknown));
 	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x26, 0x00);
 	assert_field_ptr(c, false, 4, 5);
-	/* An empty list is no change. */
+	/* An empty list is no change, with or without PF (SPC-4: a
+	 * PARAMETER LIST LENGTH of zero is not an error; the kernel's
+	 * fileio agrees, scsi_oracle.py). */
 	assert_good(select6(sd, 0x10, NULL, 0));
+	assert_good(select6(sd, 0x00, NULL, 0));
 }
 
 /* MODE SELECT(10) with a block descriptor: the block size can't change. */

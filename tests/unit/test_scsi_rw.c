@@ -197,6 +197,24 @@ static void test_rw_protect_field_refused(void **state)
 	}
 }
 
+/* SBC-3's FUA_NV (byte 1, bit 1; obsolete in SBC-4) is taken, as the
+ * kernel's fileio takes it (scsi_oracle.py): with no non-volatile cache
+ * it asks nothing more than the command does. */
+static void test_rw_fua_nv_taken(void **state)
+{
+	struct sim_dev *sd = *state;
+	static const uint8_t ops[] = { READ_10, WRITE_10, READ_12, WRITE_12, READ_16, WRITE_16 };
+	uint8_t buf[512] = { 0 };
+
+	for (size_t i = 0; i < sizeof(ops); i++) {
+		uint8_t cdb[16];
+
+		cdb_rw(cdb, ops[i], 0, 1);
+		cdb[1] = 0x02;
+		assert_good(sim_dev_run(sd, cdb, cdb_size(ops[i]), buf, sizeof(buf)));
+	}
+}
+
 /* FUA, and writes with the write cache off, reach the file. */
 static void test_write_fua_and_write_through(void **state)
 {
@@ -373,6 +391,7 @@ int main(void)
 		T(test_write_moves_only_the_blocks_asked),
 		T(test_rw_lba_out_of_range),
 		T(test_rw_protect_field_refused),
+		T(test_rw_fua_nv_taken),
 		cmocka_unit_test(test_write_fua_and_write_through),
 		cmocka_unit_test_setup_teardown(test_file_shorter_than_lun_reads_zeros,
 						sim_dev_setup, sim_dev_teardown),
