@@ -4,7 +4,7 @@
 VM_TESTS := tests/vm/test_core.sh tests/vm/test_sbc.sh tests/vm/test_review.sh \
 	    tests/vm/test_recovery.sh tests/vm/test_timeout_tmr.sh tests/vm/test_ops.sh \
 	    tests/vm/test_qcow.sh tests/vm/test_durability.sh tests/vm/test_systemd.sh \
-	    tests/vm/test_sense_outage.sh
+	    tests/vm/test_sense_outage.sh tests/vm/test_oracle.sh
 
 # The deliberately broken handler make check-vm must catch.
 tests/build/broken/handler_file.so: tests/vm/broken/handler_file_corrupt.c handler_file.c \

@@ -68,6 +68,39 @@ def decode_sense(sb):
     return out
 
 
+def sg_io(dev, cdb, out_data=None, in_len=0, timeout_ms=60000):
+    """One command through SG_IO on path @dev. Returns a dict: "transport"
+    (None, or "host=0x.. driver=0x.." on a transport error), "status",
+    "sense" (decode_sense's dict, or None), "resid", "data" (the data-in
+    the initiator received, or None)."""
+    if out_data is not None:
+        buf = ctypes.create_string_buffer(out_data, len(out_data))
+        direction, length = SG_DXFER_TO_DEV, len(out_data)
+    elif in_len:
+        buf = ctypes.create_string_buffer(in_len)
+        direction, length = SG_DXFER_FROM_DEV, in_len
+    else:
+        buf, direction, length = None, SG_DXFER_NONE, 0
+    cdb_buf = ctypes.create_string_buffer(cdb, len(cdb))
+    sense = ctypes.create_string_buffer(96)
+    hdr = SgIoHdr(interface_id=ord("S"), dxfer_direction=direction,
+                  cmd_len=len(cdb), mx_sb_len=96, dxfer_len=length,
+                  dxferp=ctypes.cast(buf, ctypes.c_void_p) if buf else None,
+                  cmdp=ctypes.cast(cdb_buf, ctypes.c_void_p),
+                  sbp=ctypes.cast(sense, ctypes.c_void_p), timeout=timeout_ms)
+    fd = os.open(dev, os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, SG_IO, hdr)
+    finally:
+        os.close(fd)
+    out = {"transport": None, "status": hdr.status, "resid": hdr.resid,
+           "sense": decode_sense(sense.raw[:hdr.sb_len_wr]) if hdr.sb_len_wr else None,
+           "data": buf.raw[:length - hdr.resid] if direction == SG_DXFER_FROM_DEV else None}
+    if hdr.host_status or (hdr.driver_status & ~0x08):
+        out["transport"] = "host=0x%x driver=0x%x" % (hdr.host_status, hdr.driver_status)
+    return out
+
+
 def main(argv):
     dev, cdb = argv[1], bytes.fromhex(argv[2].replace(" ", ""))
     out_data, in_len, data_file, resid = None, 0, None, False
@@ -87,32 +120,13 @@ def main(argv):
         elif argv[i] == "--data-file":
             data_file = argv[i + 1]
         i += 2
-    if out_data is not None:
-        buf = ctypes.create_string_buffer(out_data, len(out_data))
-        direction, length = SG_DXFER_TO_DEV, len(out_data)
-    elif in_len:
-        buf = ctypes.create_string_buffer(in_len)
-        direction, length = SG_DXFER_FROM_DEV, in_len
-    else:
-        buf, direction, length = None, SG_DXFER_NONE, 0
-    cdb_buf = ctypes.create_string_buffer(cdb, len(cdb))
-    sense = ctypes.create_string_buffer(96)
-    hdr = SgIoHdr(interface_id=ord("S"), dxfer_direction=direction,
-                  cmd_len=len(cdb), mx_sb_len=96, dxfer_len=length,
-                  dxferp=ctypes.cast(buf, ctypes.c_void_p) if buf else None,
-                  cmdp=ctypes.cast(cdb_buf, ctypes.c_void_p),
-                  sbp=ctypes.cast(sense, ctypes.c_void_p), timeout=60000)
-    fd = os.open(dev, os.O_RDWR)
-    try:
-        fcntl.ioctl(fd, SG_IO, hdr)
-    finally:
-        os.close(fd)
-    if hdr.host_status or (hdr.driver_status & ~0x08):
-        print("transport error host=0x%x driver=0x%x" % (hdr.host_status, hdr.driver_status))
+    r = sg_io(dev, cdb, out_data, in_len)
+    if r["transport"]:
+        print("transport error " + r["transport"])
         return 1
-    line = "status=0x%02x" % hdr.status
-    if hdr.sb_len_wr:
-        s = decode_sense(sense.raw[:hdr.sb_len_wr])
+    line = "status=0x%02x" % r["status"]
+    s = r["sense"]
+    if s:
         line += " fmt=%s" % s["fmt"]
         if "key" in s:
             line += " key=0x%x asc=0x%02x ascq=0x%02x" % (s["key"], s["asc"], s["ascq"])
@@ -121,15 +135,14 @@ def main(argv):
         if "fp" in s:
             line += " fp=%s" % s["fp"]
     if resid:
-        line += " resid=%d" % hdr.resid
+        line += " resid=%d" % r["resid"]
     print(line)
-    if direction == SG_DXFER_FROM_DEV:
-        got = buf.raw[:length - hdr.resid]
+    if r["data"] is not None:
         if data_file:
             with open(data_file, "wb") as f:
-                f.write(got)
+                f.write(r["data"])
         else:
-            print(got.hex())
+            print(r["data"].hex())
     return 0
 
 
