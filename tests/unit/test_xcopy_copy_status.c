@@ -18,25 +18,12 @@ struct fx {
 	struct sim_dev *a, *b;
 };
 
-/* The memory handler, failing reads of LBA 1000 with MEDIUM ERROR. */
-static struct tcmur_handler bad_ops;
-
-static tcmu_sts bad_read(struct tcmur_device *dev, struct tcmur_cmd *cmd, struct iovec *iov,
-			 size_t cnt, size_t len, uint64_t off)
-{
-	if (off <= 1000 * 512 && off + len > 1000 * 512)
-		return tcmur_cmd_sense(cmd, SENSE_MEDIUM_ERROR, 0x1100);
-	return mem_handler_ops.read(dev, cmd, iov, cnt, len, off);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	bad_ops = mem_handler_ops;
-	bad_ops.read = bad_read;
 	dev_registry_init(&f->reg);
-	f->a = xl_dev(&f->reg, &bad_ops, "", 512, SER_A);
+	f->a = xl_dev(&f->reg, xl_bad_handler(), "", 512, SER_A);
 	f->b = xl_dev(&f->reg, NULL, "", 512, SER_B);
 	*state = f;
 	return 0;

@@ -118,6 +118,25 @@ static inline struct sim_cmd *xl_queue(struct sim_dev *sd, struct xlist *l)
 	return c;
 }
 
+static inline tcmu_sts xl_bad_read(struct tcmur_device *dev, struct tcmur_cmd *cmd,
+				   struct iovec *iov, size_t cnt, size_t len, uint64_t off)
+{
+	if (off <= 1000 * 512 && off + len > 1000 * 512)
+		return tcmur_cmd_sense(cmd, SENSE_MEDIUM_ERROR, 0x1100);
+	return mem_handler_ops.read(dev, cmd, iov, cnt, len, off);
+}
+
+/* The memory handler, failing reads of LBA 1000 with MEDIUM ERROR: a
+ * copy source that breaks part-way. */
+static inline const struct tcmur_handler *xl_bad_handler(void)
+{
+	static struct tcmur_handler ops;
+
+	ops = mem_handler_ops;
+	ops.read = xl_bad_read;
+	return &ops;
+}
+
 /* A mem-handler LUN of @bs-byte blocks with serial @serial, in @reg. */
 static inline struct sim_dev *xl_dev(struct dev_registry *reg, const struct tcmur_handler *ops,
 				     const char *cfg, uint32_t bs, const char *serial)
