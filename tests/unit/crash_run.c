@@ -101,14 +101,18 @@ static int replay_one(struct crash_run *r, unsigned int p, enum crash_pick pick,
 
 void crash_run_replay(struct crash_run *r, crash_judge_fn judge, void *ctx)
 {
-	unsigned int n, syncs = 0, writes = 0, pts[CRASH_RUN_POINTS], np, images = 0, leaky = 0;
+	const char *env = getenv("CRASH_POINTS");
+	unsigned int max = env && atoi(env) > 0 ? (unsigned int)atoi(env) : CRASH_RUN_POINTS;
+	unsigned int n, syncs = 0, writes = 0, *pts = malloc(max * sizeof(*pts)), np;
+	unsigned int images = 0, leaky = 0;
 	const struct crash_ev *ev = crash_log_events(&n);
 
 	for (unsigned int i = 0; i < n; i++) {
 		syncs += ev[i].kind == CRASH_SYNC;
 		writes += ev[i].kind != CRASH_SYNC && ev[i].kind != CRASH_NOSYNC;
 	}
-	np = crash_points(ev, n, CRASH_RUN_POINTS, r->seed, pts);
+	assert_non_null(pts);
+	np = crash_points(ev, n, max, r->seed, pts);
 	print_message("%s: %u writes, %u syncs logged; %u crash points replayed, seed %u "
 		      "(CRASH_SEED=%u repeats it)\n", r->name, writes, syncs, np, r->seed,
 		      r->seed);
@@ -123,6 +127,7 @@ void crash_run_replay(struct crash_run *r, crash_judge_fn judge, void *ctx)
 	print_message("%s: %u images (none, all, %d random subsets of the unsynced "
 		      "writes per point): all sound, %u with leaked clusters only\n", r->name,
 		      images, CRASH_RUN_RANDOM, leaky);
+	free(pts);
 	crash_book_fini(&r->book);
 	crash_log_reset();
 }

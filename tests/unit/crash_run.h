@@ -14,7 +14,8 @@
  *   crash_run_replay(&r, judge, ctx)         replay and judge
  *
  * The seed is CRASH_SEED from the environment if set, else the test's;
- * it is printed, so that a failure can be repeated.
+ * it is printed, so that a failure can be repeated. CRASH_POINTS raises
+ * (or lowers) the number of crash points replayed, for a longer search.
  */
 #ifndef CRASH_RUN_H
 #define CRASH_RUN_H
@@ -22,7 +23,8 @@
 #include "crash_replay.h"
 #include "sim_dev.h"
 
-#define CRASH_RUN_POINTS 24	/* crash points replayed at most, per workload */
+#define CRASH_RUN_POINTS 24	/* crash points replayed at most, per workload
+				 * (CRASH_POINTS in the environment: another) */
 #define CRASH_RUN_RANDOM 2	/* random subsets per crash point */
 
 struct crash_run {
