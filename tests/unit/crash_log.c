@@ -16,6 +16,7 @@
 #include "crash_log.h"
 
 #define CRASH_MAX_FILES 8
+#define CRASH_PAGE 4096		/* the page cache's unit of writeback */
 
 /* The log's own state, process-wide as the calls it catches are. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -126,24 +127,41 @@ static void log_ev(const struct crash_ev *ev)
 	pthread_mutex_unlock(&lock);
 }
 
-/* A write of @n bytes (of @iov) at @off to tracked file @file. */
+/* A write of @n bytes (of @iov) at @off to tracked file @file, logged
+ * page by page: writeback may have stored some of its pages and not
+ * others (a torn write). */
 static void log_write(int fd, int file, const struct iovec *iov, int cnt, off_t off,
 		      size_t n, bool dsync)
 {
-	struct crash_ev ev = { .kind = CRASH_WRITE, .file = file, .off = off, .len = n };
-	size_t done = 0;
+	bool stable = dsync || (fcntl(fd, F_GETFL) & (O_DSYNC | O_SYNC));
+	size_t done = 0, from = 0;
+	int i = 0;
 
-	ev.data = malloc(n ? n : 1);
-	if (!ev.data)
-		abort();
-	for (int i = 0; i < cnt && done < n; i++) {
-		size_t k = iov[i].iov_len < n - done ? iov[i].iov_len : n - done;
+	while (done < n) {
+		size_t len = CRASH_PAGE - (off + done) % CRASH_PAGE;
+		struct crash_ev ev = { .kind = CRASH_WRITE, .file = file, .off = off + done,
+				       .stable = stable };
 
-		memcpy(ev.data + done, iov[i].iov_base, k);
-		done += k;
+		ev.len = len < n - done ? len : n - done;
+		ev.data = malloc(ev.len);
+		if (!ev.data)
+			abort();
+		for (size_t got = 0; got < ev.len; ) {	/* gather from the iovecs */
+			size_t k = iov[i].iov_len - from;
+
+			if (k > ev.len - got)
+				k = ev.len - got;
+			memcpy(ev.data + got, (uint8_t *)iov[i].iov_base + from, k);
+			got += k;
+			from += k;
+			if (from == iov[i].iov_len) {
+				i++;
+				from = 0;
+			}
+		}
+		log_ev(&ev);
+		done += ev.len;
 	}
-	ev.stable = dsync || (fcntl(fd, F_GETFL) & (O_DSYNC | O_SYNC));
-	log_ev(&ev);
 }
 
 static ssize_t do_pwritev2(const char *name, int fd, const struct iovec *iov, int cnt,

@@ -18,7 +18,9 @@
  * called); a write with RWF_DSYNC/RWF_SYNC, or on a file opened O_DSYNC,
  * once it returns; sync_file_range promises nothing (logged, ignored).
  * A hole punched or a range zeroed (fallocate) and a new length
- * (ftruncate) are ordered the same way as writes.
+ * (ftruncate) are ordered the same way as writes. A write is logged as
+ * one event per 4 KiB page of the file it touches, since writeback may
+ * store some of its pages and not others.
  */
 #ifndef CRASH_LOG_H
 #define CRASH_LOG_H

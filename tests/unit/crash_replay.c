@@ -25,29 +25,49 @@ static unsigned int next_rand(unsigned int *s)
 	return *s;
 }
 
-unsigned int crash_points(const struct crash_ev *ev, unsigned int n, unsigned int max,
-			  unsigned int seed, unsigned int *out)
+/* Whether the interval before sync (or end) @p, from the sync before
+ * it, holds a write below @hot_below. */
+static bool interval_hot(const struct crash_ev *ev, unsigned int p, uint64_t hot_below)
 {
-	unsigned int all = 0, k = 0, rnd = seed ? seed : 1;
-	unsigned int *pts = malloc((n + 1) * sizeof(*pts));
+	for (unsigned int i = p; i-- > 0 && ev[i].kind != CRASH_SYNC; )
+		if (ev[i].kind == CRASH_WRITE && ev[i].off < hot_below)
+			return true;
+	return false;
+}
 
-	if (!pts || !max)
+unsigned int crash_points(const struct crash_ev *ev, unsigned int n, unsigned int max,
+			  unsigned int seed, uint64_t hot_below, unsigned int *out,
+			  bool *hot)
+{
+	unsigned int all = 0, cold = 0, rnd = seed ? seed : 1;
+	unsigned int *pts = malloc((n + 1) * sizeof(*pts));
+	bool *h = malloc((n + 1) * sizeof(*h));
+
+	if (!pts || !h)
 		abort();
-	for (unsigned int i = 0; i < n; i++)
-		if (ev[i].kind == CRASH_SYNC)
+	for (unsigned int i = 0; i <= n; i++)
+		if (i == n || ev[i].kind == CRASH_SYNC) {
+			h[all] = interval_hot(ev, i, hot_below);
+			cold += !h[all] && all;		/* the first is kept too */
 			pts[all++] = i;
-	pts[all++] = n;
-	/* keep the first and the last; drop others at random until @max */
-	while (all > max && all > 2) {
+		}
+	cold -= cold && !h[all - 1];			/* and the last */
+	/* drop cold points other than the first and last at random */
+	while (all > max && cold) {
 		unsigned int drop = 1 + next_rand(&rnd) % (all - 2);
 
+		if (h[drop])
+			continue;
 		memmove(pts + drop, pts + drop + 1, (all - drop - 1) * sizeof(*pts));
+		memmove(h + drop, h + drop + 1, (all - drop - 1) * sizeof(*h));
 		all--;
+		cold--;
 	}
-	for (; k < all && k < max; k++)
-		out[k] = pts[k];
+	memcpy(out, pts, all * sizeof(*pts));
+	memcpy(hot, h, all * sizeof(*h));
+	free(h);
 	free(pts);
-	return k;
+	return all;
 }
 
 /* The first sync of event @i's file that was called after @i had
@@ -112,12 +132,24 @@ static int apply(int fd, const struct crash_ev *e)
 	}
 }
 
+/* Whether event @i must be on the disk at crash point @p. */
+static bool required(const struct crash_ev *ev, unsigned int n, unsigned int i,
+		     unsigned int p)
+{
+	return ev[i].stable || covering_sync(ev, n, i) < p;
+}
+
+static bool is_data(const struct crash_ev *e, unsigned int file)
+{
+	return e->file == file && e->kind != CRASH_SYNC && e->kind != CRASH_NOSYNC;
+}
+
 int crash_replay_build(const char *base, const char *out, unsigned int file,
 		       const struct crash_ev *ev, unsigned int n, unsigned int p,
-		       enum crash_pick pick, unsigned int seed, unsigned int *taken,
+		       enum crash_pick pick, unsigned int arg, unsigned int *taken,
 		       unsigned int *optional)
 {
-	unsigned int rnd = seed ? seed : 1;
+	unsigned int rnd = arg ? arg : 1, seen = 0;
 	int err = crash_copy_file(base, out), fd;
 
 	*taken = *optional = 0;
@@ -126,15 +158,18 @@ int crash_replay_build(const char *base, const char *out, unsigned int file,
 	fd = open(out, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	for (unsigned int i = 0; i < p; i++)
+		*optional += is_data(&ev[i], file) && !required(ev, n, i, p);
 	for (unsigned int i = 0; i < p && !err; i++) {
 		bool need, take;
 
-		if (ev[i].file != file || ev[i].kind == CRASH_SYNC || ev[i].kind == CRASH_NOSYNC)
+		if (!is_data(&ev[i], file))
 			continue;
-		need = ev[i].stable || covering_sync(ev, n, i) < p;
+		need = required(ev, n, i, p);
+		seen += !need;
 		take = need || pick == CRASH_PICK_ALL ||
-		       (pick == CRASH_PICK_RANDOM && next_rand(&rnd) & 1);
-		*optional += !need;
+		       (pick == CRASH_PICK_RANDOM && next_rand(&rnd) & 1) ||
+		       (pick == CRASH_PICK_NEWEST && seen + arg > *optional);
 		*taken += take;
 		if (take)
 			err = apply(fd, &ev[i]);

@@ -30,21 +30,27 @@
 
 #define CRASH_NEVER UINT32_MAX
 
-/* How the writes not yet stable at a crash point are chosen. */
-enum crash_pick { CRASH_PICK_NONE, CRASH_PICK_ALL, CRASH_PICK_RANDOM };
+/* How the writes not yet stable at a crash point are chosen: none, all,
+ * each with a chance of one half (seeded), or only the newest k (those
+ * an ordering bug would have stored before the older ones they depend
+ * on). */
+enum crash_pick { CRASH_PICK_NONE, CRASH_PICK_ALL, CRASH_PICK_RANDOM, CRASH_PICK_NEWEST };
 
-/* The crash points of @n events @ev (syncs and the end), sampled down to
- * at most @max (seeded by @seed, the first and last kept), in ascending
- * order into @out (room for @max). Their number. */
+/* The crash points of @n events @ev (syncs and the end), in ascending
+ * order into @out (room for @max, or for every point if more must be
+ * kept), sampled down to @max (seeded by @seed); kept always: the first,
+ * the last, and the "hot" ones, those after a write to the file below
+ * byte @hot_below (0: none), marked in @hot (same room). Their number. */
 unsigned int crash_points(const struct crash_ev *ev, unsigned int n, unsigned int max,
-			  unsigned int seed, unsigned int *out);
+			  unsigned int seed, uint64_t hot_below, unsigned int *out,
+			  bool *hot);
 /* <@out> = <@base> with the events of @file replayed as at crash point
- * @p, the unstable ones picked by @pick (RANDOM: each with a chance of
- * one half, from @seed). The numbers of events replayed and of those
- * that were optional (left to chance) in *taken, *optional. 0 or -errno. */
+ * @p, the unstable ones picked by @pick with @arg (RANDOM: the seed;
+ * NEWEST: how many). The numbers of events replayed and of those that
+ * were optional (left to chance) in *taken, *optional. 0 or -errno. */
 int crash_replay_build(const char *base, const char *out, unsigned int file,
 		       const struct crash_ev *ev, unsigned int n, unsigned int p,
-		       enum crash_pick pick, unsigned int seed, unsigned int *taken,
+		       enum crash_pick pick, unsigned int arg, unsigned int *taken,
 		       unsigned int *optional);
 /* Copy the file @from to @to. 0 or -errno. */
 int crash_copy_file(const char *from, const char *to);

@@ -13,7 +13,9 @@
 
 const char *crash_pick_name(enum crash_pick pick)
 {
-	return pick == CRASH_PICK_NONE ? "none" : pick == CRASH_PICK_ALL ? "all" : "random";
+	static const char *const names[] = { "none", "all", "random", "newest" };
+
+	return names[pick];
 }
 
 void crash_run_begin(struct crash_run *r, const char *name, const char *image,
@@ -87,46 +89,63 @@ void crash_run_flush(struct crash_run *r)
 	crash_book_flushed(&r->book);
 }
 
-/* Build and judge the image of crash point @p with @pick. */
+/* Build and judge the image of crash point @p with @pick (and @arg). */
 static int replay_one(struct crash_run *r, unsigned int p, enum crash_pick pick,
-		      unsigned int seed, crash_judge_fn judge, void *ctx)
+		      unsigned int arg, crash_judge_fn judge, void *ctx)
 {
-	struct crash_case c = { .point = p, .pick = pick };
+	struct crash_case c = { .point = p, .pick = pick, .arg = arg };
 	const struct crash_ev *ev = crash_log_events(&c.events);
 
 	assert_int_equal(crash_replay_build(r->base, r->crashed, r->file, ev, c.events, p,
-					    pick, seed, &c.taken, &c.optional), 0);
+					    pick, arg, &c.taken, &c.optional), 0);
 	return judge(r, &c, ctx);
+}
+
+/* Every pick at crash point @p (@hot: more random ones); the images
+ * judged leaky added to *leaky. Returns the number of images. */
+static unsigned int replay_point(struct crash_run *r, unsigned int p, bool hot,
+				 crash_judge_fn judge, void *ctx, unsigned int *leaky)
+{
+	unsigned int nr = hot ? CRASH_RUN_HOT_RANDOM : CRASH_RUN_RANDOM;
+
+	*leaky += replay_one(r, p, CRASH_PICK_NONE, 0, judge, ctx);
+	*leaky += replay_one(r, p, CRASH_PICK_ALL, 0, judge, ctx);
+	*leaky += replay_one(r, p, CRASH_PICK_NEWEST, 1, judge, ctx);
+	*leaky += replay_one(r, p, CRASH_PICK_NEWEST, 3, judge, ctx);
+	for (unsigned int k = 0; k < nr; k++)
+		*leaky += replay_one(r, p, CRASH_PICK_RANDOM, r->seed * 7919 + p * 31 + k + 1,
+				     judge, ctx);
+	return 4 + nr;
 }
 
 void crash_run_replay(struct crash_run *r, crash_judge_fn judge, void *ctx)
 {
 	const char *env = getenv("CRASH_POINTS");
 	unsigned int max = env && atoi(env) > 0 ? (unsigned int)atoi(env) : CRASH_RUN_POINTS;
-	unsigned int n, syncs = 0, writes = 0, *pts = malloc(max * sizeof(*pts)), np;
-	unsigned int images = 0, leaky = 0;
+	unsigned int n, syncs = 0, writes = 0, np, images = 0, leaky = 0, nhot = 0;
 	const struct crash_ev *ev = crash_log_events(&n);
+	unsigned int *pts = malloc((n + 1) * sizeof(*pts));
+	bool *hot = malloc((n + 1) * sizeof(*hot));
 
+	assert_true(pts && hot);
 	for (unsigned int i = 0; i < n; i++) {
 		syncs += ev[i].kind == CRASH_SYNC;
 		writes += ev[i].kind != CRASH_SYNC && ev[i].kind != CRASH_NOSYNC;
 	}
-	assert_non_null(pts);
-	np = crash_points(ev, n, max, r->seed, pts);
-	print_message("%s: %u writes, %u syncs logged; %u crash points replayed, seed %u "
-		      "(CRASH_SEED=%u repeats it)\n", r->name, writes, syncs, np, r->seed,
-		      r->seed);
-	for (unsigned int i = 0; i < np; i++) {
-		leaky += replay_one(r, pts[i], CRASH_PICK_NONE, 0, judge, ctx);
-		leaky += replay_one(r, pts[i], CRASH_PICK_ALL, 0, judge, ctx);
-		for (unsigned int k = 0; k < CRASH_RUN_RANDOM; k++)
-			leaky += replay_one(r, pts[i], CRASH_PICK_RANDOM,
-					    r->seed * 7919 + pts[i] * 31 + k + 1, judge, ctx);
-		images += 2 + CRASH_RUN_RANDOM;
-	}
-	print_message("%s: %u images (none, all, %d random subsets of the unsynced "
-		      "writes per point): all sound, %u with leaked clusters only\n", r->name,
-		      images, CRASH_RUN_RANDOM, leaky);
+	np = crash_points(ev, n, max, r->seed, r->hot_below, pts, hot);
+	for (unsigned int i = 0; i < np; i++)
+		nhot += hot[i];
+	print_message("%s: %u page writes, %u syncs logged; %u crash points replayed (%u "
+		      "after a write below byte %llu), seed %u (CRASH_SEED=%u repeats it)\n",
+		      r->name, writes, syncs, np, nhot, (unsigned long long)r->hot_below,
+		      r->seed, r->seed);
+	for (unsigned int i = 0; i < np; i++)
+		images += replay_point(r, pts[i], hot[i], judge, ctx, &leaky);
+	print_message("%s: %u images (unsynced writes: none, all, the newest 1 and 3, "
+		      "%d random subsets; %d at a hot point): all sound, %u with leaked "
+		      "clusters only\n", r->name, images, CRASH_RUN_RANDOM,
+		      CRASH_RUN_HOT_RANDOM, leaky);
+	free(hot);
 	free(pts);
 	crash_book_fini(&r->book);
 	crash_log_reset();

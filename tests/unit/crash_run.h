@@ -3,8 +3,8 @@
  * device while crash_log records what its handler writes and syncs to
  * the image file, and a crash_book what the initiator was told; then
  * crash_run_replay rebuilds the image at each crash point (sampled), with
- * several choices of the writes not yet stable (none, all, seeded random
- * subsets), and hands each to a judge: the handler's own check (for
+ * several choices of the writes not yet stable (none, all, the newest
+ * ones, seeded random subsets), and hands each to a judge: the handler's own check (for
  * qcow2, qemu-img check and a read-back through QEMU) that fails the test
  * with what it found.
  *
@@ -23,9 +23,10 @@
 #include "crash_replay.h"
 #include "sim_dev.h"
 
-#define CRASH_RUN_POINTS 24	/* crash points replayed at most, per workload
+#define CRASH_RUN_POINTS 16	/* crash points replayed at most, per workload
 				 * (CRASH_POINTS in the environment: another) */
 #define CRASH_RUN_RANDOM 2	/* random subsets per crash point */
+#define CRASH_RUN_HOT_RANDOM 8	/* per crash point after a write below hot_below */
 
 struct crash_run {
 	const char *name;	/* the workload's, for messages */
@@ -33,6 +34,9 @@ struct crash_run {
 	char base[280];		/* its copy before the workload */
 	char crashed[280];	/* where a replay is built */
 	int file;		/* crash_log's index of the image */
+	uint64_t hot_below;	/* crash points after a write below this byte of
+				 * the file (a header) are all replayed, with
+				 * more random subsets; 0: none */
 	unsigned int seed;
 	struct sim_dev *sd;	/* the device, set by the caller after begin */
 	struct crash_book book;
@@ -42,6 +46,7 @@ struct crash_run {
 struct crash_case {
 	unsigned int point, events;	/* crash point (event index) of events */
 	enum crash_pick pick;
+	unsigned int arg;		/* the pick's seed or count */
 	unsigned int taken, optional;	/* events replayed; of them left to chance */
 };
 
@@ -64,7 +69,7 @@ void crash_run_unmap(struct crash_run *r, uint64_t off, uint32_t len);
 void crash_run_flush(struct crash_run *r);
 /* Replay and judge every chosen crash point; prints what was replayed. */
 void crash_run_replay(struct crash_run *r, crash_judge_fn judge, void *ctx);
-/* A name for @pick (none, all, random). */
+/* A name for @pick (none, all, random, newest). */
 const char *crash_pick_name(enum crash_pick pick);
 
 #endif

@@ -25,9 +25,9 @@ static int raw_judge(struct crash_run *r, const struct crash_case *c, void *ctx)
 	char why[256];
 
 	if (!crash_book_check(&r->book, r->crashed, c->point, why, sizeof(why)))
-		fail_msg("%s: crash point %u of %u events (unsynced writes: %s of %u), "
+		fail_msg("%s: crash point %u of %u events (unsynced writes: %s %u of %u), "
 			 "seed %u: acknowledged data lost: %s", r->name, c->point, c->events,
-			 crash_pick_name(c->pick), c->optional, r->seed, why);
+			 crash_pick_name(c->pick), c->arg, c->optional, r->seed, why);
 	return 0;
 }
 

@@ -84,17 +84,17 @@ static int qcow_judge(struct crash_run *r, const struct crash_case *c, void *ctx
 	repair_if_dirty(f, r, c);
 	rc = qfx_sh(f, "qemu-img check -f qcow2 '%s'", name);
 	if ((rc != 0 && rc != 3) || strstr(f->out, "ERROR") || strstr(f->out, "corrupt"))
-		fail_msg("%s: crash point %u of %u events (unsynced writes: %s of %u; "
+		fail_msg("%s: crash point %u of %u events (unsynced writes: %s %u of %u; "
 			 "%u events replayed), seed %u: qemu-img check exit %d:\n%s",
-			 r->name, c->point, c->events, crash_pick_name(c->pick), c->optional,
-			 c->taken, r->seed, rc, f->out);
+			 r->name, c->point, c->events, crash_pick_name(c->pick), c->arg,
+			 c->optional, c->taken, r->seed, rc, f->out);
 	assert_int_equal(qfx_sh(f, "qemu-img convert -f qcow2 -O raw '%s' crashed.raw", name),
 			 0);
 	snprintf(raw, sizeof(raw), "%s/crashed.raw", f->dir);
 	if (!crash_book_check(&r->book, raw, c->point, why, sizeof(why)))
-		fail_msg("%s: crash point %u of %u events (unsynced writes: %s of %u), "
+		fail_msg("%s: crash point %u of %u events (unsynced writes: %s %u of %u), "
 			 "seed %u: acknowledged data lost: %s", r->name, c->point,
-			 c->events, crash_pick_name(c->pick), c->optional, r->seed, why);
+			 c->events, crash_pick_name(c->pick), c->arg, c->optional, r->seed, why);
 	return rc == 3;
 }
 
@@ -107,6 +107,7 @@ static void begin(struct qfx *f, struct crash_run *r, const char *wl, const char
 
 	snprintf(path, sizeof(path), "%s/%s", f->dir, image);
 	crash_run_begin(r, wl, path, size, fill, 29);
+	r->hot_below = 512;	/* the header */
 }
 
 static void open_dev(struct qfx *f, struct crash_run *r)
