@@ -24,6 +24,7 @@ UNIT_CORE := ring uio netlink recover scsi_sense api device dev_io io_queue hand
 UNIT_SUPPORT := tests/unit/sim_dev tests/unit/mem_handler \
 		tests/unit/fake_cfgfs \
 		tests/unit/quiet_log tests/unit/log_capture tests/unit/qcow_fixture \
+		tests/unit/crash_replay tests/unit/crash_run \
 		handler_file image_lock dev_filter daemon_devices daemon_stop dev_reaping store_key dbus_service dbus_gen change_medium
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_PLUGINS := $(patsubst tests/unit/plugins/%.c,%,$(wildcard tests/unit/plugins/*.c))
@@ -94,7 +95,13 @@ UNIT_SPY_LD := -Wl,--wrap=pwritev2 -Wl,--wrap=fdatasync
 $(UB)/test_%: $(UB)/tests/unit/test_%.o $(UNIT_CORE_OBJS) $(UB)/libsupport.a \
 	      $(UB)/tests/unit/file_spy.o
 	$(UNIT_CC) $(UNIT_SAN) -rdynamic $(UNIT_SPY_LD) -o $@ $< $(UNIT_CORE_OBJS) \
-		$(UB)/libsupport.a $(UB)/tests/unit/file_spy.o $(UNIT_LIBS)
+		$(UB)/libsupport.a $(UB)/tests/unit/file_spy.o \
+		$(filter %/crash_log.o,$^) $(UNIT_LIBS)
+
+# The power-loss tests log every write and sync of the handlers
+# (crash_log.c defines pwrite, fdatasync, ... itself, for the whole
+# binary): linked into those alone.
+$(filter %_powerloss,$(UNIT_BINS)): $(UB)/tests/unit/crash_log.o
 
 $(UB)/test_handler_loader: $(UNIT_PLUGIN_SOS)
 # Holds open the window between "aborted?" and the handler call.

@@ -241,8 +241,13 @@ int64_t qfx_lun_vs_file(struct qfx *f, struct sim_dev *sd, const char *name, uin
 	return bad;
 }
 
+uint8_t qfx_fill_byte(unsigned int seed, size_t i)
+{
+	return (uint8_t)(seed * 131 + i / 512 * 7 + (i % 512) + 1);
+}
+
 void qfx_fill(uint8_t *buf, size_t len, unsigned int seed)
 {
 	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(seed * 131 + i / 512 * 7 + (i % 512) + 1);
+		buf[i] = qfx_fill_byte(seed, i);
 }

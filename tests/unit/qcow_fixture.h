@@ -60,5 +60,7 @@ void qfx_write_both(struct qfx *f, struct sim_dev *sd, const char *ref, uint64_t
 int64_t qfx_lun_vs_file(struct qfx *f, struct sim_dev *sd, const char *name, uint64_t size);
 /* @len bytes of a pattern that depends on @seed and the position. */
 void qfx_fill(uint8_t *buf, size_t len, unsigned int seed);
+/* Byte @i of that pattern. */
+uint8_t qfx_fill_byte(unsigned int seed, size_t i);
 
 #endif
