@@ -87,7 +87,7 @@ for line in sys.stdin:
 }
 tc_run "sg_opcodes lists exactly the commands dispatch takes" opcodes_match
 tc_run "RSOC one command: READ(10) usage map" \
-	data_is 0003000a2818ffffffff1fffff00 a30c01280000000000400000 --in 64
+	data_is 0003000a281affffffff1fffff00 a30c01280000000000400000 --in 64
 tc_run "RSOC option 1 on an opcode with service actions: INVALID FIELD" \
 	sense_is "$ILLEGAL asc=0x24 fp=cdb:2:2" a30c019e0000000000400000 --in 64
 tc_run "RSOC: unsupported opcode reported as not supported" \
