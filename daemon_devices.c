@@ -168,17 +168,37 @@ static bool dev_served_already(struct tcmur_daemon *d, const struct tcmu_dev_inf
 	return false;
 }
 
+/* A device named for the main loop by a callback on another thread. */
 struct failed_dev {
 	struct tcmur_daemon *d;
-	unsigned int minor;
+	unsigned int minor;	/* published last (failed_dev_new) */
 };
+
+/* Made on any thread for g_idle_add: the fields are published with a
+ * release store that failed_dev_lookup's acquire pairs with, as GLib's
+ * main-loop locks are futexes ThreadSanitizer cannot see. */
+static struct failed_dev *failed_dev_new(struct tcmur_daemon *d, unsigned int minor)
+{
+	struct failed_dev *f = g_new0(struct failed_dev, 1);
+
+	f->d = d;
+	__atomic_store_n(&f->minor, minor, __ATOMIC_RELEASE);
+	return f;
+}
+
+/* Main thread: the device @f names, if we still hold it. */
+static struct tcmur_device *failed_dev_lookup(const struct failed_dev *f)
+{
+	unsigned int minor = __atomic_load_n(&f->minor, __ATOMIC_ACQUIRE);
+
+	return g_hash_table_lookup(f->d->devices, GUINT_TO_POINTER(minor));
+}
 
 /* Main thread, a second after a failure: try the device again. */
 static gboolean dev_retry(gpointer data)
 {
 	struct failed_dev *f = data;
-	struct tcmur_device *dev = g_hash_table_lookup(f->d->devices,
-						       GUINT_TO_POINTER(f->minor));
+	struct tcmur_device *dev = failed_dev_lookup(f);
 
 	if (dev && dev_is_failed(dev) && !dev_restart(dev))
 		dbus_service_update_device(f->d->dbus, dev);
@@ -190,8 +210,7 @@ static gboolean dev_retry(gpointer data)
 static gboolean dev_reopen_main(gpointer data)
 {
 	struct failed_dev *f = data;
-	struct tcmur_device *dev = g_hash_table_lookup(f->d->devices,
-						       GUINT_TO_POINTER(f->minor));
+	struct tcmur_device *dev = failed_dev_lookup(f);
 
 	if (!dev || !dev_wants_reopen(dev)) {
 		g_free(f);
@@ -210,8 +229,7 @@ static gboolean dev_reopen_main(gpointer data)
 static void config_written(int status, const char *msg, gpointer data)
 {
 	struct failed_dev *f = data;
-	struct tcmur_device *dev = g_hash_table_lookup(f->d->devices,
-						       GUINT_TO_POINTER(f->minor));
+	struct tcmur_device *dev = failed_dev_lookup(f);
 
 	if (status)
 		log_err(&f->d->log, dev ? dev->who : "tcmu-runner",
@@ -225,7 +243,6 @@ static void config_written(int status, const char *msg, gpointer data)
 static void dev_config_main(struct tcmur_daemon *d, struct tcmur_device *dev)
 {
 	char cfg[sizeof(dev->config_wanted)];
-	struct failed_dev *f;
 	uint64_t size;
 
 	if (!dev_take_config_wanted(dev, cfg, sizeof(cfg)))
@@ -233,18 +250,15 @@ static void dev_config_main(struct tcmur_daemon *d, struct tcmur_device *dev)
 	pthread_mutex_lock(&dev->state_lock);
 	size = dev->size;
 	pthread_mutex_unlock(&dev->state_lock);
-	f = g_new0(struct failed_dev, 1);
-	f->d = d;
-	f->minor = dev->info.uio_minor;
-	change_medium_start(d, dev->handler, dev->info.name, size, cfg, config_written, f);
+	change_medium_start(d, dev->handler, dev->info.name, size, cfg, config_written,
+			    failed_dev_new(d, dev->info.uio_minor));
 }
 
 /* Main thread: show the failure, and schedule a restart while tries last. */
 static gboolean dev_failed_main(gpointer data)
 {
 	struct failed_dev *f = data;
-	struct tcmur_device *dev = g_hash_table_lookup(f->d->devices,
-						       GUINT_TO_POINTER(f->minor));
+	struct tcmur_device *dev = failed_dev_lookup(f);
 
 	if (!dev) {		/* removed meanwhile: nothing to show */
 		g_free(f);
@@ -276,11 +290,7 @@ static gboolean dev_failed_main(gpointer data)
 /* dev_params.on_failed: any thread. */
 static void dev_failed(void *opaque, unsigned int minor)
 {
-	struct failed_dev *f = g_new0(struct failed_dev, 1);
-
-	f->d = opaque;
-	f->minor = minor;
-	g_idle_add(dev_failed_main, f);
+	g_idle_add(dev_failed_main, failed_dev_new(opaque, minor));
 }
 
 /* dev_params.on_freed: a removed device's own thread, done with it (the
