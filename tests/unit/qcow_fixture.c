@@ -251,3 +251,17 @@ void qfx_fill(uint8_t *buf, size_t len, unsigned int seed)
 	for (size_t i = 0; i < len; i++)
 		buf[i] = qfx_fill_byte(seed, i);
 }
+
+uint64_t qfx_file_be(const char *path, uint64_t off, unsigned int len)
+{
+	uint8_t b[8] = { 0 };
+	uint64_t v = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, b, len, off), (ssize_t)len);
+	close(fd);
+	for (unsigned int i = 0; i < len; i++)
+		v = v << 8 | b[i];
+	return v;
+}

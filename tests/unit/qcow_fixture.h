@@ -62,5 +62,8 @@ int64_t qfx_lun_vs_file(struct qfx *f, struct sim_dev *sd, const char *name, uin
 void qfx_fill(uint8_t *buf, size_t len, unsigned int seed);
 /* Byte @i of that pattern. */
 uint8_t qfx_fill_byte(unsigned int seed, size_t i);
+/* The big-endian integer of @len (at most 8) bytes at @off of the file
+ * @path (a header field of an image, say); fails the test if unreadable. */
+uint64_t qfx_file_be(const char *path, uint64_t off, unsigned int len);
 
 #endif

@@ -70,18 +70,9 @@ int fdatasync(int fd)
 static uint64_t file_be(struct qfx *f, const char *name, uint64_t off, unsigned int len)
 {
 	char path[128];
-	uint8_t b[8] = { 0 };
-	uint64_t v = 0;
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
-	fd = open(path, O_RDONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, b, len, off), (ssize_t)len);
-	close(fd);
-	for (unsigned int i = 0; i < len; i++)
-		v = v << 8 | b[i];
-	return v;
+	return qfx_file_be(path, off, len);
 }
 
 /* Set the 16-bit refcount of host cluster @c (in the first refcount

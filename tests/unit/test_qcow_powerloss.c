@@ -37,21 +37,6 @@
 #define KiB 1024
 #define MiB (1024 * 1024)
 
-/* The big-endian integer of @len bytes at @off of the file @path. */
-static uint64_t file_be(const char *path, uint64_t off, unsigned int len)
-{
-	uint8_t b[8] = { 0 };
-	uint64_t v = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, b, len, off), (ssize_t)len);
-	close(fd);
-	for (unsigned int i = 0; i < len; i++)
-		v = v << 8 | b[i];
-	return v;
-}
-
 static const char *base_name(const char *path)
 {
 	const char *s = strrchr(path, '/');
@@ -64,7 +49,7 @@ static void repair_if_dirty(struct qfx *f, struct crash_run *r, const struct cra
 {
 	struct sim_dev *sd;
 
-	if (file_be(r->crashed, 4, 4) < 3 || !(file_be(r->crashed, 72, 8) & 1))
+	if (qfx_file_be(r->crashed, 4, 4) < 3 || !(qfx_file_be(r->crashed, 72, 8) & 1))
 		return;
 	sd = qfx_dev(f, base_name(r->crashed), r->book.size, NULL);
 	if (!sd)
@@ -163,8 +148,8 @@ static void test_qcow_powerloss_growth(void **state)
 	crash_run_flush(&r);
 	crash_run_end(&r);
 	print_message("refcount table: %llu clusters\n",
-		      (unsigned long long)file_be(r.image, 56, 4));
-	assert_true(file_be(r.image, 56, 4) >= 2);
+		      (unsigned long long)qfx_file_be(r.image, 56, 4));
+	assert_true(qfx_file_be(r.image, 56, 4) >= 2);
 	crash_run_replay(&r, qcow_judge, f);
 }
 
@@ -251,7 +236,7 @@ static void test_qcow_powerloss_dirty_repair(void **state)
 	crash_run_unmap(&r, 1 * MiB, 64 * KiB);
 	crash_run_flush(&r);
 	crash_run_end(&r);
-	assert_int_equal(file_be(r.image, 72, 8) & 1, 0);
+	assert_int_equal(qfx_file_be(r.image, 72, 8) & 1, 0);
 	crash_run_replay(&r, qcow_judge, f);
 }
 
