@@ -90,6 +90,9 @@ $(UB)/%.o: %.c $(UNIT_HDRS)
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) -c -o $@ $<
 
+# Generated: not in UNIT_HDRS's wildcard on a fresh clone, so named.
+$(UB)/dbus_service.o: dbus_gen.h
+
 $(UB)/libsupport.a: $(UNIT_SUPPORT:%=$(UB)/%.o)
 	$(AR) rcs $@ $^
 
