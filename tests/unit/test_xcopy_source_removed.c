@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <semaphore.h>
 
+#include "deadline.h"
 #include "fake_cfgfs.h"
 
 #define SER_A "aaaa0000111122223333444455556666"
@@ -38,12 +39,10 @@ static void *remove_fn(void *p)
  * REMOVE_MS, else -ETIMEDOUT (the thread is left to finish). */
 static int remove_timed(struct removal *r)
 {
-	struct timespec ts;
+	struct timespec ts = deadline_after_ms(REMOVE_MS);
 	pthread_t th;
 
 	assert_int_equal(pthread_create(&th, NULL, remove_fn, r), 0);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += REMOVE_MS / 1000;
 	if (pthread_timedjoin_np(th, NULL, &ts)) {
 		pthread_detach(th);
 		return -ETIMEDOUT;

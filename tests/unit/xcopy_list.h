@@ -150,44 +150,6 @@ static inline struct sim_dev *xl_dev(struct dev_registry *reg, const struct tcmu
 	return sd;
 }
 
-struct xl_remove_arg {
-	struct dev_registry *reg;
-	struct tcmur_device *dev;
-};
-
-static inline void *xl_remove_fn(void *p)
-{
-	struct xl_remove_arg *a = p;
-
-	dev_registry_remove(a->reg, a->dev);
-	return NULL;
-}
-
-/* dev_registry_remove under a watchdog: 0, or -ETIMEDOUT if it hangs
- * (the thread is then left behind). */
-static inline int xl_remove(struct dev_registry *reg, struct tcmur_device *dev, int ms)
-{
-	static struct xl_remove_arg a;
-	struct timespec ts;
-	pthread_t th;
-	int err;
-
-	a.reg = reg, a.dev = dev;
-	if (pthread_create(&th, NULL, xl_remove_fn, &a))
-		return -EAGAIN;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L)
-		ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-	err = pthread_timedjoin_np(th, NULL, &ts);
-	if (err) {
-		pthread_detach(th);
-		return -err;
-	}
-	return 0;
-}
-
 static inline unsigned int xl_refs(struct dev_registry *reg, struct tcmur_device *dev)
 {
 	unsigned int n;
