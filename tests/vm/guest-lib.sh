@@ -492,6 +492,25 @@ sense_is() {
 # clear_ua SG: take pending unit attentions with TEST UNIT READY.
 clear_ua() { sg_turs "$1" >/dev/null 2>&1; sg_turs "$1" >/dev/null 2>&1; true; }
 
+# The kernel's own backstore as a differential oracle (scsi_oracle.py).
+# oracle_fileio NAME FILE: the kernel's side, a fileio LUN of 16 MiB on
+# FILE taking UNMAP and WRITE SAME with UNMAP (emulate_tpu, emulate_tpws),
+# as ours do. Sets LUN_SG like the others.
+oracle_fileio() {
+	lun_create_fileio "$1" 16M "$2" &&
+		_tcli "/backstores/fileio/$1" set attribute emulate_tpu=1 emulate_tpws=1 \
+			>/dev/null
+}
+# oracle_run KERNEL_SG OURS_SG SEED COUNT: the same commands to both
+# 16 MiB LUNs; every difference must be a deliberate one. Their unit
+# attentions (a LUN made after another gives that one REPORTED LUNS DATA
+# HAS CHANGED) are cleared first.
+oracle_run() {
+	clear_ua "$1"
+	clear_ua "$2"
+	python3 "$TCMU_SRC/tests/vm/scsi_oracle.py" "$1" "$2" 32768 "$3" "$4"
+}
+
 # lun_capacity DEV: capacity in bytes per READ CAPACITY (sg_readcap).
 lun_capacity() {
 	sg_readcap "$1" | awk -F'[=, ]+' '

@@ -15,7 +15,10 @@ residual and the data. A difference is accepted only where DELIBERATE
 lists the case's class, and our answer must then be the one listed there.
 After a write-side command the two answered differently, the kernel LUN's
 blocks it named are copied to ours, so that later reads compare equal
-media. Prints each difference, then "cases N, differences D: K
+media. The same after every UNMAP (and WRITE SAME with UNMAP) when our
+LUN reports LBPRZ 0 in READ CAPACITY(16), as an rbd LUN does: SBC-3
+lets such a LUN return any data for an unmapped block, while fileio's
+holes read zeros. Prints each difference, then "cases N, differences D: K
 deliberate, U not" and exits 1 if U > 0.
 """
 import fnmatch
@@ -75,10 +78,11 @@ DELIBERATE = [
      "short one having written nothing"),
     ("writesame*:dataout*", "status=0x02 sense=5/0e/03", "WRITE SAME's Data-Out must be one "
      "block (SBC-4 5.49); 6.1 answers 24/00 to a short one and takes a long one"),
-    ("verify*:bytchk1:xfer-*", "status=0x02 sense=5/24/00", "VERIFY with BYTCHK 1 and too "
-     "little data is refused; 6.1 answers GOOD having compared nothing"),
-    ("verify*:bytchk1", "status=0x02 sense=e/1d/00", "VERIFY with BYTCHK 1 compares "
-     "(SBC-3 5.33): MISCOMPARE where the data differ; 6.1 answers GOOD without comparing"),
+    ("verify*:bytchk1:xfer-short", "status=0x02 sense=5/24/00", "VERIFY with BYTCHK 1 and "
+     "too little data is refused; 6.1 answers GOOD having compared nothing"),
+    ("verify*:bytchk1*", "status=0x02 sense=e/1d/00", "VERIFY with BYTCHK 1 compares "
+     "(SBC-3 5.33), with more data than it needs too: MISCOMPARE where the data differ; 6.1 "
+     "answers GOOD without comparing"),
     ("read*:xfer-long", "status=0x00", "a READ into a larger buffer: GOOD with the underflow "
      "residual (SAM-5); 6.1's fileio at times answers NOT READY 08/00"),
     ("readcap10:xfer-short", "status=0x00", "READ CAPACITY(10) into a 4-byte buffer: what "
@@ -386,6 +390,18 @@ def resync(kdev, odev, span, blocks):
     return True
 
 
+def unmaps(cls):
+    """Whether the case's class is a command that may unmap blocks."""
+    return cls.startswith("unmap") or ":unmap" in cls
+
+
+def lbprz(dev):
+    """READ CAPACITY(16)'s LBPRZ bit: unmapped blocks read as zeros."""
+    cdb = bytes([0x9e, 0x10]) + bytes(8) + (32).to_bytes(4, "big") + bytes([0, 0])
+    r = sg_io(dev, cdb, None, 32)
+    return r["status"] == 0 and len(r["data"]) > 14 and bool(r["data"][14] & 0x40)
+
+
 def table():
     """DELIBERATE as a markdown table, for the README."""
     print("| case (class) | our answer | why |")
@@ -401,6 +417,10 @@ def main(argv):
     kdev, odev, blocks, seed, count = argv[1], argv[2], int(argv[3]), int(argv[4]), int(argv[5])
     gen = Gen(random.Random(seed), blocks)
     print("seed %d, %d drawn cases after the opcode sweep" % (seed, count))
+    zeroes = lbprz(odev)
+    if not zeroes:
+        print("our LUN reports LBPRZ 0: what an UNMAP names is taken from the kernel's LUN "
+              "after it (SBC-3 5.16: an unmapped block may read as any data)")
     cases = list(sweep(blocks)) + [gen.case() for _ in range(count)]
     known = unexpected = infos = 0
     for i, (cls, name, cdb, out, in_len, data, span) in enumerate(cases):
@@ -412,6 +432,9 @@ def main(argv):
         ks, kd = full(k, data)
         osum, od = full(o, data)
         if ks == osum and kd == od:
+            if span is not None and not zeroes and unmaps(cls) and o["status"] == 0:
+                if not resync(kdev, odev, span, blocks):
+                    unexpected += 1
             continue
         want = deliberate(cls)
         ok = want is not None and osum.startswith(want[1])

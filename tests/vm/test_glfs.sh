@@ -9,6 +9,8 @@
 #    the LUN read whole is what gfapi reads of the file;
 #  - UNMAP (blkdiscard) punches a hole the brick's file shows;
 #  - WRITE SAME of 3000 blocks, through the LUN and through gfapi;
+#  - the kernel's fileio as an oracle (scsi_oracle.py) against a second
+#    user:glfs LUN with the same data: every difference a deliberate one;
 #  - the brick killed mid-I/O and restarted: writes fail with retryable
 #    sense or complete (counted in the LUN's glfs.connection_errors),
 #    nothing stays in D state, what was acknowledged
@@ -66,7 +68,7 @@ tc_run "daemon starts" daemon_start || exit 1
 tc_run "targetcli lists user:glfs" wait_handler glfs 60 || exit 1
 tc_run "a user:glfs LUN (;create: the file made at its size)" \
 	lun_create_user lun 128M "$VOL@$H/lun.img;create" glfs || exit 1
-SD=$LUN_SD
+SD=$LUN_SD SG=$LUN_SG
 # Made once: ;create leaves the config the kernel holds (and targetcli
 # saves), so that a restore at boot never makes an empty image where the
 # file went missing.
@@ -135,6 +137,34 @@ write_same_case() {
 }
 tc_run "WRITE SAME of 3000 blocks reads back, through the LUN and through gfapi" \
 	write_same_case
+
+# The kernel as an oracle (issue 28): a kernel fileio LUN and a second
+# user:glfs LUN (;create) holding the same 16 MiB of random data (written
+# through the LUN), the same opcode sweep and drawn cases to both. Both
+# deleted, gfapi reads the kernel's file.
+ORC=/tmp/oracle
+ORACLE_SEED=${TCMU_ORACLE_SEED:-20261210}
+ORACLE_COUNT=${TCMU_ORACLE_COUNT:-1500}
+oracle_luns() {
+	mkdir -p "$ORC" && head -c 16M /dev/urandom >"$ORC/k.img" &&
+		oracle_fileio kor "$ORC/k.img" || return 1
+	ORC_SGK=$LUN_SG
+	lun_create_user orc 16M "$VOL@$H/orc.img;create" glfs || return 1
+	ORC_SGO=$LUN_SG
+	dd if="$ORC/k.img" of="$LUN_SD" bs=1M oflag=direct status=none &&
+		clear_ua "$ORC_SGO"
+}
+oracle_equal() {
+	lun_delete kor && lun_delete orc &&
+		"$GTOOL" cat $H "$VOL" /orc.img >"$ORC/g.img" &&
+		cmp "$ORC/k.img" "$ORC/g.img" && echo "gfapi reads the kernel's file"
+}
+if tc_run "a fileio LUN and a user:glfs LUN with the same 16 MiB of random data" oracle_luns
+then
+	tc_run "glfs: the same commands to both, every difference deliberate (seed $ORACLE_SEED)" \
+		oracle_run "$ORC_SGK" "$ORC_SGO" "$ORACLE_SEED" "$ORACLE_COUNT"
+	tc_run "both LUNs deleted; gfapi reads the kernel's file" oracle_equal
+fi
 # glfs.NAME of the LUN, from tcmu-runner --status --json.
 health() { lun_stat lun "glfs.$1"; }
 
@@ -239,7 +269,7 @@ tc_run "glusterd and the brick frozen 27 s, the volume's default ping-timeout: c
 
 SYNC10=35000000000000000000
 flush_stays_failed() {
-	local sg=$LUN_SG p
+	local sg=$SG p
 	echo 1 >"$(lun_cfs lun)/attrib/emulate_write_cache" && clear_ua "$sg" || return 1
 	dd if=/dev/urandom of="$SD" bs=64k count=16 seek=800 oflag=direct status=none ||
 		return 1

@@ -25,19 +25,13 @@ tc_run "targetcli lists user:file" wait_handler file 60 || exit 1
 
 head -c 16M /dev/urandom >"$DIR/k.img"
 cp "$DIR/k.img" "$DIR/u.img"
-tc_run "kernel fileio LUN on a 16 MiB file of random data" \
-	lun_create_fileio kor 16M "$DIR/k.img" || exit 1
+tc_run "kernel fileio LUN on a 16 MiB file of random data, with UNMAP and WRITE SAME" \
+	oracle_fileio kor "$DIR/k.img" || exit 1
 SGK=$LUN_SG
-tc_run "the fileio LUN takes UNMAP and WRITE SAME with UNMAP (emulate_tpu, emulate_tpws)" \
-	_tcli /backstores/fileio/kor set attribute emulate_tpu=1 emulate_tpws=1
 tc_run "our user:file LUN on a copy of it" lun_create_user uor 16M "$DIR/u.img" || exit 1
 SGO=$LUN_SG
-clear_ua "$SGK"
-clear_ua "$SGO"
 
-oracle() {
-	python3 "$TCMU_SRC/tests/vm/scsi_oracle.py" "$SGK" "$SGO" 32768 "$SEED" "$COUNT"
-}
+oracle() { oracle_run "$SGK" "$SGO" "$SEED" "$COUNT"; }
 tc_run "the same commands to both: every difference is a deliberate one (seed $SEED)" oracle
 same_files() {
 	sync
@@ -56,16 +50,12 @@ tc_run "our LUN deleted" lun_delete uor
 tc_run "targetcli lists user:qcow" wait_handler qcow 60 || exit 1
 head -c 16M /dev/urandom >"$DIR/k2.img"
 qemu-img convert -q -f raw -O qcow2 "$DIR/k2.img" "$DIR/q.qcow2"
-tc_run "kernel fileio LUN on another 16 MiB of random data" \
-	lun_create_fileio kq 16M "$DIR/k2.img" || exit 1
+tc_run "kernel fileio LUN on another 16 MiB of random data, with UNMAP and WRITE SAME" \
+	oracle_fileio kq "$DIR/k2.img" || exit 1
 SGK=$LUN_SG
-tc_run "the fileio LUN takes UNMAP and WRITE SAME with UNMAP" \
-	_tcli /backstores/fileio/kq set attribute emulate_tpu=1 emulate_tpws=1
 tc_run "our user:qcow LUN on a qcow2 image of it" \
 	lun_create_user qor 16M "$DIR/q.qcow2" qcow || exit 1
 SGO=$LUN_SG
-clear_ua "$SGK"
-clear_ua "$SGO"
 SEED=$((SEED + 1))
 tc_run "qcow: the same commands to both, every difference deliberate (seed $SEED)" oracle
 tc_run "fileio LUN deleted (qcow)" lun_delete kq

@@ -11,6 +11,8 @@
 #    RADOS object), the blocks left alone;
 #  - WRITE SAME of a pattern, read back and in `rbd export`;
 #  - UNMAP of 32 MiB frees space `rbd du` sees;
+#  - the kernel's fileio as an oracle (scsi_oracle.py) against a user:rbd
+#    LUN on the same data: every difference a deliberate one;
 #  - the OSD killed mid-I/O and restarted: every write is answered (GOOD
 #    or a retryable error) within the handler's osd_op_timeout, nothing
 #    stays in D state, the daemon answers its bus, what was written and
@@ -157,6 +159,35 @@ unmap_frees() {
 	[ "$after" -le $((before - 28)) ]
 }
 tc_run "UNMAP of 32 MiB frees space rbd du sees" unmap_frees
+
+# --- the kernel as an oracle (issue 28) ----------------------------------
+# A kernel fileio LUN and a user:rbd LUN on an image imported from the
+# same 16 MiB of random data; scsi_oracle.py sends both the same opcode
+# sweep and drawn cases (fewer than test_oracle.sh's, librbd is slower);
+# the rbd LUN reports LBPRZ 0, so what an UNMAP names is taken from the
+# kernel's LUN after it. Both deleted, rbd export equals the kernel's file.
+ORC=/tmp/oracle
+ORACLE_SEED=${TCMU_ORACLE_SEED:-20261209}
+ORACLE_COUNT=${TCMU_ORACLE_COUNT:-1500}
+oracle_luns() {
+	mkdir -p "$ORC" && head -c 16M /dev/urandom >"$ORC/k.img" &&
+		RBD import "$ORC/k.img" rbd/orc >/dev/null 2>&1 &&
+		oracle_fileio kor "$ORC/k.img" || return 1
+	ORC_SGK=$LUN_SG
+	lun_create_user orc 16M "rbd/orc;osd_op_timeout=$TIMEOUT" rbd || return 1
+	ORC_SGO=$LUN_SG
+	clear_ua "$ORC_SGO"
+}
+oracle_equal() {
+	lun_delete kor && lun_delete orc &&
+		RBD export rbd/orc "$ORC/r.img" >/dev/null 2>&1 &&
+		cmp "$ORC/k.img" "$ORC/r.img" && echo "rbd export equals the kernel's file"
+}
+if tc_run "a fileio LUN and a user:rbd LUN on the same 16 MiB of random data" oracle_luns; then
+	tc_run "rbd: the same commands to both, every difference deliberate (seed $ORACLE_SEED)" \
+		oracle_run "$ORC_SGK" "$ORC_SGO" "$ORACLE_SEED" "$ORACLE_COUNT"
+	tc_run "both LUNs deleted; rbd export equals the kernel's file" oracle_equal
+fi
 
 # --- the OSD killed mid-I/O and restarted --------------------------------
 # Region A (72-80 MiB) is written and verified first; writes then run at
