@@ -94,9 +94,11 @@ handler_file.so: handler_file.c image_lock.c image_lock.h tcmu-runner.h
 handler_qcow.so: $(QCOW_SRCS) qcow2.h image_lock.h tcmu-runner.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ $(QCOW_SRCS) -lz -lpthread
 
-handler_rbd.so: handler_rbd.c tcmu-runner.h
+# rbd_service.c: the Ceph service map (ceph -s, ceph-iscsi, the dashboard).
+RBD_SRCS := handler_rbd.c rbd_service.c
+handler_rbd.so: $(RBD_SRCS) rbd_service.h scsi_defs.h tcmu-runner.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags librbd librados 2>/dev/null) \
-		-shared $(LDFLAGS) -o $@ $< $(RBD_LIBS)
+		-shared $(LDFLAGS) -o $@ $(RBD_SRCS) $(RBD_LIBS) -lpthread
 
 # -z nodelete: a detached glfs_fini may still run in it after dlclose.
 GLFS_SRCS := handler_glfs.c glfs_cfg.c glfs_conn.c glfs_ping.c

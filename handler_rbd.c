@@ -32,6 +32,12 @@
  * Health (API 1.4): lock ownership, locks acquired and lost, ops timed
  * out, connections lost. The exclusive lock is librbd's own: taken for a
  * write, handed to another client that asks.
+ * The Ceph service map (rbd_service.c): each open registers the image as
+ * a daemon of service tcmu-runner, as the established daemon does, for
+ * ceph-iscsi, the dashboard and `ceph -s`, and its status follows the
+ * health figures as they change (rate-limited, off librbd's thread); a
+ * reopen registers the new client again. A failed registration is
+ * logged and the LUN serves all the same.
  * ALUA (API 1.5, lock_owner): REPORT TARGET PORT GROUPS says ACTIVE/
  * OPTIMIZED through the gateway whose client holds the exclusive lock,
  * STANDBY (ACTIVE/NON-OPTIMIZED for a group without standby) through the
@@ -64,6 +70,7 @@
 #include <rados/librados.h>
 #include <rbd/librbd.h>
 
+#include "rbd_service.h"
 #include "scsi_defs.h"
 #include "tcmu-runner.h"
 
@@ -96,6 +103,7 @@ struct rbd_dev {
 		uint64_t locks_acquired, locks_lost, timed_out, conn_lost;
 	} health;
 	int reopen_asked;	/* tcmur_dev_reopen called for this connection */
+	struct rbd_service *svc;	/* in the service map (NULL: not) */
 	uint64_t lock_noted_ms;	/* CLOCK_MONOTONIC_COARSE of the last look */
 	/* aio submitted, callback not yet past its last touch of us
 	 * (atomic): close waits for 0 before freeing librbd's state. */
@@ -306,6 +314,17 @@ static void rbdh_forget(struct rbd_dev *rdev)
 	rdev->health = keep;
 }
 
+/* rbd_service's thread: the status as the health figures say now. */
+static void rbdh_service_read(void *arg, struct rbd_service_status *out)
+{
+	struct rbd_dev *rdev = arg;
+
+	out->lock_owner = __atomic_load_n(&rdev->lock_owner, __ATOMIC_RELAXED);
+	out->lock_lost = __atomic_load_n(&rdev->health.locks_lost, __ATOMIC_RELAXED);
+	out->conn_lost = __atomic_load_n(&rdev->health.conn_lost, __ATOMIC_RELAXED);
+	out->cmd_timed_out = __atomic_load_n(&rdev->health.timed_out, __ATOMIC_RELAXED);
+}
+
 static int rbdh_open_dev(struct tcmur_device *dev, bool reopen)
 {
 	struct rbd_dev *rdev = tcmur_dev_private(dev);
@@ -355,6 +374,9 @@ static int rbdh_open_dev(struct tcmur_device *dev, bool reopen)
 		rdev->stripe_unit = 4 << 20;
 	tcmu_dev_dbg(dev, "opened %s/%s (%llu bytes, timeouts %u s)", c.pool, c.image,
 		     (unsigned long long)size, c.timeout);
+	/* Logged if it fails; the LUN serves without it (svc NULL). */
+	rbd_service_new(dev, rdev->cluster, rdev->image, c.pool, c.image, rbdh_service_read,
+			rdev, &rdev->svc);
 	rbdh_cfg_free(&c);
 	return 0;
 
@@ -385,6 +407,7 @@ static void rbdh_close_dev(struct tcmur_device *dev)
 				      __atomic_load_n(&rdev->inflight, __ATOMIC_RELAXED));
 		usleep(1000);
 	}
+	rbd_service_free(rdev->svc);
 	rbd_close(rdev->image);
 	rados_ioctx_destroy(rdev->io);
 	rados_shutdown(rdev->cluster);
@@ -453,10 +476,13 @@ static void rbdh_lock_note(struct rbd_dev *rdev)
 		return;
 	owner = !!owner;
 	was = __atomic_exchange_n(&rdev->lock_owner, owner, __ATOMIC_RELAXED);
-	if (owner && !was)
+	if (owner == was)
+		return;
+	if (owner)
 		__atomic_add_fetch(&rdev->health.locks_acquired, 1, __ATOMIC_RELAXED);
-	else if (!owner && was)
+	else
 		__atomic_add_fetch(&rdev->health.locks_lost, 1, __ATOMIC_RELAXED);
+	rbd_service_changed(rdev->svc);
 }
 
 static void rbdh_lock_note_io(struct rbd_dev *rdev)
@@ -480,6 +506,9 @@ static void rbdh_count_error(struct rbd_dev *rdev, ssize_t r)
 		__atomic_add_fetch(&rdev->health.timed_out, 1, __ATOMIC_RELAXED);
 	else if (r == -ESHUTDOWN || r == -ENOTCONN)	/* ESHUTDOWN: blocklisted */
 		__atomic_add_fetch(&rdev->health.conn_lost, 1, __ATOMIC_RELAXED);
+	else
+		return;
+	rbd_service_changed(rdev->svc);
 }
 
 /* librbd's thread: the aio ended. The last touch of rdev is the

@@ -27,6 +27,10 @@ UNIT_SUPPORT := tests/unit/sim_dev tests/unit/mem_handler \
 		tests/unit/crash_replay tests/unit/crash_run \
 		handler_file image_lock dev_filter daemon_devices daemon_stop dev_reaping store_key dbus_service dbus_gen change_medium
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+# test_rbd_service needs librados's and librbd's headers (not the libraries).
+ifeq ($(RBD_LIBS),)
+UNIT_TESTS := $(filter-out test_rbd_service,$(UNIT_TESTS))
+endif
 UNIT_PLUGINS := $(patsubst tests/unit/plugins/%.c,%,$(wildcard tests/unit/plugins/*.c))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
@@ -113,6 +117,12 @@ $(filter %_powerloss,$(UNIT_BINS)): $(UB)/tests/unit/crash_log.o
 $(UB)/test_handler_loader: $(UNIT_PLUGIN_SOS)
 # Holds open the window between "aborted?" and the handler call.
 $(UB)/test_io_abort_window: UNIT_SPY_LD += -Wl,--wrap=dev_durable_refuses
+# rbd_service.c compiled in, against fakes of librados and librbd: no
+# daemon core, no cluster libraries.
+$(UB)/tests/unit/test_rbd_service.o: rbd_service.c
+$(UB)/test_rbd_service: $(UB)/tests/unit/test_rbd_service.o
+	$(UNIT_CC) $(UNIT_SAN) -o $@ $< $(UNIT_LIBS)
+
 # handler_glfs's gfapi-free parts, compiled into their tests.
 $(UB)/tests/unit/test_glfs_cfg.o: glfs_cfg.c glfs_ping.c
 $(UB)/tests/unit/test_glfs_ping.o: glfs_ping.c

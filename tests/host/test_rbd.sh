@@ -5,7 +5,9 @@
 # tcmu-sim: check passes; a missing pool, image or an image smaller than
 # the LUN is refused with a reason; what a sequential write left is what
 # `rbd export` holds; an acknowledged write survives a SIGKILL (librbd's
-# cache off); bench figures beside fio's rbd engine on the same image.
+# cache off); the image in Ceph's service map, its status current and
+# registered again after a blocklisted client's reopen; bench figures
+# beside fio's rbd engine on the same image.
 # Needs ceph-mon, ceph-mgr, ceph-osd, rbd, librbd-dev (handler_rbd.so
 # built), which make check installs: a missing one is a failure under CI,
 # a skip (exit 77) elsewhere. The cluster: tests/cluster/ceph.sh.
@@ -23,7 +25,9 @@ done
 
 DIR=$(mktemp -u /var/tmp/ceph-rbd.XXXXXX)
 tmp=$(mktemp -d)
+HOLD_PID=""
 cleanup() {
+	[ -z "$HOLD_PID" ] || kill -9 "$HOLD_PID" 2>/dev/null
 	"$CEPH_SH" stop "$DIR" >/dev/null 2>&1
 	rm -rf "$tmp"
 }
@@ -131,6 +135,149 @@ print("rbd export after the kill: " + ("the write before the flush (the acknowle
 }
 check "a write acknowledged after a flush survives a SIGKILL (librbd's cache off)" \
 	killed_after_cached_write
+
+# The Ceph service map, which ceph-iscsi (its `service status`), the
+# dashboard and `ceph -s` read: a served image is service tcmu-runner,
+# daemon <host>:<pool>/<image>, with metadata pool_name, image_name,
+# image_id, daemon_type portal and daemon_prefix <host>, and a status of
+# lock_owner, lock_lost_cnt, conn_lost_cnt, cmd_timed_out_cnt kept
+# current; blocklisted and reopened, the new client registers again and
+# its status counts the lost connection. A client's status reaches the mgr
+# with its next report (every mgr_stats_period, 5 s) and the handler sends
+# at most one change every 3 s: each wait below is bounded at 30 s.
+SVC=$(hostname):rbd/svc
+within() {	# within SECONDS COMMAND...: true once COMMAND is, tried each second
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 1
+	done
+}
+# svc dump|status [KEY...]: our daemon's entry in `ceph service dump` (its
+# "metadata", "addr") or `ceph service status` (its "status"), walked down
+# KEYs; a dict as "k=v k=v"; false if absent.
+svc() {
+	timeout 30 ceph service "$1" -f json 2>/dev/null | python3 -c 'import json, sys
+kind, name, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
+d = json.load(sys.stdin)
+d = d["services"]["tcmu-runner"]["daemons"] if kind == "dump" else d["tcmu-runner"]
+d = d[name]
+for k in keys:
+    d = d[k]
+print(" ".join("%s=%s" % kv for kv in sorted(d.items())) if isinstance(d, dict) else d)' \
+		"$1" "$SVC" "${@:2}" 2>/dev/null
+}
+svc_status_is() { [ "$(svc status status "$1")" = "$2" ]; }
+svc_status_keys() {
+	local k
+	for k in lock_owner lock_lost_cnt conn_lost_cnt cmd_timed_out_cnt; do
+		svc status status "$k" >/dev/null || return 1
+	done
+}
+
+# sim_hold on rbd/svc, a line at a time from fd 9 (tests/tools/sim_hold.c).
+hold_wait() {	# hold_wait CMD N: the Nth answer to CMD, within 120 s
+	local i
+	for i in $(seq 600); do
+		if [ "$(grep -c "^$1: " "$tmp/hold.out")" -ge "$2" ]; then
+			grep "^$1: " "$tmp/hold.out" | sed -n "$2{s/^/    | /;p}"
+			return 0
+		fi
+		sleep 0.2
+	done
+	echo "no answer to $1"
+	return 1
+}
+hold_cmd() {	# hold_cmd CMD: send it, wait for its answer
+	local n=$(($(grep -c "^$1: " "$tmp/hold.out") + 1))
+	printf '%s\n' "$1" >&9
+	hold_wait "$1" "$n"
+}
+hold_start() {
+	RBD create rbd/svc --size 64M || return 1
+	rm -f "$tmp/hold.in"
+	mkfifo "$tmp/hold.in" || return 1
+	tests/build/sim_hold --handler-path . --size 64M "rbd/rbd/svc$OPTS" \
+		<"$tmp/hold.in" >"$tmp/hold.out" 2>&1 &
+	HOLD_PID=$!
+	exec 9>"$tmp/hold.in"
+	hold_wait open 1 && grep -q '^open: ok' "$tmp/hold.out"
+}
+
+svc_registered() {
+	local kv k v want id rc=0
+	id=$(RBD info rbd/svc --format json 2>/dev/null |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+	if ! within 30 svc dump metadata >/dev/null; then
+		echo "    no daemon $SVC of service tcmu-runner; ceph service dump:"
+		timeout 30 ceph service dump 2>&1 | sed 's/^/    | /'
+		return 1
+	fi
+	for kv in pool_name=rbd image_name=svc "image_id=$id" daemon_type=portal \
+		  "daemon_prefix=$(hostname)"; do
+		k=${kv%%=*} want=${kv#*=}
+		v=$(svc dump metadata "$k")
+		echo "    $SVC metadata $k = $v"
+		[ "$v" = "$want" ] || { echo "    (want $want)"; rc=1; }
+	done
+	return $rc
+}
+ceph_s_portal() {
+	timeout 30 ceph -s 2>/dev/null | grep -E 'tcmu-runner: +[0-9]+ portals? active \([0-9]+ hosts?\)'
+}
+svc_lock_owner() {
+	within 30 svc_status_keys || { echo "    status: $(svc status status)"; return 1; }
+	echo "    status before a write: $(svc status status)"
+	hold_cmd write || return 1
+	within 30 svc_status_is lock_owner true
+	local rc=$?
+	echo "    status after it: $(svc status status)"
+	return $rc
+}
+svc_new_client() { [ "$(svc dump addr)" != "$1" ] && svc_status_is conn_lost_cnt 1; }
+svc_after_blocklist() {
+	local addr old
+	old=$(svc dump addr)
+	addr=$(RBD status rbd/svc 2>/dev/null | sed -n 's/.*watcher=\([^ ]*\) .*/\1/p' | head -n 1)
+	[ -n "$addr" ] || { echo "    no watcher on rbd/svc"; return 1; }
+	echo "    blocklisting $addr (in the service map: ${old:-nothing})"
+	timeout 60 ceph osd blocklist add "$addr" >/dev/null 2>&1 || return 1
+	hold_cmd write && hold_cmd reopen || return 1
+	grep -q '^reopen: done' "$tmp/hold.out" || return 1
+	within 30 svc_new_client "$old"
+	local rc=$?
+	echo "    in the service map: $(svc dump addr), status: $(svc status status)"
+	return $rc
+}
+svc_gone() {	# the service map answers, without our daemon
+	timeout 30 ceph service dump -f json 2>/dev/null | python3 -c 'import json, sys
+s = json.load(sys.stdin)["services"]
+sys.exit(sys.argv[1] in s.get("tcmu-runner", {}).get("daemons", {}))' "$SVC"
+}
+svc_unregistered() {
+	printf 'quit\n' >&9
+	exec 9>&-
+	wait "$HOLD_PID"
+	HOLD_PID=""
+	within 30 svc_gone
+}
+
+f0=$failed
+if hold_start; then
+	check "service map: tcmu-runner $SVC with pool_name, image_name, image_id, daemon_type, daemon_prefix" \
+		svc_registered
+	check "ceph -s: tcmu-runner: N portals active (M hosts) (within 30 s)" within 30 ceph_s_portal
+	check "service status: the four keys, lock_owner true after a write (within 30 s)" \
+		svc_lock_owner
+	check "blocklisted, reopened: registered again, conn_lost_cnt 1 (within 30 s)" \
+		svc_after_blocklist
+	check "closed: the daemon leaves the service map (within 30 s)" svc_unregistered
+	[ "$failed" = "$f0" ] || { echo "    sim_hold said:"; tail -n 20 "$tmp/hold.out" | sed 's/^/    | /'; }
+else
+	sed 's/^/    | /' "$tmp/hold.out"
+	ko "sim_hold serves rbd/svc"
+fi
 
 # Not yet: UNMAP freeing space that `rbd du` sees needs an UNMAP of a chosen
 # range, which tcmu-sim cannot send (its check unmaps ranges of its own).
