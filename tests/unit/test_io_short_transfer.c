@@ -5,7 +5,8 @@
  * EAGAIN, and an error after some bytes have moved. Each command either
  * completes GOOD with all its data (what is read back, from the LUN and
  * from the file, is what was written) or fails with the sense the errno
- * maps to (api.c, tcmur_cmd_errno): never GOOD with part of it.
+ * maps to (api.c, tcmur_cmd_errno): never GOOD with part of it. A write
+ * that moves nothing and reports no error fails rather than spinning.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -224,6 +225,25 @@ static void test_error_part_way(void **state)
 	assert_holds(sd, 700, a);
 }
 
+/* pwritev2 moving nothing and reporting no error (no file system should;
+ * a broken one might): the write fails, MEDIUM ERROR, WRITE ERROR, and
+ * does not spin on an I/O thread until the kernel's cmd_time_out. */
+static void test_write_of_nothing_fails(void **state)
+{
+	struct sim_dev *sd = *state;
+	uint8_t a[LEN];
+	struct sim_cmd *c;
+
+	fill(a, 7);
+	file_spy_limit_io(true, FILE_SPY_ANY, SHORT);
+	file_spy_fail_io(true, FILE_SPY_BLOCKING, 2, 100000, 0);
+	c = rw(sd, WRITE_10, false, 800, a, few, 3);
+	assert_sense(c, SENSE_MEDIUM_ERROR, 0x0c, 0x00);
+	file_spy_clear();
+	assert_good(rw(sd, WRITE_10, false, 800, a, few, 3));
+	assert_holds(sd, 800, a);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -232,6 +252,7 @@ int main(void)
 		T(test_eintr_retried),
 		T(test_nowait_short_or_eagain),
 		T(test_error_part_way),
+		T(test_write_of_nothing_fails),
 	};
 
 	return cmocka_run_group_tests_name("io short transfers", tests, NULL, NULL);
