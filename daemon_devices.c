@@ -47,7 +47,10 @@
  * initiator cut a 1 MiB I/O into 16 commands, so a default means "unset":
  * the LUN then takes what the kernel's own fileio backstore takes (8 MiB)
  * or a quarter of the data area (max_data_area_mb), whichever is less.
- * Any other hw_max_sectors is the admin's choice and is kept.
+ * Any other hw_max_sectors is the admin's choice and is kept, up to what
+ * the data area holds: the kernel refuses a command larger than that
+ * (queue_cmd_ring: INVALID FIELD IN CDB), so an initiator sending the
+ * maximum we report must find it fits.
  */
 #define DEFAULT_MAX_XFER_BYTES (8u << 20)
 
@@ -66,8 +69,10 @@ static uint32_t max_xfer_blocks(const struct tcmu_dev_info *info, const char *ro
 	uint64_t area = cfgfs_u64(info, root, "attrib/max_data_area_mb", 0) << 20;
 	uint64_t bytes = DEFAULT_MAX_XFER_BYTES;
 
-	if (hw != DEFAULT_MAX_SECTORS || !block_size)
+	if (!block_size)
 		return hw;
+	if (hw != DEFAULT_MAX_SECTORS)
+		return area && hw > area / block_size ? area / block_size : hw;
 	if (area && area / 4 < bytes)
 		bytes = area / 4;
 	return bytes / block_size > hw ? bytes / block_size : hw;

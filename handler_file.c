@@ -424,6 +424,12 @@ static tcmu_sts file_rw(struct tcmur_device *dev, struct tcmur_cmd *cmd, int wri
 			tcmu_iov_zero(iov, iov_cnt);
 			break;
 		}
+		if (n == 0) {
+			/* No file system should; calling again would spin. */
+			tcmu_dev_err(dev, "write %zu bytes at %llu: nothing written",
+				     len - done, (unsigned long long)(offset + done));
+			return tcmur_cmd_errno(cmd, -EIO, write);
+		}
 		done += n;
 		iov_cnt = iov_advance(&iov, iov_cnt, n);
 	}

@@ -100,9 +100,10 @@ $(UB)/dbus_service.o: dbus_gen.h
 $(UB)/libsupport.a: $(UNIT_SUPPORT:%=$(UB)/%.o)
 	$(AR) rcs $@ $^
 
-# -rdynamic: plugins call the daemon's API. The file handler's pwritev2
-# and fdatasync go through tests/unit/file_spy.c, which counts them.
-UNIT_SPY_LD := -Wl,--wrap=pwritev2 -Wl,--wrap=fdatasync
+# -rdynamic: plugins call the daemon's API. The file handler's preadv2,
+# pwritev2 and fdatasync go through tests/unit/file_spy.c, which counts
+# them (and shortens or fails them when a test asks).
+UNIT_SPY_LD := -Wl,--wrap=preadv2 -Wl,--wrap=pwritev2 -Wl,--wrap=fdatasync
 $(UB)/test_%: $(UB)/tests/unit/test_%.o $(UNIT_CORE_OBJS) $(UB)/libsupport.a \
 	      $(UB)/tests/unit/file_spy.o
 	$(UNIT_CC) $(UNIT_SAN) -rdynamic $(UNIT_SPY_LD) -o $@ $< $(UNIT_CORE_OBJS) \

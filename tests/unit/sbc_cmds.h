@@ -111,6 +111,34 @@ static inline void sbc_assert_zero_blocks(struct sim_dev *sd, uint64_t lba, uint
 		assert_int_equal(tcmu_get_be32((c)->sense + 3), (info)); \
 	} while (0)
 
+/* MODE SELECT(6) of the control mode page with D_SENSE @on (the page as
+ * MODE SENSE reports it otherwise): descriptor sense from now on, or
+ * fixed again. Must be GOOD. */
+static inline void sbc_set_d_sense(struct sim_dev *sd, bool on)
+{
+	uint8_t list[16] = { 0 }, cdb[6] = { MODE_SELECT_6, 0x10, 0, 0, 16, 0 };
+	uint8_t *p = list + 4;
+
+	p[0] = 0x0a;
+	p[1] = 0x0a;
+	p[2] = on ? 0x04 : 0;	/* D_SENSE */
+	p[3] = 0x10;
+	p[5] = 0x40;
+	p[8] = p[9] = 0xff;
+	assert_good(sim_dev_run(sd, cdb, 6, list, sizeof(list)));
+}
+
+/* Descriptor-format sense with an information descriptor (VALID set)
+ * holding @info, all 64 bits of it. */
+#define sbc_assert_info_desc(c, info)					\
+	do {								\
+		assert_int_equal((c)->sense[0], 0x72);			\
+		assert_int_equal((c)->sense[8], 0x00);			\
+		assert_int_equal((c)->sense[9], 0x0a);			\
+		assert_int_equal((c)->sense[10] & 0x80, 0x80);		\
+		assert_int_equal(tcmu_get_be64((c)->sense + 12), (info)); \
+	} while (0)
+
 /* ILLEGAL REQUEST, INVALID FIELD IN CDB at @byte, @bit. */
 #define sbc_assert_bad_cdb(c, byte, bit)				\
 	do {								\

@@ -298,6 +298,121 @@ static void test_config_file_change_reloads(void **state)
 	config_live_stop(&cl);
 }
 
+/* A numeric key's range, and which of bound_value's it is. */
+struct bound_case {
+	const char *group, *key;
+	long min, max;
+	int which;
+};
+
+/* The value a loaded config has for key @which of the table below. */
+static long long bound_value(const struct config *c, int which)
+{
+	switch (which) {
+	case 0:
+		return c->log.max_bytes >> 20;
+	case 1:
+		return c->log.keep;
+	case 2:
+		return c->log.burst;
+	case 3:
+		return c->log.interval_s;
+	case 4:
+		return c->dev.cmd_time_out;
+	default:
+		return c->dev.qfull_time_out;
+	}
+}
+
+/* Load "[group]\nkey = @val\n"; how many lines were bad. */
+static int load_one(struct fx *fx, const struct bound_case *b, const char *val,
+		    struct config *c)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), "[%s]\n%s = %s\n", b->group, b->key, val);
+	write_file(fx->path, text);
+	return config_load(c, fx->path, NULL, &fx->lc.log);
+}
+
+/* Each numeric key: its least and greatest values taken as they are;
+ * one past either end, an overflow, trailing junk, hex and an empty
+ * value each refused, with the file's line, the key, the value and the
+ * range in the message, and the default kept. */
+static void test_config_value_bounds(void **state)
+{
+	static const struct bound_case keys[] = {
+		{ "log", "max_size_mb", 0, 1 << 20, 0 },
+		{ "log", "keep", 0, 1000000, 1 },
+		{ "log", "rate_limit_burst", 0, 1000000, 2 },
+		{ "log", "rate_limit_interval", 0, 1000000, 3 },
+		{ "device", "cmd_time_out", 0, 86400, 4 },
+		{ "device", "qfull_time_out", -1, 86400, 5 },
+	};
+	struct fx *fx = *state;
+	struct config dflt, c;
+	char val[64], needle[400];
+
+	config_init(&dflt);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const struct bound_case *b = &keys[i];
+		const long good[] = { b->min, b->max };
+		char bad[6][32];
+
+		for (int g = 0; g < 2; g++) {
+			snprintf(val, sizeof(val), "%ld", good[g]);
+			assert_int_equal(load_one(fx, b, val, &c), 0);
+			assert_int_equal(bound_value(&c, b->which), good[g]);
+			config_clear(&c);
+		}
+		snprintf(bad[0], sizeof(bad[0]), "%ld", b->min - 1);
+		snprintf(bad[1], sizeof(bad[1]), "%ld", b->max + 1);
+		snprintf(bad[2], sizeof(bad[2]), "99999999999999999999");
+		snprintf(bad[3], sizeof(bad[3]), "%ld s", b->max);
+		snprintf(bad[4], sizeof(bad[4]), "0x10");
+		bad[5][0] = '\0';
+		for (int k = 0; k < 6; k++) {
+			assert_int_equal(load_one(fx, b, bad[k], &c), 1);
+			assert_int_equal(bound_value(&c, b->which), bound_value(&dflt, b->which));
+			config_clear(&c);
+			snprintf(needle, sizeof(needle), "%s:2: [%s] %s = '%s': not a whole number "
+				 "from %ld to %ld; keeping the previous value", fx->path, b->group,
+				 b->key, bad[k], b->min, b->max);
+			if (log_capture_count(&fx->lc, needle) != 1)
+				fail_msg("no line '%s'", needle);
+		}
+	}
+	config_clear(&dflt);
+}
+
+/* [log] file: an absolute path of 255 bytes is taken, 256 bytes or a
+ * relative path refused, naming the key. */
+static void test_config_log_path_bounds(void **state)
+{
+	static const struct bound_case file = { "log", "file" };
+	struct fx *fx = *state;
+	char path[300], needle[400];
+	struct config c;
+
+	memset(path, 'a', sizeof(path));
+	path[0] = '/';
+	path[255] = '\0';
+	assert_int_equal(load_one(fx, &file, path, &c), 0);
+	assert_string_equal(c.log.path, path);
+	config_clear(&c);
+	path[255] = 'a';
+	path[256] = '\0';
+	assert_int_equal(load_one(fx, &file, path, &c), 1);
+	assert_string_not_equal(c.log.path, path);
+	config_clear(&c);
+	assert_int_equal(load_one(fx, &file, "var/log/tcmu.log", &c), 1);
+	config_clear(&c);
+	snprintf(needle, sizeof(needle), "%s:2: [log] file = 'var/log/tcmu.log': not an "
+		 "absolute path of under 256 bytes", fx->path);
+	assert_int_equal(log_capture_count(&fx->lc, needle), 1);
+	assert_int_equal(log_capture_count(&fx->lc, "[log] file = '/aaaa"), 1);
+}
+
 /* [device] defaults: written over the kernel's defaults only. */
 static void test_config_device_defaults(void **state)
 {
@@ -348,6 +463,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_file_change_reloads, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_config_device_defaults, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_config_value_bounds, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_config_log_path_bounds, fx_setup,
 						fx_teardown),
 	};
 

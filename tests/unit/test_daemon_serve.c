@@ -22,6 +22,10 @@
  * minor the kernel gives to the next device. And an ADDED for a minor we
  * still hold is taken for a new device unless it names the same one:
  * the new device is served, its commands answered.
+ *
+ * The MAXIMUM TRANSFER LENGTH a device reports (VPD B0) comes from the
+ * kernel's hw_max_sectors and max_data_area_mb, and a READ of that many
+ * blocks fits the data area and is served.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -97,10 +101,16 @@ static int sim_uio_open(void *opaque, const struct tcmu_dev_info *info, int *fd,
 	return 0;
 }
 
-/* A daemon serving one mem device with options @opts, @recovered or new. */
-static void fx_serve(struct stop_fx *fx, const char *opts, bool recovered)
+/*
+ * A daemon serving one mem device with options @opts, @recovered or new;
+ * @attrs: more configfs attributes ("attrib/x", "value", ..., NULL), and
+ * a data area of @data_size bytes (0: the simulator's default).
+ */
+static void fx_serve_with(struct stop_fx *fx, const char *opts, bool recovered,
+			  const char *const *attrs, size_t data_size)
 {
 	struct tcmu_dev_info info = { .uio_minor = FX_MINOR };
+	struct ring_sim_cfg rcfg = { .data_size = data_size };
 	char name[128];
 	size_t map_size;
 	void *map;
@@ -111,9 +121,11 @@ static void fx_serve(struct stop_fx *fx, const char *opts, bool recovered)
 	fx_handlers(fx);
 	assert_int_equal(fake_cfgfs_new(&fx->fc, 3, "held"), 0);
 	assert_int_equal(fake_cfgfs_write(&fx->fc, "attrib/dev_size", "1048576"), 0);
+	for (; attrs && attrs[0]; attrs += 2)
+		assert_int_equal(fake_cfgfs_write(&fx->fc, attrs[0], attrs[1]), 0);
 	fx->d.cfgfs_root = fx->fc.root;
 	daemon_dev_init(&fx->d);
-	assert_int_equal(ring_sim_new(&fx->sim, NULL), 0);
+	assert_int_equal(ring_sim_new(&fx->sim, &rcfg), 0);
 	snprintf(name, sizeof(name), "tcm-user/3/held/mem/%s", opts);
 	assert_int_equal(tcmu_dev_info_parse(&info, name), 0);
 	assert_int_equal(sim_uio_open(fx->sim, &info, &fd, &map, &map_size), 0);
@@ -121,6 +133,11 @@ static void fx_serve(struct stop_fx *fx, const char *opts, bool recovered)
 					  fd, map, map_size, recovered), 0);
 	fx->dev = g_hash_table_lookup(fx->d.devices, GUINT_TO_POINTER(info.uio_minor));
 	assert_non_null(fx->dev);
+}
+
+static void fx_serve(struct stop_fx *fx, const char *opts, bool recovered)
+{
+	fx_serve_with(fx, opts, recovered, NULL, 0);
 }
 
 /* A daemon serving one 'hold' device, one WRITE held by its handler. */
@@ -260,6 +277,75 @@ static void test_recovered_device_reports_reset_once(void **state)
 	fx_remove(&fx);
 }
 
+/* VPD page B0's MAXIMUM TRANSFER LENGTH, in blocks. */
+static uint32_t vpd_max_xfer(struct stop_fx *fx)
+{
+	uint8_t cdb[6] = { INQUIRY, 0x01, 0xb0, 0, 64, 0 };
+	struct sim_req req = { .cdb = cdb, .cdb_len = 6, .data_len = 64 };
+	struct sim_cmd *c = ring_sim_run(fx->sim, &req, 2000);
+
+	assert_good(c);
+	assert_int_equal(c->data[1], 0xb0);
+	return tcmu_get_be32(c->data + 8);
+}
+
+/* A READ(16) of @blocks at LBA 0, as an initiator holding to the
+ * reported maximum sends it: it fits the data area (else the kernel
+ * refuses it, INVALID FIELD IN CDB) and is served. */
+static void assert_read_served(struct stop_fx *fx, uint32_t blocks)
+{
+	uint8_t cdb[16] = { READ_16 };
+	struct sim_req req = { .cdb = cdb, .cdb_len = 16, .data_len = (size_t)blocks * 512 };
+	struct sim_cmd *c = NULL;
+
+	tcmu_put_be32(cdb + 10, blocks);
+	assert_int_equal(ring_sim_queue(fx->sim, &req, &c), 0);
+	ring_sim_notify(fx->sim);
+	assert_int_equal(ring_sim_wait(fx->sim, c, 2000), 0);
+	assert_good(c);
+}
+
+/*
+ * The LUN's MAXIMUM TRANSFER LENGTH against a small data area
+ * (max_data_area_mb 1): hw_max_sectors at the kernel's default gives a
+ * quarter of the area; an admin's hw_max_sectors larger than the area
+ * is cut to what the area holds, since the kernel refuses a command
+ * larger than its data area; one that fits is kept. Each time a READ of
+ * the reported maximum is served. (The simulator's area has 4 KiB more
+ * than the kernel's for its guard bytes.)
+ */
+static void test_max_transfer_fits_data_area(void **state)
+{
+	static const struct {
+		const char *hw;
+		const char *area_mb;
+		uint32_t want;
+	} cases[] = {
+		{ "128", "1", 512 },
+		{ "8192", "1", 2048 },
+		{ "1024", "1", 1024 },
+		{ "1024", "64", 1024 },
+	};
+	struct stop_fx fx;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *const attrs[] = { "attrib/hw_max_sectors", cases[i].hw,
+					      "attrib/max_data_area_mb", cases[i].area_mb,
+					      NULL };
+		uint32_t max;
+
+		fx_serve_with(&fx, "", false, attrs, (1 << 20) + 4096);
+		max = vpd_max_xfer(&fx);
+		print_message("hw_max_sectors %s, max_data_area_mb %s: MAXIMUM TRANSFER "
+			      "LENGTH %u blocks\n", cases[i].hw, cases[i].area_mb, max);
+		assert_int_equal(max, cases[i].want);
+		assert_read_served(&fx, max);
+		assert_true(daemon_stop(&fx.d, 1000));
+		fx_remove(&fx);
+	}
+}
+
 /* Up to 3 s of the daemon's main loop, until it no longer holds @minor;
  * whether it still does. */
 static bool held_after_loop(struct stop_fx *fx, unsigned int minor)
@@ -361,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_stop_waits_for_held_command),
 		cmocka_unit_test(test_added_on_a_held_minor_serves_the_new_device),
 		cmocka_unit_test(test_device_whose_uio_hangs_up_is_dropped),
+		cmocka_unit_test(test_max_transfer_fits_data_area),
 	};
 
 	return cmocka_run_group_tests_name("daemon serve", tests, NULL, NULL);

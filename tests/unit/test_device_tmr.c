@@ -6,8 +6,9 @@
  * aborted command not yet in the handler's hands never reaches it; a
  * LOGICAL UNIT RESET ends the commands parked behind a COMPARE AND WRITE
  * at once, stops the COMPARE AND WRITE at its next step, sets D_SENSE
- * back and keeps the pending unit attentions; and the daemon asks the
- * kernel for these notifications.
+ * back and keeps the pending unit attentions; a command named by several
+ * TMRs (or twice in one) is told to the handler and answered once; and
+ * the daemon asks the kernel for these notifications.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -370,6 +371,109 @@ static void test_tmr_lun_reset(void **state)
 	fx_free(fx);
 }
 
+/* One held write named by ABORT TASK twice, then by a LOGICAL UNIT
+ * RESET that names it once more (and twice in its own list) with a
+ * second held write: the handler is told of each command once, each
+ * ends TASK ABORTED once the backend lets go, nothing is answered twice,
+ * and the device serves on. */
+static void test_tmr_named_by_several_tmrs(void **state)
+{
+	struct fx *fx = fx_new("hold");
+	uint8_t data[512], back[512];
+	struct sim_cmd *w[2], *named[3], *r;
+	struct dev_tmr_stats st;
+	unsigned int calls, found;
+
+	(void)state;
+	memset(data, 0x5a, sizeof(data));
+	w[0] = queue_rw(fx, WRITE_10, 40, data);
+	w[1] = queue_rw(fx, WRITE_10, 41, data);
+	assert_int_equal(mem_handler_held(fx->dev, 2, SIM_DEV_TIMEOUT_MS), 2);
+	tmr(fx, TCMU_TMR_ABORT_TASK, &w[0], 1);
+	tmr(fx, TCMU_TMR_ABORT_TASK, &w[0], 1);
+	named[0] = w[0];
+	named[1] = w[1];
+	named[2] = w[0];
+	tmr(fx, TCMU_TMR_LUN_RESET, named, 3);
+	wait_tmrs(fx, 3);
+	mem_handler_aborts(fx->dev, &calls, &found);
+	assert_int_equal(calls, 2);
+	assert_int_equal(found, 2);
+	dev_tmr_stats(fx->dev, &st);
+	assert_int_equal(st.told, 2);
+	assert_false(w[0]->done);
+	assert_false(w[1]->done);
+
+	mem_handler_release(fx->dev);
+	assert_int_equal(ring_sim_wait(fx->sim, NULL, SIM_DEV_TIMEOUT_MS), 0);
+	assert_aborted(w[0]);
+	assert_aborted(w[1]);
+	memset(back, 0x3c, sizeof(back));
+	assert_good(sim_dev_run(fx->sd, (const uint8_t[10]){ WRITE_10, 0, 0, 0, 0, 42, 0, 0, 1 },
+				10, back, sizeof(back)));
+	r = sim_dev_run(fx->sd, (const uint8_t[10]){ READ_10, 0, 0, 0, 0, 42, 0, 0, 1 }, 10,
+			NULL, 512);
+	assert_good(r);
+	assert_memory_equal(r->data, back, sizeof(back));
+	fx_free(fx);
+}
+
+/* A WRITE parked behind a held COMPARE AND WRITE, named by an ABORT
+ * TASK and then by a LOGICAL UNIT RESET that reaches the daemon in the
+ * same kick: it ends TASK ABORTED once, at the first; the reset ends the
+ * READ parked with it and, once its write is let go, the COMPARE AND
+ * WRITE; neither parked command reached the handler. */
+static void test_tmr_parked_named_by_abort_and_reset(void **state)
+{
+	struct fx *fx = fx_new("hold");
+	uint8_t cawbuf[1024] = { 0 }, data[512];
+	uint8_t cdb[16] = { COMPARE_AND_WRITE };
+	struct sim_cmd *c[3], *r;
+	struct dev_tmr_stats st;
+	unsigned int ios;
+
+	(void)state;
+	memset(cawbuf + 512, 0xcd, 512);
+	memset(data, 0xef, sizeof(data));
+	tcmu_put_be64(cdb + 2, 50);
+	cdb[13] = 1;
+	c[0] = queue(fx, cdb, 16, cawbuf, sizeof(cawbuf));
+	assert_int_equal(mem_handler_held(fx->dev, 1, SIM_DEV_TIMEOUT_MS), 1);
+	c[1] = queue_rw(fx, WRITE_10, 51, data);
+	c[2] = queue_rw(fx, READ_10, 52, NULL);
+	for (int i = 0; i < SIM_DEV_TIMEOUT_MS && parked(fx->dev) < 2; i++)
+		usleep(1000);
+	assert_int_equal(parked(fx->dev), 2);
+	ios = mem_handler_ios(fx->dev);
+
+	assert_int_equal(ring_sim_queue_tmr(fx->sim, TCMU_TMR_ABORT_TASK,
+					    (const struct sim_cmd *const *)&c[1], 1), 0);
+	assert_int_equal(ring_sim_queue_tmr(fx->sim, TCMU_TMR_LUN_RESET,
+					    (const struct sim_cmd *const *)c, 3), 0);
+	ring_sim_notify(fx->sim);
+	wait_tmrs(fx, 2);
+	assert_int_equal(ring_sim_wait(fx->sim, c[2], SIM_DEV_TIMEOUT_MS), 0);
+	assert_aborted(c[1]);
+	assert_aborted(c[2]);
+	assert_false(c[0]->done);
+	dev_tmr_stats(fx->dev, &st);
+	assert_int_equal(st.unparked, 2);
+	assert_int_equal(st.found, 3);	/* c[1] at the first; c[0], c[2] at the reset */
+
+	mem_handler_release(fx->dev);
+	assert_int_equal(ring_sim_wait(fx->sim, c[0], SIM_DEV_TIMEOUT_MS), 0);
+	assert_aborted(c[0]);
+	assert_int_equal(mem_handler_ios(fx->dev), ios);
+	assert_int_equal(mem_handler_data(fx->dev)[51 * 512], 0);
+	assert_good(sim_dev_run(fx->sd, (const uint8_t[10]){ WRITE_10, 0, 0, 0, 0, 51, 0, 0, 1 },
+				10, data, sizeof(data)));
+	r = sim_dev_run(fx->sd, (const uint8_t[10]){ READ_10, 0, 0, 0, 0, 51, 0, 0, 1 }, 10,
+			NULL, 512);
+	assert_good(r);
+	assert_memory_equal(r->data, data, sizeof(data));
+	fx_free(fx);
+}
+
 /* The device asks the kernel for TMR entries (attrib/tmr_notification
  * 1), and says so when the kernel has no such attribute. */
 static void test_tmr_notification_enabled(void **state)
@@ -413,6 +517,8 @@ int main(void)
 		cmocka_unit_test(test_tmr_abort_queued_never_runs),
 		cmocka_unit_test(test_tmr_names_unknown_commands),
 		cmocka_unit_test(test_tmr_lun_reset),
+		cmocka_unit_test(test_tmr_named_by_several_tmrs),
+		cmocka_unit_test(test_tmr_parked_named_by_abort_and_reset),
 		cmocka_unit_test(test_tmr_notification_enabled),
 	};
 

@@ -2,11 +2,13 @@
  * Unit attentions after a RECONFIG from the kernel (dev_ua.h): a new
  * size, a new config (a medium change) or a new write cache setting is
  * applied, passed to the handler, and reported once to the next command
- * that is not INQUIRY, REPORT LUNS or REQUEST SENSE.
+ * that is not INQUIRY, REPORT LUNS or REQUEST SENSE; a condition raised
+ * again while pending is reported once, and several in the order raised.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "dev_ua.h"
 #include "mem_handler.h"
 #include "sim_dev.h"
 #include "unit_test.h"
@@ -213,6 +215,82 @@ static void test_ua_write_cache_change(void **state)
 	assert_int_equal(mem_handler_flushes(sd->dev), 2);
 }
 
+static int set_write_cache(struct sim_dev *sd, bool on)
+{
+	struct tcmu_reconfig rc = { .has_write_cache = true, .write_cache = on };
+
+	return dev_reconfig(sd->dev, &rc);
+}
+
+/* READ(10) of block @lba: GOOD, and its data is @want. */
+static void assert_read_back(struct sim_dev *sd, uint32_t lba, const uint8_t *want)
+{
+	struct sim_cmd *c = read10(sd, lba);
+
+	assert_good(c);
+	assert_memory_equal(c->data, want, 512);
+}
+
+/* The same condition raised again before a command reports it is not
+ * queued again (SPC-4 5.14: a condition already established is not
+ * established twice): two resizes and two write cache changes give one
+ * 2A/09 and one 2A/01, in the order first raised, one per command; the
+ * third READ runs and returns what was written before. */
+static void test_ua_repeat_reported_once(void **state)
+{
+	struct sim_dev *sd = *state;
+	uint8_t want[512] = { 7 };
+
+	assert_good(write10(sd, 3));
+	assert_int_equal(resize(sd, 2 * MEM_SIZE), 0);
+	assert_int_equal(set_write_cache(sd, false), 0);
+	assert_int_equal(resize(sd, 3 * MEM_SIZE), 0);
+	assert_int_equal(set_write_cache(sd, true), 0);
+	assert_int_equal(resize(sd, 4 * MEM_SIZE), 0);
+	assert_sense(read10(sd, 3), SENSE_UNIT_ATTENTION, 0x2a, 0x09);
+	assert_sense(read10(sd, 3), SENSE_UNIT_ATTENTION, 0x2a, 0x01);
+	assert_read_back(sd, 3, want);
+	assert_good(tur(sd));
+	assert_int_equal(last_lba(sd), 4 * MEM_SIZE / 512 - 1);
+	/* Reported and cleared: raised again, it is a new condition. */
+	assert_int_equal(resize(sd, 2 * MEM_SIZE), 0);
+	assert_sense(tur(sd), SENSE_UNIT_ATTENTION, 0x2a, 0x09);
+	assert_read_back(sd, 3, want);
+}
+
+static int set_config(struct sim_dev *sd, const char *cfg)
+{
+	struct tcmu_reconfig rc = { .has_config = true };
+
+	snprintf(rc.config, sizeof(rc.config), "mem/%s", cfg);
+	return dev_reconfig(sd->dev, &rc);
+}
+
+/* Every kind of condition the daemon raises (29/00 only at start-up,
+ * raised here directly), each twice, interleaved: the queue holds each
+ * once, so none is dropped for want of room, and the four are reported
+ * in the order first raised before a command runs. */
+static void test_ua_every_kind_twice(void **state)
+{
+	struct sim_dev *sd = *state;
+	static const uint16_t want[] = { 0x2900, 0x2a09, 0x2800, 0x2a01 };
+
+	dev_ua_raise(sd->dev, ASC_POWER_ON_RESET);
+	assert_int_equal(resize(sd, 2 * MEM_SIZE), 0);
+	assert_int_equal(set_config(sd, "async"), 0);
+	assert_int_equal(resize(sd, 3 * MEM_SIZE), 0);
+	assert_int_equal(set_write_cache(sd, false), 0);
+	dev_ua_raise(sd->dev, ASC_POWER_ON_RESET);
+	assert_int_equal(set_config(sd, ""), 0);
+	assert_int_equal(set_write_cache(sd, true), 0);
+	for (unsigned int i = 0; i < 4; i++)
+		assert_sense(write10(sd, 1), SENSE_UNIT_ATTENTION, want[i] >> 8,
+			     want[i] & 0xff);
+	assert_good(write10(sd, 1));
+	assert_int_equal(mem_handler_data(sd->dev)[512], 7);
+	assert_good(tur(sd));
+}
+
 /* A handler that refuses the new size: the RECONFIG fails with its
  * errno, the old size stays, no UA. */
 static void test_ua_refused_resize(void **state)
@@ -259,6 +337,8 @@ int main(void)
 		T(test_ua_medium_changed, mem_setup),
 		T(test_ua_write_cache_change, no_fua_setup),
 		T(test_ua_refused_resize, fixed_setup),
+		T(test_ua_repeat_reported_once, mem_setup),
+		T(test_ua_every_kind_twice, mem_setup),
 		cmocka_unit_test(test_ua_resize_old_api_handler),
 	};
 

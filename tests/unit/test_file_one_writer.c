@@ -148,17 +148,31 @@ static void test_file_reopen_keeps_locks(void **state)
 	assert_int_equal(second_lun(&sd2, sd->path, NULL), -EBUSY);
 }
 
-/* An unknown value of the option: refused, with the reason. */
+/* Values of the option other than on and off (empty, another case, a
+ * second option after it): refused, with the reason. */
 static void test_file_share_rw_bad_value(void **state)
 {
 	struct sim_dev *sd = *state;
 	char cfg[128], *why = NULL;
 
-	snprintf(cfg, sizeof(cfg), "%s;share_rw=yes", sd->path);
-	assert_false(tcmur_handler_entry.check_config(cfg, &why));
-	assert_non_null(why);
-	print_message("%s\n", why);
-	assert_non_null(strstr(why, "share_rw must be on or off"));
+	static const char *const bad[] = { "yes", "", "ON", "on;share_rw=off", "off " };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(cfg, sizeof(cfg), "%s;share_rw=%s", sd->path, bad[i]);
+		assert_false(tcmur_handler_entry.check_config(cfg, &why));
+		assert_non_null(why);
+		print_message("%s\n", why);
+		assert_non_null(strstr(why, "share_rw must be on or off"));
+		free(why);
+		why = NULL;
+	}
+	/* Both values at their one spelling are taken; a relative path is not. */
+	snprintf(cfg, sizeof(cfg), "%s;share_rw=off", sd->path);
+	assert_true(tcmur_handler_entry.check_config(cfg, NULL));
+	snprintf(cfg, sizeof(cfg), "%s;share_rw=on", sd->path);
+	assert_true(tcmur_handler_entry.check_config(cfg, NULL));
+	assert_false(tcmur_handler_entry.check_config(sd->path + 1, &why));
+	assert_non_null(strstr(why, "path must be absolute"));
 	free(why);
 }
 
