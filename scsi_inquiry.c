@@ -22,9 +22,10 @@
 /* A VPD page is at most this long here. */
 #define VPD_BUF_LEN 512
 
-static const uint8_t vpd_supported[] = { 0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1, 0xb2 };
+static const uint8_t vpd_supported[] = { 0x00, 0x80, 0x83, 0x86, 0x8f, 0xb0, 0xb1, 0xb2 };
 static const char *const vpd_names[] = {
 	"Supported VPD pages", "Unit serial number", "Device identification",
+	"Extended INQUIRY data (SIMPSUP; V_SUP with the write cache)",
 	"Third-party copy (EXTENDED COPY LID1)",
 	"Block limits", "Block device characteristics", "Logical block provisioning",
 };
@@ -197,6 +198,33 @@ static size_t vpd_83(struct tcmur_device *dev, uint8_t *buf)
 	return vpd_83_ports(dev, buf, off);
 }
 
+/*
+ * Extended INQUIRY Data (SPC-4 7.8.7), only what holds for a LUN behind
+ * TCMU. No protection information (PROTECT is 0): SPT and the checks 0.
+ * Task attributes: the kernel's target core leaves a user backstore's
+ * commands in the order they come (tcmu_ops has
+ * TRANSPORT_FLAG_PASSTHROUGH, so target_handle_task_attr returns before
+ * holding any back) and the ring carries no attribute, so every command
+ * runs as SIMPLE whatever it was sent with, possibly reordered (the
+ * control page allows unrestricted reordering): SIMPSUP alone, HEADSUP
+ * and ORDSUP 0. V_SUP while there is a volatile write cache, as the
+ * caching page's WCE; NV_SUP 0.
+ * LUICLR 0: SPC-4 wants it set, but it would promise that a REPORTED
+ * LUNS DATA HAS CHANGED unit attention is cleared on every LUN of the
+ * I_T nexus once reported on one, and that condition is the kernel's
+ * (target_core_ua.c), which clears it per LUN.
+ */
+static size_t vpd_86(struct tcmur_device *dev, uint8_t *buf)
+{
+	struct scsi_geometry g;
+
+	scsi_geometry(dev, &g);
+	buf[5] = 0x01;				/* SIMPSUP */
+	if (g.write_cache)
+		buf[6] = 0x01;			/* V_SUP */
+	return 64;
+}
+
 static size_t vpd_b0(struct tcmur_device *dev, uint8_t *buf)
 {
 	struct scsi_geometry g;
@@ -264,6 +292,9 @@ static tcmu_sts inquiry_vpd(struct tcmur_device *dev, struct cmd_ctx *ctx,
 		break;
 	case 0x83:
 		len = vpd_83(dev, buf);
+		break;
+	case 0x86:
+		len = vpd_86(dev, buf);
 		break;
 	case 0x8f:
 		len = scsi_vpd_third_party_copy(dev, buf);

@@ -1,9 +1,9 @@
 /*
  * MODE SENSE and MODE SELECT (SPC-4 6.11-6.14) with the read-write error
- * recovery, caching and control pages. Only the control page's D_SENSE is
- * changeable; the write cache follows the kernel's emulate_write_cache
- * attribute, TAS its emulate_tas (read when the device is added), both
- * set by the admin through targetcli.
+ * recovery, caching, control and informational exceptions control pages.
+ * Only the control page's D_SENSE is changeable; the write cache follows
+ * the kernel's emulate_write_cache attribute, TAS its emulate_tas (read
+ * when the device is added), both set by the admin through targetcli.
  * Licensed under the Apache License, Version 2.0.
  */
 #define _GNU_SOURCE
@@ -20,14 +20,19 @@
 #define PAGE_RW_RECOVERY 0x01
 #define PAGE_CACHING 0x08
 #define PAGE_CONTROL 0x0a
+#define PAGE_INFO_EXCEPTIONS 0x1c
 #define PAGE_ALL 0x3f
 
 #define MODE_BUF_LEN 256
 
-static const uint8_t mode_pages[] = { PAGE_RW_RECOVERY, PAGE_CACHING, PAGE_CONTROL };
+/* In ascending page code order: MODE SENSE of all pages returns them so. */
+static const uint8_t mode_pages[] = {
+	PAGE_RW_RECOVERY, PAGE_CACHING, PAGE_CONTROL, PAGE_INFO_EXCEPTIONS,
+};
 static const char *const mode_page_names[] = {
 	"Read-write error recovery", "Caching (WCE from the kernel's emulate_write_cache)",
 	"Control (D_SENSE changeable)",
+	"Informational exceptions control (DEXCPT: none are reported)",
 };
 
 const uint8_t *scsi_mode_pages(size_t *count, const char *const **names)
@@ -63,6 +68,14 @@ static size_t mode_page(uint8_t page, int pc, const struct scsi_geometry *g, uin
 				p[5] = 0x40;
 			tcmu_put_be16(p + 8, 0xffff);	/* busy timeout: unlimited */
 		}
+		break;
+	case PAGE_INFO_EXCEPTIONS:
+		/* We predict no failures and report no informational
+		 * exception: the operations are disabled (DEXCPT) and
+		 * MRIE 0, and an initiator cannot turn them on. */
+		len = 12;
+		if (pc != PC_CHANGEABLE)
+			p[2] = 0x08;				/* DEXCPT */
 		break;
 	default:
 		return 0;

@@ -89,7 +89,7 @@ static void test_inquiry_clears_buffer_of_many_iovecs(void **state)
 
 static void test_inquiry_vpd_supported_pages(void **state)
 {
-	static const uint8_t pages[] = { 0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1, 0xb2 };
+	static const uint8_t pages[] = { 0x00, 0x80, 0x83, 0x86, 0x8f, 0xb0, 0xb1, 0xb2 };
 	struct sim_cmd *c = inquiry(*state, true, 0x00, 255, 255);
 
 	assert_good(c);
@@ -154,6 +154,44 @@ static void test_inquiry_vpd_naa_from_uuid_serial(void **state)
 	assert_good(c);
 	assert_memory_equal(c->data + 8, naa, 16);
 	sim_dev_free(sd);
+}
+
+/*
+ * Extended INQUIRY Data (SPC-4 7.8.7): no protection information; only
+ * SIMPSUP of the task attributes (a user backstore never sees one: the
+ * kernel passes TCMU's commands through untouched, and the ring carries
+ * none); V_SUP while the write cache is on; LUICLR 0.
+ */
+static void assert_vpd86(struct sim_dev *sd, uint8_t v_sup)
+{
+	struct sim_cmd *c = inquiry(sd, true, 0x86, 255, 255);
+
+	assert_good(c);
+	assert_int_equal(c->data[1], 0x86);
+	assert_int_equal(c->data[2] << 8 | c->data[3], 0x3c);
+	assert_int_equal(c->data[4], 0x00);	/* SPT, GRD_CHK, APP_CHK, REF_CHK */
+	assert_int_equal(c->data[5], 0x01);	/* SIMPSUP alone */
+	assert_int_equal(c->data[6], v_sup);	/* V_SUP, not NV_SUP */
+	assert_int_equal(c->data[7], 0x00);	/* LUICLR */
+	assert_zero_from(c, 8);
+}
+
+static void test_inquiry_vpd_extended(void **state)
+{
+	struct sim_dev_cfg cfg = { .write_cache_off = true };
+	struct sim_dev *sd;
+	struct sim_cmd *c;
+
+	assert_vpd86(*state, 0x01);
+	assert_int_equal(sim_dev_new(&sd, &cfg), 0);
+	assert_vpd86(sd, 0x00);
+	sim_dev_free(sd);
+	/* A short allocation length: the page's start, no more. */
+	c = inquiry(*state, true, 0x86, 6, 64);
+	assert_good(c);
+	assert_int_equal(c->data[3], 0x3c);
+	assert_int_equal(c->data[5], 0x01);
+	assert_zero_from(c, 6);
 }
 
 static void test_inquiry_vpd_block_limits(void **state)
@@ -280,6 +318,7 @@ int main(void)
 		T(test_inquiry_vpd_unit_serial),
 		T(test_inquiry_vpd_device_id_naa),
 		cmocka_unit_test(test_inquiry_vpd_naa_from_uuid_serial),
+		T(test_inquiry_vpd_extended),
 		T(test_inquiry_vpd_block_limits),
 		T(test_inquiry_vpd_characteristics_and_provisioning),
 		cmocka_unit_test(test_inquiry_vpd_b1_rotation_from_handler),

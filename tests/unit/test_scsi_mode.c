@@ -49,7 +49,7 @@ static void test_mode_sense6_all_pages(void **state)
 
 	assert_good(c);
 	total = c->data[0] + 1;
-	assert_int_equal(total, 4 + 8 + 12 + 20 + 12);
+	assert_int_equal(total, 4 + 8 + 12 + 20 + 12 + 12);
 	assert_int_equal(c->data[2], 0x10);		/* DPOFUA, not WP */
 	assert_int_equal(c->data[3], 8);		/* block descriptor */
 	assert_int_equal(tcmu_get_be32(c->data + 4), 2048);
@@ -61,6 +61,8 @@ static void test_mode_sense6_all_pages(void **state)
 	assert_int_equal(c->data[25], 0x12);
 	assert_int_equal(c->data[44], 0x0a);
 	assert_int_equal(c->data[45], 0x0a);
+	assert_int_equal(c->data[56], 0x1c);
+	assert_int_equal(c->data[57], 0x0a);
 	p = find_page(c, 12, total, 0x08);
 	assert_int_equal(p[2] & 0x04, 0x04);		/* WCE: write cache on */
 	p = find_page(c, 12, total, 0x0a);
@@ -74,10 +76,10 @@ static void test_mode_sense6_single_pages(void **state)
 {
 	struct sim_dev *sd = *state;
 	static const struct { uint8_t page, len; } pages[] = {
-		{ 0x01, 12 }, { 0x08, 20 }, { 0x0a, 12 },
+		{ 0x01, 12 }, { 0x08, 20 }, { 0x0a, 12 }, { 0x1c, 12 },
 	};
 
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
 		struct sim_cmd *c = sense6(sd, 0, PC_CURRENT, pages[i].page, 255);
 
 		assert_good(c);
@@ -124,6 +126,10 @@ static void test_mode_sense_changeable(void **state)
 	p = find_page(c, 4, total, 0x01);
 	for (int i = 2; i < 12; i++)
 		assert_int_equal(p[i], 0);
+	p = find_page(c, 4, total, 0x1c);
+	assert_non_null(p);
+	for (int i = 2; i < 12; i++)
+		assert_int_equal(p[i], 0);
 }
 
 static void test_mode_sense_default(void **state)
@@ -150,7 +156,7 @@ static void test_mode_sense_unknown_page_and_subpage(void **state)
 {
 	struct sim_dev *sd = *state;
 	uint8_t cdb[6] = { MODE_SENSE_6, 0, 0x0a, 0x01, 255, 0 };
-	struct sim_cmd *c = sense6(sd, 0, PC_CURRENT, 0x1c, 255);
+	struct sim_cmd *c = sense6(sd, 0, PC_CURRENT, 0x1a, 255);
 
 	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x24, 0x00);
 	assert_field_ptr(c, true, 2, 5);
@@ -186,7 +192,7 @@ static void test_mode_sense10_llbaa_and_dbd(void **state)
 	assert_good(c);
 	assert_int_equal(tcmu_get_be16(c->data + 6), 0);
 	assert_int_equal(c->data[4], 0);
-	assert_int_equal(tcmu_get_be16(c->data) + 2, 8 + 12 + 20 + 12);
+	assert_int_equal(tcmu_get_be16(c->data) + 2, 8 + 12 + 20 + 12 + 12);
 	assert_int_equal(c->data[8], 0x01);
 }
 
@@ -217,6 +223,44 @@ static void test_mode_sense_tas_follows_emulate_tas(void **state)
 	assert_int_equal(c->data[4], 0x0a);
 	assert_int_equal(c->data[4 + 5] & 0x40, 0);	/* no TAS */
 	sim_dev_free(sd);
+}
+
+/*
+ * Informational Exceptions Control (SPC-4 7.5.10): we never report an
+ * informational exception, so DEXCPT is set and MRIE is 0, in the
+ * current and the default values alike, and nothing is changeable.
+ */
+static void assert_iec_page(const struct sim_cmd *c, size_t off, uint8_t byte2)
+{
+	assert_good(c);
+	assert_int_equal(c->data[off], 0x1c);
+	assert_int_equal(c->data[off + 1], 0x0a);
+	assert_int_equal(c->data[off + 2], byte2);
+	for (size_t i = 3; i < 12; i++)		/* MRIE, timer, count: 0 */
+		assert_int_equal(c->data[off + i], 0);
+}
+
+static void test_mode_sense_informational_exceptions(void **state)
+{
+	struct sim_dev *sd = *state;
+	struct sim_cmd *c;
+
+	c = sense6(sd, 0x08, PC_CURRENT, 0x1c, 255);
+	assert_iec_page(c, 4, 0x08);			/* DEXCPT */
+	assert_int_equal(c->data[0] + 1, 4 + 12);
+	c = sense6(sd, 0x08, PC_DEFAULT, 0x1c, 255);
+	assert_iec_page(c, 4, 0x08);
+	c = sense6(sd, 0x08, PC_CHANGEABLE, 0x1c, 255);
+	assert_iec_page(c, 4, 0x00);
+	/* MODE SENSE(10) with a block descriptor finds it the same. */
+	c = sense10(sd, 0, PC_CURRENT, 0x1c, 512);
+	assert_iec_page(c, 16, 0x08);
+	assert_int_equal(tcmu_get_be16(c->data) + 2, 8 + 8 + 12);
+	/* Saved values: still not kept. */
+	c = sense6(sd, 0, PC_SAVED, 0x1c, 255);
+	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x39, 0x00);
+	c = sense10(sd, 0, PC_SAVED, 0x1c, 512);
+	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x39, 0x00);
 }
 
 /* ---- MODE SELECT ---------------------------------------------------------- */
@@ -322,6 +366,35 @@ static void test_mode_select_unchangeable_bit(void **state)
 	assert_int_equal(c->data[7], 0x10);
 }
 
+/* The informational exceptions page as MODE SENSE reports it: taken
+ * back unchanged; DEXCPT cleared or MRIE set is INVALID FIELD IN
+ * PARAMETER LIST at that byte, and nothing changes. */
+static void test_mode_select_informational_exceptions(void **state)
+{
+	struct sim_dev *sd = *state;
+	uint8_t list[16] = { 0 };
+	struct sim_cmd *c;
+
+	list[4] = 0x1c;
+	list[5] = 0x0a;
+	list[6] = 0x08;			/* DEXCPT */
+	assert_good(select6(sd, 0x10, list, sizeof(list)));
+
+	list[6] = 0x00;			/* enable informational exceptions */
+	c = select6(sd, 0x10, list, sizeof(list));
+	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x26, 0x00);
+	assert_field_ptr(c, false, 6, -1);
+
+	list[6] = 0x08;
+	list[7] = 0x06;			/* MRIE: report on request */
+	c = select6(sd, 0x10, list, sizeof(list));
+	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x26, 0x00);
+	assert_field_ptr(c, false, 7, -1);
+
+	c = sense6(sd, 0x08, PC_CURRENT, 0x1c, 255);
+	assert_iec_page(c, 4, 0x08);
+}
+
 static void test_mode_select_bad_cdb_and_lengths(void **state)
 {
 	struct sim_dev *sd = *state;
@@ -344,8 +417,8 @@ static void test_mode_select_bad_cdb_and_lengths(void **state)
 	/* A page cut short. */
 	c = select6(sd, 0x10, list, 10);
 	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x1a, 0x00);
-	/* A page we don't have. */
-	unknown[4] = 0x1c;
+	/* A page we don't have (power condition). */
+	unknown[4] = 0x1a;
 	unknown[5] = 0x0a;
 	c = select6(sd, 0x10, unknown, sizeof(unknown));
 	assert_sense(c, SENSE_ILLEGAL_REQUEST, 0x26, 0x00);
@@ -393,11 +466,13 @@ int main(void)
 		T(test_mode_sense_default),
 		cmocka_unit_test(test_mode_sense_tas_follows_emulate_tas),
 		T(test_mode_sense_saved_not_supported),
+		T(test_mode_sense_informational_exceptions),
 		T(test_mode_sense_unknown_page_and_subpage),
 		T(test_mode_sense10_llbaa_and_dbd),
 		T(test_mode_sense_short_alloc),
 		T(test_mode_select_d_sense),
 		T(test_mode_select_unchangeable_bit),
+		T(test_mode_select_informational_exceptions),
 		T(test_mode_select_bad_cdb_and_lengths),
 		T(test_mode_select10_block_descriptor),
 	};

@@ -63,8 +63,6 @@ DELIBERATE = [
      "kernel's is 1"),
     ("unmap:plenok:descs2", "", "UNMAP with two descriptors: our MAXIMUM UNMAP BLOCK "
      "DESCRIPTOR COUNT is 256 (VPD B0); fileio's is 1"),
-    ("inquiry:vpd86*", "status=0x02 sense=5/24/00", "the Extended INQUIRY Data VPD page "
-     "(SPC-4 7.8.7, optional) is not implemented; 6.1 has it"),
     ("startstop", "status=0x00", "START STOP UNIT, SBC-3 5.25: no power conditions, START "
      "and STOP are no-ops (6.1 refuses both)"),
     ("sweep:1b", "status=0x00", "START STOP UNIT: likewise"),
@@ -89,8 +87,6 @@ DELIBERATE = [
      "fits, GOOD (SAM-5 overflow); 6.1 answers 24/00"),
     ("modesense*:pc3*", "status=0x02 sense=5/39/00", "saved values are not kept: SAVING "
      "PARAMETERS NOT SUPPORTED (SPC-4 6.11), before the page code is looked at"),
-    ("modesense*:page1c*", "status=0x02 sense=5/24/00", "the Informational Exceptions "
-     "Control page (SPC-4 7.5.10, optional) is not implemented; 6.1 has it"),
     # What TCMU cannot carry (target_core_user.c, Linux 6.1).
     ("read*:xfer-short*", "", "a READ into a buffer smaller than the CDB asks: we send what "
      "fits with GOOD; a user backstore cannot report the overflow residual (the ring's "

@@ -180,6 +180,10 @@ tc_run "COMPARE AND WRITE of more blocks than VPD 0xB0 allows: INVALID FIELD" \
 
 tc_run "VPD 0xB2: LBPU, LBPWS, LBPWS10, LBPRZ, thin" \
 	data_is 00b2000400e40200 1201b2000800 --in 8
+# This LUN has no write cache (tcmu's emulate_write_cache is 0: MODE
+# SELECT of WCE below is refused as a change): no V_SUP.
+tc_run "VPD 0x86: SIMPSUP alone, no V_SUP without a write cache" \
+	data_is 0086003c00010000 120186000800 --in 8
 vpd_b0() {
 	local out
 	out=$(sg_vpd -p 0xb0 "$SG")
@@ -290,6 +294,8 @@ changeable() {
 	[ "$(sed -n 2p <<<"$out")" = "0f0010000a0a04000000000000000000" ]
 }
 tc_run "MODE SENSE changeable control page (DBD): D_SENSE the one bit" changeable
+tc_run "MODE SENSE informational exceptions page (DBD): DEXCPT, MRIE 0" \
+	data_is 0f0010001c0a08000000000000000000 1a081c00ff00 --in 255
 mode_select_dsense() {
 	# Header (8 bytes) and the control page with D_SENSE set.
 	sense_is "status=0x00" 55100000000000001400 \
