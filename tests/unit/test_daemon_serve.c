@@ -213,6 +213,9 @@ static void test_stop_keeps_handler_and_log_for_held_command(void **state)
 	assert_false(first);
 	assert_true(freed);
 	assert_non_null(fx.d.handlers.items);
+	/* The thread logs its end, then lets go of the count. */
+	for (int i = 0; i < 200 && daemon_dev_reaping(&fx.d); i++)
+		usleep(10000);
 	assert_int_equal(daemon_dev_reaping(&fx.d), 0);
 	assert_true(log_has(fx.logfile, "commands with their handler after"));
 	second = daemon_stop(&fx.d, 1000);
