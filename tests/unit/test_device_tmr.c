@@ -133,11 +133,45 @@ static void wait_in_handler(struct fx *fx, unsigned int n)
 	fail_msg("%u commands never reached the handler", n);
 }
 
+/* A COMPARE AND WRITE at @lba held in the handler, a WRITE of @data at
+ * @lba + 1 and a READ at @lba + 2 parked behind it (they overlap its
+ * exclusive step): c[0..2]. @cawbuf (1024 bytes) must outlive them. */
+static void park_behind_caw(struct fx *fx, uint64_t lba, uint8_t *cawbuf, const uint8_t *data,
+			    struct sim_cmd **c)
+{
+	uint8_t cdb[16] = { COMPARE_AND_WRITE };
+
+	memset(cawbuf, 0, 512);
+	memset(cawbuf + 512, 0xcd, 512);
+	tcmu_put_be64(cdb + 2, lba);
+	cdb[13] = 1;
+	c[0] = queue(fx, cdb, 16, cawbuf, 1024);
+	assert_int_equal(mem_handler_held(fx->dev, 1, SIM_DEV_TIMEOUT_MS), 1);
+	c[1] = queue_rw(fx, WRITE_10, lba + 1, data);
+	c[2] = queue_rw(fx, READ_10, lba + 2, NULL);
+	for (int i = 0; i < SIM_DEV_TIMEOUT_MS && parked(fx->dev) < 2; i++)
+		usleep(1000);
+	assert_int_equal(parked(fx->dev), 2);
+}
+
 static void assert_aborted(const struct sim_cmd *c)
 {
 	assert_true(c->done);
 	assert_int_equal(c->status, SAM_STAT_TASK_ABORTED);
 	assert_true(c->guard_ok);
+}
+
+/* The LUN serves after the aborts: a block written at @lba reads back. */
+static void assert_serves(struct fx *fx, uint8_t lba, const uint8_t *data)
+{
+	struct sim_cmd *r;
+
+	assert_good(sim_dev_run(fx->sd, (const uint8_t[10]){ WRITE_10, 0, 0, 0, 0, lba, 0, 0, 1 },
+				10, data, 512));
+	r = sim_dev_run(fx->sd, (const uint8_t[10]){ READ_10, 0, 0, 0, 0, lba, 0, 0, 1 }, 10,
+			NULL, 512);
+	assert_good(r);
+	assert_memory_equal(r->data, data, 512);
 }
 
 /* ABORT TASK for one of three held writes, the handler waking its own
@@ -321,8 +355,7 @@ static uint8_t sense_format(struct fx *fx)
 static void test_tmr_lun_reset(void **state)
 {
 	struct fx *fx = fx_new("hold,abort_wake");
-	uint8_t cawbuf[1024] = { 0 }, data[512];
-	uint8_t cdb[16] = { COMPARE_AND_WRITE };
+	uint8_t cawbuf[1024], data[512];
 	struct sim_cmd *c[3];
 	struct dev_tmr_stats st;
 	unsigned int ios;
@@ -330,17 +363,8 @@ static void test_tmr_lun_reset(void **state)
 	(void)state;
 	set_d_sense(fx);
 	assert_int_equal(sense_format(fx), 0x72);
-	memset(cawbuf + 512, 0xcd, 512);
 	memset(data, 0xef, sizeof(data));
-	tcmu_put_be64(cdb + 2, 30);
-	cdb[13] = 1;
-	c[0] = queue(fx, cdb, 16, cawbuf, sizeof(cawbuf));
-	assert_int_equal(mem_handler_held(fx->dev, 1, SIM_DEV_TIMEOUT_MS), 1);
-	c[1] = queue_rw(fx, WRITE_10, 31, data);
-	c[2] = queue_rw(fx, READ_10, 32, NULL);
-	for (int i = 0; i < SIM_DEV_TIMEOUT_MS && parked(fx->dev) < 2; i++)
-		usleep(1000);
-	assert_int_equal(parked(fx->dev), 2);
+	park_behind_caw(fx, 30, cawbuf, data, c);
 	ios = mem_handler_ios(fx->dev);
 	dev_ua_raise(fx->dev, ASC_CAPACITY_DATA_HAS_CHANGED);
 
@@ -380,7 +404,7 @@ static void test_tmr_named_by_several_tmrs(void **state)
 {
 	struct fx *fx = fx_new("hold");
 	uint8_t data[512], back[512];
-	struct sim_cmd *w[2], *named[3], *r;
+	struct sim_cmd *w[2], *named[3];
 	struct dev_tmr_stats st;
 	unsigned int calls, found;
 
@@ -409,12 +433,7 @@ static void test_tmr_named_by_several_tmrs(void **state)
 	assert_aborted(w[0]);
 	assert_aborted(w[1]);
 	memset(back, 0x3c, sizeof(back));
-	assert_good(sim_dev_run(fx->sd, (const uint8_t[10]){ WRITE_10, 0, 0, 0, 0, 42, 0, 0, 1 },
-				10, back, sizeof(back)));
-	r = sim_dev_run(fx->sd, (const uint8_t[10]){ READ_10, 0, 0, 0, 0, 42, 0, 0, 1 }, 10,
-			NULL, 512);
-	assert_good(r);
-	assert_memory_equal(r->data, back, sizeof(back));
+	assert_serves(fx, 42, back);
 	fx_free(fx);
 }
 
@@ -426,24 +445,14 @@ static void test_tmr_named_by_several_tmrs(void **state)
 static void test_tmr_parked_named_by_abort_and_reset(void **state)
 {
 	struct fx *fx = fx_new("hold");
-	uint8_t cawbuf[1024] = { 0 }, data[512];
-	uint8_t cdb[16] = { COMPARE_AND_WRITE };
-	struct sim_cmd *c[3], *r;
+	uint8_t cawbuf[1024], data[512];
+	struct sim_cmd *c[3];
 	struct dev_tmr_stats st;
 	unsigned int ios;
 
 	(void)state;
-	memset(cawbuf + 512, 0xcd, 512);
 	memset(data, 0xef, sizeof(data));
-	tcmu_put_be64(cdb + 2, 50);
-	cdb[13] = 1;
-	c[0] = queue(fx, cdb, 16, cawbuf, sizeof(cawbuf));
-	assert_int_equal(mem_handler_held(fx->dev, 1, SIM_DEV_TIMEOUT_MS), 1);
-	c[1] = queue_rw(fx, WRITE_10, 51, data);
-	c[2] = queue_rw(fx, READ_10, 52, NULL);
-	for (int i = 0; i < SIM_DEV_TIMEOUT_MS && parked(fx->dev) < 2; i++)
-		usleep(1000);
-	assert_int_equal(parked(fx->dev), 2);
+	park_behind_caw(fx, 50, cawbuf, data, c);
 	ios = mem_handler_ios(fx->dev);
 
 	assert_int_equal(ring_sim_queue_tmr(fx->sim, TCMU_TMR_ABORT_TASK,
@@ -465,12 +474,7 @@ static void test_tmr_parked_named_by_abort_and_reset(void **state)
 	assert_aborted(c[0]);
 	assert_int_equal(mem_handler_ios(fx->dev), ios);
 	assert_int_equal(mem_handler_data(fx->dev)[51 * 512], 0);
-	assert_good(sim_dev_run(fx->sd, (const uint8_t[10]){ WRITE_10, 0, 0, 0, 0, 51, 0, 0, 1 },
-				10, data, sizeof(data)));
-	r = sim_dev_run(fx->sd, (const uint8_t[10]){ READ_10, 0, 0, 0, 0, 51, 0, 0, 1 }, 10,
-			NULL, 512);
-	assert_good(r);
-	assert_memory_equal(r->data, data, sizeof(data));
+	assert_serves(fx, 51, data);
 	fx_free(fx);
 }
 
