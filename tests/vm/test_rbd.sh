@@ -13,6 +13,8 @@
 #  - UNMAP of 32 MiB frees space `rbd du` sees;
 #  - the kernel's fileio as an oracle (scsi_oracle.py) against a user:rbd
 #    LUN on the same data: every difference a deliberate one;
+#  - the Ceph service map: ceph -s counts our portal, its status counts
+#    the OSD outage below;
 #  - the OSD killed mid-I/O and restarted: every write is answered (GOOD
 #    or a retryable error) within the handler's osd_op_timeout, nothing
 #    stays in D state, the daemon answers its bus, what was written and
@@ -189,6 +191,44 @@ if tc_run "a fileio LUN and a user:rbd LUN on the same 16 MiB of random data" or
 	tc_run "both LUNs deleted; rbd export equals the kernel's file" oracle_equal
 fi
 
+# --- the Ceph service map (issue 30) -------------------------------------
+# Our daemon registers each served image as a portal of service
+# tcmu-runner (<host>:rbd/lun here); ceph -s counts the portals, and the
+# status (lock_owner, lock_lost_cnt, conn_lost_cnt, cmd_timed_out_cnt)
+# must count the OSD outage below. The mgr takes a status with the
+# client's next report (5 s) and the handler sends one change in 3 s.
+svc_status() {	# KEY: the figure in our portal's status for rbd/lun
+	timeout 30 ceph service status -f json 2>/dev/null | python3 -c 'import json, sys
+for name, v in json.load(sys.stdin).get("tcmu-runner", {}).items():
+    if name.endswith(":rbd/lun"):
+        print(v["status"][sys.argv[1]])' "$1" 2>/dev/null
+}
+svc_outages() {
+	local t c
+	t=$(svc_status cmd_timed_out_cnt) && c=$(svc_status conn_lost_cnt) &&
+		[ -n "$t" ] && [ -n "$c" ] && echo $((t + c))
+}
+svc_portal() {
+	local i
+	for i in $(seq 30); do
+		SVC_BEFORE=$(svc_outages) && [ -n "$SVC_BEFORE" ] && break
+		sleep 1
+	done
+	timeout 30 ceph -s | grep "tcmu-runner" &&
+		[ "$(svc_status lock_owner)" = true ] && echo "lock_owner true, outages $SVC_BEFORE"
+}
+tc_run "ceph -s counts our portal; its status has lock_owner true and the counters" svc_portal
+svc_counted() {
+	local i n=
+	for i in $(seq 30); do
+		n=$(svc_outages)
+		[ -n "$n" ] && [ "$n" -gt "${SVC_BEFORE:-0}" ] && break
+		sleep 1
+	done
+	echo "cmd_timed_out_cnt + conn_lost_cnt: ${SVC_BEFORE:-?} before the outage, ${n:-?} after"
+	[ -n "$n" ] && [ "$n" -gt "${SVC_BEFORE:-0}" ]
+}
+
 # --- the OSD killed mid-I/O and restarted --------------------------------
 # Region A (72-80 MiB) is written and verified first; writes then run at
 # 100-120 MiB while the OSD is killed, kept down 10 s, and started again.
@@ -225,6 +265,7 @@ tc_run "the OSD killed mid-I/O and restarted: no hang, nothing acknowledged lost
 	osd_cycle
 timed_out=$(grep -c "timed out" "$TCMU_RESULTS/daemon.log")
 echo "daemon log: $timed_out lines of timed-out operations"
+tc_run "the service map's status counts the OSD outage (within 30 s)" svc_counted
 
 # health LUN NAME: rbd.NAME of LUN's device, from tcmu-runner --status --json.
 health() { lun_stat "$1" "rbd.$2"; }
