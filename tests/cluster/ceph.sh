@@ -32,7 +32,11 @@ until_ok() {
 	shift 2
 	until "$@" >/dev/null 2>&1; do
 		[ -z "$daemon" ] || alive "$daemon" || die "$daemon died while waiting for $what (see $DIR/log)"
-		[ $SECONDS -lt $end ] || die "no $what after ${WAIT}s (see $DIR/log)"
+		if [ $SECONDS -ge $end ]; then
+			# What the cluster says it lacks, for the log of a failed run.
+			[ "$what" != HEALTH_OK ] || timeout 20 ceph health detail 2>&1 | sed 's/^/  | /' >&2
+			die "no $what after ${WAIT}s (see $DIR/log)"
+		fi
 		sleep 0.3
 	done
 	say "$what"
