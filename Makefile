@@ -24,7 +24,7 @@ CORE_OBJS    := api.o device.o dev_io.o io_queue.o handler_loader.o log.o \
 		scsi_verify.o scsi_provision.o scsi_opcodes.o scsi_alua.o alua_groups.o scsi_xcopy.o xcopy_status.o \
 		dev_registry.o dev_ua.o dev_durable.o dev_seq.o dev_watch.o dev_tmr.o dev_stats.o \
 		log_sink.o log_limit.o
-DAEMON_OBJS  := main.o daemon_devices.o daemon_stop.o dev_reaping.o store_key.o dev_filter.o dbus_service.o dbus_gen.o module_load.o \
+DAEMON_OBJS  := main.o fd_limit.o daemon_devices.o daemon_stop.o dev_reaping.o store_key.o dev_filter.o dbus_service.o dbus_gen.o module_load.o \
 		change_medium.o config.o config_live.o status_cmd.o status_fmt.o \
 		dev_tunables.o
 SIM_OBJS     := tcmu_sim.o sim_check.o sim_bench.o sim_device.o ring_sim.o

@@ -28,6 +28,7 @@
 #include "dbus_service.h"
 #include "dev_tunables.h"
 #include "dev_ua.h"
+#include "fd_limit.h"
 #include "scsi_defs.h"
 
 /* A failed device is restarted this often, a second apart, then left
@@ -54,19 +55,28 @@
  */
 #define DEFAULT_MAX_XFER_BYTES (8u << 20)
 
+/* @attr, or @dflt where the kernel does not show it; another error (a
+ * descriptor limit reached, say) kept in *@err if none is yet: a device
+ * must not be served on defaults that may be wrong (its block size). */
 static uint64_t cfgfs_u64(const struct tcmu_dev_info *info, const char *root,
-			  const char *attr, uint64_t dflt)
+			  const char *attr, uint64_t dflt, int *err)
 {
 	uint64_t v;
+	int e = tcmu_cfgfs_read_u64(info, root, attr, &v);
 
-	return tcmu_cfgfs_read_u64(info, root, attr, &v) ? dflt : v;
+	if (!e)
+		return v;
+	if (e != -ENOENT && !*err)
+		*err = e;
+	return dflt;
 }
 
 static uint32_t max_xfer_blocks(const struct tcmu_dev_info *info, const char *root,
-				uint32_t block_size)
+				uint32_t block_size, int *err)
 {
-	uint64_t hw = cfgfs_u64(info, root, "attrib/hw_max_sectors", DEFAULT_MAX_SECTORS);
-	uint64_t area = cfgfs_u64(info, root, "attrib/max_data_area_mb", 0) << 20;
+	uint64_t hw = cfgfs_u64(info, root, "attrib/hw_max_sectors", DEFAULT_MAX_SECTORS,
+				err);
+	uint64_t area = cfgfs_u64(info, root, "attrib/max_data_area_mb", 0, err) << 20;
 	uint64_t bytes = DEFAULT_MAX_XFER_BYTES;
 
 	if (!block_size)
@@ -78,17 +88,23 @@ static uint32_t max_xfer_blocks(const struct tcmu_dev_info *info, const char *ro
 	return bytes / block_size > hw ? bytes / block_size : hw;
 }
 
-static void dev_params_read(const struct tcmu_dev_info *info, const char *root,
-			    struct dev_params *p)
+/* The device's attributes from configfs; 0, or the first error other
+ * than an attribute missing. */
+static int dev_params_read(const struct tcmu_dev_info *info, const char *root,
+			   struct dev_params *p)
 {
+	int err = 0;
+
 	memset(p, 0, sizeof(*p));
 	p->cfgfs_root = root;
-	p->size = cfgfs_u64(info, root, "attrib/dev_size", 0);
-	p->block_size = cfgfs_u64(info, root, "attrib/hw_block_size", DEFAULT_BLOCK_SIZE);
-	p->max_xfer_blocks = max_xfer_blocks(info, root, p->block_size);
-	p->write_cache = cfgfs_u64(info, root, "attrib/emulate_write_cache", 0);
+	p->size = cfgfs_u64(info, root, "attrib/dev_size", 0, &err);
+	p->block_size = cfgfs_u64(info, root, "attrib/hw_block_size", DEFAULT_BLOCK_SIZE,
+				  &err);
+	p->max_xfer_blocks = max_xfer_blocks(info, root, p->block_size, &err);
+	p->write_cache = cfgfs_u64(info, root, "attrib/emulate_write_cache", 0, &err);
 	/* The kernel defaults emulate_tas to 1 (DA_EMULATE_TAS). */
-	p->tas_off = !cfgfs_u64(info, root, "attrib/emulate_tas", 1);
+	p->tas_off = !cfgfs_u64(info, root, "attrib/emulate_tas", 1, &err);
+	return err;
 }
 
 /* Take @dev off the bus and the registry and free it (out of d->devices
@@ -334,6 +350,19 @@ static int store_still_held(struct tcmur_daemon *d, const struct tcmu_dev_info *
 	return -EBUSY;
 }
 
+/* @info refused for -errno @err after @what; logged, @err returned. A
+ * descriptor limit reached is named with the limit (fd_limit.h). */
+static int dev_refused(struct tcmur_daemon *d, const struct tcmu_dev_info *info, int err,
+		       const char *what)
+{
+	if (tcmu_fd_limit_reached(err))
+		fd_limit_log_refused(&d->log, info, err, g_hash_table_size(d->devices));
+	else
+		log_err(&d->log, info->name, "refused device uio%u: %s%s", info->uio_minor,
+			what, strerror(-err));
+	return err;
+}
+
 int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
 		     const struct handler *h, int fd, void *map, size_t map_size,
 		     bool recovered)
@@ -353,7 +382,11 @@ int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
 		return -ENOMEM;
 	}
 	dev_tunables_apply(&d->config.cfg.dev, info, d->cfgfs_root, &d->log);
-	dev_params_read(info, d->cfgfs_root, &params);
+	err = dev_params_read(info, d->cfgfs_root, &params);
+	if (err) {
+		dev_reaping_end(freeing);
+		return dev_refused(d, info, err, "reading its attributes in configfs: ");
+	}
 	params.registry = &d->registry;
 	params.on_failed = dev_failed;
 	params.failed_opaque = d;
@@ -362,9 +395,7 @@ int daemon_dev_serve(struct tcmur_daemon *d, const struct tcmu_dev_info *info,
 	err = dev_new(&dev, info, h, &params, fd, map, map_size, true, &d->log);
 	if (err) {
 		dev_reaping_end(freeing);
-		log_err(&d->log, info->name, "refused device uio%u: %s", info->uio_minor,
-			strerror(-err));
-		return err;
+		return dev_refused(d, info, err, "");
 	}
 	/* Before the ring is unblocked: the first command sees it. */
 	if (recovered)
@@ -389,6 +420,7 @@ struct recover_open {
 	void *map;
 	size_t map_size;
 	bool recovered;
+	bool tried;		/* daemon_dev_serve called (it logs) */
 	bool opened;
 };
 
@@ -398,6 +430,7 @@ static int recover_open(void *opaque)
 	int err = daemon_dev_serve(ro->d, ro->info, ro->h, ro->fd, ro->map, ro->map_size,
 				   ro->recovered);
 
+	ro->tried = true;
 	ro->opened = !err;
 	return err;
 }
@@ -432,8 +465,8 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, boo
 	else
 		err = tcmu_uio_open(NULL, info->uio_minor, &ro.fd, &ro.map, &ro.map_size,
 				    &d->logger, info->name);
-	if (err)
-		return err;
+	if (err)	/* logged by tcmu_uio_open, but for a descriptor limit */
+		return tcmu_fd_limit_reached(err) ? dev_refused(d, info, err, "") : err;
 	if (recover)
 		err = tcmu_recover_dev(info, NULL, ro.map, ro.map_size, recover_open, &ro,
 				       &d->logger);
@@ -442,6 +475,8 @@ int daemon_dev_add(struct tcmur_daemon *d, const struct tcmu_dev_info *info, boo
 	if (ro.opened)		/* served, even if left blocked (logged) */
 		return 0;
 	tcmu_uio_close(ro.fd, ro.map, ro.map_size);
+	if (!ro.tried && tcmu_fd_limit_reached(err))	/* in recovery */
+		dev_refused(d, info, err, "");
 	return err;
 }
 

@@ -52,6 +52,11 @@
 #define dev_warn(dev, ...) log_write((dev)->log, TCMU_LOG_WARN, (dev)->who, __func__, __VA_ARGS__)
 #define dev_info(dev, ...) log_write((dev)->log, TCMU_LOG_INFO, (dev)->who, __func__, __VA_ARGS__)
 #define dev_dbg(dev, ...) log_write((dev)->log, TCMU_LOG_DEBUG, (dev)->who, __func__, __VA_ARGS__)
+/* A step of opening the device failed with -errno @err: an error, but
+ * for a descriptor limit reached, which the daemon names (fd_limit.h). */
+#define dev_open_err(dev, err, ...)						\
+	log_write((dev)->log, tcmu_fd_limit_reached(err) ? TCMU_LOG_DEBUG : TCMU_LOG_ERR, \
+		  (dev)->who, __func__, __VA_ARGS__)
 
 static bool dev_busy(struct tcmur_device *dev)
 {
@@ -400,7 +405,7 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	dev->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (dev->stop_efd < 0) {
 		err = -errno;
-		dev_err(dev, "eventfd: %s", strerror(errno));
+		dev_open_err(dev, err, "eventfd: %s", strerror(-err));
 		goto out_free;
 	}
 	err = alua_cache_new(&dev->alua);
@@ -420,8 +425,8 @@ int dev_new(struct tcmur_device **out, const struct tcmu_dev_info *info,
 	dev_tmr_enable(dev);
 	err = handler->ops.open(dev, false);
 	if (err) {
-		dev_err(dev, "handler refused to open '%s': %s", dev->handler_cfg,
-			strerror(-err));
+		dev_open_err(dev, err, "handler refused to open '%s': %s", dev->handler_cfg,
+			     strerror(-err));
 		goto out_ring;
 	}
 	err = dev_resume(dev);

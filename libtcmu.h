@@ -23,6 +23,7 @@
 #ifndef LIBTCMU_H
 #define LIBTCMU_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -130,12 +131,23 @@ int tcmu_uio_info(const char *sysfs, unsigned int minor,
 
 /*
  * Open /dev/uio<minor> and map its whole region; the caller owns *fd and
- * *map and releases them with tcmu_uio_close().
+ * *map and releases them with tcmu_uio_close(). It holds one descriptor
+ * (the map's size is read from sysfs through another, closed at once).
+ * Errors are logged, but for a descriptor limit reached
+ * (tcmu_fd_limit_reached): that only at debug level, the caller knowing
+ * its limits and what to tell the admin.
  */
 int tcmu_uio_open(const char *sysfs, unsigned int minor, int *fd, void **map,
 		  size_t *map_size, const struct tcmu_logger *log,
 		  const char *who);
 void tcmu_uio_close(int fd, void *map, size_t map_size);
+
+/* Whether -errno @err is a descriptor limit reached: EMFILE (this
+ * process's RLIMIT_NOFILE) or ENFILE (the system's fs.file-max). */
+static inline bool tcmu_fd_limit_reached(int err)
+{
+	return err == -EMFILE || err == -ENFILE;
+}
 
 /* ---- ring ------------------------------------------------------------- */
 

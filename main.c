@@ -23,6 +23,7 @@
 
 #include "daemon.h"
 #include "dbus_service.h"
+#include "fd_limit.h"
 #include "log_sink.h"
 #include "module_load.h"
 #include "status_cmd.h"
@@ -275,6 +276,7 @@ int main(int argc, char **argv)
 	if (config_live_start(&d.config, o.config_path, o.debug, &d.log, true) < 0)
 		return 1;
 	d.logger = log_as_tcmu_logger(&d.log);
+	fd_limit_raise(&d.log);		/* before any device: logged */
 	d.handler_path = o.handler_path;
 	daemon_dev_init(&d);
 	return run(&d, &o);

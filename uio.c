@@ -197,6 +197,12 @@ int tcmu_uio_scan(const char *sysfs,
 	return ret;
 }
 
+/* An error opening a device, logged: at debug level for a descriptor
+ * limit reached, which the caller names (libtcmu.h). */
+#define uio_open_log(log, who, err, ...)					\
+	tcmu_log(log, tcmu_fd_limit_reached(err) ? TCMU_LOG_DEBUG : TCMU_LOG_ERR,	\
+		 who, __func__, __VA_ARGS__)
+
 int tcmu_uio_open(const char *sysfs, unsigned int minor, int *fd, void **map,
 		  size_t *map_size, const struct tcmu_logger *log, const char *who)
 {
@@ -209,16 +215,14 @@ int tcmu_uio_open(const char *sysfs, unsigned int minor, int *fd, void **map,
 		 sysfs ? sysfs : "/sys", minor);
 	err = read_file_u64(path, &size);
 	if (err) {
-		tcmu_log(log, TCMU_LOG_ERR, who, __func__, "read %s: %s",
-			 path, strerror(-err));
+		uio_open_log(log, who, err, "read %s: %s", path, strerror(-err));
 		return err;
 	}
 	snprintf(path, sizeof(path), "/dev/uio%u", minor);
 	f = open(path, O_RDWR | O_CLOEXEC);
 	if (f < 0) {
 		err = -errno;
-		tcmu_log(log, TCMU_LOG_ERR, who, __func__, "open %s: %s",
-			 path, strerror(errno));
+		uio_open_log(log, who, err, "open %s: %s", path, strerror(-err));
 		return err;
 	}
 	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);

@@ -25,7 +25,7 @@ UNIT_SUPPORT := tests/unit/sim_dev tests/unit/mem_handler \
 		tests/unit/fake_cfgfs \
 		tests/unit/quiet_log tests/unit/log_capture tests/unit/qcow_fixture \
 		tests/unit/crash_replay tests/unit/crash_run \
-		handler_file image_lock dev_filter daemon_devices daemon_stop dev_reaping store_key dbus_service dbus_gen change_medium
+		handler_file image_lock dev_filter fd_limit daemon_devices daemon_stop dev_reaping store_key dbus_service dbus_gen change_medium
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 # test_rbd_service needs librados's and librbd's headers (not the libraries).
 ifeq ($(RBD_LIBS),)
