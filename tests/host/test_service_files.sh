@@ -49,6 +49,21 @@ fi
 check "unit is Type=dbus with our bus name" \
 	grep -qx "BusName=org.kernel.TCMUService1" tcmu-runner.service
 check "unit restarts on failure" grep -qx "Restart=on-failure" tcmu-runner.service
+# Open files: a served device holds a few (fd_limit.h), rbd's many more.
+# Soft and hard at least systemd's default hard limit for services: the
+# unit must not lower what the daemon raises its soft limit to.
+MIN_NOFILE=524288
+nofile() {
+	local v n
+	v=$(sed -n 's/^LimitNOFILE=//p' tcmu-runner.service)
+	echo "LimitNOFILE=${v:-(not set)} (soft and hard at least $MIN_NOFILE)"
+	[ -n "$v" ] || return 1
+	for n in ${v%%:*} ${v##*:}; do
+		[ "$n" = infinity ] || { [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge $MIN_NOFILE ]; } ||
+			return 1
+	done
+}
+check "unit sets LimitNOFILE for thousands of devices" nofile
 check "activation file names the bus name and the unit" \
 	sh -c 'grep -qx "Name=org.kernel.TCMUService1" org.kernel.TCMUService1.service &&
 		grep -qx "SystemdService=tcmu-runner.service" org.kernel.TCMUService1.service'
