@@ -24,7 +24,7 @@ UNIT_CORE := ring uio netlink recover scsi_sense api device dev_io io_queue hand
 UNIT_SUPPORT := tests/unit/sim_dev tests/unit/mem_handler \
 		tests/unit/fake_cfgfs \
 		tests/unit/quiet_log tests/unit/log_capture tests/unit/qcow_fixture \
-		tests/unit/crash_replay tests/unit/crash_run \
+		tests/unit/qcow_same tests/unit/crash_replay tests/unit/crash_run \
 		handler_file image_lock dev_filter fd_limit daemon_devices daemon_stop dev_reaping store_key dbus_service dbus_gen change_medium
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 # test_rbd_service needs librados's and librbd's headers (not the libraries).

@@ -265,3 +265,37 @@ uint64_t qfx_file_be(const char *path, uint64_t off, unsigned int len)
 		v = v << 8 | b[i];
 	return v;
 }
+
+void qfx_map(struct qfx *f, const char *name, uint64_t off, struct qfx_map *m)
+{
+	const uint64_t offset_mask = 0x00fffffffffffe00ULL;
+	char path[256];
+	uint64_t bits, ci, per, l2;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	memset(m, 0, sizeof(*m));
+	bits = qfx_file_be(path, 20, 4);	/* cluster_bits */
+	ci = off >> bits;
+	per = (1ULL << bits) / 8;		/* entries per L2 table */
+	if (ci / per >= qfx_file_be(path, 36, 4))	/* l1_size */
+		return;
+	l2 = qfx_file_be(path, qfx_file_be(path, 40, 8) + ci / per * 8, 8) & offset_mask;
+	if (!l2)
+		return;
+	m->entry = qfx_file_be(path, l2 + ci % per * 8, 8);
+	if (m->entry >> 62 & 1) {
+		/* host offset in the low 62 - (bits - 8) bits; above them the
+		 * count of 512-byte sectors past the first, less one */
+		unsigned int x = 62 - (bits - 8);
+		uint64_t sectors = (m->entry >> x & ((1ULL << (bits - 8)) - 1)) + 1;
+
+		m->compressed = true;
+		m->host = m->entry & ((1ULL << x) - 1);
+		m->first = m->host >> bits;
+		m->last = (m->host + sectors * 512 - (m->host & 511) - 1) >> bits;
+		return;
+	}
+	m->zero = m->entry & 1;
+	m->host = m->entry & offset_mask;
+	m->first = m->last = m->host >> bits;
+}

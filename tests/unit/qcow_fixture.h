@@ -66,4 +66,18 @@ uint8_t qfx_fill_byte(unsigned int seed, size_t i);
  * @path (a header field of an image, say); fails the test if unreadable. */
 uint64_t qfx_file_be(const char *path, uint64_t off, unsigned int len);
 
+/* What a guest cluster of a v3 qcow2 image maps to, read from the file
+ * as it stands (handler_qcow writes its tables through: an image it
+ * serves too) by the format's layout, independently of qcow2_cluster.c. */
+struct qfx_map {
+	uint64_t entry;			/* its L2 entry; 0: unallocated */
+	bool compressed, zero;		/* zero: the v3 zero flag */
+	uint64_t host;			/* its data (compressed: the stream); 0: none */
+	uint64_t first, last;		/* the host clusters that data lies in (a
+					 * compressed stream may cross into the next) */
+};
+/* The mapping of guest byte @off of the image <dir>/<name>; fails the
+ * test if the file is unreadable. */
+void qfx_map(struct qfx *f, const char *name, uint64_t off, struct qfx_map *m);
+
 #endif

@@ -1,12 +1,14 @@
 /*
  * handler_qcow writes images QEMU agrees with: after writes of 512 B to
  * 128 KiB at offsets unaligned to clusters (copy-on-write from a backing
- * file, v2 and v3), over compressed and preallocated zero clusters,
- * through new refcount blocks (1-, 16- and 64-bit refcounts) and a grown
- * refcount table, UNMAP (v3 zero flag, v2 with and without a backing
- * file) and writes queued at once on several I/O threads, qemu-img check
- * finds no error and no leak and qemu-img compare finds the image equal
- * to a raw file the test wrote the same bytes to.
+ * file, v2 and v3), over preallocated zero clusters, through new
+ * refcount blocks (1-, 16- and 64-bit refcounts) and a grown refcount
+ * table, UNMAP (v3 zero flag, v2 with and without a backing file) and
+ * writes queued at once on several I/O threads, qemu-img check finds no
+ * error and no leak and qemu-img compare finds the image equal to a raw
+ * file the test wrote the same bytes to. (Compressed clusters:
+ * test_qcow_compressed.c; zero clusters over a backing file, against
+ * qemu-io: test_qcow_zero_backing.c.)
  * Where the file system refuses fallocate (tmpfs, NFS: EOPNOTSUPP;
  * faked here by interposing it), UNMAP still leaves zeros, by writing
  * them.
@@ -99,25 +101,6 @@ static void test_qcow_write_unaligned_cow_v2(void **state)
 static void test_qcow_write_unaligned_cow_v3(void **state)
 {
 	write_unaligned(*state, "1.1");
-}
-
-/* Writes into compressed clusters: moved to new clusters, the old
- * compressed data's refcounts dropped (no leak). */
-static void test_qcow_write_over_compressed(void **state)
-{
-	struct qfx *f = *state;
-	struct sim_dev *sd;
-
-	assert_int_equal(qfx_sh(f, "qemu-img create -q -f raw ref.raw 2M && "
-				"qemu-io -f raw -c 'write -P 0x41 0 2M' ref.raw && "
-				"qemu-img convert -c -O qcow2 ref.raw comp.qcow2"), 0);
-	sd = qfx_dev(f, "comp.qcow2", 2 * MiB, NULL);
-	assert_non_null(sd);
-	qfx_write_both(f, sd, "ref.raw", 4 * KiB, 512, 1);
-	qfx_write_both(f, sd, "ref.raw", 100 * KiB, 64 * KiB, 2);
-	qfx_write_both(f, sd, "ref.raw", MiB - 512, 4 * KiB, 3);
-	sim_dev_free(sd);
-	assert_qemu_agrees(f, "comp.qcow2");
 }
 
 /* qemu-io write -z on allocated v3 clusters keeps them as preallocated
@@ -397,7 +380,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		QFX_TEST(test_qcow_write_unaligned_cow_v2),
 		QFX_TEST(test_qcow_write_unaligned_cow_v3),
-		QFX_TEST(test_qcow_write_over_compressed),
 		QFX_TEST(test_qcow_write_over_zero_clusters),
 		QFX_TEST(test_qcow_write_new_refcount_blocks),
 		QFX_TEST(test_qcow_write_grows_refcount_table),
