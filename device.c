@@ -55,8 +55,7 @@
 /* A step of opening the device failed with -errno @err: an error, but
  * for a descriptor limit reached, which the daemon names (fd_limit.h). */
 #define dev_open_err(dev, err, ...)						\
-	log_write((dev)->log, tcmu_fd_limit_reached(err) ? TCMU_LOG_DEBUG : TCMU_LOG_ERR, \
-		  (dev)->who, __func__, __VA_ARGS__)
+	log_write((dev)->log, tcmu_open_err_level(err), (dev)->who, __func__, __VA_ARGS__)
 
 static bool dev_busy(struct tcmur_device *dev)
 {

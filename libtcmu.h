@@ -149,6 +149,14 @@ static inline bool tcmu_fd_limit_reached(int err)
 	return err == -EMFILE || err == -ENFILE;
 }
 
+/* The level to log a step of opening a device that failed with -errno
+ * @err at: an error, but debug for a descriptor limit reached, which the
+ * caller names once with the limit. */
+static inline enum tcmu_log_prio tcmu_open_err_level(int err)
+{
+	return tcmu_fd_limit_reached(err) ? TCMU_LOG_DEBUG : TCMU_LOG_ERR;
+}
+
 /* ---- ring ------------------------------------------------------------- */
 
 struct tcmu_ring;

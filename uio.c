@@ -200,8 +200,7 @@ int tcmu_uio_scan(const char *sysfs,
 /* An error opening a device, logged: at debug level for a descriptor
  * limit reached, which the caller names (libtcmu.h). */
 #define uio_open_log(log, who, err, ...)					\
-	tcmu_log(log, tcmu_fd_limit_reached(err) ? TCMU_LOG_DEBUG : TCMU_LOG_ERR,	\
-		 who, __func__, __VA_ARGS__)
+	tcmu_log(log, tcmu_open_err_level(err), who, __func__, __VA_ARGS__)
 
 int tcmu_uio_open(const char *sysfs, unsigned int minor, int *fd, void **map,
 		  size_t *map_size, const struct tcmu_logger *log, const char *who)
